@@ -1,0 +1,47 @@
+# Kura — `make run` starts the embedded stack with demo data; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP := $(VENV)/.dev-installed
+PROD_CHECK_ENV := DJANGO_SETTINGS_MODULE=kura.settings.production \
+	KURA_SECRET_KEY=ci-only-dummy-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz \
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/kura
+
+.PHONY: run test lint services chromium bench-lookup clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(RUNTIME_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(RUNTIME_STAMP) $@
+
+run: $(RUNTIME_STAMP)
+	$(PY) -m kura.launcher
+
+services:
+	scripts/ensure-services.sh
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
+
+test: $(DEV_STAMP) services chromium
+	$(PY) -m pytest
+
+lint: $(DEV_STAMP) services
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PROD_CHECK_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+
+bench-lookup: $(DEV_STAMP) services
+	$(PY) -m bench.lookup
+
+clean:
+	rm -rf var/ .mypy_cache .ruff_cache .pytest_cache

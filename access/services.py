@@ -1,0 +1,150 @@
+"""Writes for people, units and API tokens."""
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from access.models import ApiToken, OrgUnit, Person
+
+TOKEN_PATTERN = re.compile(r"^kura_(?P<prefix>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{20,100})$")
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class TokenError(Exception):
+    """Why a presented token was refused; ``code`` is the stable API error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    plaintext: str
+
+
+def _hash_secret(plaintext: str) -> str:
+    # Tokens carry 256 bits of randomness, so a fast hash is enough; there is nothing to brute-force.
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def org_unit_create(*, name: str, parent: OrgUnit | None = None) -> OrgUnit:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "An org unit needs a name."})
+    unit = OrgUnit(name=name, parent=parent)
+    unit.full_clean()
+    unit.save()
+    return unit
+
+
+@transaction.atomic
+def person_create(
+    *,
+    username: str,
+    external_id: str,
+    display_name: str,
+    email: str = "",
+    manager: Person | None = None,
+    primary_unit: OrgUnit | None = None,
+    password: str | None = None,
+    is_staff: bool = False,
+) -> Person:
+    user_model = get_user_model()
+    user = user_model(username=username, email=email, is_staff=is_staff)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean()
+    user.save()
+    person = Person(
+        user=user,
+        external_id=external_id,
+        display_name=display_name,
+        email=email,
+        manager=manager,
+        primary_unit=primary_unit,
+    )
+    person.full_clean()
+    person.save()
+    return person
+
+
+def token_create(
+    *,
+    name: str,
+    scope: str = ApiToken.Scope.READ,
+    owner_person: Person | None = None,
+    owner_unit: OrgUnit | None = None,
+    created_by: Person | None = None,
+    expires_in_days: int | None = None,
+) -> IssuedToken:
+    if (owner_person is None) == (owner_unit is None):
+        raise ValidationError("A token belongs to exactly one owner: a person or an org unit.")
+    if owner_person is not None and owner_person.status != Person.Status.ACTIVE:
+        raise ValidationError("Tokens cannot be issued to a person who has departed.")
+    if scope not in ApiToken.Scope.values:
+        raise ValidationError({"scope": f"Scope must be one of {', '.join(ApiToken.Scope.values)}."})
+    days = settings.KURA_TOKEN_DEFAULT_DAYS if expires_in_days is None else expires_in_days
+    if not 1 <= days <= settings.KURA_TOKEN_MAX_DAYS:
+        raise ValidationError(
+            {"expires_in_days": f"A token must expire within 1 to {settings.KURA_TOKEN_MAX_DAYS} days."}
+        )
+    prefix = secrets.token_hex(6)
+    plaintext = f"kura_{prefix}_{secrets.token_urlsafe(32)}"
+    token = ApiToken(
+        name=name.strip() or "unnamed",
+        prefix=prefix,
+        secret_hash=_hash_secret(plaintext),
+        scope=scope,
+        owner_person=owner_person,
+        owner_unit=owner_unit,
+        created_by=created_by,
+        expires_at=timezone.now() + timedelta(days=days),
+    )
+    token.save()
+    return IssuedToken(token=token, plaintext=plaintext)
+
+
+def token_revoke(*, token: ApiToken) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def token_authenticate(*, plaintext: str) -> ApiToken:
+    """Return the live token for ``plaintext`` or raise TokenError saying why not."""
+    match = TOKEN_PATTERN.match(plaintext)
+    if match is None:
+        raise TokenError("token_malformed", "The bearer token is not a Kura token (expected kura_<id>_<secret>).")
+    token = (
+        ApiToken.objects.select_related("owner_person__user", "owner_unit").filter(prefix=match.group("prefix")).first()
+    )
+    if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(plaintext)):
+        raise TokenError("token_invalid", "The bearer token is not recognised.")
+    now = timezone.now()
+    if token.revoked_at is not None:
+        raise TokenError("token_revoked", "The bearer token has been revoked.")
+    if token.expires_at <= now:
+        raise TokenError("token_expired", f"The bearer token expired at {token.expires_at.isoformat()}.")
+    person = token.owner_person
+    if person is not None and (person.status != Person.Status.ACTIVE or not person.user.is_active):
+        raise TokenError("token_owner_inactive", "The bearer token's owner is no longer active.")
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        # Coarse on purpose: one write a minute per token, not one per CI request.
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

@@ -1,0 +1,83 @@
+"""Validation of a label schema::
+
+{"classes": [{"name": "car", "definition": "A passenger vehicle ...",
+              "attributes": [{"name": "occluded", "type": "boolean"},
+                             {"name": "truncation", "type": "enum", "values": ["none", "partial"]}]}]}
+"""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+ATTRIBUTE_TYPES = {"boolean", "enum", "number", "string"}
+MAX_CLASSES = 2000
+
+
+def _fail(path: str, message: str) -> ValidationError:
+    return ValidationError(f"{path}: {message}", code="invalid_label_schema")
+
+
+def _check_name(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 100:
+        raise _fail(path, "must be a non-empty string of at most 100 characters.")
+    return value
+
+
+def _check_attributes(attributes: Any, path: str) -> None:
+    if not isinstance(attributes, list):
+        raise _fail(path, "must be a list of attribute objects.")
+    names: set[str] = set()
+    for index, attribute in enumerate(attributes):
+        where = f"{path}[{index}]"
+        if not isinstance(attribute, dict):
+            raise _fail(where, "must be an object with 'name' and 'type'.")
+        name = _check_name(attribute.get("name"), f"{where}.name")
+        if name in names:
+            raise _fail(f"{where}.name", f"'{name}' is defined twice.")
+        names.add(name)
+        kind = attribute.get("type")
+        if kind not in ATTRIBUTE_TYPES:
+            raise _fail(f"{where}.type", f"must be one of {', '.join(sorted(ATTRIBUTE_TYPES))}.")
+        if kind == "enum":
+            values = attribute.get("values")
+            if (
+                not isinstance(values, list)
+                or not values
+                or not all(isinstance(item, str) and item for item in values)
+                or len(set(values)) != len(values)
+            ):
+                raise _fail(f"{where}.values", "an enum needs a list of distinct, non-empty strings.")
+        unknown = set(attribute) - {"name", "type", "values", "definition", "min", "max", "required"}
+        if unknown:
+            raise _fail(where, f"unknown keys {', '.join(sorted(unknown))}.")
+
+
+def validate_label_schema(schema: Any) -> None:
+    if schema in (None, {}):
+        return
+    if not isinstance(schema, dict):
+        raise _fail("schema", "must be a JSON object with a 'classes' list.")
+    unknown = set(schema) - {"classes", "description"}
+    if unknown:
+        raise _fail("schema", f"unknown keys {', '.join(sorted(unknown))}; expected 'classes'.")
+    classes = schema.get("classes")
+    if not isinstance(classes, list):
+        raise _fail("classes", "must be a list of class objects.")
+    if len(classes) > MAX_CLASSES:
+        raise _fail("classes", f"at most {MAX_CLASSES} classes are supported.")
+    names: set[str] = set()
+    for index, label_class in enumerate(classes):
+        where = f"classes[{index}]"
+        if not isinstance(label_class, dict):
+            raise _fail(where, "must be an object with 'name' and 'definition'.")
+        name = _check_name(label_class.get("name"), f"{where}.name")
+        if name in names:
+            raise _fail(f"{where}.name", f"class '{name}' is defined twice.")
+        names.add(name)
+        definition = label_class.get("definition")
+        if not isinstance(definition, str) or not definition.strip():
+            raise _fail(f"{where}.definition", f"class '{name}' needs a definition saying what counts as one.")
+        _check_attributes(label_class.get("attributes", []), f"{where}.attributes")
+        unknown = set(label_class) - {"name", "definition", "attributes", "color", "examples"}
+        if unknown:
+            raise _fail(where, f"unknown keys {', '.join(sorted(unknown))}.")

@@ -1,0 +1,201 @@
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from access.models import OrgUnit, Person
+from catalog.models import Dataset, DatasetVersion, StorageLocation, Tag
+
+
+class PersonRefSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = Person
+        fields = ["username", "display_name", "external_id", "status"]
+
+
+class OrgUnitRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrgUnit
+        fields = ["id", "name"]
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StorageLocation
+        fields = ["uri", "role", "note", "last_verified_at", "last_verification_ok"]
+
+
+class DatasetListSerializer(serializers.ModelSerializer):
+    owner = PersonRefSerializer()
+    owning_unit = OrgUnitRefSerializer()
+    tags = serializers.SlugRelatedField[Tag](many=True, read_only=True, slug_field="name")
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dataset
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "purpose",
+            "status",
+            "visibility",
+            "classification",
+            "owner",
+            "owning_unit",
+            "tags",
+            "training_repo_url",
+            "training_repo_path",
+            "updated_at",
+            "url",
+        ]
+
+    def get_url(self, dataset: Dataset) -> str:
+        return reverse("api-dataset-detail", kwargs={"slug": dataset.slug})
+
+
+class DeprecationSerializer(serializers.Serializer):
+    note = serializers.CharField()
+    deprecated_at = serializers.DateTimeField(allow_null=True)
+    sunset_at = serializers.DateTimeField(allow_null=True)
+    superseded_by = serializers.CharField(allow_null=True)
+
+
+class DatasetDetailSerializer(DatasetListSerializer):
+    description = serializers.CharField()
+    stewards = PersonRefSerializer(many=True)
+    aliases = serializers.SerializerMethodField()
+    locations = serializers.SerializerMethodField()
+    latest_version = serializers.SerializerMethodField()
+    deprecation = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField()
+
+    class Meta(DatasetListSerializer.Meta):
+        fields = [
+            *DatasetListSerializer.Meta.fields,
+            "description",
+            "stewards",
+            "aliases",
+            "locations",
+            "latest_version",
+            "deprecation",
+            "warnings",
+            "created_at",
+        ]
+
+    def get_aliases(self, dataset: Dataset) -> list[str]:
+        return [alias.slug for alias in dataset.aliases.all()]
+
+    def get_locations(self, dataset: Dataset) -> list[dict[str, Any]] | None:
+        if not self.context.get("can_read_data", False):
+            return None
+        return LocationSerializer(dataset.locations.all(), many=True).data  # type: ignore[return-value]
+
+    def get_latest_version(self, dataset: Dataset) -> str | None:
+        label: str | None = self.context.get("latest_label")
+        return label
+
+    def get_deprecation(self, dataset: Dataset) -> dict[str, Any] | None:
+        if dataset.status not in {Dataset.Status.DEPRECATED, Dataset.Status.ARCHIVED}:
+            return None
+        return {
+            "note": dataset.deprecation_note,
+            "deprecated_at": dataset.deprecated_at,
+            "sunset_at": dataset.sunset_at,
+            "superseded_by": dataset.superseded_by.slug if dataset.superseded_by else None,
+        }
+
+    def get_warnings(self, dataset: Dataset) -> list[str]:
+        warnings: list[str] = self.context.get("warnings", [])
+        return warnings
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    dataset = serializers.CharField(source="dataset.slug")
+    digest = serializers.SerializerMethodField()
+    locations = serializers.SerializerMethodField()
+    manifest_url = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DatasetVersion
+        fields = [
+            "dataset",
+            "label",
+            "status",
+            "digest",
+            "total_bytes",
+            "file_count",
+            "source",
+            "git_commit",
+            "guideline_revision",
+            "notes",
+            "created_at",
+            "published_at",
+            "locations",
+            "manifest_url",
+            "warnings",
+        ]
+
+    def get_digest(self, version: DatasetVersion) -> str:
+        return f"sha256:{version.digest}"
+
+    def get_locations(self, version: DatasetVersion) -> list[dict[str, Any]] | None:
+        locations = self.context.get("locations")
+        if locations is None:
+            return None
+        return LocationSerializer(locations, many=True).data  # type: ignore[return-value]
+
+    def get_manifest_url(self, version: DatasetVersion) -> str:
+        return reverse("api-version-manifest", kwargs={"slug": version.dataset.slug, "label": version.label})
+
+    def get_warnings(self, version: DatasetVersion) -> list[str]:
+        warnings: list[str] = self.context.get("warnings", [])
+        return warnings
+
+
+class LocationInputSerializer(serializers.Serializer):
+    uri = serializers.CharField(max_length=1024)
+    role = serializers.ChoiceField(choices=StorageLocation.Role.choices, default=StorageLocation.Role.PRIMARY)
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class DatasetWriteSerializer(serializers.Serializer):
+    """Input for registering or updating a dataset; the service does the domain validation."""
+
+    slug = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=200)
+    purpose = serializers.CharField()
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    owner = serializers.SlugRelatedField(
+        slug_field="external_id", queryset=Person.objects.filter(status=Person.Status.ACTIVE), required=False
+    )
+    owning_unit = serializers.PrimaryKeyRelatedField(queryset=OrgUnit.objects.all())
+    status = serializers.ChoiceField(choices=Dataset.Status.choices, default=Dataset.Status.ACTIVE)
+    visibility = serializers.ChoiceField(choices=Dataset.Visibility.choices, default=Dataset.Visibility.INTERNAL)
+    classification = serializers.ChoiceField(
+        choices=Dataset.Classification.choices, default=Dataset.Classification.INTERNAL
+    )
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, default=list)
+    training_repo_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    training_repo_path = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    locations = LocationInputSerializer(many=True, required=False, default=list)
+    deprecation_note = serializers.CharField(required=False, allow_blank=True, default="")
+    sunset_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class ManifestEntryInputSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    size = serializers.IntegerField()
+    hash = serializers.CharField()
+
+
+class VersionCreateSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=64)  # type: ignore[assignment]  # DRF's Field.label is the UI label
+    files = serializers.ListField(child=serializers.DictField(), allow_empty=True)
+    git_commit = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    guideline_revision = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None)
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    publish = serializers.BooleanField(default=True)

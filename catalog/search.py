@@ -1,0 +1,40 @@
+"""Dataset search: PostgreSQL full-text search with prefix matching, plain substring matching elsewhere.
+
+The expression below must stay identical to the GIN index created in migration 0002, or PostgreSQL
+will not use the index.
+"""
+
+import re
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from catalog.models import Dataset
+
+SEARCH_DOCUMENT_SQL = (
+    "to_tsvector('simple'::regconfig, "
+    "coalesce(catalog_dataset.name, '') || ' ' || coalesce(catalog_dataset.slug, '') || ' ' || "
+    "coalesce(catalog_dataset.purpose, ''))"
+)
+MAX_TERMS = 8
+_TERM = re.compile(r"[\w]+", re.UNICODE)
+
+
+def search_terms(query: str) -> list[str]:
+    return [term.lower() for term in _TERM.findall(query)][:MAX_TERMS]
+
+
+def search_datasets(queryset: "QuerySet[Dataset]", query: str) -> "QuerySet[Dataset]":
+    terms = search_terms(query)
+    if not terms:
+        return queryset
+    if connection.vendor == "postgresql":
+        # Every term must match; the last one also as a prefix, so "stree" finds "street-signs".
+        tsquery = " & ".join(f"{term}:*" for term in terms)
+        return queryset.extra(  # noqa: S610 - static SQL, the user's terms travel as a parameter
+            where=[f"{SEARCH_DOCUMENT_SQL} @@ to_tsquery('simple'::regconfig, %s)"], params=[tsquery]
+        )
+    condition = Q()
+    for term in terms:
+        condition &= Q(name__icontains=term) | Q(slug__icontains=term) | Q(purpose__icontains=term)
+    return queryset.filter(condition)

@@ -1,0 +1,109 @@
+"""Reads from the catalog. Callers pass the requesting user; visibility is decided by ``restrict``."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias
+from catalog.querysets import Action
+
+
+class DatasetNotFound(Exception):
+    """Raised alike for a dataset that does not exist and one the caller may not see."""
+
+
+class VersionNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ResolvedDataset:
+    dataset: Dataset
+    requested_slug: str
+
+    @property
+    def via_alias(self) -> bool:
+        return self.requested_slug != self.dataset.slug
+
+
+def dataset_list(*, user: Any) -> "QuerySet[Dataset]":
+    """Datasets ``user`` may see, ready for a list page; filter with ``DatasetFilterSet``."""
+    return Dataset.objects.restrict(user, "view").with_list_data()
+
+
+def dataset_resolve(*, user: Any, slug: str, action: Action = "view") -> ResolvedDataset:
+    """Find a dataset by its slug or a former slug, as ``user`` may see it."""
+    visible = Dataset.objects.restrict(user, action).select_related("owner", "owning_unit", "superseded_by")
+    dataset = visible.filter(slug=slug).first()
+    if dataset is None:
+        alias = SlugAlias.objects.filter(slug=slug).values_list("dataset_id", flat=True).first()
+        if alias is not None:
+            dataset = visible.filter(pk=alias).first()
+    if dataset is None:
+        raise DatasetNotFound(slug)
+    return ResolvedDataset(dataset=dataset, requested_slug=slug)
+
+
+def dataset_can_change(*, user: Any, dataset: Dataset) -> bool:
+    return Dataset.objects.restrict(user, "change").filter(pk=dataset.pk).exists()
+
+
+def dataset_can_read_data(*, user: Any, dataset: Dataset) -> bool:
+    return Dataset.objects.restrict(user, "read").filter(pk=dataset.pk).exists()
+
+
+def version_resolve(*, dataset: Dataset, label: str, include_drafts: bool = False) -> DatasetVersion:
+    versions = DatasetVersion.objects.filter(dataset=dataset)
+    if not include_drafts:
+        versions = versions.filter(status=DatasetVersion.Status.PUBLISHED)
+    if label == "latest":
+        version = versions.filter(status=DatasetVersion.Status.PUBLISHED).order_by("-published_at").first()
+    else:
+        version = versions.filter(label=label).first()
+    if version is None:
+        raise VersionNotFound(label)
+    return version
+
+
+def version_list(*, dataset: Dataset, include_drafts: bool = False) -> "QuerySet[DatasetVersion]":
+    versions = DatasetVersion.objects.filter(dataset=dataset)
+    if not include_drafts:
+        versions = versions.filter(status=DatasetVersion.Status.PUBLISHED)
+    return versions.order_by("-published_at", "-created_at")
+
+
+def manifest_files(*, version: DatasetVersion, chunk_size: int = 2000) -> Iterator[ManifestFile]:
+    return ManifestFile.objects.filter(version=version).order_by("path").iterator(chunk_size=chunk_size)
+
+
+def latest_version_labels(datasets: list[Dataset]) -> dict[Any, str]:
+    """Newest published label per dataset, in one query (for list pages)."""
+    rows = (
+        DatasetVersion.objects.filter(dataset__in=datasets, status=DatasetVersion.Status.PUBLISHED)
+        .order_by("dataset_id", "-published_at")
+        .values_list("dataset_id", "label")
+    )
+    labels: dict[Any, str] = {}
+    for dataset_id, label in rows:
+        labels.setdefault(dataset_id, label)
+    return labels
+
+
+def deprecation_warnings(dataset: Dataset) -> list[str]:
+    if dataset.status not in {Dataset.Status.DEPRECATED, Dataset.Status.ARCHIVED}:
+        return []
+    state = "archived" if dataset.status == Dataset.Status.ARCHIVED else "deprecated"
+    message = f"Dataset '{dataset.slug}' is {state}"
+    if dataset.deprecated_at:
+        message += f" since {dataset.deprecated_at:%Y-%m-%d}"
+    message += "."
+    if dataset.deprecation_note:
+        message += f" {dataset.deprecation_note.strip()}"
+    warnings = [message]
+    if dataset.superseded_by is not None:
+        warnings.append(f"Use '{dataset.superseded_by.slug}' instead.")
+    if dataset.sunset_at:
+        warnings.append(f"It will stop being served after {dataset.sunset_at:%Y-%m-%d}.")
+    return warnings

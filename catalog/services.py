@@ -1,0 +1,328 @@
+"""Writes to the catalog. Each public function is one transaction; validation happens before any write."""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from access.models import OrgUnit, Person
+from catalog.manifests import ManifestEntry, manifest_digest, parse_manifest
+from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, StorageLocation, Tag
+from catalog.uris import parse_storage_uri
+from catalog.validators import (
+    validate_dataset_slug,
+    validate_git_commit,
+    validate_safe_markdown,
+    validate_version_label,
+)
+
+MIN_PURPOSE_LENGTH = 10
+MANIFEST_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class LocationSpec:
+    uri: str
+    role: str = StorageLocation.Role.PRIMARY
+    note: str = ""
+
+
+def _normalise_tags(names: Iterable[str]) -> list[str]:
+    cleaned: list[str] = []
+    for raw in names:
+        name = raw.strip().lower().replace(" ", "-")
+        if not name:
+            continue
+        if len(name) > 50 or not all(ch.isalnum() or ch in "-_" for ch in name):
+            raise ValidationError({"tags": f"'{raw}' is not a valid tag (letters, digits, '-' and '_')."})
+        if name not in cleaned:
+            cleaned.append(name)
+    return cleaned
+
+
+def _validate_locations(locations: Sequence[LocationSpec]) -> list[LocationSpec]:
+    normalised: list[LocationSpec] = []
+    errors: list[str] = []
+    seen: set[str] = set()
+    for spec in locations:
+        try:
+            uri = str(parse_storage_uri(spec.uri))
+        except ValidationError as error:
+            errors.extend(error.messages)
+            continue
+        if spec.role not in StorageLocation.Role.values:
+            errors.append(f"'{spec.role}' is not a location role ({', '.join(StorageLocation.Role.values)}).")
+            continue
+        if uri in seen:
+            errors.append(f"'{uri}' is listed twice.")
+            continue
+        seen.add(uri)
+        normalised.append(LocationSpec(uri=uri, role=spec.role, note=spec.note.strip()))
+    if errors:
+        raise ValidationError({"locations": errors})
+    return normalised
+
+
+def _validate_dataset_fields(dataset: Dataset) -> None:
+    errors: dict[str, list[str]] = {}
+    if len(dataset.purpose.strip()) < MIN_PURPOSE_LENGTH:
+        errors.setdefault("purpose", []).append(
+            "Say what problem this dataset serves and what it may be used for (at least a sentence)."
+        )
+    for field in ("description", "deprecation_note"):
+        try:
+            validate_safe_markdown(getattr(dataset, field))
+        except ValidationError as error:
+            errors.setdefault(field, []).extend(error.messages)
+    if dataset.owner_id and not Person.objects.filter(pk=dataset.owner_id, status=Person.Status.ACTIVE).exists():
+        errors.setdefault("owner", []).append("The owner must be an active person.")
+    if dataset.superseded_by_id and dataset.superseded_by_id == dataset.pk:
+        errors.setdefault("superseded_by", []).append("A dataset cannot supersede itself.")
+    if dataset.training_repo_path and not dataset.training_repo_url:
+        errors.setdefault("training_repo_url", []).append("Give the repository URL for the training path.")
+    if errors:
+        raise ValidationError(errors)
+    dataset.full_clean(exclude=["slug", "tags", "stewards"], validate_unique=False)
+
+
+def _check_slug_free(slug: str, dataset: Dataset | None) -> None:
+    validate_dataset_slug(slug)
+    others = Dataset.objects.filter(slug=slug)
+    aliases = SlugAlias.objects.filter(slug=slug)
+    if dataset is not None:
+        others = others.exclude(pk=dataset.pk)
+        aliases = aliases.exclude(dataset=dataset)
+    if others.exists() or aliases.exists():
+        raise ValidationError({"slug": f"The slug '{slug}' is already used by another dataset."})
+
+
+def _apply_status_dates(dataset: Dataset, previous_status: str | None) -> None:
+    now = timezone.now()
+    if dataset.status == previous_status:
+        return
+    if dataset.status == Dataset.Status.DEPRECATED:
+        dataset.deprecated_at = dataset.deprecated_at or now
+        dataset.archived_at = None
+    elif dataset.status == Dataset.Status.ARCHIVED:
+        dataset.deprecated_at = dataset.deprecated_at or now
+        dataset.archived_at = now
+    else:
+        dataset.deprecated_at = None
+        dataset.archived_at = None
+
+
+def _save_tags(dataset: Dataset, tag_names: Iterable[str]) -> None:
+    tags = [Tag.objects.get_or_create(name=name)[0] for name in _normalise_tags(tag_names)]
+    dataset.tags.set(tags)
+
+
+def _replace_locations(dataset: Dataset, locations: Sequence[LocationSpec]) -> None:
+    wanted = {spec.uri: spec for spec in locations}
+    dataset.locations.exclude(uri__in=wanted).delete()
+    existing = {location.uri: location for location in dataset.locations.all()}
+    for uri, spec in wanted.items():
+        location = existing.get(uri)
+        if location is None:
+            StorageLocation.objects.create(dataset=dataset, uri=uri, role=spec.role, note=spec.note)
+        elif (location.role, location.note) != (spec.role, spec.note):
+            location.role, location.note = spec.role, spec.note
+            location.save(update_fields=["role", "note"])
+
+
+@transaction.atomic
+def dataset_create(
+    *,
+    actor: Person | None,
+    slug: str,
+    name: str,
+    purpose: str,
+    owner: Person,
+    owning_unit: OrgUnit,
+    description: str = "",
+    status: str = Dataset.Status.ACTIVE,
+    visibility: str = Dataset.Visibility.INTERNAL,
+    classification: str = Dataset.Classification.INTERNAL,
+    tags: Iterable[str] = (),
+    training_repo_url: str = "",
+    training_repo_path: str = "",
+    locations: Sequence[LocationSpec] = (),
+    stewards: Iterable[Person] = (),
+    deprecation_note: str = "",
+    superseded_by: Dataset | None = None,
+    sunset_at: datetime | None = None,
+) -> Dataset:
+    slug = slug.strip().lower()
+    dataset = Dataset(
+        slug=slug,
+        name=name.strip(),
+        purpose=purpose.strip(),
+        description=description,
+        owner=owner,
+        owning_unit=owning_unit,
+        status=status,
+        visibility=visibility,
+        classification=classification,
+        training_repo_url=training_repo_url.strip(),
+        training_repo_path=training_repo_path.strip(),
+        deprecation_note=deprecation_note,
+        superseded_by=superseded_by,
+        sunset_at=sunset_at,
+        created_by=actor,
+    )
+    _check_slug_free(slug, None)
+    _validate_dataset_fields(dataset)
+    clean_locations = _validate_locations(locations)
+    tag_names = _normalise_tags(tags)
+    _apply_status_dates(dataset, None)
+    try:
+        dataset.save()
+    except IntegrityError as error:  # a concurrent registration took the slug between check and insert
+        raise ValidationError({"slug": f"The slug '{slug}' is already used by another dataset."}) from error
+    _save_tags(dataset, tag_names)
+    dataset.stewards.set(list(stewards))
+    _replace_locations(dataset, clean_locations)
+    return dataset
+
+
+UPDATABLE_FIELDS = {
+    "name",
+    "purpose",
+    "description",
+    "owner",
+    "owning_unit",
+    "status",
+    "visibility",
+    "classification",
+    "training_repo_url",
+    "training_repo_path",
+    "deprecation_note",
+    "superseded_by",
+    "sunset_at",
+}
+
+
+@transaction.atomic
+def dataset_update(
+    *,
+    dataset: Dataset,
+    actor: Person | None,
+    slug: str | None = None,
+    tags: Iterable[str] | None = None,
+    locations: Sequence[LocationSpec] | None = None,
+    stewards: Iterable[Person] | None = None,
+    **fields: Any,
+) -> Dataset:
+    unknown = set(fields) - UPDATABLE_FIELDS
+    if unknown:
+        raise ValidationError(f"Unknown dataset fields: {', '.join(sorted(unknown))}.")
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    previous_status = dataset.status
+    for field, value in fields.items():
+        setattr(dataset, field, value.strip() if isinstance(value, str) and field != "description" else value)
+    _validate_dataset_fields(dataset)
+    clean_locations = _validate_locations(locations) if locations is not None else None
+    tag_names = _normalise_tags(tags) if tags is not None else None
+    if slug is not None and slug.strip().lower() != dataset.slug:
+        new_slug = slug.strip().lower()
+        _check_slug_free(new_slug, dataset)
+        # Renaming back to an old slug reclaims it; the current slug becomes an alias either way.
+        SlugAlias.objects.filter(slug=new_slug, dataset=dataset).delete()
+        SlugAlias.objects.create(slug=dataset.slug, dataset=dataset)
+        dataset.slug = new_slug
+    _apply_status_dates(dataset, previous_status)
+    dataset.updated_at = timezone.now()
+    dataset.save()
+    if tag_names is not None:
+        _save_tags(dataset, tag_names)
+    if stewards is not None:
+        dataset.stewards.set(list(stewards))
+    if clean_locations is not None:
+        _replace_locations(dataset, clean_locations)
+    return dataset
+
+
+@transaction.atomic
+def dataset_version_create(
+    *,
+    dataset: Dataset,
+    actor: Person | None,
+    label: str,
+    files: Iterable[Mapping[str, Any]] | Sequence[ManifestEntry],
+    git_commit: str = "",
+    source: str = DatasetVersion.Source.MANUAL,
+    guideline_revision: int | None = None,
+    notes: str = "",
+    publish: bool = True,
+) -> DatasetVersion:
+    """Create a version with its manifest; published versions are final, so all checks run first."""
+    errors: dict[str, list[str]] = {}
+    label = label.strip()
+    try:
+        validate_version_label(label)
+    except ValidationError as error:
+        errors["label"] = error.messages
+    if git_commit:
+        try:
+            validate_git_commit(git_commit)
+        except ValidationError as error:
+            errors["git_commit"] = error.messages
+    if source not in DatasetVersion.Source.values:
+        errors["source"] = [f"'{source}' is not a version source."]
+    if dataset.status == Dataset.Status.ARCHIVED:
+        errors["dataset"] = ["An archived dataset takes no new versions."]
+    if errors:
+        raise ValidationError(errors)
+    manifest = parse_manifest(entry if isinstance(entry, Mapping) else asdict(entry) for entry in files)
+    if DatasetVersion.objects.filter(dataset=dataset, label=label).exists():
+        raise ValidationError({"label": [f"{dataset.slug} already has a version '{label}'."]})
+    now = timezone.now()
+    version = DatasetVersion.objects.create(
+        dataset=dataset,
+        label=label,
+        status=DatasetVersion.Status.PUBLISHED if publish else DatasetVersion.Status.DRAFT,
+        digest=manifest_digest(manifest),
+        total_bytes=sum(entry.size for entry in manifest),
+        file_count=len(manifest),
+        source=source,
+        git_commit=git_commit,
+        guideline_revision=guideline_revision,
+        notes=notes,
+        created_by=actor,
+        created_at=now,
+        published_at=now if publish else None,
+    )
+    for start in range(0, len(manifest), MANIFEST_BATCH):
+        ManifestFile.objects.bulk_create(
+            ManifestFile(version=version, path=entry.path, size=entry.size, hash=entry.hash)
+            for entry in manifest[start : start + MANIFEST_BATCH]
+        )
+    return version
+
+
+@transaction.atomic
+def dataset_version_publish(*, version: DatasetVersion) -> DatasetVersion:
+    version = DatasetVersion.objects.select_for_update().get(pk=version.pk)
+    if version.is_published:
+        raise ValidationError("This version is already published and cannot change.", code="immutable")
+    version.status = DatasetVersion.Status.PUBLISHED
+    version.published_at = timezone.now()
+    version.save(update_fields=["status", "published_at"])
+    return version
+
+
+@transaction.atomic
+def dataset_version_delete_draft(*, version: DatasetVersion) -> None:
+    version = DatasetVersion.objects.select_for_update().get(pk=version.pk)
+    if version.is_published:
+        raise ValidationError("A published version is permanent; deprecate the dataset instead.", code="immutable")
+    version.delete()
+
+
+def storage_location_record_verification(*, location: StorageLocation, ok: bool, message: str) -> None:
+    StorageLocation.objects.filter(pk=location.pk).update(
+        last_verified_at=timezone.now(), last_verification_ok=ok, last_verification_message=message[:500]
+    )

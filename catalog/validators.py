@@ -1,0 +1,45 @@
+import re
+
+from django.core.exceptions import ValidationError
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,98})[a-z0-9]$")
+VERSION_LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+GIT_COMMIT_PATTERN = re.compile(r"^[0-9a-f]{7,64}$")
+RESERVED_LABELS = {"latest"}
+_UNSAFE_MARKDOWN = re.compile(r"<\s*(script|iframe|object|embed|style)\b|\bon[a-z]+\s*=|javascript\s*:", re.IGNORECASE)
+
+
+def validate_dataset_slug(value: str) -> None:
+    if not SLUG_PATTERN.match(value) or "--" in value:
+        raise ValidationError(
+            "A slug is 3 to 100 lowercase letters, digits and single hyphens, starting and ending with a letter "
+            "or digit (e.g. 'street-signs-eu').",
+            code="invalid_slug",
+        )
+
+
+def validate_version_label(value: str) -> None:
+    if value in RESERVED_LABELS:
+        raise ValidationError("'latest' is reserved: it always means the newest published version.", code="reserved")
+    if not VERSION_LABEL_PATTERN.match(value):
+        raise ValidationError(
+            "A version label is up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit "
+            "(e.g. 'v3' or '2026-11-01').",
+            code="invalid_label",
+        )
+
+
+def validate_git_commit(value: str) -> None:
+    if not GIT_COMMIT_PATTERN.match(value):
+        raise ValidationError("A git commit is 7 to 64 lowercase hexadecimal characters.", code="invalid_commit")
+
+
+def validate_safe_markdown(value: str) -> None:
+    """Markdown is sanitised on render too; refusing active content up front tells the author why."""
+    match = _UNSAFE_MARKDOWN.search(value)
+    if match:
+        raise ValidationError(
+            f"Markdown may not contain active HTML such as '{match.group(0).strip()}': scripts, frames, "
+            "styles, event handlers and javascript: links are not allowed.",
+            code="unsafe_markdown",
+        )

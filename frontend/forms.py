@@ -1,0 +1,129 @@
+import json
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from access.models import OrgUnit, Person
+from annotations.label_schema import validate_label_schema
+from catalog.models import Dataset, StorageLocation
+from catalog.uris import parse_storage_uri
+from catalog.validators import validate_dataset_slug, validate_safe_markdown
+
+SCHEMA_PLACEHOLDER = """{"classes": [
+  {"name": "car", "definition": "A passenger vehicle, including vans.",
+   "attributes": [{"name": "occluded", "type": "boolean"}]}
+]}"""
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.display_name} ({obj.user.username})"
+
+
+class DatasetForm(forms.Form):
+    name = forms.CharField(max_length=200, help_text="A human name, e.g. 'Street signs (EU, 2026)'.")
+    slug = forms.CharField(
+        max_length=100,
+        validators=[validate_dataset_slug],
+        help_text="Stable identifier CI uses: lowercase letters, digits and hyphens. "
+        "Renaming keeps the old one working.",
+    )
+    purpose = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What problem does this dataset serve, and what may it be used for?",
+    )
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        validators=[validate_safe_markdown],
+        help_text="Markdown: composition, collection, known issues.",
+    )
+    owner = PersonChoiceField(queryset=Person.objects.none())
+    owning_unit = forms.ModelChoiceField(queryset=OrgUnit.objects.none(), label="Owning unit")
+    status = forms.ChoiceField(choices=Dataset.Status.choices, initial=Dataset.Status.ACTIVE)
+    visibility = forms.ChoiceField(choices=Dataset.Visibility.choices, initial=Dataset.Visibility.INTERNAL)
+    classification = forms.ChoiceField(choices=Dataset.Classification.choices, initial=Dataset.Classification.INTERNAL)
+    tags = forms.CharField(required=False, help_text="Comma-separated, e.g. vision, detection.")
+    training_repo_url = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Training repository",
+        help_text="git URL, e.g. git@git.example.com:ml/signs.git",
+    )
+    training_repo_path = forms.CharField(required=False, max_length=500, label="Path in repository")
+    deprecation_note = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[validate_safe_markdown],
+        help_text="Shown to everyone using a deprecated dataset: why, and what to use instead.",
+    )
+    superseded_by = forms.ModelChoiceField(queryset=Dataset.objects.none(), required=False, label="Superseded by")
+    sunset_at = forms.DateTimeField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        label="Sunset date",
+        help_text="When a deprecated dataset stops being served.",
+    )
+    guideline_body = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        validators=[validate_safe_markdown],
+        label="Annotation rules",
+        help_text="Markdown: how to label, including edge cases.",
+    )
+    label_schema = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "placeholder": SCHEMA_PLACEHOLDER, "class": "mono"}),
+        label="Label schema (JSON)",
+        help_text="Classes with definitions and attributes. Leave empty if none.",
+    )
+
+    def __init__(self, *args: Any, user: Any = None, dataset: Dataset | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["owner"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Person.objects.filter(status=Person.Status.ACTIVE).select_related("user")
+        unit_field = self.fields["owning_unit"]
+        assert isinstance(unit_field, forms.ModelChoiceField)
+        unit_field.queryset = OrgUnit.objects.filter(status=OrgUnit.Status.ACTIVE)
+        successor = self.fields["superseded_by"]
+        assert isinstance(successor, forms.ModelChoiceField)
+        candidates = Dataset.objects.restrict(user, "view").order_by("name")
+        successor.queryset = candidates.exclude(pk=dataset.pk) if dataset else candidates
+
+    def clean_label_schema(self) -> Any:
+        raw = self.cleaned_data.get("label_schema", "").strip()
+        if not raw:
+            return {}
+        try:
+            schema = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise ValidationError(
+                f"Not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+            ) from error
+        validate_label_schema(schema)
+        return schema
+
+    def clean_tags(self) -> list[str]:
+        return [tag.strip() for tag in self.cleaned_data.get("tags", "").split(",") if tag.strip()]
+
+
+class LocationForm(forms.Form):
+    uri = forms.CharField(
+        max_length=1024,
+        required=False,
+        label="URI",
+        widget=forms.TextInput(
+            attrs={"placeholder": "s3://bucket/prefix/  ·  file:///mnt/nas/data  ·  dvc://repo#data"}
+        ),
+    )
+    role = forms.ChoiceField(choices=StorageLocation.Role.choices, initial=StorageLocation.Role.PRIMARY)
+    note = forms.CharField(max_length=300, required=False)
+
+    def clean_uri(self) -> str:
+        uri = self.cleaned_data.get("uri", "").strip()
+        return str(parse_storage_uri(uri)) if uri else ""
+
+
+LocationFormSet = forms.formset_factory(LocationForm, extra=1, can_delete=True, max_num=50, validate_max=True)

@@ -1,0 +1,203 @@
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from access.models import OrgUnit
+from access.selectors import person_for_user
+from annotations.selectors import current_guideline_revision
+from annotations.services import guideline_revise
+from catalog.filtersets import DatasetFilterSet
+from catalog.models import Dataset, Tag
+from catalog.selectors import (
+    DatasetNotFound,
+    VersionNotFound,
+    dataset_can_change,
+    dataset_can_read_data,
+    dataset_resolve,
+    deprecation_warnings,
+    latest_version_labels,
+    version_list,
+    version_resolve,
+)
+from catalog.selectors import (
+    dataset_list as select_datasets,
+)
+from catalog.services import LocationSpec, dataset_create, dataset_update
+from frontend.forms import DatasetForm, LocationFormSet
+
+PAGE_SIZE = 25
+
+
+def _resolve(request: HttpRequest, slug: str) -> Dataset:
+    try:
+        return dataset_resolve(user=request.user, slug=slug).dataset
+    except DatasetNotFound as missing:
+        raise Http404("No such dataset.") from missing
+
+
+@login_required
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    filterset = DatasetFilterSet(request.GET or None, queryset=select_datasets(user=request.user))
+    queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    datasets = list(page.object_list)
+    context = {
+        "filterset": filterset,
+        "page": page,
+        "datasets": datasets,
+        "latest_labels": latest_version_labels(datasets),
+        "units": OrgUnit.objects.filter(status=OrgUnit.Status.ACTIVE),
+        "tags": Tag.objects.filter(datasets__isnull=False).distinct(),
+        "statuses": Dataset.Status.choices,
+        "selected_statuses": request.GET.getlist("status"),
+    }
+    template = "frontend/_dataset_results.html" if request.headers.get("HX-Request") else "frontend/dataset_list.html"
+    return render(request, template, context)
+
+
+@login_required
+def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    dataset = _resolve(request, slug)
+    if dataset.slug != slug:
+        return HttpResponsePermanentRedirect(reverse("frontend:dataset-detail", kwargs={"slug": dataset.slug}))
+    can_read = dataset_can_read_data(user=request.user, dataset=dataset)
+    context = {
+        "dataset": dataset,
+        "tags": dataset.tags.all(),
+        "stewards": dataset.stewards.select_related("user"),
+        "aliases": dataset.aliases.all(),
+        "can_change": dataset_can_change(user=request.user, dataset=dataset),
+        "can_read": can_read,
+        "locations": dataset.locations.all() if can_read else [],
+        "versions": version_list(
+            dataset=dataset, include_drafts=dataset_can_change(user=request.user, dataset=dataset)
+        )[:50],
+        "guideline": current_guideline_revision(dataset),
+        "warnings": deprecation_warnings(dataset),
+        "api_url": request.build_absolute_uri(
+            reverse("api-version-detail", kwargs={"slug": dataset.slug, "label": "latest"})
+        ),
+    }
+    return render(request, "frontend/dataset_detail.html", context)
+
+
+@login_required
+def version_detail(request: HttpRequest, slug: str, label: str) -> HttpResponse:
+    dataset = _resolve(request, slug)
+    try:
+        version = version_resolve(
+            dataset=dataset, label=label, include_drafts=dataset_can_change(user=request.user, dataset=dataset)
+        )
+    except VersionNotFound as missing:
+        raise Http404("No such version.") from missing
+    can_read = dataset_can_read_data(user=request.user, dataset=dataset)
+    files = Paginator(version.files.order_by("path"), 100).get_page(request.GET.get("page")) if can_read else None
+    return render(
+        request,
+        "frontend/version_detail.html",
+        {"dataset": dataset, "version": version, "files": files, "can_read": can_read},
+    )
+
+
+def _initial_from(dataset: Dataset) -> dict[str, Any]:
+    revision = current_guideline_revision(dataset)
+    return {
+        "name": dataset.name,
+        "slug": dataset.slug,
+        "purpose": dataset.purpose,
+        "description": dataset.description,
+        "owner": dataset.owner_id,
+        "owning_unit": dataset.owning_unit_id,
+        "status": dataset.status,
+        "visibility": dataset.visibility,
+        "classification": dataset.classification,
+        "tags": ", ".join(tag.name for tag in dataset.tags.all()),
+        "training_repo_url": dataset.training_repo_url,
+        "training_repo_path": dataset.training_repo_path,
+        "deprecation_note": dataset.deprecation_note,
+        "superseded_by": dataset.superseded_by_id,
+        "sunset_at": dataset.sunset_at,
+        "guideline_body": revision.body if revision else "",
+        "label_schema": _schema_text(revision.label_schema) if revision and revision.label_schema else "",
+    }
+
+
+def _schema_text(schema: Any) -> str:
+    import json
+
+    return json.dumps(schema, indent=2, ensure_ascii=False)
+
+
+def _apply_service_errors(form: DatasetForm, formset: Any, error: ValidationError) -> None:
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.message_dict.items():
+        if field == "locations":
+            formset._non_form_errors = formset.error_class(errors)  # shown above the location rows
+        elif field in form.fields:
+            form.add_error(field, errors)
+        else:
+            form.add_error(None, errors)
+
+
+@login_required
+def dataset_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    dataset = _resolve(request, slug) if slug else None
+    if dataset is not None and not dataset_can_change(user=request.user, dataset=dataset):
+        raise PermissionDenied("Only the owner, stewards or staff can edit this dataset.")
+    person = person_for_user(request.user)
+    if request.method == "POST":
+        form = DatasetForm(request.POST, user=request.user, dataset=dataset)
+        formset = LocationFormSet(request.POST, prefix="locations")
+        if form.is_valid() and formset.is_valid():
+            try:
+                saved = _save(form, formset, dataset, person)
+            except ValidationError as error:
+                _apply_service_errors(form, formset, error)
+            else:
+                messages.success(request, f"Saved '{saved.name}'.")
+                return redirect("frontend:dataset-detail", slug=saved.slug)
+    else:
+        initial = (
+            _initial_from(dataset)
+            if dataset
+            else {"owner": person.pk if person else None, "owning_unit": person.primary_unit_id if person else None}
+        )
+        form = DatasetForm(initial=initial, user=request.user, dataset=dataset)
+        rows = (
+            [{"uri": loc.uri, "role": loc.role, "note": loc.note} for loc in dataset.locations.all()] if dataset else []
+        )
+        formset = LocationFormSet(initial=rows, prefix="locations")
+    return render(request, "frontend/dataset_form.html", {"form": form, "formset": formset, "dataset": dataset})
+
+
+def _save(form: DatasetForm, formset: Any, dataset: Dataset | None, person: Any) -> Dataset:
+    data = dict(form.cleaned_data)
+    guideline_body = data.pop("guideline_body")
+    label_schema = data.pop("label_schema")
+    slug = data.pop("slug")
+    tags = data.pop("tags")
+    locations = [
+        LocationSpec(uri=row["uri"], role=row["role"], note=row.get("note", ""))
+        for row in formset.cleaned_data
+        if row and row.get("uri") and not row.get("DELETE")
+    ]
+    # The dataset and its rules are saved together or not at all.
+    with transaction.atomic():
+        if dataset is None:
+            saved = dataset_create(actor=person, slug=slug, tags=tags, locations=locations, **data)
+        else:
+            saved = dataset_update(dataset=dataset, actor=person, slug=slug, tags=tags, locations=locations, **data)
+        try:
+            guideline_revise(dataset=saved, body=guideline_body, label_schema=label_schema, actor=person)
+        except ValidationError as error:
+            raise ValidationError({"guideline_body": error.messages}) from error
+    return saved

@@ -1,0 +1,1 @@
+# Training runs, models and consumers arrive with the lineage work.

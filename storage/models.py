@@ -1,0 +1,1 @@
+# Storage connections, scan runs and findings arrive with the storage-scanning work.

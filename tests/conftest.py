@@ -1,0 +1,24 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import make_person, make_unit
+
+
+@pytest.fixture
+def unit(db):
+    return make_unit("Perception")
+
+
+@pytest.fixture
+def owner(unit):
+    return make_person("olivia", unit=unit, display_name="Olivia Owner")
+
+
+@pytest.fixture
+def colleague(unit):
+    return make_person("carl", unit=unit, display_name="Carl Colleague")
+
+
+@pytest.fixture
+def api():
+    return APIClient()
