@@ -8,7 +8,7 @@ PROD_CHECK_ENV := DJANGO_SETTINGS_MODULE=kura.settings.production \
 	KURA_SECRET_KEY=ci-only-dummy-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz \
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/kura
 
-.PHONY: run test lint services chromium bench-lookup clean
+.PHONY: run test lint services chromium compose-check bench-lookup clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,11 @@ chromium:
 test: $(DEV_STAMP) services chromium
 	$(PY) -m pytest
 
-lint: $(DEV_STAMP) services
+compose-check:
+	@command -v docker-compose >/dev/null 2>&1 || (apt-get update && apt-get install -y docker-compose)
+	KURA_SECRET_KEY=validate-only POSTGRES_PASSWORD=validate-only docker-compose config --quiet
+
+lint: $(DEV_STAMP) services compose-check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
 	$(PY) manage.py makemigrations --check --dry-run

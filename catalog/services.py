@@ -1,6 +1,6 @@
 """Writes to the catalog. Each public function is one transaction; validation happens before any write."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -89,8 +89,27 @@ def _validate_dataset_fields(dataset: Dataset) -> None:
     dataset.full_clean(exclude=["slug", "tags", "stewards"], validate_unique=False)
 
 
+def _collect_errors(*checks: Callable[[], Any]) -> list[Any]:
+    """Run every check and report all problems at once, so a form shows each bad field in one go."""
+    results: list[Any] = []
+    errors: dict[str, list[str]] = {}
+    for check in checks:
+        try:
+            results.append(check())
+        except ValidationError as error:
+            results.append(None)
+            for field, messages in error.update_error_dict({}).items():
+                errors.setdefault(field, []).extend(str(message) for message in ValidationError(messages).messages)
+    if errors:
+        raise ValidationError(errors)
+    return results
+
+
 def _check_slug_free(slug: str, dataset: Dataset | None) -> None:
-    validate_dataset_slug(slug)
+    try:
+        validate_dataset_slug(slug)
+    except ValidationError as error:
+        raise ValidationError({"slug": error.messages}) from error
     others = Dataset.objects.filter(slug=slug)
     aliases = SlugAlias.objects.filter(slug=slug)
     if dataset is not None:
@@ -173,10 +192,12 @@ def dataset_create(
         sunset_at=sunset_at,
         created_by=actor,
     )
-    _check_slug_free(slug, None)
-    _validate_dataset_fields(dataset)
-    clean_locations = _validate_locations(locations)
-    tag_names = _normalise_tags(tags)
+    clean_locations, tag_names = _collect_errors(
+        lambda: _check_slug_free(slug, None),
+        lambda: _validate_dataset_fields(dataset),
+        lambda: _validate_locations(locations),
+        lambda: _normalise_tags(tags),
+    )[2:]
     _apply_status_dates(dataset, None)
     try:
         dataset.save()
@@ -276,7 +297,7 @@ def dataset_version_create(
         errors["dataset"] = ["An archived dataset takes no new versions."]
     if errors:
         raise ValidationError(errors)
-    manifest = parse_manifest(entry if isinstance(entry, Mapping) else asdict(entry) for entry in files)
+    manifest = parse_manifest(asdict(entry) if isinstance(entry, ManifestEntry) else entry for entry in files)
     if DatasetVersion.objects.filter(dataset=dataset, label=label).exists():
         raise ValidationError({"label": [f"{dataset.slug} already has a version '{label}'."]})
     now = timezone.now()

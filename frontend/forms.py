@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from access.models import OrgUnit, Person
 from annotations.label_schema import validate_label_schema
 from catalog.models import Dataset, StorageLocation
+from catalog.services import MIN_PURPOSE_LENGTH
 from catalog.uris import parse_storage_uri
 from catalog.validators import validate_dataset_slug, validate_safe_markdown
 
@@ -42,7 +43,12 @@ class DatasetForm(forms.Form):
     owner = PersonChoiceField(queryset=Person.objects.none())
     owning_unit = forms.ModelChoiceField(queryset=OrgUnit.objects.none(), label="Owning unit")
     status = forms.ChoiceField(choices=Dataset.Status.choices, initial=Dataset.Status.ACTIVE)
-    visibility = forms.ChoiceField(choices=Dataset.Visibility.choices, initial=Dataset.Visibility.INTERNAL)
+    visibility = forms.ChoiceField(
+        # Short labels: the long model labels do not fit a third of the form's width.
+        choices=[(Dataset.Visibility.INTERNAL, "Internal"), (Dataset.Visibility.RESTRICTED, "Restricted")],
+        initial=Dataset.Visibility.INTERNAL,
+        help_text="Internal: everyone signed in sees the metadata. Restricted: only people with access see it exists.",
+    )
     classification = forms.ChoiceField(choices=Dataset.Classification.choices, initial=Dataset.Classification.INTERNAL)
     tags = forms.CharField(required=False, help_text="Comma-separated, e.g. vision, detection.")
     training_repo_url = forms.CharField(
@@ -91,6 +97,15 @@ class DatasetForm(forms.Form):
         assert isinstance(successor, forms.ModelChoiceField)
         candidates = Dataset.objects.restrict(user, "view").order_by("name")
         successor.queryset = candidates.exclude(pk=dataset.pk) if dataset else candidates
+
+    def clean_purpose(self) -> str:
+        # The service enforces this too; checking here reports it together with the other field errors.
+        purpose = str(self.cleaned_data.get("purpose", "")).strip()
+        if len(purpose) < MIN_PURPOSE_LENGTH:
+            raise ValidationError(
+                "Say what problem this dataset serves and what it may be used for (at least a sentence)."
+            )
+        return purpose
 
     def clean_label_schema(self) -> Any:
         raw = self.cleaned_data.get("label_schema", "").strip()

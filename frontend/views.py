@@ -5,16 +5,16 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 
-from access.models import OrgUnit
-from access.selectors import person_for_user
+from access.selectors import org_units, person_for_user
 from annotations.selectors import current_guideline_revision
 from annotations.services import guideline_revise
 from catalog.filtersets import DatasetFilterSet
-from catalog.models import Dataset, Tag
+from catalog.models import Dataset, StorageLocation, Tag
 from catalog.selectors import (
     DatasetNotFound,
     VersionNotFound,
@@ -42,24 +42,43 @@ def _resolve(request: HttpRequest, slug: str) -> Dataset:
         raise Http404("No such dataset.") from missing
 
 
+def _filter_params(request: HttpRequest) -> QueryDict | None:
+    """The list's query string without empty values: the form always sends "status=" for "Any status",
+    and an empty choice would make the filterset invalid (and the search silently show everything)."""
+    params = QueryDict(mutable=True)
+    for key in request.GET:
+        values = [value for value in request.GET.getlist(key) if value.strip()]
+        if values:
+            params.setlist(key, values)
+    return params or None
+
+
 @login_required
 def dataset_list(request: HttpRequest) -> HttpResponse:
-    filterset = DatasetFilterSet(request.GET or None, queryset=select_datasets(user=request.user))
+    visible = select_datasets(user=request.user)
+    params = _filter_params(request)
+    filterset = DatasetFilterSet(params, queryset=visible)
     queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     datasets = list(page.object_list)
     context = {
         "filterset": filterset,
+        "filtering": params is not None and any(key != "page" for key in params),
         "page": page,
         "datasets": datasets,
         "latest_labels": latest_version_labels(datasets),
-        "units": OrgUnit.objects.filter(status=OrgUnit.Status.ACTIVE),
-        "tags": Tag.objects.filter(datasets__isnull=False).distinct(),
+        "units": org_units(),
+        # Only tags of datasets this user may see: a restricted dataset's tags would reveal it.
+        "tags": Tag.objects.filter(datasets__in=Dataset.objects.restrict(request.user, "view")).distinct(),
         "statuses": Dataset.Status.choices,
         "selected_statuses": request.GET.getlist("status"),
     }
-    template = "frontend/_dataset_results.html" if request.headers.get("HX-Request") else "frontend/dataset_list.html"
-    return render(request, template, context)
+    # htmx asks for the results only, except when it restores a page from history (it then wants it all).
+    partial = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
+    template = "frontend/_dataset_results.html" if partial else "frontend/dataset_list.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])  # the same URL answers with a fragment or a page
+    return response
 
 
 @login_required
@@ -68,17 +87,16 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if dataset.slug != slug:
         return HttpResponsePermanentRedirect(reverse("frontend:dataset-detail", kwargs={"slug": dataset.slug}))
     can_read = dataset_can_read_data(user=request.user, dataset=dataset)
+    can_change = dataset_can_change(user=request.user, dataset=dataset)
     context = {
         "dataset": dataset,
         "tags": dataset.tags.all(),
         "stewards": dataset.stewards.select_related("user"),
         "aliases": dataset.aliases.all(),
-        "can_change": dataset_can_change(user=request.user, dataset=dataset),
+        "can_change": can_change,
         "can_read": can_read,
-        "locations": dataset.locations.all() if can_read else [],
-        "versions": version_list(
-            dataset=dataset, include_drafts=dataset_can_change(user=request.user, dataset=dataset)
-        )[:50],
+        "locations": sorted(dataset.locations.all(), key=_role_order) if can_read else [],
+        "versions": version_list(dataset=dataset, include_drafts=can_change)[:50],
         "guideline": current_guideline_revision(dataset),
         "warnings": deprecation_warnings(dataset),
         "api_url": request.build_absolute_uri(
@@ -86,6 +104,11 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ),
     }
     return render(request, "frontend/dataset_detail.html", context)
+
+
+def _role_order(location: StorageLocation) -> int:
+    """Primary first, then mirror, raw, backup (the model orders roles alphabetically)."""
+    return list(StorageLocation.Role.values).index(location.role)
 
 
 @login_required

@@ -1,0 +1,1 @@
+"""Benchmarks that run outside the test suite (``make bench-lookup``); see bench/README.md."""

@@ -1,0 +1,243 @@
+"""Demo content for the embedded run: an org chart, a dozen datasets with versions and rules, and a
+local "bucket" directory holding both registered and unregistered data.
+
+Loading is idempotent: existing people, units and datasets are left as they are.
+"""
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from access.models import OrgUnit, Person
+from access.services import org_unit_create, person_create
+from annotations.services import guideline_revise
+from catalog.models import Dataset
+from catalog.services import LocationSpec, dataset_create, dataset_update, dataset_version_create
+
+UNITS = {
+    "ML Research": None,
+    "Perception": "ML Research",
+    "Speech": "ML Research",
+    "ML Platform": None,
+    "Data Governance": None,
+}
+
+PEOPLE = [
+    # username, external id, name, unit, manager username
+    ("demo", "HR-1000", "Dana Demo", "Perception", "hiro"),
+    ("hiro", "HR-1001", "Hiro Tanaka", "ML Research", None),
+    ("amara", "HR-1002", "Amara Okafor", "Perception", "hiro"),
+    ("lukas", "HR-1003", "Lukas Brandt", "Speech", "hiro"),
+    ("mei", "HR-1004", "Mei Lin", "ML Platform", None),
+    ("sofia", "HR-1005", "Sofia Rossi", "Data Governance", None),
+    ("ravi", "HR-1006", "Ravi Iyer", "Speech", "lukas"),
+]
+
+SIGN_SCHEMA = {
+    "classes": [
+        {
+            "name": "regulatory",
+            "definition": "Signs that order or forbid (speed limits, no entry, stop).",
+            "attributes": [
+                {"name": "occluded", "type": "boolean"},
+                {"name": "truncation", "type": "enum", "values": ["none", "partial", "heavy"]},
+            ],
+        },
+        {"name": "warning", "definition": "Triangular signs announcing a hazard ahead."},
+        {"name": "information", "definition": "Rectangular direction and service signs."},
+    ]
+}
+SPEECH_SCHEMA = {
+    "classes": [
+        {"name": "wake_word", "definition": "The product wake word, spoken as a command."},
+        {"name": "near_miss", "definition": "Phonetically close words that must not trigger."},
+        {"name": "noise", "definition": "No speech: background, music or silence."},
+    ]
+}
+
+
+@dataclass
+class DemoDataset:
+    slug: str
+    name: str
+    purpose: str
+    owner: str
+    unit: str
+    tags: list[str]
+    locations: list[LocationSpec]
+    versions: list[str]
+    description: str = ""
+    rules: str = ""
+    schema: dict[str, object] = field(default_factory=dict)
+    repo: str = ""
+    repo_path: str = ""
+    visibility: str = Dataset.Visibility.INTERNAL
+    classification: str = Dataset.Classification.INTERNAL
+    files: int = 40
+
+
+def _datasets(bucket: Path) -> list[DemoDataset]:
+    local = f"file://{bucket}"
+    return [
+        DemoDataset(
+            "street-signs-eu", "Street signs (EU)", "Train and evaluate the traffic-sign detector used by the "
+            "driver-assist stack in EU markets.", "amara", "Perception", ["vision", "detection", "automotive"],
+            [LocationSpec(f"{local}/street-signs-eu/", "primary"), LocationSpec("s3://ml-raw/signs/eu/", "raw")],
+            ["v1", "v2", "v3"],
+            description="Dashcam frames from 14 EU countries, 2023-2026.\n\n* day and night\n* rain and snow",
+            rules="## Boxes\nDraw tight boxes around the sign face, **not** the pole.\n\n"
+            "Signs smaller than 12 px are ignored.",
+            schema=SIGN_SCHEMA, repo="git@git.example.com:perception/signs.git", repo_path="data/signs.dvc",
+        ),
+        DemoDataset(
+            "street-signs-us", "Street signs (US)", "Extend the traffic-sign detector to US signage (MUTCD).",
+            "amara", "Perception", ["vision", "detection", "automotive"],
+            [LocationSpec(f"{local}/street-signs-us/", "primary")], ["v1"], schema=SIGN_SCHEMA,
+            rules="Same box rules as the EU set; US speed signs are *regulatory*.",
+        ),
+        DemoDataset(
+            "wake-word-en", "Wake word (English)", "Train the on-device wake-word model and measure false "
+            "accepts on near-miss words.", "lukas", "Speech", ["audio", "keyword-spotting"],
+            [LocationSpec(f"{local}/wake-word-en/", "primary"), LocationSpec("gs://speech-mirror/wake-en/", "mirror")],
+            ["2026-03-01", "2026-09-15"], rules="Clip boundaries at 50 ms before and after the word.",
+            schema=SPEECH_SCHEMA, repo="https://git.example.com/speech/kws.git", repo_path="data/",
+        ),
+        DemoDataset(
+            "wake-word-de", "Wake word (German)", "German wake-word training data for the kiosk product.",
+            "ravi", "Speech", ["audio", "keyword-spotting"], [LocationSpec("s3://speech-data/wake-de/", "primary")],
+            ["v1"], schema=SPEECH_SCHEMA,
+        ),
+        DemoDataset(
+            "pedestrian-crops", "Pedestrian crops", "Re-identification training for the pedestrian tracker.",
+            "amara", "Perception", ["vision", "tracking", "personal-data"],
+            [LocationSpec("s3://perception-secure/ped-crops/", "primary")], ["v1", "v2"],
+            visibility=Dataset.Visibility.RESTRICTED, classification=Dataset.Classification.PERSONAL,
+        ),
+        DemoDataset(
+            "lidar-sweeps-2025", "Lidar sweeps 2025", "3D object detection pre-training on roof-mounted lidar.",
+            "hiro", "ML Research", ["lidar", "3d", "automotive"],
+            [LocationSpec("dvc://perception-lidar#data/sweeps", "primary"), LocationSpec("az://lidar/sweeps/", "backup")],
+            ["v1"], repo="git@git.example.com:research/lidar.git", repo_path="data/sweeps.dvc",
+        ),
+        DemoDataset(
+            "support-tickets-intents", "Support ticket intents", "Intent classification for routing customer "
+            "support tickets.", "mei", "ML Platform", ["text", "classification"],
+            [LocationSpec("s3://platform-data/tickets/intents/", "primary")], ["v1", "v2"],
+            classification=Dataset.Classification.CONFIDENTIAL,
+            rules="One intent per ticket; use `other` when two intents are equally strong.",
+        ),
+        DemoDataset(
+            "invoice-layouts", "Invoice layouts", "Layout analysis for the invoice-extraction service.", "mei",
+            "ML Platform", ["documents", "ocr"], [LocationSpec(f"{local}/invoice-layouts/", "primary")], ["v1"],
+        ),
+        DemoDataset(
+            "product-photos", "Product photos", "Image similarity search for the catalogue team.", "mei",
+            "ML Platform", ["vision", "retrieval"], [LocationSpec("s3://platform-data/products/", "primary")], ["v1"],
+        ),
+        DemoDataset(
+            "weather-radar-eu", "Weather radar (EU)", "Precipitation nowcasting features for route planning.",
+            "hiro", "ML Research", ["tabular", "forecasting"], [LocationSpec("s3://open-data/radar/eu/", "primary")],
+            ["2025-q4", "2026-q1"], classification=Dataset.Classification.PUBLIC,
+        ),
+        DemoDataset(
+            "speaker-consent-log", "Speaker consent log", "Proof of consent for every recorded speaker; required "
+            "before any speech dataset is used.", "sofia", "Data Governance", ["governance", "personal-data"],
+            [LocationSpec("s3://governance/consent/", "primary")], ["v1"],
+            visibility=Dataset.Visibility.RESTRICTED, classification=Dataset.Classification.PERSONAL,
+        ),
+        DemoDataset(
+            "street-signs-legacy", "Street signs (2019 legacy)", "The first sign dataset; kept for reproducing "
+            "2019-2022 models only.", "amara", "Perception", ["vision", "detection"],
+            [LocationSpec(f"{local}/street-signs-legacy/", "primary")], ["v1"],
+        ),
+    ]
+
+
+def _fake_files(slug: str, label: str, count: int) -> list[dict[str, object]]:
+    rng = random.Random(f"{slug}@{label}")  # noqa: S311 - deterministic demo content, not security
+    return [
+        {
+            "path": f"{'train' if index % 5 else 'val'}/{slug}-{index:05d}.jpg",
+            "size": rng.randint(20_000, 400_000),
+            "hash": hashlib.sha256(f"{slug}/{label}/{index}".encode()).hexdigest(),
+        }
+        for index in range(count)
+    ]
+
+
+def _write_bucket(bucket: Path) -> None:
+    """Small real files so storage checks and scans have something to find."""
+    layout = {
+        "street-signs-eu": 12, "street-signs-us": 6, "wake-word-en": 8, "invoice-layouts": 5,
+        "street-signs-legacy": 4,
+        # Nobody registered these: the storage scanner should report them.
+        "tmp-amara-export": 7, "old-experiments/kws-augmented": 9,
+    }
+    for folder, count in layout.items():
+        directory = bucket / folder
+        directory.mkdir(parents=True, exist_ok=True)
+        for index in range(count):
+            target = directory / f"part-{index:03d}.bin"
+            if not target.exists():
+                target.write_bytes(hashlib.sha256(f"{folder}{index}".encode()).digest() * 64)
+
+
+@transaction.atomic
+def load_demo(data_dir: Path) -> Person:
+    bucket = data_dir / "demo-storage" / "bucket"
+    _write_bucket(bucket)
+    units: dict[str, OrgUnit] = {}
+    for name, parent in UNITS.items():
+        existing = OrgUnit.objects.filter(name=name).first()
+        units[name] = existing or org_unit_create(name=name, parent=units[parent] if parent else None)
+    people: dict[str, Person] = {}
+    for username, external_id, display_name, unit, manager in PEOPLE:
+        existing_person = Person.objects.filter(external_id=external_id).first()
+        people[username] = existing_person or person_create(
+            username=username, external_id=external_id, display_name=display_name,
+            email=f"{username}@example.com", primary_unit=units[unit],
+            manager=people.get(manager) if manager else None,
+            is_staff=username == "demo",
+        )
+    get_user_model().objects.filter(username="demo").update(is_superuser=True, is_staff=True)
+    now = timezone.now()
+    for spec in _datasets(bucket):
+        if Dataset.objects.filter(slug=spec.slug).exists():
+            continue
+        owner = people[spec.owner]
+        dataset = dataset_create(
+            actor=owner, slug=spec.slug, name=spec.name, purpose=spec.purpose, owner=owner,
+            owning_unit=units[spec.unit], description=spec.description, tags=spec.tags,
+            locations=spec.locations, visibility=spec.visibility, classification=spec.classification,
+            training_repo_url=spec.repo, training_repo_path=spec.repo_path,
+        )
+        if spec.rules or spec.schema:
+            guideline_revise(dataset=dataset, body=spec.rules, label_schema=spec.schema, actor=owner)
+        for index, label in enumerate(spec.versions):
+            version = dataset_version_create(
+                dataset=dataset, actor=owner, label=label, files=_fake_files(spec.slug, label, spec.files + index * 7),
+                guideline_revision=1 if spec.rules or spec.schema else None,
+                git_commit=hashlib.sha1(f"{spec.slug}{label}".encode(), usedforsecurity=False).hexdigest(),
+            )
+            # Spread publication dates so "latest" and the version history look real.
+            published = now - timedelta(days=120 * (len(spec.versions) - index))
+            type(version).objects.filter(pk=version.pk).update(published_at=published, created_at=published)
+    legacy = Dataset.objects.get(slug="street-signs-legacy")
+    if legacy.status == Dataset.Status.ACTIVE:
+        dataset_update(
+            dataset=legacy, actor=people["amara"], status=Dataset.Status.DEPRECATED,
+            deprecation_note="Boxes were drawn around the pole, not the sign face. Retrain on the EU set.",
+            superseded_by=Dataset.objects.get(slug="street-signs-eu"), sunset_at=now + timedelta(days=90),
+        )
+    return people["demo"]
+
+
+def demo_summary() -> str:
+    return json.dumps({"datasets": Dataset.objects.count(), "people": Person.objects.count()})

@@ -1,0 +1,34 @@
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from access.models import ApiToken
+from access.services import token_create, token_revoke
+from catalog.tasks import verify_all_locations
+from frontend.demo import load_demo
+
+DEMO_TOKEN_NAME = "demo CLI"
+
+
+class Command(BaseCommand):
+    help = "Load the demo org chart and datasets (idempotent) and print fresh demo credentials."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        demo = load_demo(settings.DATA_DIR)
+        # A new password and token every run: nothing secret has to be kept in the repository.
+        password = f"kura-{secrets.token_urlsafe(9)}"
+        demo.user.set_password(password)
+        demo.user.save(update_fields=["password"])
+        for old in ApiToken.objects.filter(owner_person=demo, name=DEMO_TOKEN_NAME, revoked_at__isnull=True):
+            token_revoke(token=old)
+        issued = token_create(name=DEMO_TOKEN_NAME, scope=ApiToken.Scope.READ_WRITE, owner_person=demo)
+        verify_all_locations.delay()  # the worker checks the demo bucket as soon as it starts
+        self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        self.stdout.write(f"  Sign in:   http://127.0.0.1:8000/  user 'demo'  password '{password}'")
+        self.stdout.write(f"  API token: {issued.plaintext}")
+        self.stdout.write(
+            f"  Try:       curl -H 'Authorization: Bearer {issued.plaintext}' "
+            "http://127.0.0.1:8000/api/v1/datasets/street-signs-eu/versions/latest/"
+        )
