@@ -42,6 +42,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "catalog_manifestfile": ("id", "path", "size", "hash", "version_id"),
 }
 BENCH_USERNAME = "bench-ci"  # person 1: an ordinary (non-staff) active person who owns a few datasets
+USER_ID_OFFSET = 100  # migrate leaves guardian's AnonymousUser as auth_user 1
 FILES_PER_VERSION = 3
 EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
@@ -128,7 +129,7 @@ def _people(catalog: Catalog, rng: random.Random, count: int, units: list[uuid.U
         joined = _moment(rng)
         catalog.add(
             "auth_user",
-            (number, "!" + _hex(rng, 160), None, False, username, "", "", email, False, not departed, joined),
+            (USER_ID_OFFSET + number, "!" + _hex(rng, 160), None, False, username, "", "", email, False, not departed, joined),
         )
         manager = None if number <= 20 else rng.randrange(1, 21)
         catalog.add(
@@ -136,7 +137,7 @@ def _people(catalog: Catalog, rng: random.Random, count: int, units: list[uuid.U
             (
                 number, f"E{number:06d}", username.replace("-", " ").title(), email,
                 "departed" if departed else "active", joined + timedelta(days=400) if departed else None,
-                manager, rng.choice(units), number,
+                manager, rng.choice(units), USER_ID_OFFSET + number,
             ),
         )
 

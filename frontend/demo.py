@@ -7,9 +7,11 @@ Loading is idempotent: existing people, units and datasets are left as they are.
 import hashlib
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -75,7 +77,7 @@ class DemoDataset:
     versions: list[str]
     description: str = ""
     rules: str = ""
-    schema: dict[str, object] = field(default_factory=dict)
+    schema: Mapping[str, Any] = field(default_factory=dict)
     repo: str = ""
     repo_path: str = ""
     visibility: str = Dataset.Visibility.INTERNAL
@@ -123,7 +125,10 @@ def _datasets(bucket: Path) -> list[DemoDataset]:
         DemoDataset(
             "lidar-sweeps-2025", "Lidar sweeps 2025", "3D object detection pre-training on roof-mounted lidar.",
             "hiro", "ML Research", ["lidar", "3d", "automotive"],
-            [LocationSpec("dvc://perception-lidar#data/sweeps", "primary"), LocationSpec("az://lidar/sweeps/", "backup")],
+            [
+                LocationSpec("dvc://perception-lidar#data/sweeps", "primary"),
+                LocationSpec("az://lidar/sweeps/", "backup"),
+            ],
             ["v1"], repo="git@git.example.com:research/lidar.git", repo_path="data/sweeps.dvc",
         ),
         DemoDataset(

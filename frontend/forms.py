@@ -80,7 +80,7 @@ class DatasetForm(forms.Form):
     )
     label_schema = forms.CharField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 6, "placeholder": SCHEMA_PLACEHOLDER, "class": "mono"}),
+        widget=forms.Textarea(attrs={"rows": 8, "placeholder": SCHEMA_PLACEHOLDER, "class": "mono"}),
         label="Label schema (JSON)",
         help_text="Classes with definitions and attributes. Leave empty if none.",
     )

@@ -196,7 +196,12 @@ def dataset_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         )
         form = DatasetForm(initial=initial, user=request.user, dataset=dataset)
         rows = (
-            [{"uri": loc.uri, "role": loc.role, "note": loc.note} for loc in dataset.locations.all()] if dataset else []
+            [
+                {"uri": loc.uri, "role": loc.role, "note": loc.note}
+                for loc in sorted(dataset.locations.all(), key=_role_order)
+            ]
+            if dataset
+            else []
         )
         formset = LocationFormSet(initial=rows, prefix="locations")
     return render(request, "frontend/dataset_form.html", {"form": form, "formset": formset, "dataset": dataset})

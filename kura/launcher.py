@@ -21,7 +21,8 @@ def _environment() -> dict[str, str]:
     env.setdefault("DJANGO_SETTINGS_MODULE", "kura.settings.base")
     env.setdefault("KURA_LOCAL_ROOTS", str(data_dir / "demo-storage"))
     env.setdefault("PYTHONUNBUFFERED", "1")
-    (data_dir / "broker").mkdir(parents=True, exist_ok=True)
+    for folder in ("queue", "control", "processed"):
+        (data_dir / "broker" / folder).mkdir(parents=True, exist_ok=True)
     return env
 
 

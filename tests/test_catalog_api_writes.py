@@ -64,7 +64,8 @@ def test_oversized_body_is_413(api, owner, settings):
     settings.KURA_API_MAX_BODY_BYTES = 1000
     make_dataset(owner, slug="street-signs")
     api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
-    response = api.post("/api/v1/datasets/street-signs/versions/", {"label": "v1", "files": manifest(50)}, format="json")
+    payload = {"label": "v1", "files": manifest(50)}
+    response = api.post("/api/v1/datasets/street-signs/versions/", payload, format="json")
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
 

@@ -1,0 +1,110 @@
+"""Kura under gunicorn with production settings, on a free local port; always stopped on the way out."""
+
+import http.client
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.config import PROJECT_DIR, BenchConfig
+from bench.database import django_env
+
+DUMMY_SECRET_KEY = "bench-only-dummy-secret-key-0123456789-abcdefghijklmnopqrstu"  # 60 characters
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str
+    port: int
+    log_path: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def gunicorn_command(config: BenchConfig, host: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn", "kura.wsgi:application",
+        "--bind", f"{host}:{port}",
+        "--workers", str(config.workers),
+        "--worker-class", config.worker_class,
+        "--threads", str(config.threads),
+        "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def production_env(config: BenchConfig) -> dict[str, str]:
+    return django_env(
+        config,
+        DJANGO_SETTINGS_MODULE="kura.settings.production",
+        KURA_SECRET_KEY=DUMMY_SECRET_KEY,
+        KURA_SECURE_SSL_REDIRECT="false",
+        KURA_ALLOWED_HOSTS="127.0.0.1,localhost",
+        KURA_LOG_LEVEL="WARNING",
+    )
+
+
+def _answers_livez(host: str, port: int) -> bool:
+    connection = http.client.HTTPConnection(host, port, timeout=2)
+    try:
+        connection.request("GET", "/livez")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def _wait_until_live(process: subprocess.Popen[bytes], server: Server) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}; see {server.log_path}")
+        if _answers_livez(server.host, server.port):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer /livez within {READY_TIMEOUT_S:.0f}s; see {server.log_path}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)  # gunicorn's graceful shutdown of the arbiter and its workers
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def running_server(config: BenchConfig, log_path: Path) -> Iterator[Server]:
+    server = Server(host="127.0.0.1", port=free_port(), log_path=log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            gunicorn_command(config, server.host, server.port),
+            cwd=PROJECT_DIR,
+            env=production_env(config),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_live(process, server)
+            yield server
+        finally:
+            _stop(process)

@@ -1,0 +1,85 @@
+import re
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from access.models import ApiToken
+from kura.env import database_from_url, env_bool
+from tests.factories import make_dataset, make_person
+
+pytestmark = pytest.mark.django_db
+
+
+def test_admin_issues_a_token_and_shows_it_once(client, api, owner, unit):
+    staff = make_person("root", unit=unit, staff=True)
+    staff.user.is_superuser = True
+    staff.user.save()
+    client.force_login(staff.user)
+
+    response = client.post(
+        "/admin/access/apitoken/add/",
+        {"name": "nightly eval", "scope": "read", "owner_unit": str(unit.pk), "expires_in_days": "30"},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    shown = [str(message) for message in response.context["messages"]]
+    plaintext = re.search(r"(kura_[0-9a-f]{12}_\S+)", " ".join(shown)).group(1)
+    token = ApiToken.objects.get(name="nightly eval")
+    assert token.owner_unit == unit and token.created_by == staff
+    assert plaintext not in client.get(f"/admin/access/apitoken/{token.pk}/change/").content.decode()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    assert api.get("/api/v1/whoami/").json()["kind"] == "unit"
+
+
+def test_admin_token_form_requires_exactly_one_owner(client, owner, unit):
+    staff = make_person("root", unit=unit, staff=True)
+    staff.user.is_superuser = True
+    staff.user.save()
+    client.force_login(staff.user)
+    response = client.post(
+        "/admin/access/apitoken/add/",
+        {"name": "x", "scope": "read", "owner_unit": str(unit.pk), "owner_person": str(owner.pk),
+         "expires_in_days": "30"},
+    )
+    assert "Choose exactly one owner" in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_admin_dataset_change_goes_through_services(client, owner, unit):
+    staff = make_person("root", unit=unit, staff=True)
+    staff.user.is_superuser = True
+    staff.user.save()
+    dataset = make_dataset(owner, slug="admin-edited")
+    client.force_login(staff.user)
+    page = client.get(f"/admin/catalog/dataset/{dataset.pk}/change/")
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    data = {key: value for key, value in form.initial.items() if value is not None}
+    data.update({"slug": "admin-renamed", "tags": [], "stewards": []})
+    for prefix in ("locations", "aliases", "versions"):
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+    response = client.post(f"/admin/catalog/dataset/{dataset.pk}/change/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    dataset.refresh_from_db()
+    assert dataset.slug == "admin-renamed"
+    assert dataset.aliases.filter(slug="admin-edited").exists()
+
+
+def test_health_endpoints(client):
+    assert client.get("/livez").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ok"}
+
+
+def test_environment_parsing(tmp_path, monkeypatch):
+    monkeypatch.setenv("KURA_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured):
+        env_bool("KURA_FLAG", False)
+    postgres = database_from_url("postgres://u:p%40ss@db.example:6543/kura?sslmode=require", tmp_path)
+    assert (postgres["HOST"], postgres["PORT"], postgres["PASSWORD"], postgres["OPTIONS"]) == (
+        "db.example", "6543", "p@ss", {"sslmode": "require"},
+    )
+    sqlite = database_from_url("sqlite:///var/x.sqlite3", tmp_path)
+    assert sqlite["NAME"] == str(tmp_path / "var" / "x.sqlite3")
+    with pytest.raises(ImproperlyConfigured):
+        database_from_url("mysql://x/y", tmp_path)
