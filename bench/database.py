@@ -75,4 +75,3 @@ def load_catalog(config: BenchConfig, catalog: Catalog) -> dict[str, int]:
 def analyze(config: BenchConfig) -> None:
     with psycopg.connect(config.pg_url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
-

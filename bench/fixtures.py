@@ -18,26 +18,77 @@ Row = tuple[object, ...]
 TABLES: dict[str, tuple[str, ...]] = {
     "access_orgunit": ("id", "name", "status", "created_at", "parent_id"),
     "auth_user": (
-        "id", "password", "last_login", "is_superuser", "username", "first_name", "last_name", "email",
-        "is_staff", "is_active", "date_joined",
+        "id",
+        "password",
+        "last_login",
+        "is_superuser",
+        "username",
+        "first_name",
+        "last_name",
+        "email",
+        "is_staff",
+        "is_active",
+        "date_joined",
     ),
     "access_person": (
-        "id", "external_id", "display_name", "email", "status", "departed_at", "manager_id", "primary_unit_id",
+        "id",
+        "external_id",
+        "display_name",
+        "email",
+        "status",
+        "departed_at",
+        "manager_id",
+        "primary_unit_id",
         "user_id",
     ),
     "catalog_dataset": (
-        "id", "slug", "name", "purpose", "description", "status", "deprecation_note", "deprecated_at", "sunset_at",
-        "archived_at", "visibility", "classification", "training_repo_url", "training_repo_path", "created_at",
-        "updated_at", "created_by_id", "owner_id", "owning_unit_id", "superseded_by_id",
+        "id",
+        "slug",
+        "name",
+        "purpose",
+        "description",
+        "status",
+        "deprecation_note",
+        "deprecated_at",
+        "sunset_at",
+        "archived_at",
+        "visibility",
+        "classification",
+        "training_repo_url",
+        "training_repo_path",
+        "created_at",
+        "updated_at",
+        "created_by_id",
+        "owner_id",
+        "owning_unit_id",
+        "superseded_by_id",
     ),
     "catalog_dataset_stewards": ("id", "dataset_id", "person_id"),
     "catalog_storagelocation": (
-        "id", "uri", "role", "note", "last_verified_at", "last_verification_ok", "last_verification_message",
+        "id",
+        "uri",
+        "role",
+        "note",
+        "last_verified_at",
+        "last_verification_ok",
+        "last_verification_message",
         "dataset_id",
     ),
     "catalog_datasetversion": (
-        "id", "label", "status", "digest", "total_bytes", "file_count", "source", "git_commit", "guideline_revision",
-        "notes", "created_at", "published_at", "created_by_id", "dataset_id",
+        "id",
+        "label",
+        "status",
+        "digest",
+        "total_bytes",
+        "file_count",
+        "source",
+        "git_commit",
+        "guideline_revision",
+        "notes",
+        "created_at",
+        "published_at",
+        "created_by_id",
+        "dataset_id",
     ),
     "catalog_manifestfile": ("id", "path", "size", "hash", "version_id"),
 }
@@ -129,15 +180,33 @@ def _people(catalog: Catalog, rng: random.Random, count: int, units: list[uuid.U
         joined = _moment(rng)
         catalog.add(
             "auth_user",
-            (USER_ID_OFFSET + number, "!" + _hex(rng, 160), None, False, username, "", "", email, False, not departed, joined),
+            (
+                USER_ID_OFFSET + number,
+                "!" + _hex(rng, 160),
+                None,
+                False,
+                username,
+                "",
+                "",
+                email,
+                False,
+                not departed,
+                joined,
+            ),
         )
         manager = None if number <= 20 else rng.randrange(1, 21)
         catalog.add(
             "access_person",
             (
-                number, f"E{number:06d}", username.replace("-", " ").title(), email,
-                "departed" if departed else "active", joined + timedelta(days=400) if departed else None,
-                manager, rng.choice(units), USER_ID_OFFSET + number,
+                number,
+                f"E{number:06d}",
+                username.replace("-", " ").title(),
+                email,
+                "departed" if departed else "active",
+                joined + timedelta(days=400) if departed else None,
+                manager,
+                rng.choice(units),
+                USER_ID_OFFSET + number,
             ),
         )
 
@@ -168,26 +237,40 @@ def _dataset(catalog: Catalog, rng: random.Random, index: int, people: int, unit
     catalog.add(
         "catalog_dataset",
         (
-            seed.id, slug, name, f"{_sentence(rng)} {_sentence(rng)}",
-            f"## {name}\n\n{_sentence(rng)}" if rng.random() < 0.4 else "", status,
-            "Superseded; migrate your training config." if retired_at else "", retired_at,
+            seed.id,
+            slug,
+            name,
+            f"{_sentence(rng)} {_sentence(rng)}",
+            f"## {name}\n\n{_sentence(rng)}" if rng.random() < 0.4 else "",
+            status,
+            "Superseded; migrate your training config." if retired_at else "",
+            retired_at,
             retired_at + timedelta(days=180) if retired_at and rng.random() < 0.5 else None,
-            retired_at if status == "archived" else None, seed.visibility,
+            retired_at if status == "archived" else None,
+            seed.visibility,
             rng.choice(("public", "internal", "internal", "confidential", "personal")),
             f"https://git.example.com/{rng.choice(words.TEAMS)}/training.git" if rng.random() < 0.5 else "",
             f"configs/{slug}.yaml" if rng.random() < 0.5 else "",
-            created, created + timedelta(days=30), owner, owner, rng.choice(units), superseded_by,
+            created,
+            created + timedelta(days=30),
+            owner,
+            owner,
+            rng.choice(units),
+            superseded_by,
         ),
     )
     return seed
 
 
 def _locations(catalog: Catalog, rng: random.Random, dataset_id: uuid.UUID, slug: str) -> None:
-    catalog.add("catalog_storagelocation", (f"s3://kura-{rng.choice(words.TEAMS)}/{slug}/", "primary", "", None,
-                                            None, "", dataset_id))
+    catalog.add(
+        "catalog_storagelocation",
+        (f"s3://kura-{rng.choice(words.TEAMS)}/{slug}/", "primary", "", None, None, "", dataset_id),
+    )
     if rng.random() < 0.3:
-        catalog.add("catalog_storagelocation", (f"gs://kura-mirror/{slug}/", "mirror", "EU mirror", None, None, "",
-                                                dataset_id))
+        catalog.add(
+            "catalog_storagelocation", (f"gs://kura-mirror/{slug}/", "mirror", "EU mirror", None, None, "", dataset_id)
+        )
 
 
 def _stewards(catalog: Catalog, rng: random.Random, dataset_id: uuid.UUID, people: int, owner: int) -> None:
@@ -197,8 +280,10 @@ def _stewards(catalog: Catalog, rng: random.Random, dataset_id: uuid.UUID, peopl
 
 
 def _manifest(rng: random.Random, slug: str, label: str) -> list[tuple[str, int, str]]:
-    files = [(f"{slug}/{label}/part-{part:05d}.parquet", rng.randrange(10**6, 10**9), _hex(rng, 256))
-             for part in range(FILES_PER_VERSION)]
+    files = [
+        (f"{slug}/{label}/part-{part:05d}.parquet", rng.randrange(10**6, 10**9), _hex(rng, 256))
+        for part in range(FILES_PER_VERSION)
+    ]
     return sorted(files, key=lambda item: item[0].encode())
 
 
@@ -221,9 +306,19 @@ def _versions(catalog: Catalog, rng: random.Random, dataset: DatasetSeed, manife
         catalog.add(
             "catalog_datasetversion",
             (
-                version_id, label, "draft" if draft else "published", _digest(files),
-                sum(size for _, size, _ in files), len(files), rng.choice(("manual", "api", "api", "dvc", "scan")),
-                _hex(rng, 160) if rng.random() < 0.6 else "", None, "", made, None if draft else made, dataset.owner,
+                version_id,
+                label,
+                "draft" if draft else "published",
+                _digest(files),
+                sum(size for _, size, _ in files),
+                len(files),
+                rng.choice(("manual", "api", "api", "dvc", "scan")),
+                _hex(rng, 160) if rng.random() < 0.6 else "",
+                None,
+                "",
+                made,
+                None if draft else made,
+                dataset.owner,
                 dataset.id,
             ),
         )

@@ -42,7 +42,9 @@ def ensure_wrk(wait_s: float = WRK_WAIT_S) -> str:
             return found
         time.sleep(5)
     print("wrk not found; installing the Debian package", flush=True)
-    subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    subprocess.run(
+        ["apt-get", "install", "-y", "wrk"], check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    )
     found = shutil.which("wrk")
     if not found:
         raise RuntimeError("wrk is still missing after apt-get install -y wrk")

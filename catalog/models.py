@@ -2,6 +2,7 @@ import uuid
 
 from django.db import models
 from django.utils import timezone
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from access.models import OrgUnit, Person
 from catalog.querysets import DatasetQuerySet
@@ -67,6 +68,7 @@ class Dataset(models.Model):
 
     class Meta:
         ordering = ["name", "slug"]
+        permissions = [("read_dataset_data", "Can read the dataset's storage locations and manifests")]
         indexes = [
             models.Index(fields=["status"], name="dataset_status_idx"),
             models.Index(fields=["visibility"], name="dataset_visibility_idx"),
@@ -172,3 +174,15 @@ class ManifestFile(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+
+class DatasetUserObjectPermission(UserObjectPermissionBase):
+    """Guardian's direct-FK table for people; rows are derived from active grants by the grant services."""
+
+    content_object = models.ForeignKey(Dataset, on_delete=models.CASCADE)
+
+
+class DatasetGroupObjectPermission(GroupObjectPermissionBase):
+    """Guardian's direct-FK table for org units (through their groups); derived from active unit grants."""
+
+    content_object = models.ForeignKey(Dataset, on_delete=models.CASCADE)

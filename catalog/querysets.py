@@ -1,20 +1,29 @@
-"""The one place that decides which datasets a caller may see or change.
+"""The one place that decides which datasets a caller may see, read or change.
 
-Every list, detail, search, count and API response starts from ``Dataset.objects.restrict(user, action)``.
-Until the grants ledger lands: every signed-in caller views internal datasets; restricted ones are seen by
-their owner, stewards and staff; only owners, stewards and staff change a dataset.
+Every list, detail, search, count, export and API response starts from
+``Dataset.objects.restrict(user, action)``:
+
+* ``view`` (metadata): internal datasets for everyone signed in; restricted ones only for people involved.
+* ``read`` (locations, manifests): involved people and holders of a ``read`` grant.
+* ``change``: the owner, the dataset's stewards, stewards/heads of the owning unit, ``manage`` grantees.
+
+"Involved" means any of the ``change`` roles or an active grant at the needed level. Grants are read from
+the ledger with their expiry inside the query, so nothing depends on a cleanup job having run.
 """
 
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.db import models
 
-from access.selectors import person_for_user
+from access.models import Level
+from access.principals import UnitPrincipal
+from access.selectors import granted_object_ids, person_for_user, stewarded_unit_ids
 
 if TYPE_CHECKING:
     from catalog.models import Dataset  # noqa: F401 - used in a string annotation
 
 Action = Literal["view", "read", "change"]
+_LEVEL_FOR = {"view": Level.VIEW, "read": Level.READ, "change": Level.MANAGE}
 
 
 class DatasetQuerySet(models.QuerySet["Dataset"]):
@@ -23,15 +32,21 @@ class DatasetQuerySet(models.QuerySet["Dataset"]):
             return self.none()
         if getattr(user, "is_staff", False) or getattr(user, "is_superuser", False):
             return self
-        person = person_for_user(user)
-        if person is None:
-            # A unit-owned token (or a user without a directory entry): internal metadata only.
-            return self.filter(visibility="internal") if action in {"view", "read"} else self.none()
-        involved = models.Q(owner=person) | models.Q(stewards=person)
-        if action == "change":
-            return self.filter(pk__in=self.model.objects.filter(involved).values("pk"))
-        mine = self.model.objects.filter(involved).values("pk")
-        return self.filter(models.Q(visibility="internal") | models.Q(pk__in=mine))
+        granted = models.Q(pk__in=granted_object_ids(principal=user, model=self.model, min_level=_LEVEL_FOR[action]))
+        if isinstance(user, UnitPrincipal):
+            allowed = granted
+        else:
+            person = person_for_user(user)
+            if person is None:
+                return self.none()
+            involved = self.model.objects.filter(
+                models.Q(owner=person) | models.Q(stewards=person)
+                | models.Q(owning_unit__in=stewarded_unit_ids(person))
+            ).values("pk")
+            allowed = granted | models.Q(pk__in=involved)
+        if action == "view":
+            allowed |= models.Q(visibility="internal")
+        return self.filter(allowed)
 
     def with_list_data(self) -> "DatasetQuerySet":
         return self.select_related("owner", "owning_unit").prefetch_related("tags")

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from access.approvals import effective_unit
+from access.models import Membership, Person
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias
 from catalog.querysets import Action
 
@@ -107,3 +109,30 @@ def deprecation_warnings(dataset: Dataset) -> list[str]:
     if dataset.sunset_at:
         warnings.append(f"It will stop being served after {dataset.sunset_at:%Y-%m-%d}.")
     return warnings
+
+
+def left_behind_datasets(*, user: Any) -> "QuerySet[Dataset]":
+    """Datasets whose owner has departed and that nobody has taken over yet."""
+    return (
+        Dataset.objects.restrict(user, "view")
+        .filter(owner__status=Person.Status.DEPARTED)
+        .select_related("owner__manager", "owning_unit")
+        .prefetch_related("locations")
+        .order_by("-owner__departed_at", "slug")
+    )
+
+
+def proposed_successor(dataset: Dataset) -> Person | None:
+    """The departed owner's manager if still here, else a steward (then head) of the owning unit."""
+    manager = dataset.owner.manager
+    if manager is not None and manager.status == Person.Status.ACTIVE:
+        return manager
+    unit = effective_unit(dataset.owning_unit)
+    for role in (Membership.Role.STEWARD, Membership.Role.HEAD):
+        member = (
+            Membership.objects.current().filter(unit=unit, role=role, person__status=Person.Status.ACTIVE)
+            .select_related("person").order_by("valid_from").first()
+        )
+        if member is not None:
+            return member.person
+    return None

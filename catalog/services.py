@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from access.audit import audit_record
 from access.models import OrgUnit, Person
 from catalog.manifests import ManifestEntry, manifest_digest, parse_manifest
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, StorageLocation, Tag
@@ -206,7 +207,16 @@ def dataset_create(
     _save_tags(dataset, tag_names)
     dataset.stewards.set(list(stewards))
     _replace_locations(dataset, clean_locations)
+    audit_record(actor=actor, action="dataset.registered", target=dataset, after=_audited_fields(dataset))
     return dataset
+
+
+_AUDITED = ("slug", "owner_id", "owning_unit_id", "status", "visibility", "classification")
+
+
+def _audited_fields(dataset: Dataset) -> dict[str, Any]:
+    return {field: str(getattr(dataset, field)) if getattr(dataset, field) is not None else None
+            for field in _AUDITED}
 
 
 UPDATABLE_FIELDS = {
@@ -235,6 +245,7 @@ def dataset_update(
     tags: Iterable[str] | None = None,
     locations: Sequence[LocationSpec] | None = None,
     stewards: Iterable[Person] | None = None,
+    change_reason: str = "",
     **fields: Any,
 ) -> Dataset:
     unknown = set(fields) - UPDATABLE_FIELDS
@@ -242,6 +253,7 @@ def dataset_update(
         raise ValidationError(f"Unknown dataset fields: {', '.join(sorted(unknown))}.")
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     previous_status = dataset.status
+    before = _audited_fields(dataset)
     for field, value in fields.items():
         setattr(dataset, field, value.strip() if isinstance(value, str) and field != "description" else value)
     _validate_dataset_fields(dataset)
@@ -263,7 +275,24 @@ def dataset_update(
         dataset.stewards.set(list(stewards))
     if clean_locations is not None:
         _replace_locations(dataset, clean_locations)
+    after = _audited_fields(dataset)
+    if after != before:
+        changed = {key for key in after if after[key] != before[key]}
+        action = "dataset.ownership_changed" if changed & {"owner_id", "owning_unit_id"} else "dataset.changed"
+        audit_record(actor=actor, action=action, target=dataset, before=before, after=after, reason=change_reason)
     return dataset
+
+
+@transaction.atomic
+def datasets_reassign_owner(
+    *, datasets: Sequence[Dataset], new_owner: Person, actor: Person | None, reason: str
+) -> int:
+    """Hand datasets (e.g. a leaver's) to a new owner, one audited change each."""
+    if new_owner.status != Person.Status.ACTIVE:
+        raise ValidationError({"new_owner": "The new owner must be an active person."})
+    for dataset in datasets:
+        dataset_update(dataset=dataset, actor=actor, owner=new_owner, change_reason=reason)
+    return len(datasets)
 
 
 @transaction.atomic

@@ -4,7 +4,8 @@ import hashlib
 import itertools
 from typing import Any
 
-from access.models import OrgUnit, Person
+from access.grants import grant_create
+from access.models import Grant, OrgUnit, Person
 from access.services import org_unit_create, person_create, token_create
 from catalog.models import Dataset, DatasetVersion
 from catalog.services import LocationSpec, dataset_create, dataset_version_create
@@ -70,3 +71,10 @@ def make_version(dataset: Dataset, label: str = "v1", files: int = 3, **kwargs: 
 def bearer(person: Person | None = None, *, unit: OrgUnit | None = None, scope: str = "read") -> str:
     issued = token_create(name="test", scope=scope, owner_person=person, owner_unit=unit)
     return f"Bearer {issued.plaintext}"
+
+
+def grant(dataset: Dataset, grantee: Person | OrgUnit, level: int, **kwargs: Any) -> Grant:
+    person = grantee if isinstance(grantee, Person) else None
+    unit = grantee if isinstance(grantee, OrgUnit) else None
+    return grant_create(target=dataset, level=level, basis=kwargs.pop("basis", Grant.Basis.MANUAL),
+                        granted_by=dataset.owner, grantee_person=person, grantee_unit=unit, **kwargs)

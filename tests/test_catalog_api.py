@@ -3,8 +3,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from access.models import Level
 from catalog.services import dataset_update
-from tests.factories import bearer, make_dataset, make_person, make_version
+from tests.factories import bearer, grant, make_dataset, make_person, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -13,6 +14,7 @@ def test_version_lookup_resolves_latest_to_locations(api, owner, colleague):
     dataset = make_dataset(owner, slug="street-signs")
     make_version(dataset, "v1")
     v2 = make_version(dataset, "v2", files=5)
+    grant(dataset, colleague, Level.READ)
     api.credentials(HTTP_AUTHORIZATION=bearer(colleague))
 
     response = api.get("/api/v1/datasets/street-signs/versions/latest/")
@@ -25,6 +27,20 @@ def test_version_lookup_resolves_latest_to_locations(api, owner, colleague):
     assert body["locations"][0]["uri"].startswith("s3://kura-test/")
     assert body["warnings"] == []
     assert "Deprecation" not in response
+
+
+def test_without_read_access_metadata_resolves_but_locations_and_manifest_do_not(api, owner, colleague):
+    dataset = make_dataset(owner, slug="street-signs")
+    make_version(dataset, "v1")
+    api.credentials(HTTP_AUTHORIZATION=bearer(colleague))
+
+    version = api.get("/api/v1/datasets/street-signs/versions/v1/")
+    manifest = api.get("/api/v1/datasets/street-signs/versions/v1/manifest/")
+
+    assert version.status_code == 200
+    assert version.json()["locations"] is None
+    assert manifest.status_code == 403
+    assert manifest.json()["error"]["code"] == "permission_denied"
 
 
 def test_missing_and_restricted_datasets_get_identical_404(api, owner, colleague):
@@ -108,6 +124,7 @@ def test_manifest_is_streamed_sorted_and_matches_digest(api, owner, colleague):
 
     dataset = make_dataset(owner, slug="street-signs")
     version = make_version(dataset, "v1", files=2500)
+    grant(dataset, colleague, Level.READ)
     api.credentials(HTTP_AUTHORIZATION=bearer(colleague))
 
     response = api.get("/api/v1/datasets/street-signs/versions/v1/manifest/")

@@ -170,3 +170,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("KURA_LOG_LEVEL", "INFO")},
 }
+
+# Access workflow
+KURA_REQUEST_ESCALATE_AFTER_DAYS = env_int("KURA_REQUEST_ESCALATE_AFTER_DAYS", 3)
+KURA_REQUEST_DEADLINE_DAYS = env_int("KURA_REQUEST_DEADLINE_DAYS", 14)
+KURA_GRANT_MAX_DAYS = env_int("KURA_GRANT_MAX_DAYS", 365)
+KURA_MOVER_GRACE_DAYS = env_int("KURA_MOVER_GRACE_DAYS", 14)
+KURA_GOVERNANCE_GROUP = env_str("KURA_GOVERNANCE_GROUP", "Catalog governance")
+KURA_BASE_URL = env_str("KURA_BASE_URL", "http://127.0.0.1:8000")
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "escalate-access-requests": {"task": "access.tasks.escalate_requests", "schedule": timedelta(hours=1)},
+        "expire-access-requests": {"task": "access.tasks.expire_requests", "schedule": timedelta(hours=1)},
+        "record-grant-expiries": {"task": "access.tasks.record_grant_expiries", "schedule": timedelta(minutes=10)},
+        "end-mover-grace": {"task": "access.tasks.end_mover_grace", "schedule": timedelta(hours=6)},
+    }
+)

@@ -1,0 +1,294 @@
+"""Memberships, department aliases and org events (rename, move, merge, split, retire).
+
+Each event is first planned (``org_event_preview``) and then applied from the same plan, so what the
+preview shows is exactly what happens. Objects that domain apps own per unit (datasets) are reached
+through ``access.hooks``; this app imports none of them.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from access import hooks
+from access.audit import audit_record
+from access.grants import grant_create, grant_revoke, unit_group
+from access.models import GovernanceItem, Grant, Membership, OrgEvent, OrgUnit, OrgUnitAlias, Person
+
+
+def normalise_department(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def unit_alias_add(*, unit: OrgUnit, name: str) -> OrgUnitAlias:
+    alias, _ = OrgUnitAlias.objects.update_or_create(name=normalise_department(name), defaults={"unit": unit})
+    return alias
+
+
+def unit_for_department(name: str) -> OrgUnit | None:
+    alias = OrgUnitAlias.objects.select_related("unit").filter(name=normalise_department(name)).first()
+    return alias.unit if alias else None
+
+
+@transaction.atomic
+def membership_start(*, person: Person, unit: OrgUnit, role: str = Membership.Role.MEMBER,
+                     actor: Person | None = None) -> Membership:
+    current = Membership.objects.current().filter(person=person, unit=unit, role=role).first()
+    if current is not None:
+        if current.valid_to is not None:  # a mover coming back within the grace period
+            current.valid_to, current.end_reason = None, ""
+            current.save(update_fields=["valid_to", "end_reason"])
+        return current
+    membership = Membership.objects.create(person=person, unit=unit, role=role)
+    person.user.groups.add(unit_group(unit))
+    audit_record(actor=actor, action="membership.started", target=person, after={"unit": unit.name, "role": role})
+    return membership
+
+
+@transaction.atomic
+def membership_end(*, membership: Membership, actor: Person | None, reason: str,
+                   at: datetime | None = None) -> Membership:
+    """End a membership now, or at ``at`` (a grace period); group rights follow when it has ended."""
+    end = at or timezone.now()
+    membership.valid_to, membership.end_reason = end, reason[:200]
+    membership.save(update_fields=["valid_to", "end_reason"])
+    if end <= timezone.now():
+        _drop_group_if_no_membership(membership.person, membership.unit)
+    audit_record(actor=actor, action="membership.ended", target=membership.person,
+                 before={"unit": membership.unit.name, "role": membership.role}, after={"valid_to": end},
+                 reason=reason)
+    return membership
+
+
+def _drop_group_if_no_membership(person: Person, unit: OrgUnit) -> None:
+    if not Membership.objects.current().filter(person=person, unit=unit).exists() and unit.group_id:
+        person.user.groups.remove(unit.group_id)
+
+
+# --- org events --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Change:
+    kind: str  # grant | ownership | stewardship | membership | unit | governance
+    description: str
+    apply: Any = field(repr=False, default=None)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "description": self.description}
+
+
+@dataclass
+class OrgPlan:
+    kind: str
+    sources: list[OrgUnit]
+    targets: list[OrgUnit]
+    details: dict[str, Any]
+    changes: list[Change] = field(default_factory=list)
+
+    def summary(self) -> list[dict[str, str]]:
+        return [change.as_dict() for change in self.changes]
+
+
+def _unit_grants(unit: OrgUnit) -> list[Grant]:
+    return list(Grant.objects.active().filter(grantee_unit=unit).select_related("grantee_unit"))
+
+
+def _move_grant(grant: Grant, successor: OrgUnit, actor: Person | None, reason: str) -> None:
+    grant_revoke(grant=grant, actor=actor, reason=reason)
+    grant_create(
+        target=grant.target_object, level=grant.level, basis=Grant.Basis.REORG, granted_by=actor,
+        grantee_unit=successor, justification=grant.justification, expires_at=grant.expires_at,
+        replaces=grant, reason=reason,
+    )
+
+
+def _move_memberships(source: OrgUnit, successor: OrgUnit, actor: Person | None, reason: str,
+                      roles: set[str] | None = None) -> list[Change]:
+    changes = []
+    for membership in Membership.objects.current().filter(unit=source).select_related("person"):
+        if roles is not None and membership.role not in roles:
+            continue
+
+        def apply(m: Membership = membership) -> None:
+            membership_end(membership=m, actor=actor, reason=reason)
+            membership_start(person=m.person, unit=successor, role=m.role, actor=actor)
+
+        changes.append(Change("membership", f"{membership.person} ({membership.role}) → {successor.name}", apply))
+    return changes
+
+
+def _queue(kind: str, obj: models.Model, former_unit: OrgUnit, note: str) -> Any:
+    def apply(event: OrgEvent) -> None:
+        GovernanceItem.objects.create(
+            kind=kind, event=event, object_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk),
+            object_repr=str(obj)[:300], former_unit=former_unit, note=note,
+        )
+    return apply
+
+
+def plan_rename(*, unit: OrgUnit, new_name: str) -> OrgPlan:
+    new_name = new_name.strip()
+    if not new_name:
+        raise ValidationError({"new_name": "Give the new name."})
+    plan = OrgPlan("rename", [unit], [unit], {"old_name": unit.name, "new_name": new_name})
+
+    def apply() -> None:
+        unit_alias_add(unit=unit, name=unit.name)  # the directory may still send the old name
+        unit.name = new_name
+        unit.save(update_fields=["name"])
+        unit_alias_add(unit=unit, name=new_name)
+
+    plan.changes.append(Change("unit", f"'{unit.name}' is renamed '{new_name}'; nothing else changes", apply))
+    return plan
+
+
+def plan_move(*, unit: OrgUnit, new_parent: OrgUnit | None) -> OrgPlan:
+    node = new_parent
+    while node is not None:
+        if node.pk == unit.pk:
+            raise ValidationError({"new_parent": "A unit cannot move under itself or its own sub-unit."})
+        node = node.parent
+    plan = OrgPlan("move", [unit], [unit], {"new_parent": str(new_parent.pk) if new_parent else None})
+
+    def apply() -> None:
+        unit.parent = new_parent
+        unit.save(update_fields=["parent"])
+
+    parent_name = new_parent.name if new_parent else "the top level"
+    plan.changes.append(Change("unit", f"'{unit.name}' moves under {parent_name}", apply))
+    return plan
+
+
+def plan_merge(*, sources: list[OrgUnit], successor: OrgUnit, actor: Person | None) -> OrgPlan:
+    if len(sources) < 1 or successor in sources:
+        raise ValidationError("Merge one or more units into a different successor unit.")
+    if any(unit.status != OrgUnit.Status.ACTIVE for unit in [*sources, successor]):
+        raise ValidationError("Only active units can be merged.")
+    reason = f"merge into {successor.name}"
+    plan = OrgPlan("merge", sources, [successor], {"successor": str(successor.pk)})
+    for source in sources:
+        for grant in _unit_grants(source):
+            plan.changes.append(Change(
+                "grant", f"{grant.get_level_display()} on {grant.target} moves from {source.name} to {successor.name}",
+                lambda g=grant: _move_grant(g, successor, actor, reason)))
+        plan.changes.extend(_move_memberships(source, successor, actor, reason))
+        for dependents in hooks.unit_dependents():
+            for obj in dependents.owned_by_unit(source):
+                plan.changes.append(Change(
+                    "ownership", f"{obj} is now owned by {successor.name}",
+                    lambda o=obj, d=dependents: d.move_to_unit(o, successor, actor, reason)))
+
+        def retire(unit: OrgUnit = source) -> None:
+            unit_alias_add(unit=successor, name=unit.name)
+            for alias in OrgUnitAlias.objects.filter(unit=unit):
+                alias.unit = successor
+                alias.save(update_fields=["unit"])
+            unit.status, unit.successor = OrgUnit.Status.MERGED, successor
+            unit.save(update_fields=["status", "successor"])
+
+        plan.changes.append(Change("unit", f"'{source.name}' is marked merged into '{successor.name}'", retire))
+    return plan
+
+
+def plan_split(*, source: OrgUnit, successors: list[OrgUnit], assignments: dict[str, dict[str, str]],
+               actor: Person | None) -> OrgPlan:
+    """``assignments`` maps 'grants' / 'members' / 'objects' → {id: successor unit id}. Unassigned grants and
+    owned objects go to the governance queue; unassigned members simply leave the split unit."""
+    if len(successors) < 2 or source in successors:
+        raise ValidationError("Split a unit into two or more other units.")
+    by_id = {str(unit.pk): unit for unit in successors}
+    for group in assignments.values():
+        unknown = [target for target in group.values() if target not in by_id]
+        if unknown:
+            raise ValidationError("Assignments may only name the successor units of this split.")
+    reason = f"split of {source.name}"
+    plan = OrgPlan("split", [source], successors, {"assignments": assignments})
+    for grant in _unit_grants(source):
+        target_unit = by_id.get(assignments.get("grants", {}).get(str(grant.pk), ""))
+        if target_unit is not None:
+            plan.changes.append(Change(
+                "grant", f"{grant.get_level_display()} on {grant.target} goes to {target_unit.name}",
+                lambda g=grant, u=target_unit: _move_grant(g, u, actor, reason)))
+        else:
+            plan.changes.append(Change(
+                "governance", f"{grant.get_level_display()} on {grant.target} is suspended and queued for governance",
+                ("queue-grant", grant)))
+    for membership in Membership.objects.current().filter(unit=source).select_related("person"):
+        target_unit = by_id.get(assignments.get("members", {}).get(str(membership.person_id), ""))
+
+        def move(m: Membership = membership, u: OrgUnit | None = target_unit) -> None:
+            membership_end(membership=m, actor=actor, reason=reason)
+            if u is not None:
+                membership_start(person=m.person, unit=u, role=m.role, actor=actor)
+
+        where = target_unit.name if target_unit else "no successor (not assigned)"
+        plan.changes.append(Change("membership", f"{membership.person} ({membership.role}) → {where}", move))
+    for dependents in hooks.unit_dependents():
+        for obj in dependents.owned_by_unit(source):
+            target_unit = by_id.get(assignments.get("objects", {}).get(str(obj.pk), ""))
+            if target_unit is not None:
+                plan.changes.append(Change(
+                    "ownership", f"{obj} is now owned by {target_unit.name}",
+                    lambda o=obj, d=dependents, u=target_unit: d.move_to_unit(o, u, actor, reason)))
+            else:
+                plan.changes.append(Change("governance", f"{obj} has no assigned successor: queued for governance",
+                                           ("queue-object", obj)))
+
+    def retire() -> None:
+        source.status = OrgUnit.Status.SPLIT
+        source.save(update_fields=["status"])
+
+    plan.changes.append(Change("unit", f"'{source.name}' is marked split", retire))
+    return plan
+
+
+def plan_retire(*, unit: OrgUnit, actor: Person | None) -> OrgPlan:
+    if Membership.objects.current().filter(unit=unit).exists():
+        raise ValidationError("Move or end this unit's memberships before retiring it.")
+    plan = OrgPlan("retire", [unit], [], {})
+    for grant in _unit_grants(unit):
+        plan.changes.append(Change("governance", f"{grant.get_level_display()} on {grant.target} is suspended and "
+                                   "queued for governance", ("queue-grant", grant)))
+    for dependents in hooks.unit_dependents():
+        for obj in dependents.owned_by_unit(unit):
+            plan.changes.append(Change("governance", f"{obj} needs a new owning unit: queued for governance",
+                                       ("queue-object", obj)))
+
+    def retire() -> None:
+        unit.status = OrgUnit.Status.RETIRED
+        unit.save(update_fields=["status"])
+
+    plan.changes.append(Change("unit", f"'{unit.name}' is retired", retire))
+    return plan
+
+
+def org_event_preview(plan: OrgPlan) -> list[dict[str, str]]:
+    return plan.summary()
+
+
+@transaction.atomic
+def org_event_apply(*, plan: OrgPlan, actor: Person | None, reason: str = "") -> OrgEvent:
+    event = OrgEvent.objects.create(kind=plan.kind, details=plan.details, summary=plan.summary(), actor=actor,
+                                    reason=reason)
+    event.sources.set(plan.sources)
+    event.targets.set(plan.targets)
+    for change in plan.changes:
+        if isinstance(change.apply, tuple):
+            action, obj = change.apply
+            former = plan.sources[0]
+            if action == "queue-grant":
+                # A split or retirement never widens access: the grant stops until governance decides.
+                grant_revoke(grant=obj, actor=actor, reason=f"{plan.kind} of {former.name}: awaiting governance")
+                _queue(GovernanceItem.Kind.GRANT, obj, former, change.description)(event)
+            else:
+                _queue(GovernanceItem.Kind.OWNERSHIP, obj, former, change.description)(event)
+        elif change.apply is not None:
+            change.apply()
+    audit_record(actor=actor, action=f"org.{plan.kind}", target=event, after={"changes": plan.summary()},
+                 reason=reason)
+    return event

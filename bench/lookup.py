@@ -1,0 +1,170 @@
+"""``make bench-lookup``: load 100,000 datasets into PostgreSQL, serve Kura with gunicorn, measure with wrk.
+
+Compares the CI lookup ``GET /api/v1/datasets/<slug>/versions/latest/`` with the bare ``GET /livez`` on the
+same server, times ``?search=`` over HTTP, prints a table with PASS/MISS per target and writes
+bench/results/lookup.json. See bench/README.md.
+"""
+
+import http.client
+import random
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any, TypeVar
+
+from bench import database, probes
+from bench.config import LUA_SCRIPT, RESULTS_DIR, BenchConfig, load_config
+from bench.fixtures import build_catalog
+from bench.loadgen import WrkResult, WrkRun, ensure_wrk
+from bench.report import Figures, render, write_json
+from bench.search import SearchResult, search_queries, time_search
+from bench.server import Server, running_server
+
+SEARCH_INDEX = "dataset_search_gin"
+EXPLAINED_QUERY = "street night"
+T = TypeVar("T")
+
+
+def step(label: str, func: Callable[[], T], timings: dict[str, float]) -> T:
+    print(f"-- {label} ...", end=" ", flush=True)
+    started = time.perf_counter()
+    result = func()
+    timings[label] = round(time.perf_counter() - started, 2)
+    print(f"{timings[label]:.1f}s", flush=True)
+    return result
+
+
+def prepare_database(config: BenchConfig) -> tuple[list[str], dict[str, Any]]:
+    """Recreate, migrate, fill and analyse the bench database; return lookup slugs and load facts."""
+    timings: dict[str, float] = {}
+    step(f"recreate database {config.db_name}", lambda: database.recreate_database(config), timings)
+    step("manage.py migrate", lambda: database.migrate(config), timings)
+    catalog = step(
+        f"generate {config.datasets:,} datasets",
+        lambda: build_catalog(datasets=config.datasets, people=config.people, units=config.units, seed=config.seed),
+        timings,
+    )
+    rows = step("COPY into PostgreSQL", lambda: database.load_catalog(config, catalog), timings)
+    step("VACUUM ANALYZE", lambda: database.analyze(config), timings)
+    load = {"seconds": round(sum(timings.values()), 1), "steps_s": timings, "rows": rows}
+    return catalog.lookup_slugs, load
+
+
+def write_slugs(slugs: list[str], config: BenchConfig) -> str:
+    sample = random.Random(config.seed).sample(slugs, min(config.lookup_slugs, len(slugs)))
+    path = RESULTS_DIR / "lookup_slugs.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(sample) + "\n")
+    return str(path)
+
+
+def inspect_app(config: BenchConfig, slug: str) -> tuple[str, dict[str, Any]]:
+    """Issue the bench token, count SQL per lookup and check the search query uses the GIN index."""
+    probes.setup_django(config)
+    try:
+        token = probes.issue_token()
+        profile = probes.profile_lookup(token, slug)
+        plan = probes.explain_search(EXPLAINED_QUERY)
+    finally:
+        probes.close_connections()
+    (RESULTS_DIR / "search_explain.txt").write_text(plan + "\n")
+    (RESULTS_DIR / "lookup_queries.sql").write_text(";\n\n".join(profile.statements) + ";\n")
+    if profile.status != 200:
+        raise RuntimeError(f"in-process lookup of {slug!r} answered {profile.status}")
+    facts = {
+        "queries_per_lookup": profile.queries,
+        "search_uses_gin_index": SEARCH_INDEX in plan,
+        "search_explained_query": EXPLAINED_QUERY,
+    }
+    print(f"-- SQL per lookup (steady state, besides the connection health check): {profile.queries}")
+    print(f"-- EXPLAIN ?search={EXPLAINED_QUERY!r} uses {SEARCH_INDEX}: {facts['search_uses_gin_index']}")
+    return token, facts
+
+
+def check_lookup(server: Server, token: str, slug: str) -> None:
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        connection.request(
+            "GET", f"/api/v1/datasets/{slug}/versions/latest/", headers={"Authorization": f"Bearer {token}"}
+        )
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise RuntimeError(f"lookup of {slug!r} through gunicorn answered {response.status}: {body[:300]!r}")
+
+
+def measure(config: BenchConfig, run: WrkRun, label: str) -> WrkResult:
+    print(f"-- {label}: warm-up {config.warmup_s}s, then {config.duration_s}s ...", end=" ", flush=True)
+    run.run(config.warmup_s)
+    result, output = run.run(config.duration_s)
+    (RESULTS_DIR / f"wrk_{label}.txt").write_text(output)
+    print(f"{result.requests_per_s:,.0f} req/s, p99 {result.p99_ms:.1f} ms", flush=True)
+    return result
+
+
+def benchmark(config: BenchConfig, token: str, slugs_file: str, first_slug: str) -> Figures:
+    wrk = ensure_wrk()
+    print(f"-- gunicorn: {config.gunicorn_label}, production settings", flush=True)
+    with running_server(config, RESULTS_DIR / "gunicorn.log") as server:
+        check_lookup(server, token, first_slug)
+        common = {"wrk": wrk, "connections": config.connections, "threads": config.wrk_threads}
+        bare = measure(config, WrkRun(url=f"{server.base_url}/livez", **common), "bare")
+        lookup_run = WrkRun(
+            url=f"{server.base_url}/",
+            script=LUA_SCRIPT,
+            env={"BENCH_SLUGS_FILE": slugs_file, "BENCH_TOKEN": token},
+            **common,
+        )
+        lookup = measure(config, lookup_run, "lookup")
+        search = time_search_step(config, server, token)
+    return Figures(bare=bare, lookup=lookup, search=search)
+
+
+def time_search_step(config: BenchConfig, server: Server, token: str) -> SearchResult:
+    queries = search_queries(config.search_requests, config.seed)
+    print(f"-- search: {len(queries)} sequential requests ...", end=" ", flush=True)
+    time_search(server.host, server.port, token, queries[:10])  # warm-up, not counted
+    result = time_search(server.host, server.port, token, queries)
+    print(f"p95 {result.p95_ms:.1f} ms", flush=True)
+    return result
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through running_server, which stops gunicorn
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
+    config = load_config()
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    slugs, load = prepare_database(config)
+    print(f"-- loaded in {load['seconds']:.1f}s; {len(slugs):,} datasets answer the bench person's lookup")
+    slugs_file = write_slugs(slugs, config)
+    token, facts = inspect_app(config, slugs[0])
+    figures = benchmark(config, token, slugs_file, slugs[0])
+    context: dict[str, Any] = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "datasets": config.datasets,
+        "server": config.gunicorn_label,
+        "connections": config.connections,
+        "wrk_threads": config.wrk_threads,
+        "duration_s": config.duration_s,
+        "config": {key: value for key, value in asdict(config).items() if "url" not in key},
+        "load": load,
+        **facts,
+    }
+    print()
+    print(render(figures, context))
+    write_json(RESULTS_DIR / "lookup.json", figures, context)
+    print(f"\nFigures written to {RESULTS_DIR / 'lookup.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

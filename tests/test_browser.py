@@ -1,0 +1,145 @@
+"""End to end in Debian's Chromium, driven by Playwright against pytest-django's live server.
+
+Never downloads a browser: ``make test`` (``make chromium``) installs Debian's ``chromium`` package.
+"""
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from annotations.models import GuidelineRevision
+from catalog.models import Dataset, StorageLocation
+from tests.factories import make_dataset
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PASSWORD = "correct-horse-battery"  # the factories' default
+SCHEMA = {
+    "classes": [
+        {
+            "name": "stop",
+            "definition": "A red octagonal stop sign.",
+            "attributes": [{"name": "occluded", "type": "boolean"}],
+        }
+    ]
+}
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: run `make chromium` (apt-get install chromium).")
+    # Playwright's sync API keeps an asyncio event loop in this thread while the browser is open, and Django
+    # refuses ORM calls from a thread with a running loop (SynchronousOnlyOperation), including the test
+    # database setup and flush around each test. Nothing here is really concurrent: the live server answers
+    # in its own thread and this thread only blocks on Playwright, so the check is switched off, and only
+    # while this module's browser is open.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[Any] = []
+    page.on("pageerror", lambda error: errors.append(error))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+def sign_in(page: Page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/")
+    expect(page).to_have_url(f"{base_url}/accounts/login/?next=/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{base_url}/")
+    expect(page.get_by_role("heading", name="Datasets")).to_be_visible()
+
+
+def test_register_a_dataset_and_find_it_with_live_search(page, live_server, owner):
+    make_dataset(owner, slug="lane-markings", name="Lane markings", purpose="Segmentation of lane markings.")
+    base = live_server.url
+    sign_in(page, base, "olivia")
+
+    page.get_by_role("link", name="Register a dataset").click()
+    expect(page).to_have_url(f"{base}/datasets/new/")
+    page.get_by_label("Name").fill("Street signs (EU)")
+    page.get_by_label("Slug").fill("street-signs-eu")
+    page.get_by_label("Purpose").fill("Training the street-sign detector for the EU fleet.")
+    page.get_by_label(re.compile(r"^Owner\b")).select_option(label="Olivia Owner (olivia)")
+    page.get_by_label("Owning unit").select_option(label="Perception")
+    page.locator("#id_locations-0-uri").fill("https://example.com/signs")
+    page.get_by_label("Annotation rules").fill("Draw a **tight box** around every sign.\n\n* Ignore reflections.")
+    page.get_by_label("Label schema (JSON)").fill(json.dumps(SCHEMA, indent=2))
+
+    # An invalid storage URI: the form comes back with the error next to the row and nothing is saved.
+    page.get_by_role("button", name="Register dataset").click()
+    expect(page.locator("#errorsummary")).to_contain_text("Nothing was saved yet")
+    row_error = page.locator("#locations .errors")
+    expect(row_error).to_contain_text("'https://example.com/signs' is not a supported storage URI")
+    expect(page.get_by_label("Name")).to_have_value("Street signs (EU)")  # what was typed is kept
+    assert not Dataset.objects.filter(slug="street-signs-eu").exists()
+    assert StorageLocation.objects.count() == 1  # only lane-markings' location
+    assert not GuidelineRevision.objects.exists()
+
+    # Fix it and add a second location with the "Add another location" button.
+    page.locator("#id_locations-0-uri").fill("s3://kura-data/signs/eu/")
+    page.get_by_role("button", name="Add another location").click()
+    expect(page.locator("#id_locations-1-uri")).to_be_focused()
+    page.locator("#id_locations-1-uri").fill("gs://kura-mirror/signs/eu/")
+    page.locator("#id_locations-1-role").select_option("mirror")
+    page.get_by_role("button", name="Register dataset").click()
+
+    expect(page).to_have_url(f"{base}/datasets/street-signs-eu/")
+    expect(page.get_by_role("heading", name="Street signs (EU)", level=1)).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Saved 'Street signs (EU)'.")
+    expect(page.locator("main")).to_contain_text("Training the street-sign detector for the EU fleet.")
+    expect(page.locator("main")).to_contain_text("s3://kura-data/signs/eu/")
+    expect(page.locator("main")).to_contain_text("gs://kura-mirror/signs/eu/")
+    expect(page.locator(".prose strong", has_text="tight box")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("A red octagonal stop sign.")
+    dataset = Dataset.objects.get(slug="street-signs-eu")
+    assert sorted(dataset.locations.values_list("uri", "role")) == [
+        ("gs://kura-mirror/signs/eu/", "mirror"),
+        ("s3://kura-data/signs/eu/", "primary"),
+    ]
+    assert GuidelineRevision.objects.get(guideline__dataset=dataset).label_schema == SCHEMA
+
+    # The list searches as you type (htmx), without reloading the page.
+    page.get_by_role("link", name="Datasets", exact=True).click()
+    expect(page).to_have_url(f"{base}/")
+    results = page.locator("#results")
+    expect(results).to_contain_text("Lane markings")
+    expect(results).to_contain_text("Street signs (EU)")
+    page.evaluate("window.notReloaded = true")
+    page.locator("#search").press_sequentially("stree", delay=40)
+    expect(results).not_to_contain_text("Lane markings")
+    expect(results.get_by_role("link", name="Street signs (EU)")).to_be_visible()
+    expect(results).to_contain_text("1 dataset matches")
+    assert page.evaluate("window.notReloaded") is True
+    expect(page).to_have_url(f"{base}/?search=stree&status=&unit=&tag=")
+
+    results.get_by_role("link", name="Street signs (EU)").click()
+    expect(page).to_have_url(f"{base}/datasets/street-signs-eu/")
