@@ -56,7 +56,7 @@ def _filter_params(request: HttpRequest) -> QueryDict | None:
 @login_required
 def dataset_list(request: HttpRequest) -> HttpResponse:
     visible = select_datasets(user=request.user)
-    params = request.GET or None
+    params = _filter_params(request)
     filterset = DatasetFilterSet(params, queryset=visible)
     queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))

@@ -1,6 +1,16 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from catalog.api.access_views import (
+    AccessRequestDecisionView,
+    AccessRequestInboxView,
+    AccessRequestListView,
+    AccessRequestWithdrawView,
+    AuditEventListView,
+    DatasetGrantsView,
+    GrantRevokeView,
+    PersonDepartView,
+)
 from catalog.api.views import (
     DatasetViewSet,
     ManifestView,
@@ -17,5 +27,15 @@ urlpatterns = [
     path("datasets/<str:slug>/versions/<str:label>/", VersionDetailView.as_view(), name="api-version-detail"),
     path("datasets/<str:slug>/versions/<str:label>/manifest/", ManifestView.as_view(), name="api-version-manifest"),
     path("units/", OrgUnitListView.as_view(), name="api-unit-list"),
+    path("datasets/<str:slug>/grants/", DatasetGrantsView.as_view(), name="api-dataset-grants"),
+    path("grants/<int:grant_id>/revoke/", GrantRevokeView.as_view(), name="api-grant-revoke"),
+    path("access-requests/", AccessRequestListView.as_view(), name="api-request-list"),
+    path("access-requests/inbox/", AccessRequestInboxView.as_view(), name="api-request-inbox"),
+    path("access-requests/<int:request_id>/decision/", AccessRequestDecisionView.as_view(),
+         name="api-request-decision"),
+    path("access-requests/<int:request_id>/withdraw/", AccessRequestWithdrawView.as_view(),
+         name="api-request-withdraw"),
+    path("audit/", AuditEventListView.as_view(), name="api-audit"),
+    path("people/<str:external_id>/depart/", PersonDepartView.as_view(), name="api-person-depart"),
     *router.urls,
 ]

@@ -1,0 +1,160 @@
+"""Who sees what: every dataset-showing endpoint and page × every kind of caller."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from access.grants import grant_revoke
+from access.leavers import person_depart, person_move
+from access.models import Grant, Level, Membership
+from access.org import membership_start
+from tests.factories import bearer, grant, make_dataset, make_person, make_unit, make_version
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["no_grant", "expired_grant", "revoked_grant", "unit_grant", "mover", "departed", "owner", "steward", "staff"]
+# role -> (sees restricted metadata, reads restricted data, may change it)
+EXPECTED = {
+    "no_grant": (False, False, False),
+    "expired_grant": (False, False, False),
+    "revoked_grant": (False, False, False),
+    "unit_grant": (True, True, False),
+    "mover": (False, False, False),
+    "departed": None,  # cannot authenticate at all
+    "owner": (True, True, True),
+    "steward": (True, True, True),
+    "staff": (True, True, True),
+}
+
+
+@pytest.fixture
+def world():
+    home = make_unit("Perception")
+    partner = make_unit("Speech")
+    owner = make_person("owner", unit=home)
+    restricted = make_dataset(owner, slug="restricted-set", name="Restricted set", visibility="restricted",
+                              purpose="Faces for the privacy-filter model, restricted.")
+    internal = make_dataset(owner, slug="internal-set", name="Internal set",
+                            purpose="Street signs for the detector, open to all.")
+    for dataset in (restricted, internal):
+        make_version(dataset, "v1")
+    people = {"owner": owner}
+    people["no_grant"] = make_person("nogrant", unit=partner)
+    people["expired_grant"] = make_person("expired", unit=partner)
+    g = grant(restricted, people["expired_grant"], Level.READ, expires_at=timezone.now() + timedelta(hours=1))
+    Grant.objects.filter(pk=g.pk).update(expires_at=timezone.now() - timedelta(minutes=5))
+    people["revoked_grant"] = make_person("revoked", unit=partner)
+    grant_revoke(grant=grant(restricted, people["revoked_grant"], Level.READ), actor=owner, reason="done")
+    people["unit_grant"] = make_person("unitmember", unit=partner)
+    membership_start(person=people["unit_grant"], unit=partner)
+    grant(restricted, partner, Level.READ)
+    people["mover"] = make_person("mover", unit=partner)
+    membership_start(person=people["mover"], unit=partner)
+    person_move(person=people["mover"], new_unit=make_unit("Sales"), actor=None, grace_days=0)
+    people["departed"] = make_person("departed", unit=home)
+    grant(restricted, people["departed"], Level.READ)
+    people["steward"] = make_person("steward", unit=home)
+    membership_start(person=people["steward"], unit=home, role=Membership.Role.STEWARD)
+    people["staff"] = make_person("staffer", unit=home, staff=True)
+    tokens = {role: bearer(person, scope="read_write") for role, person in people.items()}
+    person_depart(person=people["departed"], actor=None)
+    return {"people": people, "tokens": tokens, "restricted": restricted, "internal": internal}
+
+
+def _api(world, role):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=world["tokens"][role])
+    return client
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_api_matrix(world, role):
+    api = _api(world, role)
+    expected = EXPECTED[role]
+    r = "/api/v1/datasets/restricted-set"
+    if expected is None:
+        for url in ["/api/v1/datasets/", f"{r}/", "/api/v1/datasets/internal-set/"]:
+            response = api.get(url)
+            assert response.status_code == 401, url
+            assert response.json()["error"]["code"] == "token_owner_inactive"
+        return
+    sees, reads, changes = expected
+    listing = api.get("/api/v1/datasets/").json()
+    slugs = {item["slug"] for item in listing["results"]}
+    assert ("restricted-set" in slugs) is sees
+    assert "internal-set" in slugs
+    assert listing["count"] == (2 if sees else 1)
+    searched = api.get("/api/v1/datasets/?search=restricted").json()
+    assert searched["count"] == (1 if sees else 0)
+    not_found = api.get("/api/v1/datasets/never-existed/")
+    for url in [f"{r}/", f"{r}/versions/", f"{r}/versions/v1/", f"{r}/versions/latest/manifest/"]:
+        response = api.get(url)
+        if not sees:
+            assert response.status_code == 404, url
+            assert response.json() == not_found.json()
+        elif url.endswith("manifest/"):
+            assert response.status_code == (200 if reads else 403), url
+        else:
+            assert response.status_code == 200, url
+    if sees:
+        locations = api.get(f"{r}/versions/v1/").json()["locations"]
+        assert (locations is not None) is reads
+    internal = api.get("/api/v1/datasets/internal-set/versions/v1/").json()
+    assert internal["dataset"] == "internal-set"
+    patch = api.patch(f"{r}/", {"name": "Renamed"}, format="json")
+    assert patch.status_code == (200 if changes else 403 if sees else 404)
+    grants = api.get(f"{r}/grants/")
+    assert grants.status_code == (200 if changes else 403 if sees else 404)
+    audit = api.get("/api/v1/audit/?target=" + str(world["restricted"].pk))
+    if role in {"steward", "staff"}:
+        assert audit.status_code == 200 and audit.json()["count"] > 0
+    else:
+        assert audit.status_code == 403
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_page_matrix(world, role):
+    client = Client()
+    person = world["people"][role]
+    client.force_login(person.user)
+    expected = EXPECTED[role]
+    listing = client.get("/")
+    if expected is None:
+        assert listing.status_code == 302 and "/accounts/login/" in listing["Location"]
+        return
+    sees, reads, changes = expected
+    assert ("Restricted set" in listing.content.decode()) is sees
+    assert ("Restricted set" in client.get("/?search=restricted").content.decode()) is sees
+    detail = client.get("/datasets/restricted-set/")
+    assert detail.status_code == (200 if sees else 404)
+    if sees:
+        assert ("s3://kura-test/" in detail.content.decode()) is reads
+    version = client.get("/datasets/restricted-set/versions/v1/")
+    assert version.status_code == (200 if sees else 404)
+    edit = client.get("/datasets/restricted-set/edit/")
+    assert edit.status_code == (200 if changes else 403 if sees else 404)
+
+
+def test_anonymous_gets_nothing(world):
+    api = APIClient()
+    for url in ["/api/v1/datasets/", "/api/v1/datasets/internal-set/", "/api/v1/audit/"]:
+        assert api.get(url).status_code == 401
+    assert Client().get("/datasets/internal-set/").status_code == 302
+
+
+def test_read_only_token_cannot_write_anywhere(world):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=bearer(world["people"]["owner"], scope="read"))
+    for method, url, body in [
+        ("patch", "/api/v1/datasets/restricted-set/", {"name": "x"}),
+        ("post", "/api/v1/datasets/restricted-set/versions/", {"label": "v2", "files": []}),
+        ("post", "/api/v1/datasets/restricted-set/grants/", {"level": "read", "justification": "x"}),
+        ("post", "/api/v1/access-requests/", {"dataset": "internal-set", "level": "read", "purpose": "x" * 20,
+                                              "duration_days": 3}),
+    ]:
+        response = getattr(api, method)(url, body, format="json")
+        assert response.status_code == 403, url
+        assert response.json()["error"]["code"] == "token_read_only"
