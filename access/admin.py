@@ -6,7 +6,20 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from access.models import ApiToken, OrgUnit, Person
+from access.grants import grant_revoke
+from access.leavers import person_depart
+from access.models import (
+    AccessRequest,
+    ApiToken,
+    AuditEvent,
+    GovernanceItem,
+    Grant,
+    Membership,
+    OrgEvent,
+    OrgUnit,
+    OrgUnitAlias,
+    Person,
+)
 from access.selectors import person_for_user
 from access.services import token_create, token_revoke
 
@@ -25,6 +38,15 @@ class PersonAdmin(admin.ModelAdmin):
     search_fields = ["display_name", "external_id", "email", "user__username"]
     autocomplete_fields = ["manager", "primary_unit"]
     raw_id_fields = ["user"]
+    readonly_fields = ["status", "departed_at"]
+    actions = ["record_departure"]
+
+    @admin.action(description="Record departure (leaver workflow)")
+    def record_departure(self, request: HttpRequest, queryset: Any) -> None:
+        actor = person_for_user(request.user)
+        for person in queryset:
+            person_depart(person=person, actor=actor, reason="recorded in the admin")
+        self.message_user(request, f"Recorded {queryset.count()} departure(s); their datasets are in Left behind.")
 
 
 class ApiTokenCreationForm(forms.ModelForm):
@@ -85,3 +107,73 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             token_revoke(token=token)
         self.message_user(request, f"Revoked {queryset.count()} token(s).")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Ledger-like records are written by services only; the admin shows them."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OrgUnitAlias)
+class OrgUnitAliasAdmin(admin.ModelAdmin):
+    list_display = ["name", "unit"]
+    search_fields = ["name", "unit__name"]
+    autocomplete_fields = ["unit"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(ReadOnlyAdmin):
+    list_display = ["person", "unit", "role", "valid_from", "valid_to", "end_reason"]
+    list_filter = ["role", "unit"]
+    search_fields = ["person__display_name", "unit__name"]
+
+
+@admin.register(Grant)
+class GrantAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "target_type", "target_id", "basis", "expires_at", "revoked_at", "suspended_at"]
+    list_filter = ["level", "basis"]
+    search_fields = ["grantee_person__display_name", "grantee_unit__name", "target_id"]
+    actions = ["revoke_selected"]
+
+    @admin.action(description="Revoke selected grants")
+    def revoke_selected(self, request: HttpRequest, queryset: Any) -> None:
+        actor = person_for_user(request.user)
+        for grant in queryset:
+            grant_revoke(grant=grant, actor=actor, reason="revoked in the admin")
+        self.message_user(request, f"Revoked {queryset.count()} grant(s).")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None  # lets the list run actions; rows stay read-only
+
+
+@admin.register(AccessRequest)
+class AccessRequestAdmin(ReadOnlyAdmin):
+    list_display = ["requester", "target_id", "level", "status", "approver", "created_at", "deadline_at"]
+    list_filter = ["status", "level"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "actor", "action", "target_repr", "reason"]
+    list_filter = ["action"]
+    search_fields = ["action", "target_repr", "target_id", "reason"]
+
+
+@admin.register(OrgEvent)
+class OrgEventAdmin(ReadOnlyAdmin):
+    list_display = ["applied_at", "kind", "actor", "reason"]
+    list_filter = ["kind"]
+
+
+@admin.register(GovernanceItem)
+class GovernanceItemAdmin(ReadOnlyAdmin):
+    list_display = ["kind", "object_repr", "former_unit", "created_at", "resolved_at"]
+    list_filter = ["kind", "resolved_at"]

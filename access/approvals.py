@@ -221,6 +221,16 @@ def access_requests_expire(*, now: Any = None) -> int:
     return count
 
 
+def access_request_reroute(*, request: AccessRequest, actor: Person | None, reason: str) -> Approvers:
+    return _route(request, actor=actor, reason=reason)
+
+
+def pending_requests_on(obj: models.Model) -> "models.QuerySet[AccessRequest]":
+    return AccessRequest.objects.filter(
+        target_type=ContentType.objects.get_for_model(obj), target_id=obj.pk, status=AccessRequest.Status.PENDING
+    ).select_related("requester")
+
+
 def access_requests_reroute_for(*, person: Person, actor: Person | None) -> int:
     """Re-resolve every pending request that was waiting on ``person`` (e.g. because they departed)."""
     count = 0

@@ -15,6 +15,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from access import hooks
+from access.approvals import access_request_reroute, pending_requests_on
 from access.audit import audit_record
 from access.grants import grant_create, grant_revoke, unit_group
 from access.models import GovernanceItem, Grant, Membership, OrgEvent, OrgUnit, OrgUnitAlias, Person
@@ -131,6 +132,15 @@ def _queue(kind: str, obj: models.Model, former_unit: OrgUnit, note: str) -> Any
     return apply
 
 
+def _reroutes(obj: models.Model, successor: OrgUnit, actor: Person | None, reason: str) -> list[Change]:
+    """Pending requests on a moved object; applied last so they see the new stewards."""
+    return [
+        Change("request", f"Request by {request.requester} on {obj} will be decided in {successor.name}",
+               lambda r=request: access_request_reroute(request=r, actor=actor, reason=reason))
+        for request in pending_requests_on(obj)
+    ]
+
+
 def plan_rename(*, unit: OrgUnit, new_name: str) -> OrgPlan:
     new_name = new_name.strip()
     if not new_name:
@@ -182,6 +192,7 @@ def plan_merge(*, sources: list[OrgUnit], successor: OrgUnit, actor: Person | No
                 plan.changes.append(Change(
                     "ownership", f"{obj} is now owned by {successor.name}",
                     lambda o=obj, d=dependents: d.move_to_unit(o, successor, actor, reason)))
+                plan.changes.extend(_reroutes(obj, successor, actor, reason))
 
         def retire(unit: OrgUnit = source) -> None:
             unit_alias_add(unit=successor, name=unit.name)
@@ -277,7 +288,8 @@ def org_event_apply(*, plan: OrgPlan, actor: Person | None, reason: str = "") ->
                                     reason=reason)
     event.sources.set(plan.sources)
     event.targets.set(plan.targets)
-    for change in plan.changes:
+    ordered = [c for c in plan.changes if c.kind != "request"] + [c for c in plan.changes if c.kind == "request"]
+    for change in ordered:
         if isinstance(change.apply, tuple):
             action, obj = change.apply
             former = plan.sources[0]

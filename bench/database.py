@@ -8,15 +8,7 @@ import psycopg
 from psycopg import sql
 
 from bench.config import PROJECT_DIR, BenchConfig
-from bench.fixtures import TABLES, Catalog
-
-IDENTITY_TABLES = (
-    "auth_user",
-    "access_person",
-    "catalog_dataset_stewards",
-    "catalog_storagelocation",
-    "catalog_manifestfile",
-)
+from bench.fixtures import IDENTITY_TABLES, TABLES, Catalog
 
 
 def django_env(config: BenchConfig, **extra: str) -> dict[str, str]:
@@ -40,6 +32,17 @@ def migrate(config: BenchConfig) -> None:
         env=django_env(config, DJANGO_SETTINGS_MODULE="kura.settings.base"),
         check=True,
     )
+
+
+def dataset_content_type(config: BenchConfig) -> int:
+    """Grants point at datasets through content types, whose ids migrate assigned."""
+    with psycopg.connect(config.pg_url) as conn:
+        row = conn.execute(
+            "SELECT id FROM django_content_type WHERE app_label = 'catalog' AND model = 'dataset'"
+        ).fetchone()
+    if row is None:
+        raise RuntimeError("migrate did not register catalog.dataset in django_content_type")
+    return int(row[0])
 
 
 def _copy_table(cursor: psycopg.Cursor, table: str, catalog: Catalog) -> int:

@@ -1,6 +1,8 @@
 """Synthetic catalog rows, generated deterministically from a seed and shaped exactly like Kura's tables.
 
 Rows are plain tuples in the column order of ``TABLES`` so they can be streamed straight into ``COPY``.
+Person 1 (``bench-ci``) is the benchmark's caller: an ordinary member of one unit who owns a few datasets,
+reads others through personal and unit grants, and sees every internal dataset's metadata.
 """
 
 import hashlib
@@ -15,86 +17,48 @@ from bench import words
 
 Row = tuple[object, ...]
 
-TABLES: dict[str, tuple[str, ...]] = {
-    "access_orgunit": ("id", "name", "status", "created_at", "parent_id"),
+# Column order of each COPY; tables are loaded in this order.
+_COLUMNS = {
+    "access_orgunit": "id name status created_at parent_id",
     "auth_user": (
-        "id",
-        "password",
-        "last_login",
-        "is_superuser",
-        "username",
-        "first_name",
-        "last_name",
-        "email",
-        "is_staff",
-        "is_active",
-        "date_joined",
+        "id password last_login is_superuser username first_name last_name email is_staff is_active date_joined"
     ),
-    "access_person": (
-        "id",
-        "external_id",
-        "display_name",
-        "email",
-        "status",
-        "departed_at",
-        "manager_id",
-        "primary_unit_id",
-        "user_id",
-    ),
+    "access_person": "id external_id display_name email status departed_at manager_id primary_unit_id user_id",
+    "access_membership": "id role valid_from valid_to end_reason person_id unit_id",
     "catalog_dataset": (
-        "id",
-        "slug",
-        "name",
-        "purpose",
-        "description",
-        "status",
-        "deprecation_note",
-        "deprecated_at",
-        "sunset_at",
-        "archived_at",
-        "visibility",
-        "classification",
-        "training_repo_url",
-        "training_repo_path",
-        "created_at",
-        "updated_at",
-        "created_by_id",
-        "owner_id",
-        "owning_unit_id",
-        "superseded_by_id",
+        "id slug name purpose description status deprecation_note deprecated_at sunset_at archived_at visibility "
+        "classification training_repo_url training_repo_path created_at updated_at created_by_id owner_id "
+        "owning_unit_id superseded_by_id"
     ),
-    "catalog_dataset_stewards": ("id", "dataset_id", "person_id"),
+    "catalog_dataset_stewards": "id dataset_id person_id",
     "catalog_storagelocation": (
-        "id",
-        "uri",
-        "role",
-        "note",
-        "last_verified_at",
-        "last_verification_ok",
-        "last_verification_message",
-        "dataset_id",
+        "id uri role note last_verified_at last_verification_ok last_verification_message dataset_id"
     ),
     "catalog_datasetversion": (
-        "id",
-        "label",
-        "status",
-        "digest",
-        "total_bytes",
-        "file_count",
-        "source",
-        "git_commit",
-        "guideline_revision",
-        "notes",
-        "created_at",
-        "published_at",
-        "created_by_id",
-        "dataset_id",
+        "id label status digest total_bytes file_count source git_commit guideline_revision notes created_at "
+        "published_at created_by_id dataset_id"
     ),
-    "catalog_manifestfile": ("id", "path", "size", "hash", "version_id"),
+    "catalog_manifestfile": "id path size hash version_id",
+    "access_grant": (
+        "id target_type_id target_id level basis justification starts_at expires_at revoked_at revoke_reason "
+        "suspended_at created_at granted_by_id grantee_person_id grantee_unit_id"
+    ),
 }
-BENCH_USERNAME = "bench-ci"  # person 1: an ordinary (non-staff) active person who owns a few datasets
+TABLES: dict[str, list[str]] = {table: columns.split() for table, columns in _COLUMNS.items()}
+IDENTITY_TABLES = (
+    "auth_user",
+    "access_person",
+    "access_membership",
+    "catalog_dataset_stewards",
+    "catalog_storagelocation",
+    "catalog_manifestfile",
+    "access_grant",
+)
+BENCH_USERNAME = "bench-ci"
+BENCH_PERSON = 1
 USER_ID_OFFSET = 100  # migrate leaves guardian's AnonymousUser as auth_user 1
 FILES_PER_VERSION = 3
+READ = 2  # access.models.Level.READ
 EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -105,18 +69,31 @@ class DatasetSeed(NamedTuple):
     status: str
     visibility: str
     owner: int
+    unit: uuid.UUID
     created: datetime
 
 
 @dataclass
 class Catalog:
-    """Everything generated, plus the slugs a wrk run may look up (each answers 200 for the bench person)."""
+    """The generated rows, and the slugs whose latest version the bench person may look up (HTTP 200)."""
 
     rows: dict[str, list[Row]] = field(default_factory=dict)
-    lookup_slugs: list[str] = field(default_factory=list)
+    readable_slugs: list[str] = field(default_factory=list)  # the answer includes storage locations
+    metadata_slugs: list[str] = field(default_factory=list)  # visible, but locations are withheld
 
     def add(self, table: str, row: Row) -> None:
         self.rows.setdefault(table, []).append(row)
+
+
+@dataclass
+class World:
+    """What later rows refer to while generating."""
+
+    rng: random.Random
+    people: int
+    units: list[uuid.UUID] = field(default_factory=list)
+    bench_unit: uuid.UUID | None = None
+    bench_grants: set[uuid.UUID] = field(default_factory=set)  # datasets the bench person can read via grants
 
 
 def _uuid(rng: random.Random) -> uuid.UUID:
@@ -135,9 +112,12 @@ def _moment(rng: random.Random, days: int = 900) -> datetime:
     return EPOCH + timedelta(seconds=rng.randrange(days * 86_400))
 
 
+def _person(world: World) -> int:
+    return world.rng.randrange(1, world.people + 1)
+
+
 def _sentence(rng: random.Random) -> str:
-    template = rng.choice(words.SENTENCES)
-    return template.format(
+    return rng.choice(words.SENTENCES).format(
         team=rng.choice(words.TEAMS),
         task=rng.choice(words.TASKS),
         region=rng.choice(words.REGIONS).upper(),
@@ -160,55 +140,44 @@ def _dataset_name(rng: random.Random) -> str:
     return " ".join(parts)
 
 
-def _units(catalog: Catalog, rng: random.Random, count: int) -> list[uuid.UUID]:
+def _add_units(catalog: Catalog, world: World, count: int) -> None:
     divisions = max(1, count // 10)
-    ids: list[uuid.UUID] = []
     for index in range(count):
-        unit_id = _uuid(rng)
-        parent = None if index < divisions else ids[index % divisions]
+        unit_id = _uuid(world.rng)
+        parent = None if index < divisions else world.units[index % divisions]
         name = f"{words.TEAMS[index % len(words.TEAMS)].title()} {index + 1}"
-        catalog.add("access_orgunit", (unit_id, name, "active", _moment(rng), parent))
-        ids.append(unit_id)
-    return ids
+        catalog.add("access_orgunit", (unit_id, name, "active", _moment(world.rng), parent))
+        world.units.append(unit_id)
+    world.bench_unit = world.units[-1]
 
 
-def _people(catalog: Catalog, rng: random.Random, count: int, units: list[uuid.UUID]) -> None:
-    for number in range(1, count + 1):
-        username = BENCH_USERNAME if number == 1 else f"person{number:05d}"
+def _add_people(catalog: Catalog, world: World) -> None:
+    rng = world.rng
+    for number in range(1, world.people + 1):
+        username = BENCH_USERNAME if number == BENCH_PERSON else f"person{number:05d}"
         email = f"{username}@example.com"
-        departed = number > 1 and rng.random() < 0.03
+        departed = number != BENCH_PERSON and rng.random() < 0.03
         joined = _moment(rng)
-        catalog.add(
-            "auth_user",
-            (
-                USER_ID_OFFSET + number,
-                "!" + _hex(rng, 160),
-                None,
-                False,
-                username,
-                "",
-                "",
-                email,
-                False,
-                not departed,
-                joined,
-            ),
-        )
+        unit = world.bench_unit if number == BENCH_PERSON else rng.choice(world.units)
+        user = (USER_ID_OFFSET + number, "!" + _hex(rng, 160), None, False, username, "", "", email, False)
+        catalog.add("auth_user", (*user, not departed, joined))
+        status, departed_at = ("departed", joined + timedelta(days=400)) if departed else ("active", None)
         manager = None if number <= 20 else rng.randrange(1, 21)
-        catalog.add(
-            "access_person",
-            (
-                number,
-                f"E{number:06d}",
-                username.replace("-", " ").title(),
-                email,
-                "departed" if departed else "active",
-                joined + timedelta(days=400) if departed else None,
-                manager,
-                rng.choice(units),
-                USER_ID_OFFSET + number,
-            ),
-        )
+        person = (number, f"E{number:06d}", username.replace("-", " ").title(), email, status, departed_at)
+        catalog.add("access_person", (*person, manager, unit, USER_ID_OFFSET + number))
+        catalog.add("access_membership", ("member", joined, departed_at, "", number, unit))
+
+
+def _add_unit_roles(catalog: Catalog, world: World) -> None:
+    """Each unit gets a head and a steward (never the bench person), and some people a former unit."""
+    for unit in world.units:
+        for role in ("head", "steward"):
+            person = max(2, _person(world))
+            catalog.add("access_membership", (role, _moment(world.rng), None, "", person, unit))
+    for _ in range(world.people // 10):
+        start = _moment(world.rng, 300)
+        ended = (start, start + timedelta(days=200), "moved", max(2, _person(world)), world.rng.choice(world.units))
+        catalog.add("access_membership", ("member", *ended))
 
 
 def _dataset_status(rng: random.Random) -> str:
@@ -220,63 +189,60 @@ def _dataset_status(rng: random.Random) -> str:
     return "draft" if roll < 0.97 else "archived"
 
 
-def _dataset(catalog: Catalog, rng: random.Random, index: int, people: int, units: list[uuid.UUID]) -> DatasetSeed:
-    name = _dataset_name(rng)
-    seed = DatasetSeed(
+def _new_dataset(world: World, index: int, name: str) -> DatasetSeed:
+    rng = world.rng
+    return DatasetSeed(
         id=_uuid(rng),
         slug=f"{_slugify(name)}-{index:05d}",
         status=_dataset_status(rng),
         visibility="restricted" if rng.random() < 0.1 else "internal",
-        owner=rng.randrange(1, people + 1),
+        owner=_person(world),
+        unit=rng.choice(world.units),
         created=_moment(rng, 600),
     )
-    slug, status, created, owner = seed.slug, seed.status, seed.created, seed.owner
+
+
+def _add_dataset(catalog: Catalog, world: World, index: int) -> DatasetSeed:
+    rng = world.rng
+    name = _dataset_name(rng)
+    seed = _new_dataset(world, index, name)
     earlier = catalog.rows.get("catalog_dataset", [])
-    superseded_by = rng.choice(earlier)[0] if status == "deprecated" and earlier and rng.random() < 0.6 else None
-    retired_at = created + timedelta(days=200) if status in {"deprecated", "archived"} else None
+    superseded_by = earlier[-rng.randint(1, len(earlier))][0] if seed.status == "deprecated" and earlier else None
+    retired = seed.created + timedelta(days=200) if seed.status in {"deprecated", "archived"} else None
+    sunset = retired + timedelta(days=180) if retired and rng.random() < 0.5 else None
+    description = f"## {name}\n\n{_sentence(rng)}" if rng.random() < 0.4 else ""
+    repo = f"https://git.example.com/{rng.choice(words.TEAMS)}/training.git" if rng.random() < 0.5 else ""
+    repo_path = f"configs/{seed.slug}.yaml" if repo else ""
     catalog.add(
         "catalog_dataset",
         (
-            seed.id,
-            slug,
-            name,
-            f"{_sentence(rng)} {_sentence(rng)}",
-            f"## {name}\n\n{_sentence(rng)}" if rng.random() < 0.4 else "",
-            status,
-            "Superseded; migrate your training config." if retired_at else "",
-            retired_at,
-            retired_at + timedelta(days=180) if retired_at and rng.random() < 0.5 else None,
-            retired_at if status == "archived" else None,
-            seed.visibility,
-            rng.choice(("public", "internal", "internal", "confidential", "personal")),
-            f"https://git.example.com/{rng.choice(words.TEAMS)}/training.git" if rng.random() < 0.5 else "",
-            f"configs/{slug}.yaml" if rng.random() < 0.5 else "",
-            created,
-            created + timedelta(days=30),
-            owner,
-            owner,
-            rng.choice(units),
-            superseded_by,
+            seed.id, seed.slug, name, f"{_sentence(rng)} {_sentence(rng)}", description, seed.status,
+            "Superseded; move your training config." if retired else "", retired, sunset,
+            retired if seed.status == "archived" else None, seed.visibility,
+            rng.choice(("public", "internal", "internal", "confidential", "personal")), repo, repo_path,
+            seed.created, seed.created + timedelta(days=30), seed.owner, seed.owner, seed.unit, superseded_by,
         ),
-    )
+    )  # fmt: skip
     return seed
 
 
-def _locations(catalog: Catalog, rng: random.Random, dataset_id: uuid.UUID, slug: str) -> None:
+def _add_locations(catalog: Catalog, rng: random.Random, dataset: DatasetSeed) -> None:
+    bucket = f"kura-{rng.choice(words.TEAMS)}"
     catalog.add(
-        "catalog_storagelocation",
-        (f"s3://kura-{rng.choice(words.TEAMS)}/{slug}/", "primary", "", None, None, "", dataset_id),
+        "catalog_storagelocation", (f"s3://{bucket}/{dataset.slug}/", "primary", "", None, None, "", dataset.id)
     )
     if rng.random() < 0.3:
-        catalog.add(
-            "catalog_storagelocation", (f"gs://kura-mirror/{slug}/", "mirror", "EU mirror", None, None, "", dataset_id)
-        )
+        mirror = (f"gs://kura-mirror/{dataset.slug}/", "mirror", "EU mirror", None, None, "", dataset.id)
+        catalog.add("catalog_storagelocation", mirror)
 
 
-def _stewards(catalog: Catalog, rng: random.Random, dataset_id: uuid.UUID, people: int, owner: int) -> None:
-    if rng.random() < 0.3:
-        for person in {rng.randrange(1, people + 1) for _ in range(rng.randint(1, 2))} - {owner}:
-            catalog.add("catalog_dataset_stewards", (dataset_id, person))
+def _add_stewards(catalog: Catalog, world: World, dataset: DatasetSeed) -> set[int]:
+    stewards: set[int] = set()
+    if world.rng.random() < 0.3:
+        stewards = {_person(world) for _ in range(world.rng.randint(1, 2))} - {dataset.owner}
+    for person in stewards:
+        catalog.add("catalog_dataset_stewards", (dataset.id, person))
+    return stewards
 
 
 def _manifest(rng: random.Random, slug: str, label: str) -> list[tuple[str, int, str]]:
@@ -292,65 +258,92 @@ def _digest(files: list[tuple[str, int, str]]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _versions(catalog: Catalog, rng: random.Random, dataset: DatasetSeed, manifests: list[Row]) -> bool:
-    """Add 1-5 versions (the newest sometimes a draft); return whether one of them is published."""
-    status = dataset.status
-    count = 1 if status == "draft" else rng.randint(1, 5)
+def _add_versions(catalog: Catalog, rng: random.Random, dataset: DatasetSeed) -> bool:
+    """Add 1-5 versions (the newest sometimes still a draft); return whether any is published."""
+    count = 1 if dataset.status == "draft" else rng.randint(1, 5)
     published_any = False
     for number in range(1, count + 1):
         label = f"v{number}"
-        draft = status == "draft" or (number == count and count > 1 and rng.random() < 0.15)
+        draft = dataset.status == "draft" or (number == count > 1 and rng.random() < 0.15)
         files = _manifest(rng, dataset.slug, label)
         made = dataset.created + timedelta(days=20 * number, seconds=rng.randrange(86_400))
         version_id = _uuid(rng)
+        commit = _hex(rng, 160) if rng.random() < 0.6 else ""
+        size = sum(size for _, size, _ in files)
+        source = rng.choice(("manual", "api", "api", "dvc", "scan"))
+        status, published_at = ("draft", None) if draft else ("published", made)
         catalog.add(
             "catalog_datasetversion",
-            (
-                version_id,
-                label,
-                "draft" if draft else "published",
-                _digest(files),
-                sum(size for _, size, _ in files),
-                len(files),
-                rng.choice(("manual", "api", "api", "dvc", "scan")),
-                _hex(rng, 160) if rng.random() < 0.6 else "",
-                None,
-                "",
-                made,
-                None if draft else made,
-                dataset.owner,
-                dataset.id,
-            ),
-        )
-        manifests.extend((path, size, file_hash, version_id) for path, size, file_hash in files)
+            (version_id, label, status, _digest(files), size, len(files), source, commit, None, "", made,
+             published_at, dataset.owner, dataset.id),
+        )  # fmt: skip
+        for path, file_size, file_hash in files:
+            catalog.add("catalog_manifestfile", (path, file_size, file_hash, version_id))
         published_any = published_any or not draft
     return published_any
 
 
-def _is_lookup_target(dataset: DatasetSeed, published: bool) -> bool:
-    """Would ``GET .../versions/latest/`` answer 200 for the bench person (person 1)?"""
-    visible = dataset.visibility == "internal" or dataset.owner == 1
-    return published and visible and dataset.status in {"active", "deprecated"}
+def _grant(
+    catalog: Catalog, world: World, type_id: int, dataset: uuid.UUID, *, person: int | None, unit: uuid.UUID | None
+) -> bool:
+    """Add a grant (a few expired or revoked, as in a real ledger); return whether it is in force."""
+    rng = world.rng
+    starts = _moment(rng, 700)
+    roll = rng.random()
+    expires = starts + timedelta(days=90) if roll < 0.1 else None
+    revoked = starts + timedelta(days=10) if 0.1 <= roll < 0.15 else None
+    level = READ if person == BENCH_PERSON or unit == world.bench_unit else rng.choice((1, 2, 2, 2, 3))
+    row = (type_id, dataset, level, "request", "Needed for training.", starts, expires, revoked, "", None, starts)
+    catalog.add("access_grant", (*row, max(2, _person(world)), person, unit))
+    return expires is None and revoked is None
 
 
-def build_catalog(*, datasets: int, people: int, units: int, seed: int) -> Catalog:
-    rng = random.Random(seed)
+def _add_grants(catalog: Catalog, world: World, type_id: int, dataset: DatasetSeed) -> bool:
+    """Random grants for others; read grants for the bench person and its unit. True if the bench person reads."""
+    rng = world.rng
+    if rng.random() < 0.2:
+        _grant(catalog, world, type_id, dataset.id, person=_person(world), unit=None)
+    if rng.random() < 0.03:
+        _grant(catalog, world, type_id, dataset.id, person=None, unit=rng.choice(world.units))
+    readable = False
+    if rng.random() < 0.02:
+        readable |= _grant(catalog, world, type_id, dataset.id, person=BENCH_PERSON, unit=None)
+    if rng.random() < 0.08:
+        readable |= _grant(catalog, world, type_id, dataset.id, person=None, unit=world.bench_unit)
+    return readable
+
+
+def _classify(catalog: Catalog, dataset: DatasetSeed, published: bool, involved: bool, granted: bool) -> None:
+    """Remember slugs whose ``versions/latest/`` answers 200 for the bench person, by whether data is readable."""
+    if not published or dataset.status not in {"active", "deprecated"}:
+        return
+    if involved or granted:
+        catalog.readable_slugs.append(dataset.slug)
+    elif dataset.visibility == "internal":
+        catalog.metadata_slugs.append(dataset.slug)
+
+
+def build_catalog(*, datasets: int, people: int, units: int, seed: int, dataset_type_id: int) -> Catalog:
+    """``dataset_type_id`` is the django_content_type id of catalog.dataset in the target database."""
+    world = World(rng=random.Random(seed), people=people)
     catalog = Catalog()
-    unit_ids = _units(catalog, rng, units)
-    _people(catalog, rng, people, unit_ids)
-    manifests: list[Row] = []
+    _add_units(catalog, world, units)
+    _add_people(catalog, world)
+    _add_unit_roles(catalog, world)
     for index in range(datasets):
-        dataset = _dataset(catalog, rng, index, people, unit_ids)
-        _locations(catalog, rng, dataset.id, dataset.slug)
-        _stewards(catalog, rng, dataset.id, people, dataset.owner)
-        if _is_lookup_target(dataset, _versions(catalog, rng, dataset, manifests)):
-            catalog.lookup_slugs.append(dataset.slug)
-    catalog.rows["catalog_manifestfile"] = manifests
-    _number_rows(catalog, ("catalog_dataset_stewards", "catalog_storagelocation", "catalog_manifestfile"))
+        dataset = _add_dataset(catalog, world, index)
+        _add_locations(catalog, world.rng, dataset)
+        involved = dataset.owner == BENCH_PERSON or BENCH_PERSON in _add_stewards(catalog, world, dataset)
+        published = _add_versions(catalog, world.rng, dataset)
+        granted = _add_grants(catalog, world, dataset_type_id, dataset)
+        _classify(catalog, dataset, published, involved, granted)
+    _number_rows(catalog)
     return catalog
 
 
-def _number_rows(catalog: Catalog, tables: tuple[str, ...]) -> None:
-    """Give identity-keyed rows explicit ids (the loader moves each sequence past them afterwards)."""
-    for table in tables:
+def _number_rows(catalog: Catalog) -> None:
+    """Give identity-keyed rows explicit ids (the loader then moves each sequence past them)."""
+    for table in IDENTITY_TABLES:
+        if table in {"auth_user", "access_person"}:
+            continue  # numbered as generated: persons and users refer to each other
         catalog.rows[table] = [(index + 1, *row) for index, row in enumerate(catalog.rows.get(table, []))]

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from bench import database, probes
 from bench.config import LUA_SCRIPT, RESULTS_DIR, BenchConfig, load_config
-from bench.fixtures import build_catalog
+from bench.fixtures import Catalog, build_catalog
 from bench.loadgen import WrkResult, WrkRun, ensure_wrk
 from bench.report import Figures, render, write_json
 from bench.search import SearchResult, search_queries, time_search
@@ -38,28 +38,40 @@ def step(label: str, func: Callable[[], T], timings: dict[str, float]) -> T:
     return result
 
 
-def prepare_database(config: BenchConfig) -> tuple[list[str], dict[str, Any]]:
-    """Recreate, migrate, fill and analyse the bench database; return lookup slugs and load facts."""
+def prepare_database(config: BenchConfig) -> tuple[Catalog, dict[str, Any]]:
+    """Recreate, migrate, fill and analyse the bench database; return the generated catalog and load facts."""
     timings: dict[str, float] = {}
     step(f"recreate database {config.db_name}", lambda: database.recreate_database(config), timings)
     step("manage.py migrate", lambda: database.migrate(config), timings)
+    dataset_type_id = database.dataset_content_type(config)
     catalog = step(
         f"generate {config.datasets:,} datasets",
-        lambda: build_catalog(datasets=config.datasets, people=config.people, units=config.units, seed=config.seed),
+        lambda: build_catalog(
+            datasets=config.datasets,
+            people=config.people,
+            units=config.units,
+            seed=config.seed,
+            dataset_type_id=dataset_type_id,
+        ),
         timings,
     )
     rows = step("COPY into PostgreSQL", lambda: database.load_catalog(config, catalog), timings)
     step("VACUUM ANALYZE", lambda: database.analyze(config), timings)
     load = {"seconds": round(sum(timings.values()), 1), "steps_s": timings, "rows": rows}
-    return catalog.lookup_slugs, load
+    return catalog, load
 
 
-def write_slugs(slugs: list[str], config: BenchConfig) -> str:
-    sample = random.Random(config.seed).sample(slugs, min(config.lookup_slugs, len(slugs)))
+def write_slugs(catalog: Catalog, config: BenchConfig) -> tuple[str, dict[str, int]]:
+    """Half the lookups hit datasets the bench person may read (locations included), half metadata-only ones."""
+    rng = random.Random(config.seed)
+    half = config.lookup_slugs // 2
+    readable = rng.sample(catalog.readable_slugs, min(half, len(catalog.readable_slugs)))
+    metadata = rng.sample(catalog.metadata_slugs, min(config.lookup_slugs - len(readable), len(catalog.metadata_slugs)))
+    sample = readable + metadata
+    rng.shuffle(sample)
     path = RESULTS_DIR / "lookup_slugs.txt"
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(sample) + "\n")
-    return str(path)
+    return str(path), {"readable": len(readable), "metadata_only": len(metadata)}
 
 
 def inspect_app(config: BenchConfig, slug: str) -> tuple[str, dict[str, Any]]:
@@ -143,11 +155,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _terminate)
     config = load_config()
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    slugs, load = prepare_database(config)
-    print(f"-- loaded in {load['seconds']:.1f}s; {len(slugs):,} datasets answer the bench person's lookup")
-    slugs_file = write_slugs(slugs, config)
-    token, facts = inspect_app(config, slugs[0])
-    figures = benchmark(config, token, slugs_file, slugs[0])
+    catalog, load = prepare_database(config)
+    slugs_file, slug_mix = write_slugs(catalog, config)
+    print(
+        f"-- loaded in {load['seconds']:.1f}s; wrk spreads lookups over {slug_mix['readable']:,} readable and "
+        f"{slug_mix['metadata_only']:,} metadata-only datasets"
+    )
+    first = catalog.readable_slugs[0]
+    token, facts = inspect_app(config, first)
+    figures = benchmark(config, token, slugs_file, first)
     context: dict[str, Any] = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "datasets": config.datasets,
@@ -157,6 +173,7 @@ def main() -> int:
         "duration_s": config.duration_s,
         "config": {key: value for key, value in asdict(config).items() if "url" not in key},
         "load": load,
+        "lookup_slugs": slug_mix,
         **facts,
     }
     print()

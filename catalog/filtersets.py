@@ -2,6 +2,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 
 from access.models import OrgUnit
 from catalog.models import Dataset
@@ -22,6 +23,17 @@ class DatasetFilterSet(django_filters.FilterSet):
     class Meta:
         model = Dataset
         fields = ["search", "status", "owner", "unit", "tag", "classification", "visibility"]
+
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        # Forms send "status=" for "any status"; an empty value means "no filter", not an invalid choice.
+        if data is not None:
+            cleaned = QueryDict(mutable=True)
+            for key in data:
+                values = [value for value in data.getlist(key) if value.strip()]
+                if values:
+                    cleaned.setlist(key, values)
+            data = cleaned
+        super().__init__(data, *args, **kwargs)
 
     def filter_search(self, queryset: "QuerySet[Dataset]", name: str, value: Any) -> "QuerySet[Dataset]":
         return search_datasets(queryset, str(value))

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from access.approvals import effective_unit
 from access.models import Membership, Person
-from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias
+from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, Tag
 from catalog.querysets import Action
 
 
@@ -136,3 +136,8 @@ def proposed_successor(dataset: Dataset) -> Person | None:
         if member is not None:
             return member.person
     return None
+
+
+def visible_tags(*, user: Any) -> "QuerySet[Tag]":
+    """Tags in use on datasets ``user`` may see; a restricted dataset's tags would reveal it."""
+    return Tag.objects.filter(datasets__in=Dataset.objects.restrict(user, "view")).distinct().order_by("name")

@@ -68,7 +68,7 @@ def _validate_locations(locations: Sequence[LocationSpec]) -> list[LocationSpec]
     return normalised
 
 
-def _validate_dataset_fields(dataset: Dataset) -> None:
+def _validate_dataset_fields(dataset: Dataset, *, owner_changed: bool = True) -> None:
     errors: dict[str, list[str]] = {}
     if len(dataset.purpose.strip()) < MIN_PURPOSE_LENGTH:
         errors.setdefault("purpose", []).append(
@@ -79,7 +79,9 @@ def _validate_dataset_fields(dataset: Dataset) -> None:
             validate_safe_markdown(getattr(dataset, field))
         except ValidationError as error:
             errors.setdefault(field, []).extend(error.messages)
-    if dataset.owner_id and not Person.objects.filter(pk=dataset.owner_id, status=Person.Status.ACTIVE).exists():
+    # A departed owner may stay on record (Left behind); only a newly named owner must be active.
+    owner_active = Person.objects.filter(pk=dataset.owner_id, status=Person.Status.ACTIVE).exists()
+    if owner_changed and dataset.owner_id and not owner_active:
         errors.setdefault("owner", []).append("The owner must be an active person.")
     if dataset.superseded_by_id and dataset.superseded_by_id == dataset.pk:
         errors.setdefault("superseded_by", []).append("A dataset cannot supersede itself.")
@@ -256,7 +258,7 @@ def dataset_update(
     before = _audited_fields(dataset)
     for field, value in fields.items():
         setattr(dataset, field, value.strip() if isinstance(value, str) and field != "description" else value)
-    _validate_dataset_fields(dataset)
+    _validate_dataset_fields(dataset, owner_changed=str(dataset.owner_id) != before["owner_id"])
     clean_locations = _validate_locations(locations) if locations is not None else None
     tag_names = _normalise_tags(tags) if tags is not None else None
     if slug is not None and slug.strip().lower() != dataset.slug:

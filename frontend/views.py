@@ -14,7 +14,7 @@ from access.selectors import org_units, person_for_user
 from annotations.selectors import current_guideline_revision
 from annotations.services import guideline_revise
 from catalog.filtersets import DatasetFilterSet
-from catalog.models import Dataset, StorageLocation, Tag
+from catalog.models import Dataset, StorageLocation
 from catalog.selectors import (
     DatasetNotFound,
     VersionNotFound,
@@ -25,6 +25,7 @@ from catalog.selectors import (
     latest_version_labels,
     version_list,
     version_resolve,
+    visible_tags,
 )
 from catalog.selectors import (
     dataset_list as select_datasets,
@@ -69,7 +70,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
         "latest_labels": latest_version_labels(datasets),
         "units": org_units(),
         # Only tags of datasets this user may see: a restricted dataset's tags would reveal it.
-        "tags": Tag.objects.filter(datasets__in=Dataset.objects.restrict(request.user, "view")).distinct(),
+        "tags": visible_tags(user=request.user),
         "statuses": Dataset.Status.choices,
         "selected_statuses": request.GET.getlist("status"),
     }

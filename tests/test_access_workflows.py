@@ -249,3 +249,23 @@ def test_governance_group_decides_when_nobody_else_can(owner, colleague, unit):
                                     purpose="Evaluate the night-time detector.", duration_days=30)
     assert eligible_approvers(request).people == [governor]
     assert request.approver_route == "governance"
+
+
+def test_merge_preview_lists_pending_requests_and_reroutes_them(owner, colleague):
+    a, c = make_unit("A"), make_unit("C")
+    steward_c = make_person("cora", unit=c)
+    membership_start(person=steward_c, unit=c, role=Membership.Role.STEWARD)
+    dataset = make_dataset(owner, slug="a-data", unit=a)
+    request = access_request_create(requester=colleague, target=dataset, level=Level.READ,
+                                    purpose="Evaluate the night-time detector.", duration_days=30)
+    person_depart(person=owner, actor=None)
+    request.refresh_from_db()
+    assert request.approver_route == "nobody"
+
+    plan = plan_merge(sources=[a], successor=c, actor=None)
+    assert any(change["kind"] == "request" for change in plan.summary())
+    org_event_apply(plan=plan, actor=None)
+
+    request.refresh_from_db()
+    assert request.approver == steward_c
+    assert eligible_approvers(request).people == [steward_c]

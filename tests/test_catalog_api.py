@@ -182,3 +182,11 @@ def test_openapi_schema_and_docs_are_served_without_cdn(client, owner):
     html = docs.content.decode()
     assert "cdn.jsdelivr" not in html and "unpkg" not in html
     assert "/static/drf_spectacular_sidecar/" in html
+
+
+def test_empty_filter_values_mean_no_filter(api, owner, colleague):
+    make_dataset(owner, slug="street-signs", name="Street signs EU")
+    api.credentials(HTTP_AUTHORIZATION=bearer(colleague))
+    response = api.get("/api/v1/datasets/?status=&unit=&search=street")
+    assert response.status_code == 200
+    assert [item["slug"] for item in response.json()["results"]] == ["street-signs"]

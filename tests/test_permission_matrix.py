@@ -1,4 +1,4 @@
-"""Who sees what: every dataset-showing endpoint and page × every kind of caller."""
+"""Who sees what: every dataset-showing endpoint and page, for every kind of caller."""
 
 from datetime import timedelta
 

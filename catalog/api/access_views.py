@@ -194,7 +194,9 @@ def filter_audit(events: Any, params: Any) -> Any:
 
 
 class PersonDepartView(APIView):
-    @extend_schema(summary="Record that a person left (staff)", request=DepartSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="Record that a person left (staff)", request=DepartSerializer, responses={200: OpenApiTypes.OBJECT}
+    )
     def post(self, request: Request, external_id: str) -> Response:
         if not request.user.is_staff:
             raise exceptions.PermissionDenied("Only staff can record departures.")
