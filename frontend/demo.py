@@ -13,11 +13,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from access.models import OrgUnit, Person
+from access.approvals import access_request_create, effective_unit
+from access.grants import grant_create
+from access.leavers import person_depart
+from access.models import AccessRequest, Grant, Level, Membership, OrgUnit, Person
+from access.org import membership_start, org_event_apply, plan_merge
 from access.services import org_unit_create, person_create
 from annotations.services import guideline_revise
 from catalog.models import Dataset
@@ -29,6 +35,7 @@ UNITS = {
     "Speech": "ML Research",
     "ML Platform": None,
     "Data Governance": None,
+    "Computer Vision (2024)": "ML Research",  # merged into Perception by the demo's org history
 }
 
 PEOPLE = [
@@ -40,6 +47,16 @@ PEOPLE = [
     ("mei", "HR-1004", "Mei Lin", "ML Platform", None),
     ("sofia", "HR-1005", "Sofia Rossi", "Data Governance", None),
     ("ravi", "HR-1006", "Ravi Iyer", "Speech", "lukas"),
+    ("jonas", "HR-1007", "Jonas Weber", "Perception", "hiro"),  # leaves in the demo: his data is Left behind
+    ("kai", "HR-1008", "Kai Müller", "Computer Vision (2024)", "hiro"),
+]
+
+ROLES = [
+    ("amara", "Perception", Membership.Role.STEWARD),
+    ("hiro", "ML Research", Membership.Role.HEAD),
+    ("lukas", "Speech", Membership.Role.HEAD),
+    ("mei", "ML Platform", Membership.Role.STEWARD),
+    ("sofia", "Data Governance", Membership.Role.STEWARD),
 ]
 
 SIGN_SCHEMA = {
@@ -158,6 +175,21 @@ def _datasets(bucket: Path) -> list[DemoDataset]:
             visibility=Dataset.Visibility.RESTRICTED, classification=Dataset.Classification.PERSONAL,
         ),
         DemoDataset(
+            "night-drive-clips", "Night drive clips", "Low-light evaluation clips for the sign and lane detectors.",
+            "jonas", "Perception", ["vision", "video", "automotive"],
+            [LocationSpec(f"{local}/night-drive-clips/", "primary")], ["v1"],
+        ),
+        DemoDataset(
+            "lane-markings-raw", "Lane markings (raw)", "Unlabelled dashcam frames kept for lane-marking work.",
+            "jonas", "Perception", ["vision", "raw"], [LocationSpec("s3://ml-raw/lanes/", "raw")], ["2025-06"],
+        ),
+        DemoDataset(
+            "traffic-lights", "Traffic lights", "Traffic-light state classification for the driver-assist stack.",
+            "kai", "Computer Vision (2024)", ["vision", "classification", "automotive"],
+            [LocationSpec("s3://cv-team/traffic-lights/", "primary")], ["v1", "v2"],
+            visibility=Dataset.Visibility.RESTRICTED,
+        ),
+        DemoDataset(
             "street-signs-legacy", "Street signs (2019 legacy)", "The first sign dataset; kept for reproducing "
             "2019-2022 models only.", "amara", "Perception", ["vision", "detection"],
             [LocationSpec(f"{local}/street-signs-legacy/", "primary")], ["v1"],
@@ -181,7 +213,7 @@ def _write_bucket(bucket: Path) -> None:
     """Small real files so storage checks and scans have something to find."""
     layout = {
         "street-signs-eu": 12, "street-signs-us": 6, "wake-word-en": 8, "invoice-layouts": 5,
-        "street-signs-legacy": 4,
+        "street-signs-legacy": 4, "night-drive-clips": 5,
         # Nobody registered these: the storage scanner should report them.
         "tmp-amara-export": 7, "old-experiments/kws-augmented": 9,
     }
@@ -241,7 +273,33 @@ def load_demo(data_dir: Path) -> Person:
             deprecation_note="Boxes were drawn around the pole, not the sign face. Retrain on the EU set.",
             superseded_by=Dataset.objects.get(slug="street-signs-eu"), sunset_at=now + timedelta(days=90),
         )
+    _access_story(units, people)
     return people["demo"]
+
+
+def _access_story(units: dict[str, OrgUnit], people: dict[str, Person]) -> None:
+    """Memberships, a merged department, a cross-department request and a departed engineer."""
+    for username, _, _, unit, _ in PEOPLE:
+        home = effective_unit(units[unit])  # people of a merged unit now belong to its successor
+        if people[username].status == Person.Status.ACTIVE and home is not None:
+            membership_start(person=people[username], unit=home)
+    for username, unit, role in ROLES:
+        membership_start(person=people[username], unit=units[unit], role=role)
+    governance, _ = Group.objects.get_or_create(name=settings.KURA_GOVERNANCE_GROUP)
+    people["sofia"].user.groups.add(governance)
+    old_cv = units["Computer Vision (2024)"]
+    if old_cv.status == OrgUnit.Status.ACTIVE:
+        traffic_lights = Dataset.objects.get(slug="traffic-lights")
+        grant_create(target=traffic_lights, level=Level.READ, basis=Grant.Basis.MANUAL, granted_by=people["kai"],
+                     grantee_unit=units["Speech"], justification="Speech uses the light states for voice alerts.")
+        org_event_apply(plan=plan_merge(sources=[old_cv], successor=units["Perception"], actor=people["hiro"]),
+                        actor=people["hiro"], reason="Computer Vision joined Perception in the 2026 reorganisation")
+    street_signs = Dataset.objects.get(slug="street-signs-eu")
+    if not AccessRequest.objects.filter(requester=people["ravi"]).exists():
+        access_request_create(requester=people["ravi"], target=street_signs, level=Level.READ, duration_days=30,
+                              purpose="Speech wants sign positions to time spoken warnings in the kiosk demo.")
+    if people["jonas"].status == Person.Status.ACTIVE:
+        person_depart(person=people["jonas"], actor=people["hiro"], reason="left the company")
 
 
 def demo_summary() -> str:

@@ -1,0 +1,29 @@
+import pytest
+
+from access.models import AccessRequest, AuditEvent, OrgUnit, Person
+from catalog.models import Dataset, StorageLocation
+from catalog.selectors import left_behind_datasets
+from frontend.demo import load_demo
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path):
+    demo = load_demo(tmp_path)
+    datasets = Dataset.objects.count()
+    events = AuditEvent.objects.count()
+    assert datasets >= 12
+    assert Dataset.objects.filter(versions__isnull=False).distinct().count() == datasets
+    assert OrgUnit.objects.filter(status=OrgUnit.Status.MERGED).exists()
+    assert Person.objects.filter(status=Person.Status.DEPARTED).exists()
+    assert AccessRequest.objects.filter(status=AccessRequest.Status.PENDING).count() == 1
+    assert left_behind_datasets(user=demo.user).count() == 2
+    assert Dataset.objects.filter(status=Dataset.Status.DEPRECATED).count() == 1
+    bucket = tmp_path / "demo-storage" / "bucket"
+    assert (bucket / "tmp-amara-export").is_dir()  # unregistered data for the scanner to find
+    assert StorageLocation.objects.filter(uri__startswith=f"file://{bucket}").exists()
+
+    load_demo(tmp_path)
+
+    assert Dataset.objects.count() == datasets
+    assert AuditEvent.objects.count() == events
