@@ -1,6 +1,6 @@
 """Reads from the catalog. Callers pass the requesting user; visibility is decided by ``restrict``."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +35,18 @@ def dataset_list(*, user: Any) -> "QuerySet[Dataset]":
     return Dataset.objects.restrict(user, "view").with_list_data()
 
 
-def dataset_resolve(*, user: Any, slug: str, action: Action = "view") -> ResolvedDataset:
-    """Find a dataset by its slug or a former slug, as ``user`` may see it."""
-    visible = Dataset.objects.restrict(user, action).select_related("owner", "owning_unit", "superseded_by")
+RESOLVE_RELATED = ("owner", "owning_unit", "superseded_by")
+
+
+def dataset_resolve(
+    *, user: Any, slug: str, action: Action = "view", related: Sequence[str] = RESOLVE_RELATED
+) -> ResolvedDataset:
+    """Find a dataset by its slug or a former slug, as ``user`` may see it.
+
+    ``related`` is what to fetch along in the same query; hot paths that never touch the owner or the unit
+    (the CI version lookup) pass less.
+    """
+    visible = Dataset.objects.restrict(user, action).select_related(*related)
     dataset = visible.filter(slug=slug).first()
     if dataset is None:
         alias = SlugAlias.objects.filter(slug=slug).values_list("dataset_id", flat=True).first()
@@ -56,17 +65,28 @@ def dataset_can_read_data(*, user: Any, dataset: Dataset) -> bool:
     return Dataset.objects.restrict(user, "read").filter(pk=dataset.pk).exists()
 
 
-def version_resolve(*, dataset: Dataset, label: str, include_drafts: bool = False) -> DatasetVersion:
+def version_resolve(
+    *, dataset: Dataset, label: str, include_drafts: bool | Callable[[], bool] = False
+) -> DatasetVersion:
+    """The version ``label`` names; ``latest`` is the newest published one, whatever ``include_drafts`` says.
+
+    ``include_drafts`` may be a callable (e.g. a permission check): it is asked only when the answer matters,
+    i.e. when ``label`` names a draft, so the common lookup of a published version costs no permission query.
+    """
     versions = DatasetVersion.objects.filter(dataset=dataset)
-    if not include_drafts:
-        versions = versions.filter(status=DatasetVersion.Status.PUBLISHED)
     if label == "latest":
         version = versions.filter(status=DatasetVersion.Status.PUBLISHED).order_by("-published_at").first()
     else:
-        version = versions.filter(label=label).first()
+        version = versions.filter(label=label).first()  # (dataset, label) is unique
+        if version is not None and not version.is_published and not _allowed(include_drafts):
+            version = None
     if version is None:
         raise VersionNotFound(label)
     return version
+
+
+def _allowed(flag: bool | Callable[[], bool]) -> bool:
+    return flag() if callable(flag) else flag
 
 
 def version_list(*, dataset: Dataset, include_drafts: bool = False) -> "QuerySet[DatasetVersion]":

@@ -1,5 +1,5 @@
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -25,6 +25,7 @@ from catalog.api.serializers import (
 from catalog.filtersets import DatasetFilterSet
 from catalog.models import Dataset, DatasetVersion
 from catalog.selectors import (
+    RESOLVE_RELATED,
     DatasetNotFound,
     VersionNotFound,
     dataset_can_change,
@@ -44,9 +45,9 @@ ALLOW_ARCHIVED = OpenApiParameter(
 )
 
 
-def _resolve_or_404(request: Request, slug: str) -> Dataset:
+def _resolve_or_404(request: Request, slug: str, related: Sequence[str] = RESOLVE_RELATED) -> Dataset:
     try:
-        return dataset_resolve(user=request.user, slug=slug).dataset
+        return dataset_resolve(user=request.user, slug=slug, related=related).dataset
     except DatasetNotFound as missing:
         raise exceptions.NotFound(NOT_FOUND_MESSAGE) from missing
 
@@ -174,11 +175,14 @@ class VersionListView(GenericAPIView):
 
 
 def _resolve_version(request: Request, slug: str, label: str) -> tuple[Dataset, DatasetVersion]:
-    dataset = _resolve_or_404(request, slug)
+    # The version and manifest answers read only the dataset's own fields and its successor's slug.
+    dataset = _resolve_or_404(request, slug, related=("superseded_by",))
     _refuse_archived(request, dataset)
     try:
         version = version_resolve(
-            dataset=dataset, label=label, include_drafts=dataset_can_change(user=request.user, dataset=dataset)
+            dataset=dataset,
+            label=label,
+            include_drafts=lambda: dataset_can_change(user=request.user, dataset=dataset),  # asked for drafts only
         )
     except VersionNotFound as missing:
         raise exceptions.NotFound(

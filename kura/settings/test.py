@@ -17,3 +17,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+# Parallel local runs (several checkouts or agents on one machine) each get their own test database.
+_suffix = os.environ.get("KURA_TEST_DB_SUFFIX", "")
+if _suffix:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_kura_{_suffix}"}  # noqa: F405
