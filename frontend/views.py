@@ -10,9 +10,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
+from access.approvals import eligible_approvers
 from access.selectors import org_units, person_for_user
 from annotations.selectors import current_guideline_revision
 from annotations.services import guideline_revise
+from catalog.access_selectors import request_pending_on
 from catalog.filtersets import DatasetFilterSet
 from catalog.models import Dataset, StorageLocation
 from catalog.selectors import (
@@ -31,6 +33,7 @@ from catalog.selectors import (
     dataset_list as select_datasets,
 )
 from catalog.services import LocationSpec, dataset_create, dataset_update
+from frontend.access_forms import LEVEL_HELP, AccessRequestForm
 from frontend.forms import DatasetForm, LocationFormSet
 
 PAGE_SIZE = 25
@@ -87,6 +90,12 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     dataset = _resolve(request, slug)
     if dataset.slug != slug:
         return HttpResponsePermanentRedirect(reverse("frontend:dataset-detail", kwargs={"slug": dataset.slug}))
+    return render_dataset_detail(request, dataset)
+
+
+def render_dataset_detail(
+    request: HttpRequest, dataset: Dataset, *, request_form: AccessRequestForm | None = None
+) -> HttpResponse:
     can_read = dataset_can_read_data(user=request.user, dataset=dataset)
     can_change = dataset_can_change(user=request.user, dataset=dataset)
     context = {
@@ -103,8 +112,24 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "api_url": request.build_absolute_uri(
             reverse("api-version-detail", kwargs={"slug": dataset.slug, "label": "latest"})
         ),
+        **access_panel_context(request, dataset, can_read=can_read, form=request_form),
     }
     return render(request, "frontend/dataset_detail.html", context)
+
+
+def access_panel_context(
+    request: HttpRequest, dataset: Dataset, *, can_read: bool, form: AccessRequestForm | None = None
+) -> dict[str, Any]:
+    """The "Request access" panel: shown to people without read access, or with a request still pending."""
+    person = person_for_user(request.user)
+    pending = request_pending_on(person=person, dataset=dataset) if person is not None else None
+    return {
+        "access_panel": person is not None and (pending is not None or not can_read),
+        "pending_request": pending,
+        "pending_approvers": eligible_approvers(pending).people if pending is not None else [],
+        "request_form": form or AccessRequestForm(),
+        "level_help": LEVEL_HELP,
+    }
 
 
 def _role_order(location: StorageLocation) -> int:
