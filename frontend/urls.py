@@ -8,6 +8,7 @@ app_name = "frontend"
 urlpatterns = [
     path("", views.dataset_list, name="dataset-list"),
     path("datasets/new/", views.dataset_edit, name="dataset-create"),
+    path("datasets.csv", views.dataset_export, name="dataset-export"),
     path("datasets/<str:slug>/", views.dataset_detail, name="dataset-detail"),
     path("datasets/<str:slug>/edit/", views.dataset_edit, name="dataset-edit"),
     path("datasets/<str:slug>/versions/<str:label>/", views.version_detail, name="version-detail"),

@@ -5,9 +5,18 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, QueryDict
+from django.db.models import QuerySet
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from access.approvals import eligible_approvers
@@ -15,6 +24,7 @@ from access.selectors import org_units, person_for_user
 from annotations.selectors import current_guideline_revision
 from annotations.services import guideline_revise
 from catalog.access_selectors import request_pending_on
+from catalog.exports import dataset_csv_lines
 from catalog.filtersets import DatasetFilterSet
 from catalog.models import Dataset, StorageLocation
 from catalog.selectors import (
@@ -59,10 +69,8 @@ def _filter_params(request: HttpRequest) -> QueryDict | None:
 
 @login_required
 def dataset_list(request: HttpRequest) -> HttpResponse:
-    visible = select_datasets(user=request.user)
+    filterset, queryset = _filtered_datasets(request)
     params = _filter_params(request)
-    filterset = DatasetFilterSet(params, queryset=visible)
-    queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     datasets = list(page.object_list)
     context = {
@@ -83,6 +91,24 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])  # the same URL answers with a fragment or a page
     return response
+
+
+@login_required
+def dataset_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The list as filtered on the page, as CSV; storage locations only of datasets the user may read."""
+    _, queryset = _filtered_datasets(request)
+    response = StreamingHttpResponse(
+        dataset_csv_lines(user=request.user, datasets=queryset), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="kura-datasets-{stamp}.csv"'
+    return response
+
+
+def _filtered_datasets(request: HttpRequest) -> tuple[DatasetFilterSet, "QuerySet[Dataset]"]:
+    filterset = DatasetFilterSet(_filter_params(request), queryset=select_datasets(user=request.user))
+    queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+    return filterset, queryset
 
 
 @login_required
