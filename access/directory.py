@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from access.approvals import effective_unit
 from access.audit import audit_record
@@ -28,6 +28,7 @@ JOINER, REJOINER, LEAVER, MOVER, UPDATED, UNCHANGED, SKIPPED = (
 )
 KINDS = (JOINER, MOVER, LEAVER, REJOINER, UPDATED, UNCHANGED, SKIPPED)
 LEAVER_REASON = "inactive in the directory export"
+DIRECTORY_LOCK_KEY = 0x4B555241_0001  # any constant unique to this lock
 
 
 @dataclass
@@ -96,11 +97,20 @@ def directory_sync(*, records: list[Any], actor: Person | None, dry_run: bool = 
     """Validate, plan and (unless ``dry_run``) apply an export's parsed records."""
     rows, errors = validate_records(records)
     with transaction.atomic():
+        if not dry_run:
+            _lock_out_concurrent_syncs()
         plan = directory_plan(rows=rows)
         plan.errors = [*errors, *plan.errors]
         if not dry_run:
             directory_apply(plan=plan, actor=actor, source=source)
     return _result(plan, dry_run=dry_run)
+
+
+def _lock_out_concurrent_syncs() -> None:
+    # Two syncs planning at once would both see a joiner as new; the second waits for the first to commit.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DIRECTORY_LOCK_KEY])
 
 
 # --- planning (reads only) -----------------------------------------------------------------------------
@@ -135,8 +145,8 @@ def directory_plan(*, rows: list[DirectoryRow]) -> DirectoryPlan:
     units = _Units()
     for row in rows:
         person = people.get(row.external_id)
-        target = units.resolve(row.department) if row.department else None
-        if row.department and target is None:
+        target = units.resolve(row.department) if row.department and row.active else None
+        if row.department and row.active and target is None:
             plan.unmapped_departments.setdefault(row.department, []).append(row.external_id)
         change = _plan_person(row, person, target, open_memberships, plan.errors)
         if change is None:

@@ -59,6 +59,8 @@ def _records(request: Request) -> tuple[list[Any], str]:
         if upload is None:
             raise DirectoryFormatError("Upload the export in a multipart field named 'file'.")
         content = decode(upload.read())
+        if request.content_type.startswith("text/csv"):
+            return read_records(content, "csv"), "CSV body"
         return read_records(content, detect_format(content, upload.name or "")), f"upload {upload.name}"
     return ensure_record_list(request.data), "JSON body"
 
