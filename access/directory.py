@@ -167,7 +167,10 @@ def _plan_person(row: DirectoryRow, person: Person | None, target: OrgUnit | Non
         if not row.name:
             errors.append(RowError(row.row, row.external_id, "name", "A new person needs a name."))
             return None
-        return PersonChange(row, JOINER, unit=target, fields={"name": (None, row.name), "email": (None, row.email)})
+        fields: dict[str, tuple[Any, Any]] = {"name": (None, row.name)}
+        if row.email:
+            fields["email"] = (None, row.email)
+        return PersonChange(row, JOINER, unit=target, fields=fields)
     change = PersonChange(row, UNCHANGED, person=person)
     if row.name and row.name != person.display_name:
         change.fields["name"] = (person.display_name, row.name)

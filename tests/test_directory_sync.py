@@ -398,3 +398,4 @@ def test_demo_directory_applies_without_moves_and_then_changes_nothing(tmp_path)
     assert Person.objects.get(external_id="HR-1000").manager.external_id == "HR-1001"
     assert Person.objects.get(external_id="HR-1008").primary_unit.name == "Perception"
     assert sync(export).changed is False
+

@@ -44,7 +44,8 @@ def summary_lines(result: DirectorySyncResult) -> list[str]:
         )
         lines.append(f"  {change['kind']:<9} {change['external_id']}" + (f"  ({details})" if details else ""))
     for department, people in result.unmapped_departments.items():
-        lines.append(f"  unmapped department {department!r} ({len(people)} people): add an alias to map it to a unit")
+        who = "1 person" if len(people) == 1 else f"{len(people)} people"
+        lines.append(f"  unmapped department {department!r} ({who}): add an org unit alias to map it")
     for error in result.errors:
         where = f"row {error.row}" + (f" ({error.external_id})" if error.external_id else "")
         lines.append(f"  error {where}: {error.message}")
