@@ -253,7 +253,7 @@ def _create(change: PersonChange, actor: Person | None) -> Person:
         membership_start(person=person, unit=change.unit, actor=actor)
     audit_record(actor=actor, action="person.joined", target=person, reason="directory sync", after={
         "external_id": row.external_id, "name": person.display_name, "email": person.email,
-        "unit": change.unit.name if change.unit else None, "manager": row.manager_external_id or None,
+        "unit": change.unit.name if change.unit else None, "manager": change.fields.get("manager", (None, None))[1],
     })
     return person
 

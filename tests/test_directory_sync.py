@@ -399,3 +399,12 @@ def test_demo_directory_applies_without_moves_and_then_changes_nothing(tmp_path)
     assert Person.objects.get(external_id="HR-1008").primary_unit.name == "Perception"
     assert sync(export).changed is False
 
+
+
+def test_fields_the_export_does_not_carry_are_left_alone(org):
+    boss = member("bea", org["perception"])
+    person = member("abe", org["perception"], manager=boss)
+    result = sync(read_records(f"external_id,active\n{person.external_id},true\n", "csv"))
+    assert result.unchanged == [person.external_id]
+    person.refresh_from_db()
+    assert (person.manager, person.display_name, person.primary_unit) == (boss, "Abe", org["perception"])
