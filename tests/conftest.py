@@ -2,6 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import make_person, make_unit
+from tests.storage_support import bucket, fault_proxy, moto_endpoint, storage_settings  # noqa: F401 - fixtures
 
 
 @pytest.fixture
