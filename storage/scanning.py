@@ -229,13 +229,17 @@ def scan_complete_if_done(*, run_id: int) -> ScanRun:
 
 
 def scan_run_inline(*, run: ScanRun, progress: Progress | None = None) -> ScanRun:
-    """Plan and scan in this process (``manage.py scan``), retrying transient failures with backoff."""
-    for shard_id in scan_plan(run=run):
+    """Plan (or resume) and scan in this process (``manage.py scan``), retrying transient failures."""
+    scan_plan(run=run)
+    unfinished = run.shards.exclude(status__in=[ScanShard.Status.DONE, ScanShard.Status.FAILED])
+    for shard_id in unfinished.values_list("pk", flat=True):
         delay = 1.0
         while True:
             try:
                 shard_process(shard_id=shard_id, progress=progress)
                 break
+            except ShardBusy as busy:  # a killed worker's lease has to run out first
+                time.sleep(min(busy.seconds, 5.0))
             except ShardRetry:
                 time.sleep(delay)
                 delay = min(delay * 2, 60.0)
