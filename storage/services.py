@@ -131,7 +131,7 @@ def finding_assign(*, finding: Finding, actor: Person, assignee: Person, note: s
     finding = _lock(finding)
     if not finding.is_open:
         raise ValidationError("Only an open finding can be assigned.", code="finding_closed")
-    if assignee.status != Person.Status.ACTIVE:
+    if not Person.objects.filter(pk=assignee.pk, status=Person.Status.ACTIVE).exists():
         raise ValidationError({"assignee": "Assign to an active person."})
     before = {"status": finding.status, "assignee": str(finding.assignee or "")}
     if finding.status != Finding.Status.CLAIMED:
