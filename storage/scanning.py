@@ -131,6 +131,9 @@ class CheckpointWriter:
         return totals
 
     def add(self, item: ListedObject) -> None:
+        if not item.key:  # a row that belongs to no root (inventory): only the checkpoint moves
+            self.last_key = item.position
+            return
         location_ids = self.index.locations_of(item.key)
         for location_id in location_ids:
             path = self.index.location_paths[location_id]

@@ -70,7 +70,7 @@ def describe_client_error(error: ClientError, where: str) -> ListingError:
         return ListingError(f"Access denied listing {where} ({code}): check the connection's credentials and the "
                             "bucket policy; Kura needs s3:ListBucket.", code="access_denied", permanent=True)
     if code == "NoSuchBucket" or status == 404:
-        return ListingError(f"{where} does not exist (NoSuchBucket).", code="not_found", permanent=True)
+        return ListingError(f"{where} does not exist ({code}).", code="not_found", permanent=True)
     return ListingError(f"Listing {where} failed: {code} (HTTP {status}).", code="listing_failed",
                         permanent=not _is_retryable(error))
 
