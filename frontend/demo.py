@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,7 +29,10 @@ from access.services import org_unit_create, person_create
 from annotations.services import guideline_revise
 from catalog.models import Dataset
 from catalog.services import LocationSpec, dataset_create, dataset_update, dataset_version_create
+from storage.models import StorageConnection
+from storage.services import connection_create
 
+DEMO_CONNECTION = "demo-bucket"
 UNITS = {
     "ML Research": None,
     "Perception": "ML Research",
@@ -277,7 +281,19 @@ def load_demo(data_dir: Path) -> Person:
             superseded_by=Dataset.objects.get(slug="street-signs-eu"), sunset_at=now + timedelta(days=90),
         )
     _access_story(units, people)
+    _storage_connection(bucket, people["demo"])
     return people["demo"]
+
+
+def _storage_connection(bucket: Path, actor: Person) -> None:
+    """The demo bucket as a scanned connection, so its unregistered folders show up as findings."""
+    if StorageConnection.objects.filter(name=DEMO_CONNECTION).exists():
+        return
+    try:
+        connection_create(actor=actor, name=DEMO_CONNECTION, kind=StorageConnection.Kind.LOCAL, roots=[str(bucket)],
+                          schedule_minutes=60)
+    except ValidationError:  # the bucket lies outside KURA_LOCAL_ROOTS: nothing may scan it
+        return
 
 
 def _access_story(units: dict[str, OrgUnit], people: dict[str, Person]) -> None:

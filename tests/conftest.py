@@ -3,6 +3,7 @@ from rest_framework.test import APIClient
 
 from tests.browser_support import browser, page  # noqa: F401  (fixtures for the browser tests)
 from tests.factories import make_person, make_unit
+from tests.storage_support import bucket, fault_proxy, moto_endpoint, storage_settings  # noqa: F401 - fixtures
 
 
 @pytest.fixture

@@ -4,11 +4,19 @@ from access.models import AccessRequest, AuditEvent, OrgUnit, Person
 from catalog.models import Dataset, StorageLocation
 from catalog.selectors import left_behind_datasets
 from frontend.demo import load_demo
+from storage.models import StorageConnection
+from storage.scanning import scan_request, scan_run_inline
+
+
+def scan(connection):
+    run = scan_run_inline(run=scan_request(connection=connection, trigger="cli"))
+    return run.connection.findings.filter(last_run=run)
 
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path):
+def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path, settings):
+    settings.KURA_LOCAL_ROOTS = [str(tmp_path / "demo-storage")]
     demo = load_demo(tmp_path)
     datasets = Dataset.objects.count()
     events = AuditEvent.objects.count()
@@ -27,3 +35,9 @@ def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path):
 
     assert Dataset.objects.count() == datasets
     assert AuditEvent.objects.count() == events
+
+    scanned = scan(StorageConnection.objects.get(name="demo-bucket"))
+    findings = {f.uri.removeprefix(f"file://{bucket}/"): f for f in scanned}
+    assert {uri for uri, f in findings.items() if f.kind == "unregistered"} == {"tmp-amara-export/", "old-experiments/"}
+    assert "The path names 'amara' (Amara Okafor)." in findings["tmp-amara-export/"].hints
+    assert findings["night-drive-clips/"].kind == "ownerless"  # Jonas left and nobody took it over

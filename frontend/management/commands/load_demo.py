@@ -3,11 +3,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
 from access.models import ApiToken
 from access.services import token_create, token_revoke
 from catalog.tasks import verify_all_locations
-from frontend.demo import load_demo
+from frontend.demo import DEMO_CONNECTION, load_demo
+from storage.models import StorageConnection
+from storage.scanning import scan_start
 
 DEMO_TOKEN_NAME = "demo CLI"  # noqa: S105 - a label, not a secret
 
@@ -26,6 +29,10 @@ class Command(BaseCommand):
         issued = token_create(name=DEMO_TOKEN_NAME, scope=ApiToken.Scope.READ_WRITE, owner_person=demo)
         try:
             verify_all_locations.delay()  # the worker checks the demo bucket as soon as it starts
+            connection = StorageConnection.objects.filter(name=DEMO_CONNECTION).first()
+            if connection is not None:  # and scans it, so its unregistered folders appear as findings
+                with transaction.atomic():
+                    scan_start(connection=connection, trigger="demo", requested_by=demo)
         except Exception as error:  # no broker yet (e.g. run outside `make run`): beat will do it later
             self.stderr.write(f"Could not queue the first storage check ({error}); the scheduler will run it.")
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))

@@ -1,0 +1,86 @@
+from typing import Any
+
+from rest_framework import serializers
+
+from storage.models import Finding, ScanRun, StorageConnection
+from storage.selectors import run_progress
+
+
+class ConnectionSerializer(serializers.ModelSerializer):
+    """Never carries a secret: only how the connection signs in (environment, secrets file, default chain)."""
+
+    credentials_source = serializers.CharField(read_only=True)
+    last_run = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StorageConnection
+        fields = ["id", "name", "kind", "endpoint_url", "region", "addressing_style", "roots", "inventory_manifest",
+                  "schedule_minutes", "is_dvc_remote", "enabled", "credentials_source", "created_at", "last_run"]
+
+    def get_last_run(self, connection: StorageConnection) -> dict[str, Any] | None:
+        run = connection.runs.order_by("-created_at").first()
+        return {"id": run.pk, "status": run.status, "created_at": run.created_at} if run else None
+
+
+class ConnectionCreateSerializer(serializers.Serializer):
+    name = serializers.SlugField(max_length=100)
+    kind = serializers.ChoiceField(choices=StorageConnection.Kind.choices)
+    roots = serializers.ListField(child=serializers.CharField(max_length=1024), min_length=1, max_length=100)
+    endpoint_url = serializers.CharField(required=False, default="", allow_blank=True)
+    region = serializers.CharField(required=False, default="", allow_blank=True)
+    addressing_style = serializers.ChoiceField(choices=StorageConnection.Addressing.choices, required=False,
+                                               default=StorageConnection.Addressing.AUTO)
+    access_key_env = serializers.CharField(required=False, default="", allow_blank=True,
+                                           help_text="Name of the environment variable, never the key itself.")
+    secret_key_env = serializers.CharField(required=False, default="", allow_blank=True)
+    session_token_env = serializers.CharField(required=False, default="", allow_blank=True)
+    secrets_file = serializers.CharField(required=False, default="", allow_blank=True)
+    secrets_file_key = serializers.CharField(required=False, default="", allow_blank=True)
+    inventory_manifest = serializers.CharField(required=False, default="", allow_blank=True)
+    schedule_minutes = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=5)
+    is_dvc_remote = serializers.BooleanField(required=False, default=False)
+
+
+class ScanRunSerializer(serializers.ModelSerializer):
+    connection = serializers.CharField(source="connection.name")
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ScanRun
+        fields = ["id", "connection", "status", "source", "trigger", "created_at", "started_at", "finished_at",
+                  "expected_objects", "progress", "errors"]
+
+    def get_progress(self, run: ScanRun) -> dict[str, Any]:
+        progress = run_progress(run)
+        return {"objects": progress.objects, "bytes": progress.bytes, "shards": progress.shards_total,
+                "shards_done": progress.shards_done, "shards_failed": progress.shards_failed,
+                "objects_per_second": progress.rate_per_second, "eta_seconds": progress.eta_seconds}
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    connection = serializers.CharField(source="connection.name")
+    assignee = serializers.StringRelatedField[Any]()
+    claimed_by = serializers.StringRelatedField[Any]()
+    dataset = serializers.SlugRelatedField[Any](slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Finding
+        fields = ["id", "connection", "kind", "uri", "status", "object_count", "total_bytes", "oldest_modified",
+                  "newest_modified", "sample_keys", "storage_owner", "hints", "message", "dataset", "assignee",
+                  "claimed_by", "dismissal_reason", "resolution", "first_seen_at", "last_seen_at", "closed_at"]
+
+
+class ClaimSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
+    purpose = serializers.CharField(required=False, default="", allow_blank=True)
+    unit = serializers.UUIDField(required=False, allow_null=True, default=None,
+                                 help_text="Owning org unit; defaults to the claimer's unit.")
+
+
+class AssignSerializer(serializers.Serializer):
+    person = serializers.CharField(help_text="Username or external id of the assignee.")
+    note = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class DismissSerializer(serializers.Serializer):
+    reason = serializers.CharField()

@@ -1,0 +1,143 @@
+"""S3 and S3-compatible stores through boto3's paginator.
+
+botocore's "standard" retry mode already backs off on SlowDown/503 and 5xx; on top of that a page that
+still fails with a throttling or server error is retried here with exponential backoff, resuming with
+StartAfter = the last key handed out, so nothing is listed twice.
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from storage.credentials import CredentialsError, s3_credentials
+from storage.listers.base import ListedObject, ListingError, ShardSpec
+from storage.models import StorageConnection
+from storage.validation import validate_endpoint_url
+
+PAGE_SIZE = 1000
+RETRYABLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
+                   "TooManyRequestsException", "InternalError", "ServiceUnavailable", "RequestTimeout"}
+DENIED_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "ExpiredToken",
+                "InvalidToken", "AccountProblem"}
+
+
+def split_root(root: str) -> tuple[str, str]:
+    """'bucket/some/prefix' → ('bucket', 'some/prefix/'); a bare bucket has the prefix ''."""
+    bucket, _, prefix = root.strip("/").partition("/")
+    return bucket, (prefix.strip("/") + "/") if prefix.strip("/") else ""
+
+
+def make_client(connection: StorageConnection) -> Any:
+    try:
+        endpoint = validate_endpoint_url(connection.endpoint_url) or None
+    except ValidationError as error:
+        raise ListingError(error.messages[0], code="endpoint_not_allowed", permanent=True) from error
+    try:
+        credentials = s3_credentials(connection)
+    except CredentialsError as error:
+        raise ListingError(str(error), code="credentials_unavailable", permanent=True) from error
+    config = Config(
+        region_name=connection.region or "us-east-1",
+        s3={"addressing_style": connection.addressing_style},
+        retries={"mode": "standard", "max_attempts": settings.KURA_S3_MAX_ATTEMPTS},
+        connect_timeout=10,
+        read_timeout=60,
+        user_agent_extra="kura-scanner",
+    )
+    return boto3.session.Session().client(
+        "s3", endpoint_url=endpoint, aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key, aws_session_token=credentials.session_token,
+        config=config,
+    )
+
+
+def _is_retryable(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return code in RETRYABLE_CODES or status == 429 or status >= 500
+
+
+def describe_client_error(error: ClientError, where: str) -> ListingError:
+    code = error.response.get("Error", {}).get("Code", "") or "Unknown"
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in DENIED_CODES or status == 403:
+        return ListingError(f"Access denied listing {where} ({code}): check the connection's credentials and the "
+                            "bucket policy; Kura needs s3:ListBucket.", code="access_denied", permanent=True)
+    if code == "NoSuchBucket" or status == 404:
+        return ListingError(f"{where} does not exist ({code}).", code="not_found", permanent=True)
+    return ListingError(f"Listing {where} failed: {code} (HTTP {status}).", code="listing_failed",
+                        permanent=not _is_retryable(error))
+
+
+class S3Lister:
+    def __init__(self, connection: StorageConnection, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.connection = connection
+        self._client: Any = None
+        self._sleep = sleep
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = make_client(self.connection)
+        return self._client
+
+    def root_uri(self, root: str) -> str:
+        bucket, prefix = split_root(root)
+        return f"s3://{bucket}/{prefix}"
+
+    def _pages(self, where: str, start_after: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Pages of list_objects_v2, retried with backoff; ``start_after`` moves on as the caller consumes."""
+        attempt = 0
+        while True:
+            paginator = self.client.get_paginator("list_objects_v2")
+            extra = {"StartAfter": start_after} if start_after else {}
+            try:
+                for page in paginator.paginate(**params, **extra, PaginationConfig={"PageSize": PAGE_SIZE}):
+                    attempt = 0
+                    contents = page.get("Contents", [])
+                    yield page
+                    if contents:
+                        start_after = contents[-1]["Key"]
+                return
+            except ClientError as error:
+                failure = describe_client_error(error, where)
+                if failure.permanent or attempt >= settings.KURA_S3_MAX_ATTEMPTS:
+                    raise failure from error
+            except EndpointConnectionError as error:
+                if attempt >= settings.KURA_S3_MAX_ATTEMPTS:
+                    raise ListingError(f"Cannot reach the endpoint for {where}: {error}.", code="unreachable",
+                                       permanent=False) from error
+            except BotoCoreError as error:
+                if attempt >= settings.KURA_S3_MAX_ATTEMPTS:
+                    raise ListingError(f"Listing {where} failed: {error}.", code="listing_failed",
+                                       permanent=False) from error
+            attempt += 1
+            self._sleep(min(30.0, 0.2 * 2**attempt))
+
+    def shards(self, root: str) -> list[ShardSpec]:
+        bucket, prefix = split_root(root)
+        prefixes: dict[str, None] = {}  # ordered and free of repeats if a retried page comes twice
+        for page in self._pages(f"s3://{bucket}/{prefix}", "", Bucket=bucket, Prefix=prefix, Delimiter="/"):
+            prefixes.update((common["Prefix"][len(prefix):], None) for common in page.get("CommonPrefixes", []))
+        return [ShardSpec("", top_level_only=True), *(ShardSpec(name) for name in prefixes)]
+
+    def iter_objects(self, root: str, shard: ShardSpec, start_after: str) -> Iterator[ListedObject]:
+        bucket, prefix = split_root(root)
+        params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix + shard.prefix, "FetchOwner": True}
+        if shard.top_level_only:
+            params["Delimiter"] = "/"
+        start = prefix + start_after if start_after else ""
+        for page in self._pages(f"s3://{bucket}/{prefix}{shard.prefix}", start, **params):
+            for item in page.get("Contents", []):
+                key = item["Key"][len(prefix):]
+                if key.endswith("/"):
+                    continue  # a console "folder" marker, not data
+                owner = item.get("Owner", {})
+                yield ListedObject(key, int(item.get("Size", 0)), item.get("LastModified"),
+                                   owner.get("DisplayName") or owner.get("ID", ""))

@@ -1,0 +1,7 @@
+"""Storage models, one module per concern; other apps import them from here."""
+
+from storage.models.connections import StorageConnection
+from storage.models.findings import Finding
+from storage.models.scans import ScanAggregate, ScanRun, ScanShard
+
+__all__ = ["Finding", "ScanAggregate", "ScanRun", "ScanShard", "StorageConnection"]

@@ -1,0 +1,106 @@
+from django.db import models
+from django.utils import timezone
+
+from access.models import Person
+from storage.models.connections import StorageConnection
+
+
+class ScanRun(models.Model):
+    """One pass over a connection's roots; the work is split into shards that workers take in turn."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Finished with errors"
+        FAILED = "failed", "Failed"
+
+    class Source(models.TextChoices):
+        LISTING = "listing", "Listing"
+        INVENTORY = "inventory", "S3 Inventory report"
+
+    connection = models.ForeignKey(StorageConnection, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.LISTING)
+    trigger = models.CharField(max_length=16, default="manual", help_text="manual, schedule, api or cli.")
+    requested_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expected_objects = models.BigIntegerField(
+        null=True, blank=True, help_text="Objects the previous complete scan saw; the basis of the ETA."
+    )
+    errors = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["connection", "-created_at"], name="scanrun_connection_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.connection} scan {self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.PARTIAL, self.Status.FAILED}
+
+
+class ScanShard(models.Model):
+    """A prefix of one root, listed by one worker at a time; ``last_key`` is its checkpoint."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(ScanRun, on_delete=models.CASCADE, related_name="shards")
+    root = models.CharField(max_length=1024, help_text="The connection root this shard belongs to.")
+    prefix = models.CharField(max_length=1024, help_text="Key prefix or directory below the root.")
+    top_level_only = models.BooleanField(default=False, help_text="Only the objects directly in the root.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    last_key = models.CharField(max_length=2048, blank=True, help_text="Everything up to this key is counted.")
+    objects_seen = models.BigIntegerField(default=0)
+    bytes_seen = models.BigIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "root", "prefix"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "root", "prefix", "top_level_only"], name="shard_unique_prefix")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.root}{self.prefix}"
+
+
+class ScanAggregate(models.Model):
+    """Running totals of one shard for one directory (unregistered data) or one registered location.
+
+    Written in the same transaction as the shard's checkpoint, so a resumed shard neither loses nor
+    double-counts objects.
+    """
+
+    shard = models.ForeignKey(ScanShard, on_delete=models.CASCADE, related_name="aggregates")
+    key = models.CharField(max_length=1100, help_text="'dir:<uri>' or 'loc:<location id>'.")
+    uri = models.CharField(max_length=1100)
+    location_id = models.BigIntegerField(null=True, blank=True)
+    object_count = models.BigIntegerField(default=0)
+    byte_count = models.BigIntegerField(default=0)
+    oldest = models.DateTimeField(null=True, blank=True)
+    newest = models.DateTimeField(null=True, blank=True)
+    newest_owner = models.CharField(max_length=200, blank=True)
+    owners = models.JSONField(default=dict)
+    sample_keys = models.JSONField(default=list)
+    dvc_like = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shard", "key"], name="aggregate_unique_key")]
+
+    def __str__(self) -> str:
+        return self.uri

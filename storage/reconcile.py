@@ -1,0 +1,241 @@
+"""Turn a finished run's aggregates into findings, idempotently.
+
+The same orphan keeps one finding (keyed by its URI or location), updated on every scan. A finding
+closes itself only where this run actually looked: data behind a failed shard is left as it was.
+"""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Sum
+from django.utils import timezone
+
+from access.models import Person
+from catalog.models import Dataset, StorageLocation
+from storage.aggregation import SAMPLE_KEYS, LocationIndex, location_index
+from storage.listers import lister_for
+from storage.models import Finding, ScanAggregate, ScanRun, ScanShard, StorageConnection
+
+# Failures that say something about the location itself, worth a `missing` finding rather than silence.
+LOCATION_FAILURES = {"access_denied", "not_found", "unreachable", "endpoint_not_allowed", "credentials_unavailable",
+                     "root_not_allowed"}
+_TOKEN = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass
+class RootCoverage:
+    """What this run verified below one root."""
+
+    root: str
+    index: LocationIndex
+    shards: dict[tuple[str, bool], ScanShard]
+    inventory: bool
+
+    @property
+    def planning_failure(self) -> ScanShard | None:
+        shard = self.shards.get(("", False))
+        return shard if shard is not None and shard.status == ScanShard.Status.FAILED else None
+
+    def verdict(self, relative: str) -> tuple[bool, ScanShard | None]:
+        """(fully listed?, the failed shard that hid it) for a path relative to the root."""
+        if self.planning_failure is not None:
+            return False, self.planning_failure
+        if self.inventory or relative == "":
+            involved = list(self.shards.values())
+        else:
+            first, slash, _ = relative.partition("/")
+            keys = [(first + "/", False)] if slash else [("", True), (first + "/", False)]
+            involved = [self.shards[key] for key in keys if key in self.shards]
+        failed = next((shard for shard in involved if shard.status == ScanShard.Status.FAILED), None)
+        return all(shard.status == ScanShard.Status.DONE for shard in involved), failed
+
+
+@dataclass
+class Group:
+    uri: str
+    objects: int = 0
+    bytes: int = 0
+    oldest: datetime | None = None
+    newest: datetime | None = None
+    newest_owner: str = ""
+    owners: dict[str, int] | None = None
+    samples: list[str] | None = None
+    dvc_like: int = 0
+
+
+def _groups(run: ScanRun) -> Iterator[Group]:
+    """Directory totals of the run, summed over shards, in URI order (streamed, not loaded at once)."""
+    rows = ScanAggregate.objects.filter(shard__run=run, location_id__isnull=True).order_by("uri", "shard_id")
+    current: Group | None = None
+    for row in rows.iterator(chunk_size=2000):
+        if current is None or current.uri != row.uri:
+            if current is not None:
+                yield current
+            current = Group(row.uri, owners={}, samples=[])
+        current.objects += row.object_count
+        current.bytes += row.byte_count
+        if row.oldest and (current.oldest is None or row.oldest < current.oldest):
+            current.oldest = row.oldest
+        if row.newest and (current.newest is None or row.newest > current.newest):
+            current.newest, current.newest_owner = row.newest, row.newest_owner
+        assert current.owners is not None and current.samples is not None
+        for owner, count in row.owners.items():
+            current.owners[owner] = current.owners.get(owner, 0) + count
+        current.samples = (current.samples + row.sample_keys)[:SAMPLE_KEYS]
+        current.dvc_like += row.dvc_like
+    if current is not None:
+        yield current
+
+
+class PeopleNames:
+    """Usernames and display names, to say whose data a prefix or an object owner probably is."""
+
+    def __init__(self) -> None:
+        user_model = get_user_model()
+        self.by_username = {
+            username.lower(): name
+            for username, name in user_model.objects.filter(person__isnull=False).values_list(
+                "username", "person__display_name")
+        }
+
+    def hints(self, group: Group, root_uri_len: int) -> list[str]:
+        hints: list[str] = []
+        if group.objects and group.dvc_like * 2 >= group.objects:
+            hints.append("Looks like a DVC remote (content-addressed keys such as files/md5/ab/…).")
+        if group.newest_owner:
+            known = self.by_username.get(group.newest_owner.lower())
+            hints.append(f"Last written by {group.newest_owner}" + (f" ({known})." if known else "."))
+        for token in _TOKEN.split(group.uri[root_uri_len:].lower()):
+            if token in self.by_username:
+                hints.append(f"The path names '{token}' ({self.by_username[token]}).")
+        return hints
+
+
+class Reconciler:
+    def __init__(self, run: ScanRun) -> None:
+        self.run = run
+        self.connection: StorageConnection = run.connection
+        self.now = timezone.now()
+        self.existing = {finding.key: finding for finding in self.connection.findings.all()}
+        self.seen: set[str] = set()
+        lister = lister_for(self.connection)
+        shards_by_root: dict[str, dict[tuple[str, bool], ScanShard]] = {}
+        for shard in run.shards.all():
+            shards_by_root.setdefault(shard.root, {})[(shard.prefix, shard.top_level_only)] = shard
+        self.coverage = [
+            RootCoverage(root, location_index(self.connection, root, lister.root_uri(root)),
+                         shards_by_root.get(root, {}), run.source == ScanRun.Source.INVENTORY)
+            for root in self.connection.roots
+        ]
+
+    def upsert(self, key: str, kind: str, **values: Any) -> Finding:
+        self.seen.add(key)
+        finding = self.existing.get(key)
+        if finding is None:
+            finding = Finding.objects.create(connection=self.connection, key=key, kind=kind, last_run=self.run,
+                                             first_seen_at=self.now, last_seen_at=self.now, **values)
+            self.existing[key] = finding
+            return finding
+        for field, value in values.items():
+            setattr(finding, field, value)
+        finding.last_seen_at, finding.last_run = self.now, self.run
+        if finding.status == Finding.Status.RESOLVED:  # it came back
+            finding.status, finding.closed_at, finding.resolution = Finding.Status.OPEN, None, ""
+        finding.save()
+        return finding
+
+    def close(self, finding: Finding, resolution: str) -> None:
+        if not finding.is_open:
+            return
+        finding.status, finding.closed_at, finding.resolution = Finding.Status.RESOLVED, self.now, resolution[:300]
+        finding.save(update_fields=["status", "closed_at", "resolution"])
+
+    def coverage_of(self, uri: str) -> tuple[RootCoverage, str] | None:
+        for coverage in self.coverage:
+            if uri.startswith(coverage.index.root_uri):
+                return coverage, uri[len(coverage.index.root_uri):]
+        return None
+
+    def unregistered(self) -> None:
+        names = PeopleNames()
+        for group in _groups(self.run):
+            owners = group.owners or {}
+            located = self.coverage_of(group.uri)
+            hints = names.hints(group, len(located[0].index.root_uri) if located else 0)
+            self.upsert(
+                f"unregistered:{group.uri}", Finding.Kind.UNREGISTERED, uri=group.uri, object_count=group.objects,
+                total_bytes=group.bytes, oldest_modified=group.oldest, newest_modified=group.newest,
+                sample_keys=group.samples or [], storage_owner=max(owners, key=lambda o: owners[o]) if owners else "",
+                hints=hints, message="",
+            )
+        for key, finding in self.existing.items():
+            if finding.kind != Finding.Kind.UNREGISTERED or key in self.seen or not finding.is_open:
+                continue
+            located = self.coverage_of(finding.uri)
+            if located is None:
+                continue
+            coverage, relative = located
+            if not coverage.verdict(relative)[0]:
+                continue
+            if coverage.index.locations_of(relative) or relative in coverage.index.containing:
+                self.close(finding, "Registered in the catalog.")
+            else:
+                self.close(finding, "The data is no longer there.")
+
+    def registered(self) -> None:
+        totals = dict(
+            ScanAggregate.objects.filter(shard__run=self.run, location_id__isnull=False)
+            .values_list("location_id").annotate(total=Sum("object_count")).values_list("location_id", "total")
+        )
+        relative_by_location: dict[int, tuple[RootCoverage, str]] = {}
+        for coverage in self.coverage:
+            for location_id, relative in coverage.index.location_paths.items():
+                relative_by_location.setdefault(location_id, (coverage, relative))
+        locations = StorageLocation.objects.filter(pk__in=relative_by_location).select_related("dataset__owner")
+        for location in locations:
+            if location.dataset.status == Dataset.Status.ARCHIVED:
+                continue
+            coverage, relative = relative_by_location[location.pk]
+            self.missing(location, coverage, relative, totals.get(location.pk, 0))
+            self.ownerless(location)
+        for key, finding in self.existing.items():
+            stale = finding.location_id is None or finding.location_id not in relative_by_location
+            if finding.kind != Finding.Kind.UNREGISTERED and key not in self.seen and finding.is_open and stale:
+                self.close(finding, "The location is no longer registered under this connection.")
+
+    def missing(self, location: StorageLocation, coverage: RootCoverage, relative: str, objects: int) -> None:
+        key = f"missing:{location.pk}"
+        verified, failure = coverage.verdict(relative)
+        common = {"uri": location.uri, "location": location, "dataset": location.dataset}
+        if failure is not None and failure.error_code in LOCATION_FAILURES:
+            self.upsert(key, Finding.Kind.MISSING, message=f"Could not be checked: {failure.error}"[:500], **common)
+        elif verified and objects == 0:
+            self.upsert(key, Finding.Kind.MISSING, object_count=0, total_bytes=0,
+                        message="No data found: the location is empty or was removed.", **common)
+        elif verified and key in self.existing:
+            self.seen.add(key)
+            self.close(self.existing[key], "Data is present again.")
+        elif key in self.existing:
+            self.seen.add(key)  # not checked this time: leave it as it was
+
+    def ownerless(self, location: StorageLocation) -> None:
+        key = f"ownerless:{location.pk}"
+        owner = location.dataset.owner
+        if owner.status == Person.Status.DEPARTED:
+            departed = f" on {owner.departed_at:%Y-%m-%d}" if owner.departed_at else ""
+            self.upsert(key, Finding.Kind.OWNERLESS, uri=location.uri, location=location, dataset=location.dataset,
+                        storage_owner="", message=f"{location.dataset.name} is owned by {owner}, who departed"
+                        f"{departed}; nobody has taken it over.")
+        elif key in self.existing:
+            self.seen.add(key)
+            self.close(self.existing[key], f"{owner} owns the dataset now.")
+
+
+def reconcile_run(run: ScanRun) -> None:
+    reconciler = Reconciler(run)
+    reconciler.unregistered()
+    reconciler.registered()

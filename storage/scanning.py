@@ -1,0 +1,259 @@
+"""The scan engine: plan a run into shards, list each shard with checkpoints, then reconcile.
+
+A shard's counts and its checkpoint (``last_key``) are written in one transaction every
+KURA_SCAN_CHECKPOINT_EVERY objects. A worker killed between two checkpoints loses only what it had not
+written yet, and the next worker restarts from the checkpoint: nothing is counted twice or lost.
+Several workers share one bucket by taking different shards; a lease keeps two off the same shard.
+"""
+
+import secrets
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from access.audit import audit_record
+from access.models import Person
+from storage.aggregation import LocationIndex, Totals, location_index
+from storage.listers import ListedObject, ListingError, ShardSpec, lister_for
+from storage.models import ScanAggregate, ScanRun, ScanShard, StorageConnection
+from storage.reconcile import reconcile_run
+
+Progress = Callable[[int, int], None]
+UNFINISHED = (ScanRun.Status.QUEUED, ScanRun.Status.RUNNING)
+AGGREGATE_FIELDS = [
+    "object_count", "byte_count", "oldest", "newest", "newest_owner", "owners", "sample_keys", "dvc_like",
+]
+
+
+class ShardBusy(Exception):
+    """Another worker holds the shard's lease."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"shard leased for another {seconds:.0f}s")
+        self.seconds = seconds
+
+
+class ShardRetry(Exception):
+    """A transient listing failure; the shard goes back to pending and should be retried later."""
+
+
+class LeaseLost(Exception):
+    """Another worker took the shard over (our lease expired); this worker must stop writing."""
+
+
+class SimulatedCrash(Exception):
+    """Raised by tests to stop a worker between checkpoints, as kill -9 would."""
+
+
+def _lease_deadline() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.KURA_SCAN_LEASE_SECONDS)
+
+
+@transaction.atomic
+def scan_request(*, connection: StorageConnection, trigger: str, requested_by: Person | None = None) -> ScanRun:
+    """A new queued run, or the one already in flight for this connection (scans never overlap)."""
+    StorageConnection.objects.select_for_update().get(pk=connection.pk)
+    running = connection.runs.filter(status__in=UNFINISHED).first()
+    if running is not None:
+        return running
+    previous = connection.runs.filter(status=ScanRun.Status.SUCCEEDED).order_by("-finished_at").first()
+    expected = previous.shards.aggregate(total=Sum("objects_seen"))["total"] if previous else None
+    run = ScanRun.objects.create(
+        connection=connection, trigger=trigger, requested_by=requested_by, expected_objects=expected,
+        source=ScanRun.Source.INVENTORY if connection.inventory_manifest else ScanRun.Source.LISTING,
+    )
+    audit_record(actor=requested_by, action="storage.scan_requested", target=connection, after={"run": run.pk,
+                                                                                                "trigger": trigger})
+    return run
+
+
+def scan_plan(*, run: ScanRun) -> list[int]:
+    """Split each root into shards; a root that cannot even be listed becomes a failed shard with the reason."""
+    if not ScanRun.objects.filter(pk=run.pk, status=ScanRun.Status.QUEUED).update(
+        status=ScanRun.Status.RUNNING, started_at=timezone.now()
+    ):
+        return []  # another worker planned it already
+    connection = run.connection
+    lister = lister_for(connection)
+    shards: list[ScanShard] = []
+    for root in connection.roots:
+        try:
+            specs = lister.shards(root)
+        except ListingError as error:
+            shards.append(ScanShard(run=run, root=root, prefix="", status=ScanShard.Status.FAILED, attempts=1,
+                                    error=error.message, error_code=error.code, finished_at=timezone.now()))
+            continue
+        shards.extend(ScanShard(run=run, root=root, prefix=spec.prefix, top_level_only=spec.top_level_only)
+                      for spec in specs)
+    ScanShard.objects.bulk_create(shards)
+    pending = list(run.shards.filter(status=ScanShard.Status.PENDING).values_list("pk", flat=True))
+    if not pending:
+        scan_complete_if_done(run_id=run.pk)
+    return pending
+
+
+def _lease(shard_id: int) -> str | None:
+    with transaction.atomic():
+        shard = ScanShard.objects.select_for_update().get(pk=shard_id)
+        if shard.status in (ScanShard.Status.DONE, ScanShard.Status.FAILED):
+            return None
+        now = timezone.now()
+        if shard.status == ScanShard.Status.RUNNING and shard.lease_expires_at and shard.lease_expires_at > now:
+            raise ShardBusy((shard.lease_expires_at - now).total_seconds())
+        token = secrets.token_hex(8)
+        shard.status, shard.lease_token, shard.lease_expires_at = ScanShard.Status.RUNNING, token, _lease_deadline()
+        shard.attempts += 1
+        shard.started_at = shard.started_at or now
+        shard.save(update_fields=["status", "lease_token", "lease_expires_at", "attempts", "started_at"])
+        return token
+
+
+class CheckpointWriter:
+    """Adds objects to in-memory totals and writes them together with the shard's checkpoint."""
+
+    def __init__(self, shard: ScanShard, token: str, index: LocationIndex, progress: Progress | None) -> None:
+        self.shard, self.token, self.index, self.progress = shard, token, index, progress
+        self.last_key, self.objects, self.bytes = shard.last_key, shard.objects_seen, shard.bytes_seen
+        self.pending: dict[str, Totals] = {}
+        self.unflushed = 0
+        self.every = max(1, settings.KURA_SCAN_CHECKPOINT_EVERY)
+        self.max_depth = settings.KURA_SCAN_AGGREGATE_MAX_DEPTH
+
+    def _totals(self, key: str, uri: str, location_id: int | None = None) -> Totals:
+        totals = self.pending.get(key)
+        if totals is None:
+            totals = self.pending[key] = Totals(uri=uri, root_uri=self.index.root_uri, location_id=location_id)
+        return totals
+
+    def add(self, item: ListedObject) -> None:
+        if not item.key:  # a row that belongs to no root (inventory): only the checkpoint moves
+            self.last_key = item.position
+            return
+        location_ids = self.index.locations_of(item.key)
+        for location_id in location_ids:
+            path = self.index.location_paths[location_id]
+            self._totals(f"loc:{location_id}", self.index.root_uri + path, location_id).add(item, track_details=False)
+        if not location_ids:
+            group = self.index.group_of(item.key, self.max_depth)
+            self._totals(f"dir:{group}", self.index.root_uri + group).add(item, track_details=True)
+        self.objects += 1
+        self.bytes += item.size
+        self.last_key = item.position or item.key
+        self.unflushed += 1
+        if self.unflushed >= self.every:
+            self.flush()
+
+    def flush(self, *, status: str | None = None, error: ListingError | None = None) -> None:
+        now = timezone.now()
+        updates: dict[str, object] = {"last_key": self.last_key, "objects_seen": self.objects,
+                                      "bytes_seen": self.bytes, "lease_expires_at": _lease_deadline()}
+        if status is not None:
+            updates.update(status=status, lease_token="", lease_expires_at=None)
+            if status != ScanShard.Status.PENDING:
+                updates["finished_at"] = now
+        if error is not None:
+            updates.update(error=error.message, error_code=error.code)
+        with transaction.atomic():
+            if not ScanShard.objects.filter(pk=self.shard.pk, lease_token=self.token).update(**updates):
+                raise LeaseLost(f"shard {self.shard.pk} was taken over by another worker")
+            rows = {row.key: row for row in ScanAggregate.objects.filter(shard=self.shard, key__in=list(self.pending))}
+            created: list[ScanAggregate] = []
+            for key, totals in self.pending.items():
+                row = rows.get(key)
+                if row is None:
+                    row = ScanAggregate(shard=self.shard, key=key, uri=totals.uri, location_id=totals.location_id)
+                    created.append(row)
+                totals.merge_into(row)
+            ScanAggregate.objects.bulk_create(created)
+            changed = [row for key, row in rows.items() if key in self.pending]
+            ScanAggregate.objects.bulk_update(changed, AGGREGATE_FIELDS)
+        self.pending.clear()
+        self.unflushed = 0
+        if self.progress is not None:
+            self.progress(self.objects, self.bytes)
+
+
+def shard_process(*, shard_id: int, progress: Progress | None = None, crash_after: int | None = None) -> ScanShard:
+    """List one shard from its checkpoint to the end. Raises ShardBusy, ShardRetry or LeaseLost."""
+    token = _lease(shard_id)
+    shard = ScanShard.objects.select_related("run__connection").get(pk=shard_id)
+    if token is None:
+        return shard
+    connection = shard.run.connection
+    lister = lister_for(connection)
+    writer: CheckpointWriter | None = None
+    try:
+        writer = CheckpointWriter(shard, token, location_index(connection, shard.root, lister.root_uri(shard.root)),
+                                  progress)
+        listing = lister.iter_objects(shard.root, ShardSpec(shard.prefix, shard.top_level_only), shard.last_key)
+        for seen, item in enumerate(listing, start=1):
+            writer.add(item)
+            if crash_after is not None and seen >= crash_after:
+                raise SimulatedCrash(f"stopped after {seen} objects")
+        writer.flush(status=ScanShard.Status.DONE)
+    except ListingError as error:
+        final = error.permanent or shard.attempts >= settings.KURA_SCAN_SHARD_MAX_ATTEMPTS
+        status = ScanShard.Status.FAILED if final else ScanShard.Status.PENDING
+        if writer is None:
+            writer = CheckpointWriter(shard, token, LocationIndex(""), None)
+        writer.flush(status=status, error=error)  # what was counted before the failure stays counted
+        if not final:
+            raise ShardRetry(error.message) from error
+    shard.refresh_from_db()
+    return shard
+
+
+@transaction.atomic
+def scan_complete_if_done(*, run_id: int) -> ScanRun:
+    """Once every shard is done or failed, reconcile findings and close the run (exactly once)."""
+    run = ScanRun.objects.select_for_update().select_related("connection").get(pk=run_id)
+    if run.is_finished or run.status == ScanRun.Status.QUEUED:
+        return run
+    if run.shards.exclude(status__in=[ScanShard.Status.DONE, ScanShard.Status.FAILED]).exists():
+        return run
+    reconcile_run(run)
+    failed = list(run.shards.filter(status=ScanShard.Status.FAILED))
+    run.errors = [{"root": shard.root, "prefix": shard.prefix, "code": shard.error_code, "message": shard.error}
+                  for shard in failed]
+    if not failed:
+        run.status = ScanRun.Status.SUCCEEDED
+    elif run.shards.filter(status=ScanShard.Status.DONE).exists():
+        run.status = ScanRun.Status.PARTIAL
+    else:
+        run.status = ScanRun.Status.FAILED
+    run.finished_at = timezone.now()
+    run.save(update_fields=["errors", "status", "finished_at"])
+    return run
+
+
+def scan_run_inline(*, run: ScanRun, progress: Progress | None = None) -> ScanRun:
+    """Plan (or resume) and scan in this process (``manage.py scan``), retrying transient failures."""
+    scan_plan(run=run)
+    unfinished = run.shards.exclude(status__in=[ScanShard.Status.DONE, ScanShard.Status.FAILED])
+    for shard_id in unfinished.values_list("pk", flat=True):
+        delay = 1.0
+        while True:
+            try:
+                shard_process(shard_id=shard_id, progress=progress)
+                break
+            except ShardBusy as busy:  # a killed worker's lease has to run out first
+                time.sleep(min(busy.seconds, 5.0))
+            except ShardRetry:
+                time.sleep(delay)
+                delay = min(delay * 2, 60.0)
+    return scan_complete_if_done(run_id=run.pk)
+
+
+def scan_start(*, connection: StorageConnection, trigger: str, requested_by: Person | None = None) -> ScanRun:
+    """Queue a scan for the workers (API, UI, scheduler)."""
+    from storage.tasks import scan_connection  # tasks import this module
+
+    run = scan_request(connection=connection, trigger=trigger, requested_by=requested_by)
+    if run.status == ScanRun.Status.QUEUED:
+        transaction.on_commit(lambda: scan_connection.delay(run.pk))
+    return run

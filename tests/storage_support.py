@@ -1,0 +1,158 @@
+"""Shared fixtures for the storage tests: a real moto S3 server over HTTP, a fault-injecting proxy in front
+of it, and helpers that create connections and run scans through the real services."""
+
+import http.client
+import http.server
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from storage.models import ScanRun, StorageConnection
+from storage.scanning import scan_request, scan_run_inline
+from storage.services import connection_create
+
+ACCESS_KEY = "kura-test-key"
+SECRET_KEY = "kura-test-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def s3_client(endpoint: str):
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=ACCESS_KEY,
+                        aws_secret_access_key=SECRET_KEY)
+
+
+@pytest.fixture
+def bucket(moto_endpoint) -> str:
+    """A fresh, empty bucket per test."""
+    name = f"kura-{uuid.uuid4().hex[:12]}"
+    s3_client(moto_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+def put_objects(endpoint: str, bucket: str, keys: list[str], body: bytes = b"x" * 10) -> None:
+    client = s3_client(endpoint)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda key: client.put_object(Bucket=bucket, Key=key, Body=body), keys))
+
+
+@pytest.fixture
+def storage_settings(settings, tmp_path, monkeypatch):
+    settings.KURA_STORAGE_ALLOW_PRIVATE_ENDPOINTS = ["127.0.0.1/32"]
+    settings.KURA_LOCAL_ROOTS = [str(tmp_path / "mnt")]
+    settings.KURA_S3_MAX_ATTEMPTS = 4
+    (tmp_path / "mnt").mkdir()
+    monkeypatch.setenv("KURA_TEST_S3_KEY", ACCESS_KEY)
+    monkeypatch.setenv("KURA_TEST_S3_SECRET", SECRET_KEY)
+    return settings
+
+
+def make_s3_connection(endpoint: str, roots: list[str], name: str | None = None, **kwargs) -> StorageConnection:
+    return connection_create(
+        actor=None, name=name or f"s3-{uuid.uuid4().hex[:8]}", kind=StorageConnection.Kind.S3, roots=roots,
+        endpoint_url=endpoint, region="us-east-1", addressing_style="path",
+        access_key_env=kwargs.pop("access_key_env", "KURA_TEST_S3_KEY"),
+        secret_key_env=kwargs.pop("secret_key_env", "KURA_TEST_S3_SECRET"), **kwargs,
+    )
+
+
+def make_local_connection(roots: list[str], name: str | None = None, **kwargs) -> StorageConnection:
+    return connection_create(actor=None, name=name or f"local-{uuid.uuid4().hex[:8]}",
+                             kind=StorageConnection.Kind.LOCAL, roots=roots, **kwargs)
+
+
+def scan(connection: StorageConnection) -> ScanRun:
+    run = scan_run_inline(run=scan_request(connection=connection, trigger="cli"))
+    run.refresh_from_db()
+    return run
+
+
+@dataclass
+class FaultProxy:
+    """An HTTP proxy in front of moto that answers 503 SlowDown to the first ``throttle`` requests and
+    403 AccessDenied to requests signed with ``deny_key``."""
+
+    upstream_port: int
+    throttle: int = 0
+    deny_key: str = ""
+    requests: int = 0
+    throttled: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _handler(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def _error(self, status: int, code: str, message: str) -> None:
+            body = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}'
+                    "</Message><RequestId>kura-proxy</RequestId></Error>").encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _forward(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            with proxy.lock:
+                proxy.requests += 1
+                throttle = proxy.throttled < proxy.throttle
+                if throttle:
+                    proxy.throttled += 1
+            if proxy.deny_key and f"Credential={proxy.deny_key}/" in self.headers.get("Authorization", ""):
+                return self._error(403, "AccessDenied", "Access Denied")
+            if throttle:
+                return self._error(503, "SlowDown", "Please reduce your request rate.")
+            upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=30)
+            headers = {key: value for key, value in self.headers.items() if key.lower() != "connection"}
+            upstream.request(self.command, self.path, body=body, headers=headers)
+            response = upstream.getresponse()
+            data = response.read()
+            self.send_response(response.status)
+            for key, value in response.getheaders():
+                if key.lower() not in {"transfer-encoding", "connection", "content-length"}:
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            upstream.close()
+
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
+
+    return Handler
+
+
+@pytest.fixture
+def fault_proxy(moto_endpoint) -> Iterator[tuple[str, FaultProxy]]:
+    proxy = FaultProxy(upstream_port=int(moto_endpoint.rsplit(":", 1)[1]))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", proxy
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,136 @@
+"""Acting on findings (claim, assign, dismiss) through services and the API."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from access.leavers import person_depart
+from access.models import AuditEvent
+from catalog.models import Dataset
+from storage.models import Finding, StorageConnection
+from storage.services import finding_assign, finding_claim, finding_dismiss
+from tests.factories import bearer, make_person
+from tests.storage_support import make_local_connection, scan
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def share(storage_settings, tmp_path):
+    root = tmp_path / "mnt" / "share"
+    for folder, count in {"tmp-amara-export": 3, "old-experiments/kws": 2}.items():
+        (root / folder).mkdir(parents=True)
+        for index in range(count):
+            (root / folder / f"part-{index}.bin").write_bytes(b"z" * 10)
+    return root
+
+
+@pytest.fixture
+def scanned(share):
+    connection = make_local_connection([str(share)], name="nas")
+    scan(connection)
+    return connection
+
+
+def _finding(connection: StorageConnection, folder: str) -> Finding:
+    return Finding.objects.get(connection=connection, uri__endswith=f"/{folder}/")
+
+
+def test_claim_creates_a_draft_dataset_that_closes_the_finding_on_the_next_scan(scanned, share, owner):
+    finding = _finding(scanned, "tmp-amara-export")
+
+    dataset = finding_claim(finding=finding, actor=owner)
+
+    assert (dataset.status, dataset.owner, dataset.owning_unit) == (Dataset.Status.DRAFT, owner, owner.primary_unit)
+    assert dataset.slug == "tmp-amara-export"
+    assert list(dataset.locations.values_list("uri", flat=True)) == [f"file://{share}/tmp-amara-export/"]
+    finding.refresh_from_db()
+    assert (finding.status, finding.claimed_by, finding.dataset) == (Finding.Status.CLAIMED, owner, dataset)
+    assert AuditEvent.objects.filter(action="storage.finding_claimed", target_id=str(finding.pk)).exists()
+    with pytest.raises(ValidationError):
+        finding_claim(finding=finding, actor=owner)
+
+    scan(scanned)
+
+    finding.refresh_from_db()
+    assert (finding.status, finding.resolution) == (Finding.Status.RESOLVED, "Registered in the catalog.")
+
+
+def test_assign_and_dismiss_are_audited_and_survive_rescans(scanned, owner, colleague):
+    export, old = _finding(scanned, "tmp-amara-export"), _finding(scanned, "old-experiments")
+
+    finding_assign(finding=export, actor=owner, assignee=colleague, note="yours?")
+    with pytest.raises(ValidationError):
+        finding_dismiss(finding=old, actor=owner, reason="")
+    finding_dismiss(finding=old, actor=owner, reason="Scratch space, wiped weekly.")
+    leaver = make_person("leaver")
+    person_depart(person=leaver, actor=None)
+    with pytest.raises(ValidationError):
+        finding_assign(finding=export, actor=owner, assignee=leaver)
+
+    scan(scanned)
+
+    export.refresh_from_db()
+    old.refresh_from_db()
+    assert (export.status, export.assignee) == (Finding.Status.ASSIGNED, colleague)
+    assert (old.status, old.dismissal_reason) == (Finding.Status.DISMISSED, "Scratch space, wiped weekly.")
+    actions = set(AuditEvent.objects.filter(action__startswith="storage.finding").values_list("action", flat=True))
+    assert actions == {"storage.finding_assigned", "storage.finding_dismissed"}
+
+
+def test_connections_api_is_staff_only_and_never_shows_credentials(api, storage_settings, share, owner,
+                                                                   monkeypatch):
+    staff = make_person("root", staff=True)
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
+    assert api.get("/api/v1/storage/connections/").status_code == 403
+
+    api.credentials(HTTP_AUTHORIZATION=bearer(staff, scope="read_write"))
+    created = api.post("/api/v1/storage/connections/", {
+        "name": "lake", "kind": "s3", "roots": ["lake/raw"], "endpoint_url": "http://127.0.0.1:9",
+        "access_key_env": "LAKE_KEY_ID", "secret_key_env": "LAKE_SECRET"}, format="json")
+    assert created.status_code == 201, created.content
+    refused = api.post("/api/v1/storage/connections/", {
+        "name": "imds", "kind": "s3", "roots": ["b"], "endpoint_url": "http://169.254.169.254/"}, format="json")
+    assert refused.status_code == 400
+    assert "endpoint_url" in refused.json()["error"]["details"]
+    escaped = api.post("/api/v1/storage/connections/", {"name": "up", "kind": "local", "roots": [f"{share}/../.."]},
+                       format="json")
+    assert escaped.status_code == 400
+
+    listed = api.get("/api/v1/storage/connections/")
+    assert listed.status_code == 200
+    body = listed.content.decode()
+    assert "LAKE_KEY_ID" not in body and "LAKE_SECRET" not in body
+    assert listed.json()["results"][0]["credentials_source"] == "environment"
+    assert api.get("/api/v1/storage/connections/lake/").json()["roots"] == ["lake/raw/"]
+
+
+def test_findings_api_filters_and_actions(api, scanned, owner, colleague):
+    outsider = make_person("outsider")
+    api.credentials(HTTP_AUTHORIZATION=bearer(outsider, scope="read_write"))
+    assert api.get("/api/v1/storage/findings/").json()["results"] == []
+    export = _finding(scanned, "tmp-amara-export")
+    assert api.get(f"/api/v1/storage/findings/{export.pk}/").status_code == 404
+
+    staff = make_person("boss", staff=True, unit=owner.primary_unit)
+    api.credentials(HTTP_AUTHORIZATION=bearer(staff, scope="read_write"))
+    listed = api.get("/api/v1/storage/findings/", {"kind": "unregistered", "status": "open", "q": "amara"}).json()
+    assert [item["uri"] for item in listed["results"]] == [export.uri]
+    assert listed["results"][0]["object_count"] == 3
+
+    assigned = api.post(f"/api/v1/storage/findings/{export.pk}/assign/", {"person": colleague.external_id},
+                        format="json")
+    assert assigned.status_code == 200 and assigned.json()["status"] == "assigned"
+    dismissed = api.post(f"/api/v1/storage/findings/{export.pk}/dismiss/", {"reason": "no"}, format="json")
+    assert dismissed.status_code == 400 and dismissed.json()["error"]["code"] == "validation_error"
+
+    api.credentials(HTTP_AUTHORIZATION=bearer(colleague, scope="read_write"))
+    mine = api.get("/api/v1/storage/findings/").json()["results"]
+    assert [item["id"] for item in mine] == [export.pk]  # the assignee sees what was handed to them
+    claimed = api.post(f"/api/v1/storage/findings/{export.pk}/claim/", {"name": "Amara's export"}, format="json")
+    assert claimed.status_code == 201, claimed.content
+    assert claimed.json()["status"] == "claimed"
+    dataset = Dataset.objects.get(slug=claimed.json()["dataset"])
+    assert (dataset.owner, dataset.name, dataset.status) == (colleague, "Amara's export", Dataset.Status.DRAFT)
+
+    runs = api.get("/api/v1/storage/scans/")
+    assert runs.status_code == 403

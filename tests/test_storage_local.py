@@ -1,0 +1,144 @@
+"""Scanning real directories: aggregation, symlinks, vanishing data and resuming after a crash."""
+
+import os
+import shutil
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from catalog.services import LocationSpec
+from storage.models import Finding, ScanRun, ScanShard
+from storage.scanning import SimulatedCrash, scan_plan, scan_request, scan_run_inline, shard_process
+from tests.factories import make_dataset
+from tests.storage_support import make_local_connection, make_s3_connection, put_objects, scan
+
+pytestmark = pytest.mark.django_db
+
+
+def _write(directory, count: int, size: int = 100) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        (directory / f"part-{index:03d}.bin").write_bytes(b"k" * size)
+
+
+@pytest.fixture
+def share(storage_settings, tmp_path):
+    root = tmp_path / "mnt" / "share"
+    _write(root / "signs", 4)
+    _write(root / "tmp-amara-export", 7)
+    _write(root / "old-experiments" / "kws-augmented", 9)
+    (root / "notes.txt").write_text("hello")
+    outside = tmp_path / "outside"
+    _write(outside, 50)
+    os.symlink(outside, root / "escape")  # must never be followed
+    os.symlink(root / "signs", root / "signs-link")
+    return root
+
+
+def test_local_scan_aggregates_unregistered_folders_and_ignores_symlinks(share, owner):
+    make_dataset(owner, locations=[LocationSpec(f"file://{share}/signs/")])
+    connection = make_local_connection([str(share)])
+
+    run = scan(connection)
+
+    assert run.status == ScanRun.Status.SUCCEEDED
+    found = {f.uri: (f.object_count, f.total_bytes) for f in Finding.objects.filter(connection=connection)}
+    assert found == {
+        f"file://{share}/tmp-amara-export/": (7, 700),
+        f"file://{share}/old-experiments/": (9, 900),
+        f"file://{share}/": (1, 5),
+    }
+    assert sum(run.shards.values_list("objects_seen", flat=True)) == 4 + 7 + 9 + 1
+    finding = Finding.objects.get(uri=f"file://{share}/tmp-amara-export/")
+    assert finding.storage_owner  # the file owner's user name
+    assert any(hint.startswith("Last written by") for hint in finding.hints)
+
+
+def test_a_vanishing_location_becomes_a_missing_finding(share, owner):
+    dataset = make_dataset(owner, locations=[LocationSpec(f"file://{share}/signs/")])
+    connection = make_local_connection([str(share)])
+    scan(connection)
+    assert not Finding.objects.filter(connection=connection, kind=Finding.Kind.MISSING).exists()
+
+    shutil.rmtree(share / "signs")
+    scan(connection)
+
+    missing = Finding.objects.get(connection=connection, kind=Finding.Kind.MISSING)
+    assert (missing.dataset, missing.status) == (dataset, Finding.Status.OPEN)
+    assert missing.message == "No data found: the location is empty or was removed."
+
+    _write(share / "signs", 1)
+    scan(connection)
+    missing.refresh_from_db()
+    assert (missing.status, missing.resolution) == (Finding.Status.RESOLVED, "Data is present again.")
+
+
+def _crash_then_resume(connection, shard_prefix: str, crash_after: int) -> ScanRun:
+    run = scan_request(connection=connection, trigger="cli")
+    scan_plan(run=run)
+    shard = run.shards.get(prefix=shard_prefix)
+    with pytest.raises(SimulatedCrash):
+        shard_process(shard_id=shard.pk, crash_after=crash_after)
+    shard.refresh_from_db()
+    assert shard.status == ScanShard.Status.RUNNING and shard.last_key
+    checkpointed = shard.objects_seen
+    assert 0 < checkpointed < crash_after  # objects after the last checkpoint were lost with the worker
+    # The dead worker's lease runs out; the next worker resumes from the checkpoint.
+    ScanShard.objects.filter(pk=shard.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    run = scan_run_inline(run=run)
+    shard.refresh_from_db()
+    assert shard.attempts == 2
+    return run
+
+
+def test_a_worker_killed_mid_scan_resumes_without_double_counting(share, settings):
+    settings.KURA_SCAN_CHECKPOINT_EVERY = 10
+    _write(share / "big" / "nested", 45, size=3)
+    _write(share / "big", 50, size=2)
+    connection = make_local_connection([str(share)])
+
+    run = _crash_then_resume(connection, "big/", crash_after=37)
+
+    assert run.status == ScanRun.Status.SUCCEEDED
+    assert run.shards.get(prefix="big/").objects_seen == 95
+    big = Finding.objects.get(connection=connection, uri=f"file://{share}/big/")
+    assert (big.object_count, big.total_bytes) == (95, 45 * 3 + 50 * 2)
+
+
+def test_an_s3_worker_killed_mid_scan_resumes_from_start_after(storage_settings, moto_endpoint, bucket, settings):
+    settings.KURA_SCAN_CHECKPOINT_EVERY = 25
+    put_objects(moto_endpoint, bucket, [f"exports/part {index:03d} %.bin" for index in range(130)])
+    connection = make_s3_connection(moto_endpoint, [bucket])
+
+    run = _crash_then_resume(connection, "exports/", crash_after=60)
+
+    assert run.status == ScanRun.Status.SUCCEEDED
+    finding = Finding.objects.get(connection=connection)
+    assert (finding.object_count, finding.total_bytes) == (130, 1300)
+
+
+def test_roots_escaping_the_allow_list_are_refused(storage_settings, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    mnt = tmp_path / "mnt"
+    os.symlink(outside, mnt / "sneaky")
+    for root in (str(outside), f"{mnt}/../outside", str(mnt / "sneaky"), "relative/path"):
+        with pytest.raises(ValidationError) as refused:
+            make_local_connection([root])
+        assert "roots" in refused.value.message_dict
+
+
+def test_a_root_swapped_for_a_symlink_after_creation_is_refused_at_scan_time(storage_settings, tmp_path):
+    root = tmp_path / "mnt" / "share"
+    _write(root, 2)
+    connection = make_local_connection([str(root)])
+    shutil.rmtree(root)
+    os.symlink(tmp_path, root)
+
+    run = scan(connection)
+
+    assert run.status == ScanRun.Status.FAILED
+    assert run.errors[0]["code"] == "root_not_allowed"
+    assert not Finding.objects.filter(connection=connection, kind=Finding.Kind.UNREGISTERED).exists()

@@ -1,0 +1,155 @@
+"""Scanning a real S3 endpoint (moto in server mode over HTTP)."""
+
+import pytest
+
+from access.leavers import person_depart
+from catalog.services import LocationSpec
+from storage.models import Finding, ScanRun, ScanShard
+from tests.factories import make_dataset
+from tests.storage_support import make_s3_connection, put_objects, s3_client, scan
+
+pytestmark = pytest.mark.django_db
+
+DVC_KEYS = [f"dvc-store/files/md5/{index:02x}/{'a' * 30}" for index in range(3)]
+ODD_KEYS = ["tmp-amara-export/part 1.bin", "tmp-amara-export/ünïcode %41.bin", "tmp-amara-export/deep/x/y.bin"]
+
+
+def _layout(endpoint: str, bucket: str, signs: int = 5) -> None:
+    put_objects(endpoint, bucket, [f"signs/eu/img-{index:04d}.jpg" for index in range(signs)])
+    put_objects(endpoint, bucket, ["signs/us/a.jpg", "signs/us/b.jpg", *ODD_KEYS, *DVC_KEYS, "readme.txt",
+                                   "nested/a.bin", "nested/inner/b.bin", "empty/"])
+
+
+def _findings(connection) -> dict[str, Finding]:
+    return {finding.key: finding for finding in Finding.objects.filter(connection=connection)}
+
+
+def test_unregistered_prefixes_are_aggregated_and_registered_ones_are_not(storage_settings, moto_endpoint, bucket,
+                                                                          owner):
+    _layout(moto_endpoint, bucket, signs=1200)  # more than one page of moto's 1,000 keys
+    make_dataset(owner, locations=[LocationSpec(f"s3://{bucket}/signs/eu/")])
+    make_dataset(owner, locations=[LocationSpec(f"s3://{bucket}/nested/"), LocationSpec(f"s3://{bucket}/nested/inner/")])
+    empty = make_dataset(owner, locations=[LocationSpec(f"s3://{bucket}/empty/")])
+    connection = make_s3_connection(moto_endpoint, [bucket])
+
+    run = scan(connection)
+
+    assert run.status == ScanRun.Status.SUCCEEDED
+    assert sum(run.shards.values_list("objects_seen", flat=True)) == 1200 + 2 + 3 + 3 + 1 + 2  # folder marker skipped
+    findings = _findings(connection)
+    unregistered = {f.uri: f for f in findings.values() if f.kind == Finding.Kind.UNREGISTERED}
+    assert set(unregistered) == {f"s3://{bucket}/signs/us/", f"s3://{bucket}/tmp-amara-export/",
+                                 f"s3://{bucket}/dvc-store/", f"s3://{bucket}/"}
+    export = unregistered[f"s3://{bucket}/tmp-amara-export/"]
+    assert (export.object_count, export.total_bytes) == (3, 30)
+    assert set(export.sample_keys) == {f"s3://{bucket}/{key}" for key in ODD_KEYS}
+    assert export.oldest_modified is not None and export.newest_modified >= export.oldest_modified
+    assert any("amara" in hint for hint in export.hints) is False  # nobody called amara exists in this test
+    assert any("DVC remote" in hint for hint in unregistered[f"s3://{bucket}/dvc-store/"].hints)
+    assert unregistered[f"s3://{bucket}/"].object_count == 1  # readme.txt in the bucket root
+    missing = [f for f in findings.values() if f.kind == Finding.Kind.MISSING]
+    assert [(f.dataset, f.uri) for f in missing] == [(empty, f"s3://{bucket}/empty/")]
+    assert "empty" in missing[0].message
+
+
+def test_findings_are_idempotent_and_close_themselves(storage_settings, moto_endpoint, bucket, owner):
+    _layout(moto_endpoint, bucket)
+    connection = make_s3_connection(moto_endpoint, [bucket])
+    scan(connection)
+    first = _findings(connection)
+
+    scan(connection)
+    second = _findings(connection)
+    assert {key: (f.pk, f.object_count, f.total_bytes) for key, f in first.items()} == {
+        key: (f.pk, f.object_count, f.total_bytes) for key, f in second.items()}
+
+    client = s3_client(moto_endpoint)
+    for key in ODD_KEYS:
+        client.delete_object(Bucket=bucket, Key=key)
+    make_dataset(owner, locations=[LocationSpec(f"s3://{bucket}/signs/")])
+    scan(connection)
+
+    export = Finding.objects.get(connection=connection, key=f"unregistered:s3://{bucket}/tmp-amara-export/")
+    assert (export.status, export.resolution) == (Finding.Status.RESOLVED, "The data is no longer there.")
+    signs = Finding.objects.get(connection=connection, key=f"unregistered:s3://{bucket}/signs/")
+    assert (signs.status, signs.resolution) == (Finding.Status.RESOLVED, "Registered in the catalog.")
+    assert Finding.objects.get(connection=connection, key=f"unregistered:s3://{bucket}/dvc-store/").is_open
+
+    put_objects(moto_endpoint, bucket, ODD_KEYS[:1])
+    scan(connection)
+    export.refresh_from_db()
+    assert (export.status, export.object_count, export.pk) == (Finding.Status.OPEN, 1, first[export.key].pk)
+
+
+def test_throttling_is_answered_with_retries(storage_settings, moto_endpoint, bucket, fault_proxy):
+    endpoint, proxy = fault_proxy
+    put_objects(moto_endpoint, bucket, [f"data/{index:04d}" for index in range(40)])
+    proxy.throttle = 6
+    connection = make_s3_connection(endpoint, [bucket])
+
+    run = scan(connection)
+
+    assert run.status == ScanRun.Status.SUCCEEDED
+    assert proxy.throttled == 6
+    finding = Finding.objects.get(connection=connection, kind=Finding.Kind.UNREGISTERED)
+    assert (finding.uri, finding.object_count) == (f"s3://{bucket}/data/", 40)
+
+
+def test_denied_credentials_give_a_clear_error_and_missing_findings(storage_settings, moto_endpoint, bucket,
+                                                                    fault_proxy, owner):
+    endpoint, proxy = fault_proxy
+    proxy.deny_key = "kura-test-key"
+    put_objects(moto_endpoint, bucket, ["signs/a.jpg"])
+    dataset = make_dataset(owner, locations=[LocationSpec(f"s3://{bucket}/signs/")])
+    connection = make_s3_connection(endpoint, [bucket])
+
+    run = scan(connection)
+
+    assert run.status == ScanRun.Status.FAILED
+    assert run.errors[0]["code"] == "access_denied"
+    assert "Access denied listing s3://" in run.errors[0]["message"]
+    missing = Finding.objects.get(connection=connection, kind=Finding.Kind.MISSING)
+    assert missing.dataset == dataset
+    assert missing.message.startswith("Could not be checked: Access denied")
+
+
+def test_a_permanently_failing_shard_is_recorded_while_the_rest_completes(storage_settings, moto_endpoint, bucket,
+                                                                          owner, monkeypatch):
+    put_objects(moto_endpoint, bucket, ["good/a.bin", "bad/b.bin", "bad/c.bin"])
+    connection = make_s3_connection(moto_endpoint, [bucket])
+    from storage.listers import s3 as s3_lister
+    from storage.listers.base import ListingError
+
+    original = s3_lister.S3Lister.iter_objects
+
+    def flaky(self, root, shard, start_after):
+        if shard.prefix == "bad/":
+            raise ListingError("Listing bad/ failed: InternalError (HTTP 500).", code="listing_failed",
+                               permanent=False)
+        yield from original(self, root, shard, start_after)
+
+    monkeypatch.setattr(s3_lister.S3Lister, "iter_objects", flaky)
+    monkeypatch.setattr("storage.scanning.time.sleep", lambda seconds: None)
+    storage_settings.KURA_SCAN_SHARD_MAX_ATTEMPTS = 2
+
+    run = scan(connection)
+
+    assert run.status == ScanRun.Status.PARTIAL
+    bad = run.shards.get(prefix="bad/")
+    assert (bad.status, bad.attempts) == (ScanShard.Status.FAILED, 2)
+    assert run.errors == [{"root": bucket, "prefix": "bad/", "code": "listing_failed",
+                           "message": "Listing bad/ failed: InternalError (HTTP 500)."}]
+    assert Finding.objects.get(connection=connection).uri == f"s3://{bucket}/good/"
+
+
+def test_ownerless_location_when_the_owner_departed(storage_settings, moto_endpoint, bucket, owner):
+    put_objects(moto_endpoint, bucket, ["signs/a.jpg"])
+    dataset = make_dataset(owner, locations=[LocationSpec(f"s3://{bucket}/signs/")])
+    person_depart(person=owner, actor=None)
+    connection = make_s3_connection(moto_endpoint, [f"{bucket}/"])
+
+    scan(connection)
+
+    finding = Finding.objects.get(connection=connection)
+    assert (finding.kind, finding.dataset) == (Finding.Kind.OWNERLESS, dataset)
+    assert "departed" in finding.message
