@@ -1,15 +1,18 @@
 """Reads that join the access ledger with dataset visibility (``access`` cannot see datasets itself)."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from access.approvals import can_decide
-from access.models import AccessRequest, AuditEvent, Grant, Membership, OrgEvent, Person
+from access.models import AccessRequest, AuditEvent, GovernanceItem, Grant, Membership, OrgEvent, OrgUnit, Person
 from access.selectors import person_for_user
 from catalog.models import Dataset
+from catalog.querysets import Action
 
 
 def is_governance(user: Any) -> bool:
@@ -65,3 +68,114 @@ def requests_awaiting(*, person: Person) -> list[AccessRequest]:
 
 def request_target(request: AccessRequest) -> Dataset:
     return Dataset.objects.get(pk=request.target_id)
+
+
+# --- reads for the access pages (frontend) --------------------------------------------------------------
+
+
+def request_pending_on(*, person: Person, dataset: Dataset) -> AccessRequest | None:
+    """The person's pending request for this dataset, if any (at most one: the service refuses a second)."""
+    return (
+        requests_of(person=person)
+        .filter(target_type=ContentType.objects.get_for_model(Dataset), target_id=dataset.pk,
+                status=AccessRequest.Status.PENDING)
+        .first()
+    )
+
+
+def request_history(*, request: AccessRequest) -> "QuerySet[AuditEvent]":
+    """What happened to one request (created, re-routed, escalated, decided, withdrawn, expired), oldest first."""
+    return (
+        AuditEvent.objects.filter(target_type=ContentType.objects.get_for_model(AccessRequest),
+                                  target_id=str(request.pk))
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
+
+
+def datasets_by_id(*, user: Any, ids: Iterable[Any], action: Action = "view") -> dict[str, Dataset]:
+    """Of the datasets ``ids`` names, those ``user`` may ``action``, keyed by ``str(pk)``."""
+    wanted = {str(pk) for pk in ids}
+    if not wanted:
+        return {}
+    allowed = Dataset.objects.restrict(user, action).filter(pk__in=wanted).select_related("owner", "owning_unit")
+    return {str(dataset.pk): dataset for dataset in allowed}
+
+
+@dataclass(frozen=True)
+class UnitNode:
+    unit: OrgUnit
+    depth: int
+    members: int
+    stewards: int
+    heads: int
+    datasets: int
+
+
+def org_unit_tree() -> list[UnitNode]:
+    """Every unit (active ones first among siblings) in tree order, with current membership and dataset counts."""
+    units = list(OrgUnit.objects.select_related("successor", "parent"))
+    roles: dict[tuple[Any, str], int] = {
+        (row["unit_id"], row["role"]): row["n"]
+        for row in Membership.objects.current().values("unit_id", "role").annotate(n=Count("id"))
+    }
+    owned = {
+        row["owning_unit_id"]: row["n"] for row in Dataset.objects.values("owning_unit_id").annotate(n=Count("id"))
+    }
+    known = {unit.pk for unit in units}
+    children: dict[Any, list[OrgUnit]] = {}
+    for unit in units:
+        children.setdefault(unit.parent_id if unit.parent_id in known else None, []).append(unit)
+    for siblings in children.values():
+        siblings.sort(key=lambda unit: (unit.status != OrgUnit.Status.ACTIVE, unit.name.casefold()))
+    nodes: list[UnitNode] = []
+    seen: set[Any] = set()
+
+    def walk(parent: Any, depth: int) -> None:
+        for unit in children.get(parent, []):
+            if unit.pk in seen:
+                continue
+            seen.add(unit.pk)
+            nodes.append(UnitNode(
+                unit=unit, depth=depth, members=roles.get((unit.pk, Membership.Role.MEMBER), 0),
+                stewards=roles.get((unit.pk, Membership.Role.STEWARD), 0),
+                heads=roles.get((unit.pk, Membership.Role.HEAD), 0), datasets=owned.get(unit.pk, 0),
+            ))
+            walk(unit.pk, depth + 1)
+
+    walk(None, 0)
+    return nodes
+
+
+@dataclass(frozen=True)
+class SplitInventory:
+    """What a split of ``unit`` has to place: its active unit grants, current memberships and owned datasets."""
+
+    grants: list[Grant]
+    memberships: list[Membership]
+    datasets: list[Dataset]
+
+
+def split_inventory(*, unit: OrgUnit) -> SplitInventory:
+    return SplitInventory(
+        grants=list(Grant.objects.active().filter(grantee_unit=unit).order_by("created_at")),
+        memberships=list(
+            Membership.objects.current().filter(unit=unit).select_related("person").order_by("person__display_name")
+        ),
+        datasets=list(Dataset.objects.filter(owning_unit=unit).order_by("slug")),
+    )
+
+
+def governance_queue() -> "QuerySet[GovernanceItem]":
+    """What reorganisations left for governance to decide, oldest first."""
+    return (
+        GovernanceItem.objects.filter(resolved_at__isnull=True)
+        .select_related("former_unit", "event", "object_type")
+        .order_by("created_at", "id")
+    )
+
+
+def org_events_recent(*, limit: int = 10) -> "QuerySet[OrgEvent]":
+    return OrgEvent.objects.select_related("actor").prefetch_related("sources", "targets").order_by("-applied_at")[
+        :limit
+    ]

@@ -23,7 +23,7 @@ from access.approvals import access_request_create, effective_unit
 from access.grants import grant_create
 from access.leavers import person_depart
 from access.models import AccessRequest, Grant, Level, Membership, OrgUnit, Person
-from access.org import membership_start, org_event_apply, plan_merge
+from access.org import membership_start, org_event_apply, plan_merge, unit_alias_add
 from access.services import org_unit_create, person_create
 from annotations.services import guideline_revise
 from catalog.models import Dataset
@@ -233,7 +233,10 @@ def load_demo(data_dir: Path) -> Person:
     units: dict[str, OrgUnit] = {}
     for name, parent in UNITS.items():
         existing = OrgUnit.objects.filter(name=name).first()
-        units[name] = existing or org_unit_create(name=name, parent=units[parent] if parent else None)
+        if existing is None:
+            existing = org_unit_create(name=name, parent=units[parent] if parent else None)
+            unit_alias_add(unit=existing, name=name)  # how the directory spells it, for sync_directory
+        units[name] = existing
     people: dict[str, Person] = {}
     for username, external_id, display_name, unit, manager in PEOPLE:
         existing_person = Person.objects.filter(external_id=external_id).first()

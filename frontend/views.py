@@ -5,14 +5,26 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, QueryDict
+from django.db.models import QuerySet
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
+from access.approvals import eligible_approvers
 from access.selectors import org_units, person_for_user
 from annotations.selectors import current_guideline_revision
 from annotations.services import guideline_revise
+from catalog.access_selectors import request_pending_on
+from catalog.exports import dataset_csv_lines
 from catalog.filtersets import DatasetFilterSet
 from catalog.models import Dataset, StorageLocation
 from catalog.selectors import (
@@ -31,6 +43,7 @@ from catalog.selectors import (
     dataset_list as select_datasets,
 )
 from catalog.services import LocationSpec, dataset_create, dataset_update
+from frontend.access_forms import LEVEL_HELP, AccessRequestForm
 from frontend.forms import DatasetForm, LocationFormSet
 
 PAGE_SIZE = 25
@@ -56,10 +69,8 @@ def _filter_params(request: HttpRequest) -> QueryDict | None:
 
 @login_required
 def dataset_list(request: HttpRequest) -> HttpResponse:
-    visible = select_datasets(user=request.user)
+    filterset, queryset = _filtered_datasets(request)
     params = _filter_params(request)
-    filterset = DatasetFilterSet(params, queryset=visible)
-    queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     datasets = list(page.object_list)
     context = {
@@ -83,10 +94,34 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def dataset_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The list as filtered on the page, as CSV; storage locations only of datasets the user may read."""
+    _, queryset = _filtered_datasets(request)
+    response = StreamingHttpResponse(
+        dataset_csv_lines(user=request.user, datasets=queryset), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="kura-datasets-{stamp}.csv"'
+    return response
+
+
+def _filtered_datasets(request: HttpRequest) -> tuple[DatasetFilterSet, "QuerySet[Dataset]"]:
+    filterset = DatasetFilterSet(_filter_params(request), queryset=select_datasets(user=request.user))
+    queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+    return filterset, queryset
+
+
+@login_required
 def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
     dataset = _resolve(request, slug)
     if dataset.slug != slug:
         return HttpResponsePermanentRedirect(reverse("frontend:dataset-detail", kwargs={"slug": dataset.slug}))
+    return render_dataset_detail(request, dataset)
+
+
+def render_dataset_detail(
+    request: HttpRequest, dataset: Dataset, *, request_form: AccessRequestForm | None = None
+) -> HttpResponse:
     can_read = dataset_can_read_data(user=request.user, dataset=dataset)
     can_change = dataset_can_change(user=request.user, dataset=dataset)
     context = {
@@ -103,8 +138,24 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "api_url": request.build_absolute_uri(
             reverse("api-version-detail", kwargs={"slug": dataset.slug, "label": "latest"})
         ),
+        **access_panel_context(request, dataset, can_read=can_read, form=request_form),
     }
     return render(request, "frontend/dataset_detail.html", context)
+
+
+def access_panel_context(
+    request: HttpRequest, dataset: Dataset, *, can_read: bool, form: AccessRequestForm | None = None
+) -> dict[str, Any]:
+    """The "Request access" panel: shown to people without read access, or with a request still pending."""
+    person = person_for_user(request.user)
+    pending = request_pending_on(person=person, dataset=dataset) if person is not None else None
+    return {
+        "access_panel": person is not None and (pending is not None or not can_read),
+        "pending_request": pending,
+        "pending_approvers": eligible_approvers(pending).people if pending is not None else [],
+        "request_form": form or AccessRequestForm(),
+        "level_help": LEVEL_HELP,
+    }
 
 
 def _role_order(location: StorageLocation) -> int:

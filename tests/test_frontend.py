@@ -1,6 +1,8 @@
 """Browser pages through Django's test client: the registration form, permissions, redirects, list and search."""
 
+import csv
 import html
+import io
 import json
 from typing import Any
 
@@ -636,3 +638,17 @@ def test_list_is_empty_state_without_datasets(client, owner):
     response = client.get(reverse("frontend:dataset-list"))
 
     assert "No datasets registered yet." in response.content.decode()
+
+
+def test_export_follows_the_filters_and_defuses_spreadsheet_formulas(client, owner):
+    make_dataset(owner, slug="formula-set", name="=HYPERLINK(\"http://evil\")", purpose="Lane markings, segmented.")
+    make_dataset(owner, slug="other-set", name="Other set", purpose="Speech commands for the kiosk.")
+    client.force_login(owner.user)
+
+    response = client.get("/datasets.csv?search=lane")
+
+    assert response["Content-Type"].startswith("text/csv") and "attachment" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row["slug"] for row in rows] == ["formula-set"]
+    assert rows[0]["name"] == "'=HYPERLINK(\"http://evil\")"
+    assert rows[0]["owner"] == owner.display_name and rows[0]["storage_locations"].startswith("s3://kura-test/")

@@ -1,5 +1,7 @@
 """Who sees what: every dataset-showing endpoint and page, for every kind of caller."""
 
+import csv
+import io
 from datetime import timedelta
 
 import pytest
@@ -136,6 +138,22 @@ def test_page_matrix(world, role):
     assert version.status_code == (200 if sees else 404)
     edit = client.get("/datasets/restricted-set/edit/")
     assert edit.status_code == (200 if changes else 403 if sees else 404)
+    grants = client.get("/datasets/restricted-set/grants/")
+    assert grants.status_code == (200 if changes else 403 if sees else 404)
+    asking = client.post("/datasets/restricted-set/request-access/", {"level": "2", "purpose": "x" * 30,
+                                                                      "duration_days": "3"})
+    assert asking.status_code != 404 if sees else asking.status_code == 404
+    audit = client.get(f"/access/audit/?target={world['restricted'].pk}")
+    assert audit.status_code == (200 if role in {"steward", "staff"} else 403)
+
+    export = client.get("/datasets.csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
+    by_slug = {row["slug"]: row for row in rows}
+    assert ("restricted-set" in by_slug) is sees
+    # Internal means visible metadata, not readable data: locations still need a read grant or a role.
+    assert bool(by_slug["internal-set"]["storage_locations"]) is changes
+    if sees:
+        assert bool(by_slug["restricted-set"]["storage_locations"]) is reads
 
 
 def test_anonymous_gets_nothing(world):
