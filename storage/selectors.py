@@ -1,0 +1,91 @@
+"""Reads for connections, scan runs and findings. Findings are for staff, stewards and governance, plus
+whoever a finding is assigned to or was claimed by."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from access.selectors import person_for_user
+from catalog.access_selectors import is_steward
+from storage.models import Finding, ScanRun, StorageConnection
+
+
+def can_manage_connections(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_staff", False))
+
+
+def can_triage_findings(user: Any) -> bool:
+    return can_manage_connections(user) or is_steward(user)
+
+
+def connection_list(*, user: Any) -> "QuerySet[StorageConnection]":
+    if not can_manage_connections(user):
+        return StorageConnection.objects.none()
+    return StorageConnection.objects.all()
+
+
+def finding_list(*, user: Any) -> "QuerySet[Finding]":
+    findings = Finding.objects.select_related("connection", "assignee", "claimed_by", "dataset", "location")
+    if can_triage_findings(user):
+        return findings
+    person = person_for_user(user)
+    if person is None:
+        return findings.none()
+    return findings.filter(Q(assignee=person) | Q(claimed_by=person))
+
+
+def finding_filter(findings: "QuerySet[Finding]", params: Any) -> "QuerySet[Finding]":
+    """Filters shared by the API and the pages: kind, status (or 'open' for all unresolved), connection, q."""
+    kind = params.get("kind", "").strip()
+    if kind:
+        findings = findings.filter(kind=kind)
+    status = params.get("status", "").strip()
+    if status == "open":
+        findings = findings.filter(status__in=Finding.OPEN_STATUSES)
+    elif status:
+        findings = findings.filter(status=status)
+    connection = params.get("connection", "").strip()
+    if connection:
+        findings = findings.filter(connection__name=connection)
+    assignee = params.get("assignee", "").strip()
+    if assignee:
+        findings = findings.filter(assignee__user__username=assignee)
+    query = params.get("q", "").strip()
+    if query:
+        findings = findings.filter(Q(uri__icontains=query) | Q(storage_owner__icontains=query))
+    return findings
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    objects: int
+    bytes: int
+    shards_total: int
+    shards_done: int
+    shards_failed: int
+    rate_per_second: float | None
+    eta_seconds: float | None
+
+
+def run_progress(run: ScanRun) -> RunProgress:
+    """Objects and bytes so far, objects per second and, when a previous full scan tells the size, an ETA."""
+    totals = run.shards.aggregate(
+        objects=Sum("objects_seen"), bytes=Sum("bytes_seen"), total=Count("id"),
+        done=Count("id", filter=Q(status="done")), failed=Count("id", filter=Q(status="failed")),
+    )
+    objects, size = totals["objects"] or 0, totals["bytes"] or 0
+    end = run.finished_at or timezone.now()
+    elapsed = (end - run.started_at).total_seconds() if run.started_at else 0.0
+    rate = objects / elapsed if elapsed > 0 and objects else None
+    eta = None
+    if not run.is_finished and rate and run.expected_objects:
+        eta = max(0.0, (run.expected_objects - objects) / rate)
+    return RunProgress(objects, size, totals["total"], totals["done"], totals["failed"], rate, eta)
+
+
+def run_list(*, user: Any) -> "QuerySet[ScanRun]":
+    if not can_triage_findings(user):
+        return ScanRun.objects.none()
+    return ScanRun.objects.select_related("connection", "requested_by")
