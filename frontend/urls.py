@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import access_views, views
+from frontend import access_views, storage_views, views
 
 app_name = "frontend"
 
@@ -26,6 +26,14 @@ urlpatterns = [
     path("access/audit/", access_views.audit_log, name="audit"),
     path("access/org/", access_views.org_overview, name="org"),
     path("access/org/<str:kind>/", access_views.org_event, name="org-event"),
+    path("storage/", storage_views.findings_dashboard, name="findings"),
+    path("storage/findings/<int:pk>/", storage_views.finding_detail, name="finding"),
+    path("storage/findings/<int:pk>/claim/", storage_views.finding_claim_view, name="finding-claim"),
+    path("storage/findings/<int:pk>/assign/", storage_views.finding_assign_view, name="finding-assign"),
+    path("storage/findings/<int:pk>/dismiss/", storage_views.finding_dismiss_view, name="finding-dismiss"),
+    path("storage/scans/", storage_views.scans, name="scans"),
+    path("storage/scans/<int:pk>/", storage_views.scan_detail, name="scan"),
+    path("storage/connections/<int:pk>/scan/", storage_views.scan_start_view, name="scan-start"),
 ]
 
 auth_urlpatterns = [

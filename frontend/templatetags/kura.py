@@ -71,6 +71,18 @@ def filesize(value: Any) -> str:
 
 
 @register.filter
+def duration(seconds: Any) -> str:
+    """Seconds as a person reads them: '45 s', '3 min', '2 h 10 min'."""
+    total = int(float(seconds or 0))
+    if total < 60:
+        return f"{total} s"
+    minutes = total // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+@register.filter
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 

@@ -1,0 +1,152 @@
+"""The storage pages through Django's test client, on findings from real scans of temporary directories."""
+
+import html
+
+import pytest
+from django.urls import reverse
+
+from access.models import Membership
+from access.org import membership_start
+from catalog.models import Dataset
+from catalog.services import LocationSpec
+from storage.models import Finding, ScanRun
+from tests.factories import make_dataset, make_person
+from tests.storage_support import make_local_connection, scan
+
+pytestmark = pytest.mark.django_db
+
+
+def _write(directory, count: int, size: int = 100) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        (directory / f"part-{index:03d}.bin").write_bytes(b"k" * size)
+
+
+@pytest.fixture
+def share(storage_settings, tmp_path):
+    root = tmp_path / "mnt" / "share"
+    _write(root / "signs", 2)
+    _write(root / "tmp-amara-export", 7, size=1000)
+    _write(root / "old-experiments" / "kws-augmented", 3)
+    return root
+
+
+@pytest.fixture
+def scanned(share, owner):
+    make_dataset(owner, slug="signs", locations=[LocationSpec(f"file://{share}/signs/")])
+    connection = make_local_connection([str(share)], name="nas")
+    return connection, scan(connection)
+
+
+@pytest.fixture
+def steward(unit):
+    person = make_person("stella", unit=unit, display_name="Stella Steward")
+    membership_start(person=person, unit=unit, role=Membership.Role.STEWARD)
+    return person
+
+
+def page_text(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+def test_dashboard_shows_unregistered_data_with_totals_and_charts(client, scanned, steward, share):
+    client.force_login(steward.user)
+
+    page = page_text(client.get(reverse("frontend:findings")))
+
+    assert f"file://{share}/tmp-amara-export/" in page and f"file://{share}/old-experiments/" in page
+    assert f"file://{share}/signs/" not in page  # registered
+    assert "7.1 KB" in page  # 7,000 + 300 bytes unaccounted
+    assert "By connection" in page and "By age of the newest file" in page and "By likely owner" in page
+    assert "2 findings" in page
+
+
+def test_dashboard_filters_and_htmx_returns_only_the_results(client, scanned, steward, share):
+    client.force_login(steward.user)
+
+    response = client.get(reverse("frontend:findings"), {"q": "amara", "status": "open"},
+                          headers={"HX-Request": "true"})
+
+    text = page_text(response)
+    assert "<html" not in text and "1 finding" in text
+    assert "tmp-amara-export" in text and "old-experiments" not in text
+
+
+def test_people_who_do_not_triage_see_only_what_is_assigned_to_them(client, scanned, steward, colleague):
+    finding = Finding.objects.get(uri__endswith="/tmp-amara-export/")
+    client.force_login(colleague.user)
+    assert "0 findings" in page_text(client.get(reverse("frontend:findings")))
+    assert client.get(reverse("frontend:finding", args=[finding.pk])).status_code == 404
+    assert client.get(reverse("frontend:scans")).status_code == 403
+
+    client.force_login(steward.user)
+    client.post(reverse("frontend:finding-assign", args=[finding.pk]), {"assignee": colleague.pk, "note": "yours?"})
+
+    client.force_login(colleague.user)
+    page = page_text(client.get(reverse("frontend:finding", args=[finding.pk])))
+    assert "Claim as a draft dataset" in page and "Dismiss" not in page
+    dismissed = client.post(reverse("frontend:finding-dismiss", args=[finding.pk]), {"reason": "not mine"})
+    assert dismissed.status_code == 403
+
+
+def test_claim_creates_a_draft_dataset_owned_by_the_claimer(client, scanned, steward, share):
+    finding = Finding.objects.get(uri__endswith="/tmp-amara-export/")
+    client.force_login(steward.user)
+
+    response = client.post(reverse("frontend:finding-claim", args=[finding.pk]),
+                           {"name": "Amara's export", "purpose": "Sign crops exported for relabelling."})
+
+    dataset = Dataset.objects.get(name="Amara's export")
+    assert response.status_code == 302 and response["Location"] == reverse("frontend:dataset-edit",
+                                                                           args=[dataset.slug])
+    assert dataset.status == Dataset.Status.DRAFT and dataset.owner == steward
+    assert list(dataset.locations.values_list("uri", flat=True)) == [f"file://{share}/tmp-amara-export/"]
+    finding.refresh_from_db()
+    assert finding.status == Finding.Status.CLAIMED and finding.claimed_by == steward
+    again = client.post(reverse("frontend:finding-claim", args=[finding.pk]), {})
+    assert again.status_code == 400 and "already been claimed" in page_text(again)
+    assert Dataset.objects.filter(name="Amara's export").count() == 1
+
+
+def test_dismiss_needs_a_reason_and_closes_the_finding(client, scanned, steward):
+    finding = Finding.objects.get(uri__endswith="/old-experiments/")
+    client.force_login(steward.user)
+
+    refused = client.post(reverse("frontend:finding-dismiss", args=[finding.pk]), {"reason": ""})
+    assert refused.status_code == 400 and "This field is required" in page_text(refused)
+    finding.refresh_from_db()
+    assert finding.status == Finding.Status.OPEN
+
+    done = client.post(reverse("frontend:finding-dismiss", args=[finding.pk]),
+                       {"reason": "Scratch space, wiped weekly."})
+    assert done.status_code == 302
+    finding.refresh_from_db()
+    assert finding.status == Finding.Status.DISMISSED and finding.dismissal_reason == "Scratch space, wiped weekly."
+    assert "old-experiments" not in page_text(client.get(reverse("frontend:findings")))  # open ones by default
+    assert "old-experiments" in page_text(client.get(reverse("frontend:findings"), {"status": "dismissed"}))
+
+
+def test_scan_pages_show_progress_and_staff_start_scans(client, scanned, share):
+    connection, run = scanned
+    admin = make_person("ada", staff=True)
+    client.force_login(admin.user)
+
+    listing = page_text(client.get(reverse("frontend:scans")))
+    assert "nas" in listing and "Scan now" in listing and "Succeeded" in listing
+    detail = page_text(client.get(reverse("frontend:scan", args=[run.pk])))
+    assert "12" in detail and "shards done" in detail and str(share) in detail
+    assert 'hx-trigger="every 2s"' not in detail  # a finished scan stops polling
+
+    started = client.post(reverse("frontend:scan-start", args=[connection.pk]))
+
+    new_run = ScanRun.objects.exclude(pk=run.pk).get()
+    assert started.status_code == 302 and started["Location"] == reverse("frontend:scan", args=[new_run.pk])
+    live = page_text(client.get(reverse("frontend:scan", args=[new_run.pk])))
+    assert 'hx-trigger="every 2s"' in live  # still queued: the page keeps polling
+
+
+def test_only_staff_start_scans(client, scanned, steward):
+    connection, _ = scanned
+    client.force_login(steward.user)
+    assert client.post(reverse("frontend:scan-start", args=[connection.pk])).status_code == 403
+    assert ScanRun.objects.count() == 1
