@@ -76,7 +76,14 @@ class ScanShard(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.root}{self.prefix}"
+        return self.display_path
+
+    @property
+    def display_path(self) -> str:
+        """Root and prefix as one path (roots are stored without a trailing slash)."""
+        if not self.prefix:
+            return self.root
+        return f"{self.root.rstrip('/')}/{self.prefix.lstrip('/')}"
 
 
 class ScanAggregate(models.Model):
