@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from annotations.label_schema import attribute_text
 from annotations.models import CorrectionExample, GuidelineRevision
 from annotations.selectors import RuleExamples, correction_examples_by_rule
 from catalog.markdown import render_markdown
@@ -74,7 +75,14 @@ def guideline_export_html(revision: GuidelineRevision) -> str:
             "dataset": dataset,
             "revision": revision,
             "body_html": render_markdown(revision.body, heading_anchors=True, images=False),
-            "classes": (revision.label_schema or {}).get("classes", []),
+            "classes": [
+                {
+                    "name": label_class.get("name", ""),
+                    "definition": label_class.get("definition", ""),
+                    "attributes": [attribute_text(attribute) for attribute in label_class.get("attributes", [])],
+                }
+                for label_class in (revision.label_schema or {}).get("classes", [])
+            ],
             "groups": _export_groups(revision),
             "exported_at": timezone.now(),
         },
@@ -106,7 +114,7 @@ def guideline_export_markdown(revision: GuidelineRevision) -> str:
         parts.append("## Label schema")
         rows = ["| Class | Definition | Attributes |", "|---|---|---|"]
         for label_class in classes:
-            attributes = ", ".join(_attribute_text(attribute) for attribute in label_class.get("attributes", []))
+            attributes = ", ".join(attribute_text(attribute) for attribute in label_class.get("attributes", []))
             rows.append(
                 f"| {_cell(label_class['name'])} | {_cell(label_class['definition'])} | {_cell(attributes)} |"
             )
@@ -128,12 +136,6 @@ def guideline_export_markdown(revision: GuidelineRevision) -> str:
                     ]
                 )
     return "\n\n".join(part for part in parts if part) + "\n"
-
-
-def _attribute_text(attribute: dict[str, object]) -> str:
-    values = attribute.get("values")
-    suffix = f" ({', '.join(str(value) for value in values)})" if isinstance(values, list) else ""
-    return f"{attribute.get('name')}: {attribute.get('type')}{suffix}"
 
 
 def _cell(value: object) -> str:

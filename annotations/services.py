@@ -59,7 +59,11 @@ class _CheckedSide:
     snippet: str
 
 
-def _megabytes(size: int) -> str:
+def _size_text(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
     return f"{size / (1024 * 1024):.1f} MB"
 
 
@@ -79,7 +83,7 @@ def _check_side(side: ExampleSide, label: str) -> _CheckedSide:
     if (declared is not None and declared > limit) or len(data) > limit:
         size = declared if declared is not None else len(data)
         raise ValidationError(
-            f"The {label} image is {_megabytes(size)}; images may be at most {_megabytes(limit)}.", code="too_large"
+            f"The {label} image is {_size_text(size)}; images may be at most {_size_text(limit)}.", code="too_large"
         )
     try:
         info = inspect_image(data)

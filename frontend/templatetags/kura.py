@@ -5,6 +5,7 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 
 from annotations.exports import pretty_snippet
+from annotations.label_schema import attribute_text as schema_attribute_text
 from catalog.markdown import render_markdown as render_safe_markdown
 
 register = template.Library()
@@ -54,3 +55,8 @@ def get_item(mapping: dict[Any, Any], key: Any) -> Any:
 def snippet(value: str) -> str:
     """An annotation snippet for display: JSON indented, anything else as written (escaped by the template)."""
     return pretty_snippet(value or "")
+
+
+@register.filter
+def attribute_text(value: Any) -> str:
+    return schema_attribute_text(value)
