@@ -1,6 +1,7 @@
 import pytest
 
 from access.models import AccessRequest, AuditEvent, OrgUnit, Person
+from annotations.models import CorrectionExample, GuidelineRevision
 from catalog.models import Dataset, StorageLocation
 from catalog.selectors import left_behind_datasets
 from frontend.demo import load_demo
@@ -22,8 +23,15 @@ def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path):
     bucket = tmp_path / "demo-storage" / "bucket"
     assert (bucket / "tmp-amara-export").is_dir()  # unregistered data for the scanner to find
     assert StorageLocation.objects.filter(uri__startswith=f"file://{bucket}").exists()
+    signs = Dataset.objects.get(slug="street-signs-eu")
+    assert list(GuidelineRevision.objects.filter(guideline__dataset=signs).values_list("number", flat=True)) == [2, 1]
+    assert dict(signs.versions.values_list("label", "guideline_revision")) == {"v1": 1, "v2": 1, "v3": 2}
+    examples = CorrectionExample.objects.filter(guideline__dataset=signs)
+    assert sorted(examples.values_list("rule_anchor", flat=True)) == ["rule-boxes", "rule-occlusion", "rule-truncation"]
+    assert examples.exclude(before_image="").count() == 2
 
     load_demo(tmp_path)
 
     assert Dataset.objects.count() == datasets
     assert AuditEvent.objects.count() == events
+    assert CorrectionExample.objects.count() == 3
