@@ -251,3 +251,25 @@ def test_media_are_not_served_under_a_public_url(client, dataset, owner):
     client.force_login(make_person("visitor").user)
 
     assert client.get(f"/media/{example.before_image.name}").status_code == 404
+
+
+def test_admin_shows_examples_and_revisions_read_only(client, dataset, owner):
+    example = add(dataset, owner)
+    client.force_login(_superuser().user)
+
+    listing = client.get("/admin/annotations/correctionexample/")
+    detail = client.get(f"/admin/annotations/correctionexample/{example.pk}/change/")
+    revision = example.revision
+
+    assert listing.status_code == 200 and "Occlusion" in listing.content.decode()
+    assert detail.status_code == 200 and example.before_image.name not in detail.content.decode()
+    assert client.post(f"/admin/annotations/correctionexample/{example.pk}/change/", {}).status_code == 403
+    assert client.get(f"/admin/annotations/guidelinerevision/{revision.pk}/delete/").status_code == 403
+    assert client.get(f"/admin/catalog/dataset/{dataset.pk}/delete/").status_code == 403
+
+
+def _superuser():
+    person = make_person("root", staff=True)
+    person.user.is_superuser = True
+    person.user.save(update_fields=["is_superuser"])
+    return person
