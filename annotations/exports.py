@@ -42,11 +42,23 @@ def _side(example: CorrectionExample, prefix: str) -> ExportSide:
 
 
 def pretty_snippet(snippet: str) -> str:
-    """JSON snippets indented for reading; anything else as written."""
+    """JSON snippets indented for reading (lists of plain values such as a box stay on one line);
+    anything else as written."""
     try:
-        return json.dumps(json.loads(snippet), indent=2, ensure_ascii=False)
+        return _json_text(json.loads(snippet), 0)
     except ValueError:
         return snippet
+
+
+def _json_text(value: object, depth: int) -> str:
+    pad, inner = "  " * depth, "  " * (depth + 1)
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(key, ensure_ascii=False)}: {_json_text(item, depth + 1)}"
+                 for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        return "[\n" + ",\n".join(f"{inner}{_json_text(item, depth + 1)}" for item in value) + f"\n{pad}]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _export_groups(revision: GuidelineRevision) -> list[tuple[RuleExamples, list[ExportExample]]]:

@@ -71,7 +71,7 @@ def test_html_export_is_one_self_contained_file(client, dataset, owner):
     assert "<link" not in html and "<script" not in html and "url(" not in html and "@import" not in html
     assert "<style>" in html  # the CSS travels inside the file
     assert "<strong>visible</strong>" in html
-    assert "&quot;box&quot;: [\n    1," in html  # JSON snippets indented for reading
+    assert "{\n  &quot;label&quot;: &quot;sign&quot;,\n  &quot;box&quot;: [1, 2, 3, 4]\n}" in html  # indented JSON
     assert "truncation: enum (none, partial)" in html
     assert '<h2 id="rule-occlusion">Occlusion</h2>' in html
 
@@ -133,3 +133,13 @@ def test_malicious_rules_stored_anyway_are_sanitised_on_the_page_and_in_exports(
     assert [chunk.split(">", 1)[0] for chunk in page.split("<script")[1:]] == [
         ' src="/static/frontend/vendor/htmx.min.js" defer', ' src="/static/frontend/kura.js" defer'
     ]
+
+
+def test_snippets_are_shown_readably():
+    from annotations.exports import pretty_snippet
+
+    assert pretty_snippet('{"a":[1,2],"b":{"c":[{"d":1}],"e":{}},"f":[]}') == (
+        '{\n  "a": [1, 2],\n  "b": {\n    "c": [\n      {\n        "d": 1\n      }\n    ],\n    "e": {}\n  },\n'
+        '  "f": []\n}'
+    )
+    assert pretty_snippet("car 0.1 0.2 0.3 0.4 {") == "car 0.1 0.2 0.3 0.4 {"
