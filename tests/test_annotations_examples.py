@@ -273,3 +273,19 @@ def _superuser():
     person.user.is_superuser = True
     person.user.save(update_fields=["is_superuser"])
     return person
+
+
+def test_images_with_absurd_dimensions_are_refused():
+    import struct
+
+    from annotations.images import inspect_image
+    from tests.image_bytes import _chunk
+
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", b"\x78\x9c") + _chunk(b"IEND", b"")
+
+    with pytest.raises(ValidationError) as raised:
+        inspect_image(bomb)
+    assert raised.value.messages == [
+        "The image is 20000 by 20000 pixels; at most 16384 pixels a side and 64 megapixels are accepted."
+    ]
