@@ -81,3 +81,12 @@ def validate_label_schema(schema: Any) -> None:
         unknown = set(label_class) - {"name", "definition", "attributes", "color", "examples"}
         if unknown:
             raise _fail(where, f"unknown keys {', '.join(sorted(unknown))}.")
+
+
+def attribute_text(attribute: Any) -> str:
+    """``name: type (value, value)`` for display."""
+    if not isinstance(attribute, dict):
+        return str(attribute)
+    values = attribute.get("values")
+    suffix = f" ({', '.join(str(value) for value in values)})" if isinstance(values, list) and values else ""
+    return f"{attribute.get('name')}: {attribute.get('type')}{suffix}"

@@ -47,6 +47,9 @@ class DatasetAdmin(admin.ModelAdmin):
     readonly_fields = ["deprecated_at", "archived_at", "created_by", "created_at", "updated_at"]
     inlines = [StorageLocationInline, SlugAliasInline, VersionInline]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # datasets are deprecated or archived, never deleted (their rules revisions are append-only)
+
     def save_model(self, request: HttpRequest, obj: Dataset, form: Any, change: bool) -> None:
         # Writes go through the catalog services so slug aliases and status dates stay right.
         actor = person_for_user(request.user)

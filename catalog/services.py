@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from access.audit import audit_record
 from access.models import OrgUnit, Person
+from catalog.guideline_hooks import current_revision_number, revision_exists
 from catalog.manifests import ManifestEntry, manifest_digest, parse_manifest
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, StorageLocation, Tag
 from catalog.uris import parse_storage_uri
@@ -326,8 +327,13 @@ def dataset_version_create(
         errors["source"] = [f"'{source}' is not a version source."]
     if dataset.status == Dataset.Status.ARCHIVED:
         errors["dataset"] = ["An archived dataset takes no new versions."]
+    if guideline_revision is not None and not revision_exists(dataset, guideline_revision):
+        errors["guideline_revision"] = [f"{dataset.slug} has no annotation rules revision {guideline_revision}."]
     if errors:
         raise ValidationError(errors)
+    if guideline_revision is None and publish:
+        # Published without saying which rules applied: the ones in force now are the best record there is.
+        guideline_revision = current_revision_number(dataset)
     manifest = parse_manifest(asdict(entry) if isinstance(entry, ManifestEntry) else entry for entry in files)
     if DatasetVersion.objects.filter(dataset=dataset, label=label).exists():
         raise ValidationError({"label": [f"{dataset.slug} already has a version '{label}'."]})
@@ -362,7 +368,9 @@ def dataset_version_publish(*, version: DatasetVersion) -> DatasetVersion:
         raise ValidationError("This version is already published and cannot change.", code="immutable")
     version.status = DatasetVersion.Status.PUBLISHED
     version.published_at = timezone.now()
-    version.save(update_fields=["status", "published_at"])
+    if version.guideline_revision is None:
+        version.guideline_revision = current_revision_number(version.dataset)
+    version.save(update_fields=["status", "published_at", "guideline_revision"])
     return version
 
 

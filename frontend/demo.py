@@ -5,6 +5,7 @@ Loading is idempotent: existing people, units and datasets are left as they are.
 """
 
 import hashlib
+import io
 import json
 import os
 import random
@@ -28,9 +29,11 @@ from access.leavers import person_depart
 from access.models import AccessRequest, Grant, Level, Membership, OrgUnit, Person
 from access.org import membership_start, org_event_apply, plan_merge, unit_alias_add
 from access.services import org_unit_create, person_create
-from annotations.services import guideline_revise
+from annotations.models import CorrectionExample
+from annotations.services import ExampleSide, correction_example_add, guideline_revise
 from catalog.models import Dataset
 from catalog.services import LocationSpec, dataset_create, dataset_update, dataset_version_create
+from frontend.demo_images import LABEL_RIGHT, LABEL_WRONG, street_sign
 from storage.models import StorageConnection
 from storage.services import connection_create
 
@@ -88,6 +91,21 @@ SPEECH_SCHEMA = {
 }
 
 
+SIGN_RULES_R2 = """## Boxes
+Draw tight boxes around the sign face, **not** the pole.
+
+Signs smaller than 12 px are ignored.
+
+## Occlusion
+Box only the visible part of the sign and set `occluded: true` when something (a branch, a truck) hides
+more than a tenth of its face. Never guess the hidden outline.
+
+## Truncation
+A sign cut by the image border is boxed up to the border, with `truncation: partial` (less than half
+missing) or `heavy` (more than half).
+"""
+
+
 @dataclass
 class DemoDataset:
     slug: str
@@ -101,6 +119,7 @@ class DemoDataset:
     description: str = ""
     rules: str = ""
     schema: Mapping[str, Any] = field(default_factory=dict)
+    revised_rules: str = ""  # a second revision, published before the last version
     repo: str = ""
     repo_path: str = ""
     visibility: str = Dataset.Visibility.INTERNAL
@@ -119,6 +138,7 @@ def _datasets(bucket: Path) -> list[DemoDataset]:
             description="Dashcam frames from 14 EU countries, 2023-2026.\n\n* day and night\n* rain and snow",
             rules="## Boxes\nDraw tight boxes around the sign face, **not** the pole.\n\n"
             "Signs smaller than 12 px are ignored.",
+            revised_rules=SIGN_RULES_R2,
             schema=SIGN_SCHEMA, repo="git@git.example.com:perception/signs.git", repo_path="data/signs.dvc",
         ),
         DemoDataset(
@@ -273,9 +293,12 @@ def load_demo(data_dir: Path) -> Person:
         if spec.rules or spec.schema:
             guideline_revise(dataset=dataset, body=spec.rules, label_schema=spec.schema, actor=owner)
         for index, label in enumerate(spec.versions):
+            if spec.revised_rules and index == len(spec.versions) - 1:
+                guideline_revise(dataset=dataset, body=spec.revised_rules, label_schema=spec.schema, actor=owner,
+                                 change_note="Occlusion and truncation rules after the v2 label review")
+            # Without an explicit revision, each version records the rules in force when it is published.
             version = dataset_version_create(
                 dataset=dataset, actor=owner, label=label, files=_fake_files(spec.slug, label, spec.files + index * 7),
-                guideline_revision=1 if spec.rules or spec.schema else None,
                 git_commit=hashlib.sha1(f"{spec.slug}{label}".encode(), usedforsecurity=False).hexdigest(),
             )
             # Spread publication dates so "latest" and the version history look real.
@@ -288,6 +311,7 @@ def load_demo(data_dir: Path) -> Person:
             deprecation_note="Boxes were drawn around the pole, not the sign face. Retrain on the EU set.",
             superseded_by=Dataset.objects.get(slug="street-signs-eu"), sunset_at=now + timedelta(days=90),
         )
+    _correction_examples(people["amara"])
     _access_story(units, people)
     _storage_connection(bucket, people["demo"])
     return people["demo"]
@@ -302,6 +326,33 @@ def _storage_connection(bucket: Path, actor: Person) -> None:
                           schedule_minutes=60)
     except ValidationError:  # the bucket lies outside KURA_LOCAL_ROOTS: nothing may scan it
         return
+
+def _correction_examples(author: Person) -> None:
+    """Worked corrections for the EU sign rules (before: what annotators drew; after: what the rules ask)."""
+    dataset = Dataset.objects.get(slug="street-signs-eu")
+    if CorrectionExample.objects.filter(guideline__dataset=dataset).exists():
+        return
+    guideline_revise(dataset=dataset, body=SIGN_RULES_R2, label_schema=SIGN_SCHEMA, actor=author,
+                     change_note="Occlusion and truncation rules after the v2 label review")
+    examples = [
+        ("rule-boxes", street_sign(box=(88, 18, 154, 130), box_colour=LABEL_WRONG),
+         street_sign(box=(94, 24, 148, 78), box_colour=LABEL_RIGHT),
+         "The box follows the **sign face**; the pole is not part of the sign."),
+        ("rule-occlusion", street_sign(box=(58, 18, 148, 78), box_colour=LABEL_WRONG, occluded=True),
+         street_sign(box=(94, 24, 148, 78), box_colour=LABEL_RIGHT, occluded=True),
+         "Box what you see of the sign, not the branch in front of it, and set `occluded: true`."),
+    ]
+    for rule, before, after, explanation in examples:
+        correction_example_add(
+            dataset=dataset, rule_anchor=rule, explanation=explanation, actor=author,
+            before=ExampleSide(image=io.BytesIO(before)), after=ExampleSide(image=io.BytesIO(after)),
+        )
+    correction_example_add(
+        dataset=dataset, rule_anchor="rule-truncation", actor=author,
+        before=ExampleSide(snippet='{"label": "regulatory", "box": [156, 24, 240, 78], "truncation": "none"}'),
+        after=ExampleSide(snippet='{"label": "regulatory", "box": [156, 24, 240, 78], "truncation": "partial"}'),
+        explanation="The sign runs off the right edge: box it up to the border and mark the truncation.",
+    )
 
 
 def _access_story(units: dict[str, OrgUnit], people: dict[str, Person]) -> None:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import access_views, storage_views, views
+from frontend import access_views, guideline_views, storage_views, views
 
 app_name = "frontend"
 
@@ -12,6 +12,13 @@ urlpatterns = [
     path("datasets/<str:slug>/", views.dataset_detail, name="dataset-detail"),
     path("datasets/<str:slug>/edit/", views.dataset_edit, name="dataset-edit"),
     path("datasets/<str:slug>/versions/<str:label>/", views.version_detail, name="version-detail"),
+    path("datasets/<str:slug>/guideline/", guideline_views.guideline, name="guideline"),
+    path("datasets/<str:slug>/guideline/compare/", guideline_views.guideline_compare, name="guideline-compare"),
+    path("datasets/<str:slug>/guideline/export.<str:fmt>", guideline_views.guideline_export, name="guideline-export"),
+    path("datasets/<str:slug>/guideline/examples/", guideline_views.correction_example_create,
+         name="guideline-example-create"),
+    path("datasets/<str:slug>/guideline/examples/<int:pk>/<str:side>/", guideline_views.correction_example_file,
+         name="guideline-example-file"),
     path("datasets/<str:slug>/request-access/", access_views.access_request_new, name="access-request-create"),
     path("datasets/<str:slug>/grants/", access_views.grants, name="dataset-grants"),
     path("datasets/<str:slug>/grants/<int:grant_id>/revoke/", access_views.grant_revoke_view, name="grant-revoke"),

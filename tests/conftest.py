@@ -24,3 +24,9 @@ def colleague(unit):
 @pytest.fixture
 def api():
     return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path_factory):
+    """Uploaded files of a test go to a temporary directory, never into the checkout."""
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")

@@ -1,6 +1,7 @@
 import pytest
 
 from access.models import AccessRequest, AuditEvent, OrgUnit, Person
+from annotations.models import CorrectionExample, GuidelineRevision
 from catalog.models import Dataset, StorageLocation
 from catalog.selectors import left_behind_datasets
 from frontend.demo import load_demo
@@ -30,6 +31,12 @@ def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path, settings):
     bucket = tmp_path / "demo-storage" / "bucket"
     assert (bucket / "tmp-amara-export").is_dir()  # unregistered data for the scanner to find
     assert StorageLocation.objects.filter(uri__startswith=f"file://{bucket}").exists()
+    signs = Dataset.objects.get(slug="street-signs-eu")
+    assert list(GuidelineRevision.objects.filter(guideline__dataset=signs).values_list("number", flat=True)) == [2, 1]
+    assert dict(signs.versions.values_list("label", "guideline_revision")) == {"v1": 1, "v2": 1, "v3": 2}
+    examples = CorrectionExample.objects.filter(guideline__dataset=signs)
+    assert sorted(examples.values_list("rule_anchor", flat=True)) == ["rule-boxes", "rule-occlusion", "rule-truncation"]
+    assert examples.exclude(before_image="").count() == 2
 
     load_demo(tmp_path)
 
@@ -41,3 +48,4 @@ def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path, settings):
     assert {uri for uri, f in findings.items() if f.kind == "unregistered"} == {"tmp-amara-export/", "old-experiments/"}
     assert "The path names 'amara' (Amara Okafor)." in findings["tmp-amara-export/"].hints
     assert findings["night-drive-clips/"].kind == "ownerless"  # Jonas left and nobody took it over
+    assert CorrectionExample.objects.count() == 3

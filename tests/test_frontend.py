@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from annotations.models import GuidelineRevision
+from annotations.models import AnnotationGuideline, GuidelineRevision
 from annotations.services import guideline_revise
 from catalog.models import Dataset, SlugAlias, StorageLocation
 from catalog.selectors import dataset_can_read_data
@@ -423,7 +423,6 @@ def test_restricted_dataset_is_invisible_to_others(client, owner, colleague):
 
 def test_markdown_is_sanitised_on_render_even_if_stored_unsafe(client, owner):
     dataset = make_dataset(owner, slug="street-signs-eu")
-    guideline_revise(dataset=dataset, body="placeholder", label_schema={}, actor=owner)
     unsafe = (
         "**Bold** text <script>alert('xss-1')</script>\n\n"
         '<img src="https://img.example/a.png" onerror="alert(\'xss-2\')">\n\n'
@@ -432,7 +431,9 @@ def test_markdown_is_sanitised_on_render_even_if_stored_unsafe(client, owner):
     )
     # Bypass the services on purpose: data written by an older version or straight into the database.
     Dataset.objects.filter(pk=dataset.pk).update(description=unsafe)
-    GuidelineRevision.objects.filter(guideline__dataset=dataset).update(body=unsafe)
+    # Revisions are append-only, so the unsafe text arrives as a row inserted without the service's checks.
+    guideline = AnnotationGuideline.objects.create(dataset=dataset)
+    GuidelineRevision.objects.create(guideline=guideline, number=1, body=unsafe, label_schema={})
     client.force_login(owner.user)
 
     content = client.get(reverse("frontend:dataset-detail", args=[dataset.slug])).content.decode()

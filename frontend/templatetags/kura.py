@@ -1,63 +1,25 @@
 import json
 from typing import Any
 
-import markdown as markdown_lib
-import nh3
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
+from annotations.exports import pretty_snippet
+from annotations.label_schema import attribute_text as schema_attribute_text
+from catalog.markdown import render_markdown as render_safe_markdown
+
 register = template.Library()
-
-_ALLOWED_TAGS = {
-    "a",
-    "abbr",
-    "b",
-    "blockquote",
-    "br",
-    "code",
-    "dd",
-    "del",
-    "div",
-    "dl",
-    "dt",
-    "em",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "i",
-    "img",
-    "kbd",
-    "li",
-    "ol",
-    "p",
-    "pre",
-    "s",
-    "span",
-    "strong",
-    "sub",
-    "sup",
-    "table",
-    "tbody",
-    "td",
-    "th",
-    "thead",
-    "tr",
-    "ul",
-}
-
 
 @register.filter(name="markdown")
 def render_markdown(text: str | None) -> SafeString:
     """Markdown to HTML with everything active stripped (scripts, handlers, javascript: URLs)."""
-    html = markdown_lib.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"])
-    cleaned = nh3.clean(
-        html, tags=_ALLOWED_TAGS, url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer"
-    )
-    return mark_safe(cleaned)  # noqa: S308 - sanitised by nh3 just above
+    return mark_safe(render_safe_markdown(text))  # noqa: S308 - sanitised by nh3 in render_safe_markdown
+
+
+@register.filter(name="guideline_markdown")
+def render_guideline_markdown(text: str | None) -> SafeString:
+    """Like ``markdown``, with ``rule-…`` anchors on headings so correction examples can link to their rule."""
+    return mark_safe(render_safe_markdown(text, heading_anchors=True))  # noqa: S308 - sanitised in the renderer
 
 
 @register.filter
@@ -99,3 +61,14 @@ def query_with(context: dict[str, Any], **changes: Any) -> str:
 @register.filter
 def get_item(mapping: dict[Any, Any], key: Any) -> Any:
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def snippet(value: str) -> str:
+    """An annotation snippet for display: JSON indented, anything else as written (escaped by the template)."""
+    return pretty_snippet(value or "")
+
+
+@register.filter
+def attribute_text(value: Any) -> str:
+    return schema_attribute_text(value)

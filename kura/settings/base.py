@@ -162,6 +162,8 @@ KURA_TOKEN_MAX_DAYS = env_int("KURA_TOKEN_MAX_DAYS", 730)
 # Allow-listed roots that file:// locations may be checked under; empty means "do not touch the disk".
 KURA_LOCAL_ROOTS = env_list("KURA_LOCAL_ROOTS", [])
 DATA_UPLOAD_MAX_MEMORY_SIZE = KURA_API_MAX_BODY_BYTES
+# Largest image accepted for a correction example (uploaded through the browser).
+KURA_UPLOAD_MAX_BYTES = env_int("KURA_UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,17 @@
+"""What annotations tells the catalog about guideline revisions (see catalog.guideline_hooks)."""
+
+from annotations.models import GuidelineRevision
+from catalog.models import Dataset
+
+
+class GuidelineRevisionsForCatalog:
+    def current_number(self, dataset: Dataset) -> int | None:
+        return (
+            GuidelineRevision.objects.filter(guideline__dataset=dataset)
+            .order_by("-number")
+            .values_list("number", flat=True)
+            .first()
+        )
+
+    def exists(self, dataset: Dataset, number: int) -> bool:
+        return GuidelineRevision.objects.filter(guideline__dataset=dataset, number=number).exists()
