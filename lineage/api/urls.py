@@ -1,0 +1,21 @@
+from django.urls import path, re_path
+
+from lineage.api.views import (
+    ImpactView,
+    LineageEventView,
+    ModelDetailView,
+    ModelListView,
+    ReadinessView,
+    TrainingReportView,
+)
+
+urlpatterns = [
+    # The openlineage-python HTTP transport posts to "api/v1/lineage" with no trailing slash.
+    re_path(r"^lineage/?$", LineageEventView.as_view(), name="api-lineage-events"),
+    re_path(r"^lineage/trainings/?$", TrainingReportView.as_view(), name="api-lineage-trainings"),
+    re_path(r"^datasets/(?P<slug>[^/]+)/versions/(?P<label>[^/]+)/impact/?$", ImpactView.as_view(),
+            name="api-version-impact"),
+    re_path(r"^datasets/(?P<slug>[^/]+)/readiness/?$", ReadinessView.as_view(), name="api-dataset-readiness"),
+    path("models/", ModelListView.as_view(), name="api-model-list"),
+    re_path(r"^models/(?P<name>[A-Za-z0-9][A-Za-z0-9._/-]*?)/?$", ModelDetailView.as_view(), name="api-model-detail"),
+]

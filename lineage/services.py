@@ -1,0 +1,234 @@
+"""Writes to the lineage graph. Each public function is one transaction; a refused edge leaves nothing behind."""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from access.models import Person
+from catalog.models import DatasetVersion
+from lineage.models import (
+    Consumer,
+    ConsumerDependency,
+    ExternalDataset,
+    Model,
+    ModelVersion,
+    RawLineageEvent,
+    RunInput,
+    RunOutput,
+    TrainingRun,
+)
+from lineage.openlineage import ParsedEvent, event_digest, parse_run_event
+from lineage.resolution import ModelRef, resolve_dataset_ref
+from lineage.selectors import downstream
+
+TERMINAL_STATUS = {
+    "COMPLETE": TrainingRun.Status.COMPLETE,
+    "FAIL": TrainingRun.Status.FAILED,
+    "ABORT": TrainingRun.Status.ABORTED,
+}
+
+
+class LineageCycle(Exception):
+    """The edge would make a model version (transitively) trained on itself."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class LineageConflict(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    created: bool
+    event: RawLineageEvent
+
+
+def _run_for(*, namespace: str, external_run_id: str, job_name: str) -> TrainingRun:
+    run, _ = TrainingRun.objects.get_or_create(
+        job_namespace=namespace, external_run_id=external_run_id, defaults={"job_name": job_name}
+    )
+    return TrainingRun.objects.select_for_update().get(pk=run.pk)
+
+
+def _apply_event_to_run(run: TrainingRun, event: ParsedEvent) -> None:
+    """Fold one event into the run so that any arrival order gives the same final state."""
+    run.started_at = min(filter(None, [run.started_at, event.event_time]))
+    terminal = TERMINAL_STATUS.get(event.event_type)
+    if terminal is not None:
+        already_ended = run.status in TERMINAL_STATUS.values()
+        if not already_ended or run.status_event_time is None or event.event_time >= run.status_event_time:
+            run.status = terminal
+            run.status_event_time = event.event_time
+            run.ended_at = event.event_time
+    run.job_name = event.job_name
+    run.code_repository = event.code.repository or run.code_repository
+    run.code_path = event.code.path or run.code_path
+    run.code_commit = event.code.commit or run.code_commit
+    run.ci_job_url = event.ci_job_url or run.ci_job_url
+    if event.parameters:
+        run.parameters = {**run.parameters, **event.parameters}
+
+
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+MODEL_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+
+
+def model_version_ensure(*, name: str, version: str, owner: Person | None = None) -> ModelVersion:
+    if not MODEL_NAME.match(name) or not MODEL_VERSION.match(version):
+        raise ValidationError({"model": [
+            f"'{name}@{version}' is not a valid model version: a name of letters, digits, '.', '_', '-' or '/' "
+            "and a version of letters, digits, '.', '_', '+' or '-'."
+        ]})
+    model, _ = Model.objects.get_or_create(name=name, defaults={"owner": owner})
+    model_version, _ = ModelVersion.objects.get_or_create(model=model, version=version)
+    return model_version
+
+
+def run_link_input(*, run: TrainingRun, model_version: ModelVersion) -> None:
+    if model_version.produced_by_id == run.pk or model_version.pk in downstream(
+        run_ids=[run.pk], with_consumers=False
+    ).model_version_ids:
+        raise LineageCycle(f"Run {run.external_run_id} cannot read {model_version}: that model version is "
+                           "downstream of the run itself.")
+    RunInput.objects.get_or_create(run=run, model_version=model_version)
+
+
+def run_link_output(*, run: TrainingRun, model_version: ModelVersion, stage: str = "") -> None:
+    if model_version.produced_by_id not in (None, run.pk):
+        raise LineageConflict(f"{model_version} was already produced by another run.")
+    if run.pk in downstream(model_version_ids=[model_version.pk], with_consumers=False).run_ids:
+        raise LineageCycle(f"Run {run.external_run_id} cannot produce {model_version}: the run is downstream of "
+                           "that model version.")
+    if model_version.produced_by_id is None or (stage and stage != model_version.stage):
+        model_version.produced_by = run
+        model_version.stage = stage or model_version.stage
+        model_version.save(update_fields=["produced_by", "stage"])
+    RunOutput.objects.get_or_create(run=run, model_version=model_version)
+
+
+def _validate_stage(stage: str) -> None:
+    if stage and stage not in ModelVersion.Stage.values:
+        raise ValidationError({"stage": [f"'{stage}' is not a stage ({', '.join(ModelVersion.Stage.values)})."]})
+
+
+def _link_refs(*, run: TrainingRun, event: ParsedEvent, user: Any, owner: Person | None) -> None:
+    for ref in event.inputs:
+        target = resolve_dataset_ref(ref, user=user)
+        if isinstance(target, DatasetVersion):
+            RunInput.objects.get_or_create(run=run, dataset_version=target)
+        elif isinstance(target, ModelRef):
+            run_link_input(run=run, model_version=model_version_ensure(name=target.name, version=target.version))
+        else:
+            external, _ = ExternalDataset.objects.get_or_create(namespace=ref.namespace, name=ref.name)
+            RunInput.objects.get_or_create(run=run, external_dataset=external)
+    for ref in event.outputs:
+        target = resolve_dataset_ref(ref, user=user)
+        if isinstance(target, ModelRef):
+            _validate_stage(ref.stage)
+            model_version = model_version_ensure(name=target.name, version=target.version, owner=owner)
+            run_link_output(run=run, model_version=model_version, stage=ref.stage)
+        else:
+            # A run writing a Kura dataset (or anything else) is recorded as an external output: dataset
+            # versions are registered through the catalog, not created from lineage events.
+            external, _ = ExternalDataset.objects.get_or_create(namespace=ref.namespace, name=ref.name)
+            RunOutput.objects.get_or_create(run=run, external_dataset=external)
+
+
+def lineage_event_ingest(*, payload: Any, user: Any, actor: Person | None) -> IngestResult:
+    """Store an OpenLineage run event once and fold it into the graph; raises MalformedEvent before writing."""
+    event = parse_run_event(payload)
+    digest = event_digest(payload)
+    existing = RawLineageEvent.objects.filter(digest=digest).first()
+    if existing is not None:
+        return IngestResult(created=False, event=existing)
+    try:
+        with transaction.atomic():
+            raw = RawLineageEvent.objects.create(
+                digest=digest, payload=payload, event_type=event.event_type, event_time=event.event_time
+            )
+            run = _run_for(namespace=event.job_namespace, external_run_id=event.run_id, job_name=event.job_name)
+            _apply_event_to_run(run, event)
+            run.save()
+            _link_refs(run=run, event=event, user=user, owner=actor)
+            raw.run = run
+            raw.save(update_fields=["run"])
+    except IntegrityError:
+        # The same event raced in on another connection (a client retry); that copy won.
+        existing = RawLineageEvent.objects.filter(digest=digest).first()
+        if existing is None:
+            raise
+        return IngestResult(created=False, event=existing)
+    return IngestResult(created=True, event=raw)
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    run: TrainingRun
+    model_version: ModelVersion
+
+
+@transaction.atomic
+def training_report(
+    *,
+    actor: Person | None,
+    model: str,
+    version: str,
+    trained_on: Sequence[DatasetVersion],
+    run_id: str,
+    namespace: str = "ci",
+    job_name: str = "",
+    code_repository: str = "",
+    code_commit: str = "",
+    ci_job_url: str = "",
+    parameters: dict[str, Any] | None = None,
+    stage: str = "",
+    status: str = TrainingRun.Status.COMPLETE,
+    started_at: datetime | None = None,
+    ended_at: datetime | None = None,
+) -> TrainingReport:
+    """A CI job's plain statement: model M version V was trained on these dataset versions by run R."""
+    _validate_stage(stage)
+    if status not in TrainingRun.Status.values:
+        raise ValidationError({"status": [f"'{status}' is not a run status."]})
+    run = _run_for(namespace=namespace, external_run_id=run_id, job_name=job_name or model)
+    run.status = status
+    run.code_repository = code_repository or run.code_repository
+    run.code_commit = code_commit.lower() or run.code_commit
+    run.ci_job_url = ci_job_url or run.ci_job_url
+    run.parameters = {**run.parameters, **(parameters or {})}
+    run.started_at = started_at or run.started_at
+    run.ended_at = ended_at or run.ended_at
+    run.full_clean(exclude=["external_run_id", "job_namespace"], validate_unique=False)
+    run.save()
+    for dataset_version in trained_on:
+        RunInput.objects.get_or_create(run=run, dataset_version=dataset_version)
+    model_version = model_version_ensure(name=model, version=version, owner=actor)
+    run_link_output(run=run, model_version=model_version, stage=stage)
+    return TrainingReport(run=run, model_version=model_version)
+
+
+@transaction.atomic
+def consumer_depend(
+    *, name: str, model_version: ModelVersion, kind: str = Consumer.Kind.OTHER, owner: Person | None = None
+) -> Consumer:
+    consumer, _ = Consumer.objects.get_or_create(name=name, defaults={"kind": kind, "owner": owner})
+    ConsumerDependency.objects.get_or_create(consumer=consumer, model_version=model_version)
+    return consumer
+
+
+@transaction.atomic
+def model_version_set_stage(*, model_version: ModelVersion, stage: str) -> ModelVersion:
+    _validate_stage(stage)
+    model_version.stage = stage
+    model_version.save(update_fields=["stage"])
+    return model_version
