@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from access.models import Person
 from catalog.models import DatasetVersion
@@ -22,8 +23,8 @@ from lineage.models import (
     RunOutput,
     TrainingRun,
 )
-from lineage.openlineage import ParsedEvent, event_digest, parse_run_event
-from lineage.resolution import ModelRef, resolve_dataset_ref
+from lineage.openlineage import DatasetRef, ParsedEvent, event_digest, parse_run_event
+from lineage.resolution import ModelRef, resolve_dataset_refs
 from lineage.selectors import downstream
 
 TERMINAL_STATUS = {
@@ -54,10 +55,12 @@ class IngestResult:
 
 
 def _run_for(*, namespace: str, external_run_id: str, job_name: str) -> TrainingRun:
-    run, _ = TrainingRun.objects.get_or_create(
-        job_namespace=namespace, external_run_id=external_run_id, defaults={"job_name": job_name}
+    """The run, created if new, locked so concurrent events of one run fold in one after the other."""
+    TrainingRun.objects.bulk_create(
+        [TrainingRun(job_namespace=namespace, external_run_id=external_run_id, job_name=job_name)],
+        ignore_conflicts=True,
     )
-    return TrainingRun.objects.select_for_update().get(pk=run.pk)
+    return TrainingRun.objects.select_for_update().get(job_namespace=namespace, external_run_id=external_run_id)
 
 
 def _apply_event_to_run(run: TrainingRun, event: ParsedEvent) -> None:
@@ -83,15 +86,32 @@ MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 MODEL_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 
 
-def model_version_ensure(*, name: str, version: str, owner: Person | None = None) -> ModelVersion:
+def _check_model_name(name: str, version: str) -> None:
     if not MODEL_NAME.match(name) or not MODEL_VERSION.match(version):
         raise ValidationError({"model": [
             f"'{name}@{version}' is not a valid model version: a name of letters, digits, '.', '_', '-' or '/' "
             "and a version of letters, digits, '.', '_', '+' or '-'."
         ]})
-    model, _ = Model.objects.get_or_create(name=name, defaults={"owner": owner})
-    model_version, _ = ModelVersion.objects.get_or_create(model=model, version=version)
-    return model_version
+
+
+def _model_version_get_or_create(
+    *, name: str, version: str, owner: Person | None, produced_by: TrainingRun | None = None
+) -> tuple[ModelVersion, bool]:
+    """The model version (and its model), created if missing; inserts that lose a race keep the winner's row."""
+    _check_model_name(name, version)
+    existing = ModelVersion.objects.select_related("model").filter(model__name=name, version=version).first()
+    if existing is not None:
+        return existing, False
+    Model.objects.bulk_create([Model(name=name, owner=owner)], ignore_conflicts=True)
+    model = Model.objects.get(name=name)
+    ModelVersion.objects.bulk_create(
+        [ModelVersion(model=model, version=version, produced_by=produced_by)], ignore_conflicts=True
+    )
+    return ModelVersion.objects.select_related("model").get(model=model, version=version), True
+
+
+def model_version_ensure(*, name: str, version: str, owner: Person | None = None) -> ModelVersion:
+    return _model_version_get_or_create(name=name, version=version, owner=owner)[0]
 
 
 def run_link_input(*, run: TrainingRun, model_version: ModelVersion) -> None:
@@ -100,20 +120,21 @@ def run_link_input(*, run: TrainingRun, model_version: ModelVersion) -> None:
     ).model_version_ids:
         raise LineageCycle(f"Run {run.external_run_id} cannot read {model_version}: that model version is "
                            "downstream of the run itself.")
-    RunInput.objects.get_or_create(run=run, model_version=model_version)
+    RunInput.objects.bulk_create([RunInput(run=run, model_version=model_version)], ignore_conflicts=True)
 
 
-def run_link_output(*, run: TrainingRun, model_version: ModelVersion, stage: str = "") -> None:
+def run_link_output(*, run: TrainingRun, model_version: ModelVersion, stage: str = "", fresh: bool = False) -> None:
+    """``fresh``: the version was created just now for this run, so nothing can read it yet (no cycle possible)."""
     if model_version.produced_by_id not in (None, run.pk):
         raise LineageConflict(f"{model_version} was already produced by another run.")
-    if run.pk in downstream(model_version_ids=[model_version.pk], with_consumers=False).run_ids:
+    if not fresh and run.pk in downstream(model_version_ids=[model_version.pk], with_consumers=False).run_ids:
         raise LineageCycle(f"Run {run.external_run_id} cannot produce {model_version}: the run is downstream of "
                            "that model version.")
     if model_version.produced_by_id is None or (stage and stage != model_version.stage):
         model_version.produced_by = run
         model_version.stage = stage or model_version.stage
         model_version.save(update_fields=["produced_by", "stage"])
-    RunOutput.objects.get_or_create(run=run, model_version=model_version)
+    RunOutput.objects.bulk_create([RunOutput(run=run, model_version=model_version)], ignore_conflicts=True)
 
 
 def _validate_stage(stage: str) -> None:
@@ -121,49 +142,66 @@ def _validate_stage(stage: str) -> None:
         raise ValidationError({"stage": [f"'{stage}' is not a stage ({', '.join(ModelVersion.Stage.values)})."]})
 
 
+def _external_datasets(refs: list[DatasetRef]) -> dict[tuple[str, str], ExternalDataset]:
+    if not refs:
+        return {}
+    ExternalDataset.objects.bulk_create(
+        [ExternalDataset(namespace=ref.namespace, name=ref.name) for ref in refs], ignore_conflicts=True
+    )
+    condition = Q()
+    for ref in refs:
+        condition |= Q(namespace=ref.namespace, name=ref.name)
+    return {(external.namespace, external.name): external for external in ExternalDataset.objects.filter(condition)}
+
+
 def _link_refs(*, run: TrainingRun, event: ParsedEvent, user: Any, owner: Person | None) -> None:
-    for ref in event.inputs:
-        target = resolve_dataset_ref(ref, user=user)
+    """Edges for every input and output; inserts are batched and idempotent (a repeated event adds nothing)."""
+    resolved = resolve_dataset_refs([*event.inputs, *event.outputs], user=user)
+    input_targets, output_targets = resolved[: len(event.inputs)], resolved[len(event.inputs):]
+    new_inputs: list[RunInput] = []
+    unknown_inputs = [ref for ref, target in zip(event.inputs, input_targets, strict=True) if target is None]
+    # A run writing a Kura dataset (or anything else) is recorded as an external output: dataset versions are
+    # registered through the catalog, not created from lineage events.
+    unknown_outputs = [
+        ref for ref, target in zip(event.outputs, output_targets, strict=True) if not isinstance(target, ModelRef)
+    ]
+    externals = _external_datasets(unknown_inputs + unknown_outputs)
+    for target in input_targets:
         if isinstance(target, DatasetVersion):
-            RunInput.objects.get_or_create(run=run, dataset_version=target)
+            new_inputs.append(RunInput(run=run, dataset_version=target))
         elif isinstance(target, ModelRef):
             run_link_input(run=run, model_version=model_version_ensure(name=target.name, version=target.version))
-        else:
-            external, _ = ExternalDataset.objects.get_or_create(namespace=ref.namespace, name=ref.name)
-            RunInput.objects.get_or_create(run=run, external_dataset=external)
-    for ref in event.outputs:
-        target = resolve_dataset_ref(ref, user=user)
+    new_inputs += [RunInput(run=run, external_dataset=externals[(ref.namespace, ref.name)]) for ref in unknown_inputs]
+    RunInput.objects.bulk_create(new_inputs, ignore_conflicts=True)
+    RunOutput.objects.bulk_create(
+        [RunOutput(run=run, external_dataset=externals[(ref.namespace, ref.name)]) for ref in unknown_outputs],
+        ignore_conflicts=True,
+    )
+    for ref, target in zip(event.outputs, output_targets, strict=True):
         if isinstance(target, ModelRef):
             _validate_stage(ref.stage)
-            model_version = model_version_ensure(name=target.name, version=target.version, owner=owner)
-            run_link_output(run=run, model_version=model_version, stage=ref.stage)
-        else:
-            # A run writing a Kura dataset (or anything else) is recorded as an external output: dataset
-            # versions are registered through the catalog, not created from lineage events.
-            external, _ = ExternalDataset.objects.get_or_create(namespace=ref.namespace, name=ref.name)
-            RunOutput.objects.get_or_create(run=run, external_dataset=external)
+            model_version, created = _model_version_get_or_create(
+                name=target.name, version=target.version, owner=owner, produced_by=run
+            )
+            run_link_output(run=run, model_version=model_version, stage=ref.stage,
+                            fresh=created and model_version.produced_by_id == run.pk)
 
 
 def lineage_event_ingest(*, payload: Any, user: Any, actor: Person | None) -> IngestResult:
     """Store an OpenLineage run event once and fold it into the graph; raises MalformedEvent before writing."""
     event = parse_run_event(payload)
     digest = event_digest(payload)
-    existing = RawLineageEvent.objects.filter(digest=digest).first()
-    if existing is not None:
-        return IngestResult(created=False, event=existing)
     try:
         with transaction.atomic():
-            raw = RawLineageEvent.objects.create(
-                digest=digest, payload=payload, event_type=event.event_type, event_time=event.event_time
-            )
             run = _run_for(namespace=event.job_namespace, external_run_id=event.run_id, job_name=event.job_name)
+            raw = RawLineageEvent.objects.create(
+                digest=digest, payload=payload, event_type=event.event_type, event_time=event.event_time, run=run
+            )
             _apply_event_to_run(run, event)
             run.save()
             _link_refs(run=run, event=event, user=user, owner=actor)
-            raw.run = run
-            raw.save(update_fields=["run"])
     except IntegrityError:
-        # The same event raced in on another connection (a client retry); that copy won.
+        # A duplicate (a client retry, perhaps racing on another connection): the stored copy stands.
         existing = RawLineageEvent.objects.filter(digest=digest).first()
         if existing is None:
             raise
@@ -232,3 +270,12 @@ def model_version_set_stage(*, model_version: ModelVersion, stage: str) -> Model
     model_version.stage = stage
     model_version.save(update_fields=["stage"])
     return model_version
+
+
+@transaction.atomic
+def model_update(*, model: Model, owner: Person | None, description: str) -> Model:
+    if owner is not None and owner.status != Person.Status.ACTIVE:
+        raise ValidationError({"owner": ["The owner must be an active person."]})
+    Model.objects.filter(pk=model.pk).update(owner=owner, description=description.strip())
+    model.refresh_from_db()
+    return model

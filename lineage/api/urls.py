@@ -2,6 +2,7 @@ from django.urls import path, re_path
 
 from lineage.api.views import (
     ImpactView,
+    LineageEventSlashView,
     LineageEventView,
     ModelDetailView,
     ModelListView,
@@ -11,7 +12,8 @@ from lineage.api.views import (
 
 urlpatterns = [
     # The openlineage-python HTTP transport posts to "api/v1/lineage" with no trailing slash.
-    re_path(r"^lineage/?$", LineageEventView.as_view(), name="api-lineage-events"),
+    path("lineage", LineageEventView.as_view(), name="api-lineage-events"),
+    path("lineage/", LineageEventSlashView.as_view(), name="api-lineage-events-slash"),
     re_path(r"^lineage/trainings/?$", TrainingReportView.as_view(), name="api-lineage-trainings"),
     re_path(r"^datasets/(?P<slug>[^/]+)/versions/(?P<label>[^/]+)/impact/?$", ImpactView.as_view(),
             name="api-version-impact"),
