@@ -239,3 +239,17 @@ def model_version_lineage(*, user: Any, versions: Iterable[ModelVersion]) -> dic
     ).values_list("model_version_id", "consumer__name"):
         result[model_version_id].consumers.append(name)
     return result
+
+
+def model_versions_named(specs: Iterable[str]) -> tuple[list[ModelVersion], list[str]]:
+    """``model@version`` (or ``kura-model://model@version``) specs → the versions found, and the specs not found."""
+    found: list[ModelVersion] = []
+    missing: list[str] = []
+    for spec in specs:
+        name, _, version = spec.removeprefix("kura-model://").rpartition("@")
+        model_version = ModelVersion.objects.select_related("model").filter(model__name=name, version=version).first()
+        if model_version is None:
+            missing.append(spec)
+        else:
+            found.append(model_version)
+    return found, missing

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
@@ -257,10 +257,28 @@ def training_report(
 
 @transaction.atomic
 def consumer_depend(
-    *, name: str, model_version: ModelVersion, kind: str = Consumer.Kind.OTHER, owner: Person | None = None
+    *,
+    name: str,
+    model_versions: Sequence[ModelVersion],
+    kind: str = Consumer.Kind.OTHER,
+    owner: Person | None = None,
+    description: str = "",
 ) -> Consumer:
-    consumer, _ = Consumer.objects.get_or_create(name=name, defaults={"kind": kind, "owner": owner})
-    ConsumerDependency.objects.get_or_create(consumer=consumer, model_version=model_version)
+    """Declare that a consumer (a threshold, an API endpoint) depends on model versions.
+
+    A consumer that already exists keeps its owner; only that owner may add to it (an unowned one is open).
+    """
+    if kind not in Consumer.Kind.values:
+        raise ValidationError({"kind": [f"'{kind}' is not a consumer kind ({', '.join(Consumer.Kind.values)})."]})
+    consumer, created = Consumer.objects.get_or_create(
+        name=name, defaults={"kind": kind, "owner": owner, "description": description}
+    )
+    if not created and consumer.owner_id is not None and (owner is None or consumer.owner_id != owner.pk):
+        raise PermissionDenied(f"Consumer '{name}' belongs to someone else.")
+    ConsumerDependency.objects.bulk_create(
+        [ConsumerDependency(consumer=consumer, model_version=version) for version in model_versions],
+        ignore_conflicts=True,
+    )
     return consumer
 
 

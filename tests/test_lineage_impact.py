@@ -30,7 +30,7 @@ def diamond(owner):
     a = _train("backbone-a", "1", [v1]).model_version
     b = _train("backbone-b", "1", [v1]).model_version
     report_c = _train("ensemble", "1", reads_models=[a, b])
-    consumer_depend(name="stop-sign-threshold", model_version=report_c.model_version, kind="threshold")
+    consumer_depend(name="stop-sign-threshold", model_versions=[report_c.model_version], kind="threshold")
     return dataset, v1, a, b, report_c
 
 
@@ -163,3 +163,22 @@ def test_models_list_and_detail(api, owner, diamond):
     assert detail["versions"][0]["consumers"] == ["stop-sign-threshold"]
     assert sorted(detail["versions"][0]["trained_on"]) == ["kura-model://backbone-a@1", "kura-model://backbone-b@1"]
     assert api.get("/api/v1/models/nothing-here", HTTP_AUTHORIZATION=bearer(owner)).status_code == 404
+
+
+def test_declaring_a_consumer_through_the_api(api, owner, colleague, diamond):
+    _, _, a, _, _ = diamond
+    body = {"name": "signs-api", "kind": "api_endpoint", "depends_on": ["backbone-a@1", "ensemble@1"]}
+    response = api.post("/api/v1/consumers/", data=body, format="json",
+                        HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
+    assert response.status_code == 201, response.json()
+    assert response.json()["depends_on"] == ["backbone-a@1", "ensemble@1"]
+    impact = api.get("/api/v1/datasets/street-signs/versions/v1/impact", HTTP_AUTHORIZATION=bearer(owner)).json()
+    assert sorted(consumer["name"] for consumer in impact["consumers"]) == ["signs-api", "stop-sign-threshold"]
+
+    taken = api.post("/api/v1/consumers/", data={**body, "depends_on": ["backbone-b@1"]}, format="json",
+                     HTTP_AUTHORIZATION=bearer(colleague, scope="read_write"))
+    assert taken.status_code == 403
+    unknown = api.post("/api/v1/consumers/", data={**body, "depends_on": ["nope@9"]}, format="json",
+                       HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
+    assert unknown.status_code == 400
+    assert a.dependencies.count() == 1

@@ -204,3 +204,20 @@ def test_ci_training_report(api, owner, signs):
     assert unknown.status_code == 400
     assert "street-signs@v9" in str(unknown.json()["error"]["details"])
     assert not ModelVersion.objects.filter(version="2.0.1").exists()
+
+
+def test_storage_uri_binds_by_longest_prefix_and_digest_facet(api, owner):
+    lake = make_dataset(owner, slug="lake-everything", locations=[LocationSpec(uri="s3://kura-lake/")])
+    signs = make_dataset(owner, slug="lake-signs", locations=[LocationSpec(uri="s3://kura-lake/signs/")])
+    make_version(lake, "v1")
+    first = make_version(signs, "v1")
+    make_version(signs, "v2", files=5)
+    event = _payload(str(uuid.uuid4()), "COMPLETE", "2026-11-01T10:00:00Z", inputs=[
+        {"namespace": "s3://kura-lake", "name": "signs/train",
+         "facets": {"version": {"datasetVersion": f"sha256:{first.digest}"}}},
+        {"namespace": "s3://kura-lake", "name": "other/thing"},
+    ])
+    assert _post(api, bearer(owner, scope="read_write"), json.dumps(event)).status_code == 201
+    inputs = RunInput.objects.select_related("dataset_version__dataset")
+    bound = {str(run_input.dataset_version) for run_input in inputs}
+    assert bound == {"lake-signs@v1", "lake-everything@v1"}

@@ -80,3 +80,13 @@ class TrainingReportSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=TrainingRun.Status.choices, default=TrainingRun.Status.COMPLETE)
     started_at = serializers.DateTimeField(required=False, default=None)
     ended_at = serializers.DateTimeField(required=False, default=None)
+
+
+class ConsumerDependencySerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=Consumer.Kind.choices, default=Consumer.Kind.OTHER)
+    description = serializers.CharField(required=False, default="", allow_blank=True)
+    depends_on = serializers.ListField(
+        child=serializers.CharField(max_length=300), min_length=1, max_length=100,
+        help_text="Model versions as 'model@version'.",
+    )

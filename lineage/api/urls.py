@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from lineage.api.views import (
+    ConsumerDependencyView,
     ImpactView,
     LineageEventSlashView,
     LineageEventView,
@@ -19,5 +20,6 @@ urlpatterns = [
             name="api-version-impact"),
     re_path(r"^datasets/(?P<slug>[^/]+)/readiness/?$", ReadinessView.as_view(), name="api-dataset-readiness"),
     path("models/", ModelListView.as_view(), name="api-model-list"),
+    path("consumers/", ConsumerDependencyView.as_view(), name="api-consumer-dependencies"),
     re_path(r"^models/(?P<name>[A-Za-z0-9][A-Za-z0-9._/-]*?)/?$", ModelDetailView.as_view(), name="api-model-detail"),
 ]

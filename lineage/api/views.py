@@ -14,6 +14,7 @@ from catalog.selectors import DatasetNotFound, VersionNotFound, dataset_resolve,
 from kura.api.errors import NOT_FOUND_MESSAGE, Conflict
 from lineage.api.parsers import MaybeGzipJSONParser
 from lineage.api.serializers import (
+    ConsumerDependencySerializer,
     ConsumerSerializer,
     ModelListSerializer,
     ModelVersionDetailSerializer,
@@ -22,8 +23,21 @@ from lineage.api.serializers import (
     TrainingReportSerializer,
 )
 from lineage.openlineage import MalformedEvent
-from lineage.selectors import impact_of_version, model_get, model_list, model_version_lineage, release_readiness
-from lineage.services import LineageConflict, LineageCycle, lineage_event_ingest, training_report
+from lineage.selectors import (
+    impact_of_version,
+    model_get,
+    model_list,
+    model_version_lineage,
+    model_versions_named,
+    release_readiness,
+)
+from lineage.services import (
+    LineageConflict,
+    LineageCycle,
+    consumer_depend,
+    lineage_event_ingest,
+    training_report,
+)
 
 
 class MalformedEventError(exceptions.APIException):
@@ -192,3 +206,22 @@ class ModelDetailView(APIView):
             **ModelListSerializer(model).data,
             "versions": ModelVersionDetailSerializer(versions, many=True, context={"lineage": lineage}).data,
         })
+
+
+class ConsumerDependencyView(APIView):
+    @extend_schema(
+        summary="Declare that a consumer (threshold, API endpoint) depends on model versions (read-write token)",
+        request=ConsumerDependencySerializer,
+        responses={201: ConsumerSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ConsumerDependencySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        versions, missing = model_versions_named(data["depends_on"])
+        if missing:
+            unknown = [f"'{spec}' is not a known model version." for spec in missing]
+            raise exceptions.ValidationError({"depends_on": unknown})
+        consumer = consumer_depend(name=data["name"], model_versions=versions, kind=data["kind"],
+                                   owner=person_for_user(request.user), description=data["description"])
+        return Response(ConsumerSerializer(consumer).data, status=status.HTTP_201_CREATED)
