@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import access_views, views
+from frontend import access_views, lineage_views, views
 
 app_name = "frontend"
 
@@ -11,6 +11,9 @@ urlpatterns = [
     path("datasets/<str:slug>/", views.dataset_detail, name="dataset-detail"),
     path("datasets/<str:slug>/edit/", views.dataset_edit, name="dataset-edit"),
     path("datasets/<str:slug>/versions/<str:label>/", views.version_detail, name="version-detail"),
+    path("datasets/<str:slug>/lineage/", lineage_views.dataset_lineage, name="dataset-lineage"),
+    path("models/", lineage_views.models, name="model-list"),
+    path("models/<path:name>/", lineage_views.model_detail, name="model-detail"),
     path("datasets/<str:slug>/request-access/", access_views.access_request_new, name="access-request-create"),
     path("datasets/<str:slug>/grants/", access_views.grants, name="dataset-grants"),
     path("datasets/<str:slug>/grants/<int:grant_id>/revoke/", access_views.grant_revoke_view, name="grant-revoke"),

@@ -253,3 +253,111 @@ def model_versions_named(specs: Iterable[str]) -> tuple[list[ModelVersion], list
         else:
             found.append(model_version)
     return found, missing
+
+
+MAX_GRAPH_NODES = 150
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    key: str
+    kind: str  # dataset_version | external | run | model_version | consumer
+    label: str
+    detail: str = ""
+    ref: tuple[str, ...] = ()  # what a page needs to link it: (slug, label) or (model name,)
+
+
+@dataclass
+class LineageGraph:
+    nodes: dict[str, GraphNode] = field(default_factory=dict)
+    edges: set[tuple[str, str]] = field(default_factory=set)
+    truncated: bool = False
+
+    def add(self, node: GraphNode) -> bool:
+        if node.key in self.nodes:
+            return True
+        if len(self.nodes) >= MAX_GRAPH_NODES:
+            self.truncated = True
+            return False
+        self.nodes[node.key] = node
+        return True
+
+    def link(self, source: GraphNode, target: GraphNode) -> None:
+        if self.add(source) and self.add(target):
+            self.edges.add((source.key, target.key))
+
+
+def _run_node(run: TrainingRun) -> GraphNode:
+    return GraphNode(f"run:{run.pk}", "run", run.job_name, f"{run.status} · {run.external_run_id[:13]}")
+
+
+def _model_version_node(version: ModelVersion) -> GraphNode:
+    return GraphNode(f"mv:{version.pk}", "model_version", f"{version.model.name}@{version.version}", version.stage,
+                     (version.model.name,))
+
+
+def _assemble(*, user: Any, found: Downstream) -> LineageGraph:
+    """Nodes and edges around the runs, model versions and consumers in ``found``. Dataset versions appear
+    only from datasets ``user`` may see, so a restricted dataset never shows in another person's graph."""
+    graph = LineageGraph()
+    runs = {run.pk: run for run in TrainingRun.objects.filter(pk__in=found.run_ids)}
+    versions = {
+        version.pk: version
+        for version in ModelVersion.objects.filter(pk__in=found.model_version_ids).select_related("model")
+    }
+    for version in versions.values():
+        graph.add(_model_version_node(version))
+    inputs = list(
+        RunInput.objects.filter(run_id__in=runs)
+        .select_related("dataset_version__dataset", "model_version__model", "external_dataset")
+        .order_by("pk")
+    )
+    read_datasets = {run_input.dataset_version.dataset_id for run_input in inputs if run_input.dataset_version}
+    visible = set(
+        Dataset.objects.restrict(user, "view").filter(pk__in=read_datasets).values_list("pk", flat=True)
+    )
+    for run_input in inputs:
+        source: GraphNode
+        if run_input.dataset_version is not None:
+            read = run_input.dataset_version
+            if read.dataset_id not in visible:
+                continue
+            source = GraphNode(f"dv:{read.pk}", "dataset_version", f"{read.dataset.slug}@{read.label}",
+                               read.dataset.name, (read.dataset.slug, read.label))
+        elif run_input.model_version is not None:
+            source = _model_version_node(run_input.model_version)
+        else:
+            assert run_input.external_dataset is not None
+            external = run_input.external_dataset
+            source = GraphNode(f"ext:{external.pk}", "external", external.name, external.namespace)
+        graph.link(source, _run_node(runs[run_input.run_id]))
+    outputs = RunOutput.objects.filter(run_id__in=runs).select_related("model_version__model", "external_dataset")
+    for output in outputs.order_by("pk"):
+        if output.model_version is not None:
+            target = _model_version_node(output.model_version)
+        else:
+            assert output.external_dataset is not None
+            external = output.external_dataset
+            target = GraphNode(f"ext:{external.pk}", "external", external.name, external.namespace)
+        graph.link(_run_node(runs[output.run_id]), target)
+    dependencies = ConsumerDependency.objects.filter(model_version_id__in=versions).select_related("consumer")
+    for dependency in dependencies.order_by("pk"):
+        consumer = dependency.consumer
+        graph.link(_model_version_node(versions[dependency.model_version_id]),
+                   GraphNode(f"c:{consumer.pk}", "consumer", consumer.name, consumer.get_kind_display()))
+    return graph
+
+
+def dataset_lineage_graph(*, user: Any, dataset: Dataset) -> LineageGraph:
+    """Everything downstream of any version of ``dataset`` (the caller has checked the user may see it)."""
+    runs = runs_reading(DatasetVersion.objects.filter(dataset=dataset).values("pk"))
+    return _assemble(user=user, found=downstream(run_ids=runs))
+
+
+def model_lineage_graph(*, user: Any, model: Model) -> LineageGraph:
+    """The runs that produced ``model``'s versions, what they read, and everything downstream."""
+    version_ids = set(model.versions.values_list("pk", flat=True))
+    producers = set(
+        TrainingRun.objects.filter(produced_versions__in=version_ids).values_list("pk", flat=True)
+    )
+    return _assemble(user=user, found=downstream(run_ids=producers, model_version_ids=version_ids))
