@@ -28,6 +28,7 @@ from access.services import org_unit_create, person_create
 from annotations.services import guideline_revise
 from catalog.models import Dataset
 from catalog.services import LocationSpec, dataset_create, dataset_update, dataset_version_create
+from frontend.demo_lineage import lineage_story
 
 UNITS = {
     "ML Research": None,
@@ -266,6 +267,7 @@ def load_demo(data_dir: Path) -> Person:
             # Spread publication dates so "latest" and the version history look real.
             published = now - timedelta(days=120 * (len(spec.versions) - index))
             type(version).objects.filter(pk=version.pk).update(published_at=published, created_at=published)
+    lineage_story(people)
     legacy = Dataset.objects.get(slug="street-signs-legacy")
     if legacy.status == Dataset.Status.ACTIVE:
         dataset_update(

@@ -80,3 +80,20 @@ def test_labels_in_the_graph_are_escaped(client, owner):
     html = client.get("/datasets/escaping/lineage/").content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;" in html
+
+
+def test_demo_has_a_lineage_graph_with_runs_models_and_consumers(client, tmp_path):
+    from frontend.demo import load_demo
+    from lineage.models import TrainingRun
+
+    demo = load_demo(tmp_path)
+    load_demo(tmp_path)  # idempotent
+    assert TrainingRun.objects.count() == 4
+    client.force_login(demo.user)
+    html = client.get("/datasets/street-signs-eu/lineage/").content.decode()
+    for label in ("street-signs-eu@v2", "train-sign-detector", "sign-detector@2.0.0", "sign-detector-edge@1.0.0",
+                  "sign-confidence-threshold"):
+        assert label in html
+    assert "not ready" in html  # v3 is newer than anything a staging model was trained on
+    legacy = client.get("/api/v1/datasets/street-signs-legacy/versions/v1/").json()
+    assert any("sign-detector" in warning for warning in legacy["warnings"])
