@@ -14,7 +14,9 @@ class LineageRetirementListener:
         models = models_affected_by_dataset(dataset=dataset)
         if not models:
             return []
-        names = ", ".join(model.name for model in models)
+        names = ", ".join(
+            f"{model.name} (owner {model.owner.display_name})" if model.owner else model.name for model in models
+        )
         return [f"Models trained on it (directly or downstream): {names}."]
 
     def dataset_retired(self, dataset: Dataset, actor: Person | None) -> None:

@@ -153,7 +153,8 @@ def test_deprecation_lists_affected_models_and_emails_their_owners(
     response = api.get("/api/v1/datasets/street-signs/versions/v1/", HTTP_AUTHORIZATION=bearer(owner))
     assert response.status_code == 200
     warnings = response.json()["warnings"]
-    assert any("backbone-a, backbone-b, ensemble" in warning for warning in warnings), warnings
+    expected = "backbone-a (owner Mona), backbone-b, ensemble (owner Mona)"
+    assert any(expected in warning for warning in warnings), warnings
 
 
 def test_models_list_and_detail(api, owner, diamond):
