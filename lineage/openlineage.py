@@ -161,6 +161,8 @@ def parse_run_event(payload: Any) -> ParsedEvent:
     if event_time is None or event_time.tzinfo is None:
         raise MalformedEvent("'eventTime' must be an ISO 8601 date-time with a time zone.")
     _text(event, "producer", "producer", max_length=1000)
+    if "run" not in event:
+        raise MalformedEvent("Only run events are accepted: 'run' is missing (job and dataset events carry none).")
     run = _mapping(event.get("run"), "run")
     run_id = _text(run, "runId", "run.runId", max_length=64)
     try:

@@ -145,8 +145,10 @@ def _validate_stage(stage: str) -> None:
 def _external_datasets(refs: list[DatasetRef]) -> dict[tuple[str, str], ExternalDataset]:
     if not refs:
         return {}
+    # One insert order for everyone, so two events naming the same datasets cannot deadlock on each other.
+    ordered = sorted({(ref.namespace, ref.name) for ref in refs})
     ExternalDataset.objects.bulk_create(
-        [ExternalDataset(namespace=ref.namespace, name=ref.name) for ref in refs], ignore_conflicts=True
+        [ExternalDataset(namespace=namespace, name=name) for namespace, name in ordered], ignore_conflicts=True
     )
     condition = Q()
     for ref in refs:
