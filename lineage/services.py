@@ -110,11 +110,24 @@ def _model_version_get_or_create(
     return ModelVersion.objects.select_related("model").get(model=model, version=version), True
 
 
+@transaction.atomic
 def model_version_ensure(*, name: str, version: str, owner: Person | None = None) -> ModelVersion:
     return _model_version_get_or_create(name=name, version=version, owner=owner)[0]
 
 
+@transaction.atomic
 def run_link_input(*, run: TrainingRun, model_version: ModelVersion) -> None:
+    """Record that ``run`` read ``model_version``; refused when that would close a cycle."""
+    _link_input(run, model_version)
+
+
+@transaction.atomic
+def run_link_output(*, run: TrainingRun, model_version: ModelVersion, stage: str = "") -> None:
+    """Record that ``run`` produced ``model_version``; refused when another run did, or it would close a cycle."""
+    _link_output(run, model_version, stage=stage)
+
+
+def _link_input(run: TrainingRun, model_version: ModelVersion) -> None:
     if model_version.produced_by_id == run.pk or model_version.pk in downstream(
         run_ids=[run.pk], with_consumers=False
     ).model_version_ids:
@@ -123,7 +136,7 @@ def run_link_input(*, run: TrainingRun, model_version: ModelVersion) -> None:
     RunInput.objects.bulk_create([RunInput(run=run, model_version=model_version)], ignore_conflicts=True)
 
 
-def run_link_output(*, run: TrainingRun, model_version: ModelVersion, stage: str = "", fresh: bool = False) -> None:
+def _link_output(run: TrainingRun, model_version: ModelVersion, *, stage: str = "", fresh: bool = False) -> None:
     """``fresh``: the version was created just now for this run, so nothing can read it yet (no cycle possible)."""
     if model_version.produced_by_id not in (None, run.pk):
         raise LineageConflict(f"{model_version} was already produced by another run.")
@@ -172,7 +185,7 @@ def _link_refs(*, run: TrainingRun, event: ParsedEvent, user: Any, owner: Person
         if isinstance(target, DatasetVersion):
             new_inputs.append(RunInput(run=run, dataset_version=target))
         elif isinstance(target, ModelRef):
-            run_link_input(run=run, model_version=model_version_ensure(name=target.name, version=target.version))
+            _link_input(run, _model_version_get_or_create(name=target.name, version=target.version, owner=None)[0])
     new_inputs += [RunInput(run=run, external_dataset=externals[(ref.namespace, ref.name)]) for ref in unknown_inputs]
     RunInput.objects.bulk_create(new_inputs, ignore_conflicts=True)
     RunOutput.objects.bulk_create(
@@ -185,8 +198,7 @@ def _link_refs(*, run: TrainingRun, event: ParsedEvent, user: Any, owner: Person
             model_version, created = _model_version_get_or_create(
                 name=target.name, version=target.version, owner=owner, produced_by=run
             )
-            run_link_output(run=run, model_version=model_version, stage=ref.stage,
-                            fresh=created and model_version.produced_by_id == run.pk)
+            _link_output(run, model_version, stage=ref.stage, fresh=created and model_version.produced_by_id == run.pk)
 
 
 def lineage_event_ingest(*, payload: Any, user: Any, actor: Person | None) -> IngestResult:
@@ -252,8 +264,8 @@ def training_report(
     run.save()
     for dataset_version in trained_on:
         RunInput.objects.get_or_create(run=run, dataset_version=dataset_version)
-    model_version = model_version_ensure(name=model, version=version, owner=actor)
-    run_link_output(run=run, model_version=model_version, stage=stage)
+    model_version = _model_version_get_or_create(name=model, version=version, owner=actor)[0]
+    _link_output(run, model_version, stage=stage)
     return TrainingReport(run=run, model_version=model_version)
 
 
