@@ -47,5 +47,9 @@ lint: $(DEV_STAMP) services compose-check
 bench-lookup: $(DEV_STAMP) services
 	$(PY) -m bench.lookup
 
+.PHONY: bench-lineage
+bench-lineage: $(DEV_STAMP) services
+	$(PY) -m bench.lineage
+
 clean:
 	rm -rf var/ .mypy_cache .ruff_cache .pytest_cache

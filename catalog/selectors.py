@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from access.approvals import effective_unit
 from access.models import Membership, Person
+from catalog.lifecycle import retirement_warnings
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, Tag
 from catalog.querysets import Action
 
@@ -128,6 +129,7 @@ def deprecation_warnings(dataset: Dataset) -> list[str]:
         warnings.append(f"Use '{dataset.superseded_by.slug}' instead.")
     if dataset.sunset_at:
         warnings.append(f"It will stop being served after {dataset.sunset_at:%Y-%m-%d}.")
+    warnings.extend(retirement_warnings(dataset))
     return warnings
 
 

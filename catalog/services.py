@@ -12,6 +12,7 @@ from django.utils import timezone
 from access.audit import audit_record
 from access.models import OrgUnit, Person
 from catalog.guideline_hooks import current_revision_number, revision_exists
+from catalog.lifecycle import notify_retired
 from catalog.manifests import ManifestEntry, manifest_digest, parse_manifest
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, StorageLocation, Tag
 from catalog.uris import parse_storage_uri
@@ -283,6 +284,8 @@ def dataset_update(
         changed = {key for key in after if after[key] != before[key]}
         action = "dataset.ownership_changed" if changed & {"owner_id", "owning_unit_id"} else "dataset.changed"
         audit_record(actor=actor, action=action, target=dataset, before=before, after=after, reason=change_reason)
+    if dataset.status != previous_status and dataset.status in {Dataset.Status.DEPRECATED, Dataset.Status.ARCHIVED}:
+        notify_retired(dataset, actor)
     return dataset
 
 

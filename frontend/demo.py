@@ -34,6 +34,7 @@ from annotations.services import ExampleSide, correction_example_add, guideline_
 from catalog.models import Dataset
 from catalog.services import LocationSpec, dataset_create, dataset_update, dataset_version_create
 from frontend.demo_images import LABEL_RIGHT, LABEL_WRONG, street_sign
+from frontend.demo_lineage import lineage_story
 from storage.models import StorageConnection
 from storage.services import connection_create
 
@@ -304,6 +305,7 @@ def load_demo(data_dir: Path) -> Person:
             # Spread publication dates so "latest" and the version history look real.
             published = now - timedelta(days=120 * (len(spec.versions) - index))
             type(version).objects.filter(pk=version.pk).update(published_at=published, created_at=published)
+    lineage_story(people)
     legacy = Dataset.objects.get(slug="street-signs-legacy")
     if legacy.status == Dataset.Status.ACTIVE:
         dataset_update(

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import access_views, guideline_views, storage_views, views
+from frontend import access_views, guideline_views, lineage_views, storage_views, views
 
 app_name = "frontend"
 
@@ -19,6 +19,9 @@ urlpatterns = [
          name="guideline-example-create"),
     path("datasets/<str:slug>/guideline/examples/<int:pk>/<str:side>/", guideline_views.correction_example_file,
          name="guideline-example-file"),
+    path("datasets/<str:slug>/lineage/", lineage_views.dataset_lineage, name="dataset-lineage"),
+    path("models/", lineage_views.models, name="model-list"),
+    path("models/<path:name>/", lineage_views.model_detail, name="model-detail"),
     path("datasets/<str:slug>/request-access/", access_views.access_request_new, name="access-request-create"),
     path("datasets/<str:slug>/grants/", access_views.grants, name="dataset-grants"),
     path("datasets/<str:slug>/grants/<int:grant_id>/revoke/", access_views.grant_revoke_view, name="grant-revoke"),

@@ -124,6 +124,9 @@ SPECTACULAR_SETTINGS = {
         "DatasetStatusEnum": "catalog.models.Dataset.Status",
         "VersionStatusEnum": "catalog.models.DatasetVersion.Status",
         "PersonStatusEnum": "access.models.Person.Status",
+        "ConsumerKindEnum": "lineage.models.Consumer.Kind",
+        "ModelStageEnum": "lineage.models.ModelVersion.Stage",
+        "TrainingRunStatusEnum": "lineage.models.TrainingRun.Status",
     },
 }
 

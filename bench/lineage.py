@@ -1,0 +1,262 @@
+"""``make bench-lineage``: a lineage graph of 10,000 dataset versions, 2,000 models and 20,000 edges in PostgreSQL,
+Kura under gunicorn, then
+
+* the transitive impact answer ``GET /api/v1/datasets/<slug>/versions/<label>/impact`` (p50/p95, target p95 ≤ 100 ms)
+  next to a trivial authenticated ``GET /api/v1/whoami/`` on the same server, and the selector alone in-process;
+* 1,000 OpenLineage run events POSTed to ``/api/v1/lineage`` by concurrent clients (target ≥ 200 events/s).
+
+Knobs (BENCH_* variables) are those of bench/config.py plus BENCH_LINEAGE_* below; the database is
+``kura_bench_lineage`` unless BENCH_LINEAGE_DB_NAME says otherwise.
+"""
+
+import http.client
+import json
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bench import database, probes
+from bench.config import RESULTS_DIR, BenchConfig, load_config
+from bench.server import Server, running_server
+
+DATASET_VERSIONS = int(os.environ.get("BENCH_LINEAGE_VERSIONS", "10000"))
+MODELS = int(os.environ.get("BENCH_LINEAGE_MODELS", "2000"))
+EDGES = int(os.environ.get("BENCH_LINEAGE_EDGES", "20000"))
+EVENTS = int(os.environ.get("BENCH_LINEAGE_EVENTS", "1000"))
+IMPACT_REQUESTS = int(os.environ.get("BENCH_LINEAGE_IMPACT_REQUESTS", "500"))
+CLIENTS = int(os.environ.get("BENCH_LINEAGE_CLIENTS", "8"))
+VERSIONS_PER_DATASET = 5
+VERSIONS_PER_MODEL = 2
+IMPACT_P95_TARGET_MS = 100.0
+EVENTS_PER_S_TARGET = 200.0
+
+
+@dataclass(frozen=True)
+class Graph:
+    token: str
+    impact_paths: list[str]
+    version_refs: list[str]  # "slug@label" for event inputs
+    edges: int
+
+
+def build_graph(seed: int) -> Graph:
+    """Fill the bench database through the ORM (bulk inserts); edges only point from older to newer models."""
+    from access.models import ApiToken
+    from access.services import org_unit_create, person_create, token_create
+    from catalog.models import Dataset, DatasetVersion
+    from lineage.models import Consumer, ConsumerDependency, Model, ModelVersion, RunInput, RunOutput, TrainingRun
+
+    rng = random.Random(seed)
+    unit = org_unit_create(name="Bench lineage")
+    person = person_create(username="bench-lineage", external_id="BENCH-L", display_name="Bench", primary_unit=unit)
+    datasets = Dataset.objects.bulk_create(
+        Dataset(slug=f"bench-data-{index:05d}", name=f"Bench data {index}", purpose="Lineage benchmark data.",
+                owner=person, owning_unit=unit)
+        for index in range(DATASET_VERSIONS // VERSIONS_PER_DATASET)
+    )
+    versions = DatasetVersion.objects.bulk_create(
+        DatasetVersion(dataset=dataset, label=f"v{number}", status=DatasetVersion.Status.PUBLISHED,
+                       digest=uuid.uuid4().hex * 2, published_at=dataset.created_at)
+        for dataset in datasets for number in range(1, VERSIONS_PER_DATASET + 1)
+    )
+    models = Model.objects.bulk_create(Model(name=f"bench-model-{index:04d}", owner=person) for index in range(MODELS))
+    runs = TrainingRun.objects.bulk_create(
+        TrainingRun(external_run_id=str(uuid.uuid4()), job_namespace="bench", job_name=f"train-{index}",
+                    status=TrainingRun.Status.COMPLETE)
+        for index in range(MODELS * VERSIONS_PER_MODEL)
+    )
+    model_versions = ModelVersion.objects.bulk_create(
+        ModelVersion(model=models[index // VERSIONS_PER_MODEL], version=str(index % VERSIONS_PER_MODEL + 1),
+                     produced_by=runs[index], stage=rng.choice(ModelVersion.Stage.values))
+        for index in range(len(runs))
+    )
+    outputs = [RunOutput(run=run, model_version=mv) for run, mv in zip(runs, model_versions, strict=True)]
+    chain_edges = EDGES // 10
+    consumer_edges = EDGES // 10
+    input_edges = EDGES - len(outputs) - chain_edges - consumer_edges
+    dataset_inputs = {(rng.randrange(len(runs)), rng.randrange(len(versions))) for _ in range(input_edges)}
+    chain: set[tuple[int, int]] = set()
+    while len(chain) < chain_edges:
+        reader = rng.randrange(VERSIONS_PER_MODEL, len(runs))
+        source = rng.randrange(0, reader - reader % VERSIONS_PER_MODEL)  # a version of an older model: no cycle
+        chain.add((reader, source))
+    RunOutput.objects.bulk_create(outputs, batch_size=5000)
+    RunInput.objects.bulk_create(
+        [RunInput(run=runs[run], dataset_version=versions[version]) for run, version in dataset_inputs]
+        + [RunInput(run=runs[run], model_version=model_versions[source]) for run, source in chain],
+        batch_size=5000,
+    )
+    consumers = Consumer.objects.bulk_create(
+        Consumer(name=f"bench-consumer-{index:04d}", kind=Consumer.Kind.THRESHOLD) for index in range(consumer_edges)
+    )
+    ConsumerDependency.objects.bulk_create(
+        ConsumerDependency(consumer=consumer, model_version=rng.choice(model_versions)) for consumer in consumers
+    )
+    token = token_create(name="bench lineage", scope=ApiToken.Scope.READ_WRITE, owner_person=person,
+                         expires_in_days=1).plaintext
+    read_versions = sorted({version for _, version in dataset_inputs})
+    sample = [versions[index] for index in rng.sample(read_versions, min(IMPACT_REQUESTS, len(read_versions)))]
+    slugs = {dataset.pk: dataset.slug for dataset in datasets}
+    return Graph(
+        token=token,
+        impact_paths=[f"/api/v1/datasets/{slugs[v.dataset_id]}/versions/{v.label}/impact" for v in sample],
+        version_refs=[f"{slugs[v.dataset_id]}@{v.label}" for v in rng.sample(versions, 200)],
+        edges=len(outputs) + len(dataset_inputs) + len(chain) + consumer_edges,
+    )
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def time_gets(server: Server, token: str, paths: list[str]) -> list[float]:
+    """Sequential GETs on one keep-alive connection; milliseconds each. Every answer must be a 200."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    headers = {"Authorization": f"Bearer {token}"}
+    timings: list[float] = []
+    try:
+        for path in paths:
+            started = time.perf_counter()
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            timings.append((time.perf_counter() - started) * 1000)
+            if response.status != 200:
+                raise RuntimeError(f"GET {path} answered {response.status}")
+    finally:
+        connection.close()
+    return timings
+
+
+def _event(run_id: str, event_type: str, hour: int, inputs: list[str], model: str) -> bytes:
+    event = {
+        "eventType": event_type,
+        "eventTime": f"2026-11-01T{hour:02d}:00:00Z",
+        "producer": "https://example.com/bench",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": run_id, "facets": {}},
+        "job": {"namespace": "bench-ci", "name": f"train-{model}", "facets": {"sourceCodeLocation": {
+            "_producer": "https://example.com/bench", "type": "git", "url": "https://git.example.com/bench",
+            "version": uuid.uuid4().hex[:12],
+        }}},
+        "inputs": [{"namespace": "kura", "name": ref} for ref in inputs]
+        + [{"namespace": "s3://bench-external", "name": f"features/{model}"}],
+        "outputs": [{"namespace": "kura-model", "name": f"{model}@1"}] if event_type == "COMPLETE" else [],
+    }
+    return json.dumps(event).encode()
+
+
+def make_events(graph: Graph, count: int, seed: int) -> list[bytes]:
+    """Pairs of START and COMPLETE for count/2 runs, each reading three Kura versions and producing a model."""
+    rng = random.Random(seed)
+    events: list[bytes] = []
+    for index in range(count // 2):
+        run_id, inputs, model = str(uuid.uuid4()), rng.sample(graph.version_refs, 3), f"ingest-{seed}-{index:04d}"
+        events += [_event(run_id, "START", 8, inputs, model), _event(run_id, "COMPLETE", 9, inputs, model)]
+    return events
+
+
+def ingest(server: Server, token: str, events: list[bytes]) -> float:
+    """POST every event with CLIENTS concurrent keep-alive connections; events per second over the wall clock."""
+    local = threading.local()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def post(body: bytes) -> int:
+        if not hasattr(local, "connection"):
+            local.connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+        local.connection.request("POST", "/api/v1/lineage", body=body, headers=headers)
+        response = local.connection.getresponse()
+        response.read()
+        return response.status
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        statuses = list(pool.map(post, events))
+    elapsed = time.perf_counter() - started
+    refused = [status for status in statuses if status != 201]
+    if refused:
+        raise RuntimeError(f"{len(refused)} events were not stored (statuses {sorted(set(refused))})")
+    return len(events) / elapsed
+
+
+def time_selector(paths: list[str]) -> list[float]:
+    from catalog.models import DatasetVersion
+    from lineage.selectors import impact_of_version
+
+    timings: list[float] = []
+    for path in paths:
+        slug, label = path.split("/")[4], path.split("/")[6]
+        version = DatasetVersion.objects.get(dataset__slug=slug, label=label)
+        started = time.perf_counter()
+        impact_of_version(version=version)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def _step(label: str, func: Callable[[], object]) -> object:
+    print(f"-- {label} ...", end=" ", flush=True)
+    started = time.perf_counter()
+    result = func()
+    print(f"{time.perf_counter() - started:.1f}s", flush=True)
+    return result
+
+
+def _row(name: str, timings: list[float]) -> str:
+    return (f"{name:<38} {len(timings):>6} {statistics.median(timings):>9.1f} {_percentile(timings, 0.95):>9.1f} "
+            f"{max(timings):>9.1f}")
+
+
+def main() -> int:
+    config: BenchConfig = replace(load_config(), db_name=os.environ.get("BENCH_LINEAGE_DB_NAME", "kura_bench_lineage"))
+    server_url = config.pg_admin_url.rsplit("/", 1)[0]
+    config = replace(config, pg_url=f"{server_url}/{config.db_name}")
+    _step(f"recreate database {config.db_name}", lambda: database.recreate_database(config))
+    _step("manage.py migrate", lambda: database.migrate(config))
+    probes.setup_django(config)
+    graph = _step("build graph", lambda: build_graph(config.seed))
+    assert isinstance(graph, Graph)
+    _step("VACUUM ANALYZE", lambda: database.analyze(config))
+    selector_ms = time_selector(graph.impact_paths)
+    events = make_events(graph, EVENTS, config.seed)
+    probes.close_connections()
+    log = RESULTS_DIR / "lineage-gunicorn.log"
+    with running_server(config, log) as server:
+        time_gets(server, graph.token, ["/api/v1/whoami/"] * 20 + graph.impact_paths[:20])  # warm every worker
+        baseline_ms = time_gets(server, graph.token, ["/api/v1/whoami/"] * len(graph.impact_paths))
+        impact_ms = time_gets(server, graph.token, graph.impact_paths)
+        rate = ingest(server, graph.token, events)
+    p95 = _percentile(impact_ms, 0.95)
+    print()
+    print(f"graph: {DATASET_VERSIONS:,} dataset versions, {MODELS:,} models, {graph.edges:,} edges; "
+          f"gunicorn {config.gunicorn_label}; {CLIENTS} ingest clients")
+    print(f"{'request (ms)':<38} {'n':>6} {'p50':>9} {'p95':>9} {'max':>9}")
+    print(_row("baseline GET /api/v1/whoami/", baseline_ms))
+    print(_row("GET …/impact (HTTP)", impact_ms))
+    print(_row("impact_of_version (in-process)", selector_ms))
+    verdict_impact = "PASS" if p95 <= IMPACT_P95_TARGET_MS else "MISS"
+    verdict_ingest = "PASS" if rate >= EVENTS_PER_S_TARGET else "MISS"
+    print(f"impact p95 {p95:.1f} ms (target ≤ {IMPACT_P95_TARGET_MS:.0f} ms): {verdict_impact}")
+    print(f"OpenLineage ingest {len(events):,} events at {rate:.0f} events/s "
+          f"(target ≥ {EVENTS_PER_S_TARGET:.0f}): {verdict_ingest}")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    Path(RESULTS_DIR / "lineage.json").write_text(json.dumps({
+        "baseline_ms": {"p50": statistics.median(baseline_ms), "p95": _percentile(baseline_ms, 0.95)},
+        "impact_ms": {"p50": statistics.median(impact_ms), "p95": p95},
+        "selector_ms": {"p50": statistics.median(selector_ms), "p95": _percentile(selector_ms, 0.95)},
+        "ingest_events_per_s": rate,
+        "edges": graph.edges,
+    }, indent=2))
+    return 0 if verdict_impact == verdict_ingest == "PASS" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Which Kura object each OpenLineage dataset names (conventions in ``lineage.openlineage``).
+
+Only datasets the caller may see are bound; anything else is kept as an external dataset, so a token cannot
+probe a restricted dataset by naming it in an event. All refs of an event are resolved together, in a
+handful of queries whatever the number of inputs.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q
+
+from catalog.models import Dataset, DatasetVersion, SlugAlias, StorageLocation
+from catalog.uris import SCHEMES
+from lineage.openlineage import KURA_NAMESPACE, MODEL_NAMESPACE, DatasetRef
+
+KURA_SCHEME = "kura://"
+MODEL_SCHEME = "kura-model://"
+LATEST = "latest"
+
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str
+    version: str
+
+
+Resolved = DatasetVersion | ModelRef | None
+
+
+def _split_at(spec: str, fallback_label: str) -> tuple[str, str]:
+    name, sep, label = spec.rpartition("@")
+    if not sep:
+        return spec, fallback_label
+    return name, label
+
+
+def _prefixes(uri: str) -> list[str]:
+    """``s3://b/x/y`` → ``s3://b/x/y``, ``s3://b/x/y/``, ``s3://b/x/``, ``s3://b/x``, ``s3://b/``, ``s3://b``."""
+    scheme_end = uri.index("://") + 3
+    candidates = {uri, uri.rstrip("/"), uri.rstrip("/") + "/"}
+    for position in range(scheme_end, len(uri)):
+        if uri[position] == "/":
+            candidates.update({uri[: position + 1], uri[:position]})
+    return [candidate for candidate in candidates if len(candidate) > scheme_end]
+
+
+class _Batch:
+    """Collects what the refs ask for and answers it with one query per kind, then one permission query over
+    the candidate datasets only (cheaper than joining the permission subqueries into each lookup)."""
+
+    def __init__(self, user: Any) -> None:
+        self.user = user
+        self.slugs: set[str] = set()
+        self.uris: set[str] = set()
+
+    def resolve(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        by_slug = self._datasets_by_slug()
+        locations = self._locations()
+        candidates = set(by_slug.values()) | {dataset_id for dataset_id, _ in locations.values()}
+        if not candidates:
+            return {}, {}
+        visible = set(
+            Dataset.objects.restrict(self.user, "view").filter(pk__in=candidates).values_list("pk", flat=True)
+        )
+        by_uri: dict[str, Any] = {}
+        for uri in self.uris:
+            matches = [(len(location), dataset_id) for location, (dataset_id, wanted_by) in locations.items()
+                       if uri in wanted_by and dataset_id in visible]
+            if matches:
+                by_uri[uri] = max(matches, key=lambda match: match[0])[1]  # the longest registered prefix wins
+        return {slug: pk for slug, pk in by_slug.items() if pk in visible}, by_uri
+
+    def _datasets_by_slug(self) -> dict[str, Any]:
+        if not self.slugs:
+            return {}
+        found = dict(Dataset.objects.filter(slug__in=self.slugs).values_list("slug", "pk"))
+        missing = self.slugs - set(found)
+        if missing:
+            found.update(SlugAlias.objects.filter(slug__in=missing).values_list("slug", "dataset_id"))
+        return found
+
+    def _locations(self) -> dict[str, tuple[Any, set[str]]]:
+        """Registered locations that are a prefix of some URI: location → (dataset id, URIs it covers)."""
+        if not self.uris:
+            return {}
+        wanted_by: dict[str, set[str]] = {}
+        for uri in self.uris:
+            for prefix in _prefixes(uri):
+                wanted_by.setdefault(prefix, set()).add(uri)
+        rows = StorageLocation.objects.filter(uri__in=wanted_by).values_list("uri", "dataset_id")
+        return {location: (dataset_id, wanted_by[location]) for location, dataset_id in rows}
+
+
+def _versions(wanted: set[tuple[Any, str]]) -> dict[tuple[Any, str], DatasetVersion]:
+    """Published versions by (dataset id, label or manifest digest); label "" or "latest" means the newest."""
+    published = DatasetVersion.objects.filter(status=DatasetVersion.Status.PUBLISHED)
+    named = {(dataset_id, label) for dataset_id, label in wanted if label and label != LATEST}
+    found: dict[tuple[Any, str], DatasetVersion] = {}
+    if named:
+        condition = Q()
+        for dataset_id, label in named:
+            condition |= Q(dataset_id=dataset_id, label=label) | Q(dataset_id=dataset_id,
+                                                                   digest=label.removeprefix("sha256:"))
+        for version in published.filter(condition):
+            for dataset_id, label in named:
+                if version.dataset_id == dataset_id and label in {version.label, f"sha256:{version.digest}",
+                                                                  version.digest}:
+                    found.setdefault((dataset_id, label), version)
+    for dataset_id, label in wanted - named:
+        newest = published.filter(dataset_id=dataset_id).order_by("-published_at").first()
+        if newest is not None:
+            found[(dataset_id, label)] = newest
+    return found
+
+
+def resolve_dataset_refs(refs: Sequence[DatasetRef], *, user: Any) -> list[Resolved]:
+    """One answer per ref: a DatasetVersion, a ModelRef, or None for a dataset Kura does not know."""
+    batch = _Batch(user)
+    plans: list[tuple[str, Any, str]] = []  # (kind, key, label)
+    for ref in refs:
+        uri = ref.uri
+        if ref.namespace == MODEL_NAMESPACE or uri.startswith(MODEL_SCHEME):
+            spec = ref.name if ref.namespace == MODEL_NAMESPACE else uri[len(MODEL_SCHEME):]
+            name, version = _split_at(spec.strip("/"), ref.version_facet)
+            plans.append(("model", name, version))
+        elif ref.namespace == KURA_NAMESPACE or uri.startswith(KURA_SCHEME):
+            spec = ref.name if ref.namespace == KURA_NAMESPACE else uri[len(KURA_SCHEME):]
+            slug, label = _split_at(spec.strip("/"), ref.version_facet)
+            batch.slugs.add(slug)
+            plans.append(("slug", slug, label))
+        elif uri.partition("://")[0].lower() in SCHEMES:
+            batch.uris.add(uri)
+            plans.append(("uri", uri, ref.version_facet))
+        else:
+            plans.append(("external", None, ""))
+    by_slug, by_uri = batch.resolve()
+    dataset_for: dict[tuple[str, Any], Any] = {("slug", slug): pk for slug, pk in by_slug.items()}
+    dataset_for.update({("uri", uri): pk for uri, pk in by_uri.items()})
+    wanted = {(dataset_for[(kind, key)], label) for kind, key, label in plans if (kind, key) in dataset_for}
+    versions = _versions(wanted)
+    results: list[Resolved] = []
+    for kind, key, label in plans:
+        if kind == "model":
+            results.append(ModelRef(name=key, version=label) if key and label else None)
+        elif (kind, key) in dataset_for:
+            results.append(versions.get((dataset_for[(kind, key)], label)))
+        else:
+            results.append(None)
+    return results

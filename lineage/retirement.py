@@ -1,0 +1,47 @@
+"""Lineage's answer when a dataset is deprecated or archived: which models are affected, and telling their owners."""
+
+from django.conf import settings
+from django.core.mail import send_mass_mail
+from django.db import transaction
+
+from access.models import Person
+from catalog.models import Dataset
+from lineage.selectors import models_affected_by_dataset
+
+
+class LineageRetirementListener:
+    def warnings_for(self, dataset: Dataset) -> list[str]:
+        models = models_affected_by_dataset(dataset=dataset)
+        if not models:
+            return []
+        names = ", ".join(
+            f"{model.name} (owner {model.owner.display_name})" if model.owner else model.name for model in models
+        )
+        return [f"Models trained on it (directly or downstream): {names}."]
+
+    def dataset_retired(self, dataset: Dataset, actor: Person | None) -> None:
+        models = models_affected_by_dataset(dataset=dataset)
+        by_owner: dict[Person, list[str]] = {}
+        for model in models:
+            if model.owner is not None and model.owner.email and model.owner != actor:
+                by_owner.setdefault(model.owner, []).append(model.name)
+        state = "archived" if dataset.status == Dataset.Status.ARCHIVED else "deprecated"
+        link = f"{settings.KURA_BASE_URL}/datasets/{dataset.slug}/"
+        messages = []
+        for owner, names in by_owner.items():
+            subject = f"[Kura] {dataset.name} is {state}; your models depend on it"
+            lines = [
+                f"Dataset '{dataset.slug}' was {state}. "
+                "These models you own were trained on it, directly or downstream:",
+                "",
+                *(f"  - {name}" for name in names),
+                "",
+            ]
+            if dataset.deprecation_note:
+                lines += [f"Note: {dataset.deprecation_note.strip()}", ""]
+            if dataset.superseded_by is not None:
+                lines += [f"Use '{dataset.superseded_by.slug}' instead.", ""]
+            lines.append(link)
+            messages.append((subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, [owner.email]))
+        if messages:
+            transaction.on_commit(lambda: send_mass_mail(messages, fail_silently=True))
