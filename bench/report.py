@@ -106,5 +106,9 @@ def write_json(path: Path, figures: Figures, context: dict[str, Any]) -> None:
             for verdict in figures.verdicts()
         },
     }
+    write_payload(path, payload)
+
+
+def write_payload(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
