@@ -8,6 +8,7 @@ org_event_apply) inside a transaction that is rolled back, so the database stays
 Prints a table with PASS/MISS per target and writes bench/results/access.json. See bench/README.md.
 """
 
+import os
 import random
 import signal
 import sys
@@ -204,6 +205,8 @@ def main() -> int:
     probes.close_connections()
     context: dict[str, Any] = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),  # the machine may be shared
         "datasets": config.datasets,
         "people": config.people,
         "units": config.units,

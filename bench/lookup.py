@@ -6,6 +6,7 @@ bench/results/lookup.json. See bench/README.md.
 """
 
 import http.client
+import os
 import random
 import signal
 import sys
@@ -20,11 +21,12 @@ from bench.fixtures import BENCH_USERNAME
 from bench.loadgen import WrkResult, WrkRun, ensure_wrk
 from bench.prepare import prepare_database
 from bench.report import Figures, render, write_json
-from bench.search import SearchResult, search_queries, time_search
+from bench.search import SearchResult, percentile, search_queries, time_search
 from bench.server import Server, running_server
 
 SEARCH_INDEX = "dataset_search_gin"
 EXPLAINED_QUERY = "street night"
+SQL_FLOOR_RUNS = 500
 
 
 def write_slugs(config: BenchConfig) -> tuple[str, str, dict[str, int]]:
@@ -49,12 +51,18 @@ def inspect_app(token: str, slug: str) -> dict[str, Any]:
     (RESULTS_DIR / "lookup_queries.sql").write_text(";\n\n".join(profile.statements) + ";\n")
     if profile.status != 200:
         raise RuntimeError(f"in-process lookup of {slug!r} answered {profile.status}")
+    floor = probes.replay_statements(profile.statements, SQL_FLOOR_RUNS)
     facts = {
+        "sql_floor_ms": {"p50": percentile(floor, 0.50), "p99": percentile(floor, 0.99), "runs": len(floor)},
         "queries_per_lookup": profile.queries,
         "search_uses_gin_index": SEARCH_INDEX in plan,
         "search_explained_query": EXPLAINED_QUERY,
     }
     print(f"-- SQL per lookup (steady state, besides the connection health check): {profile.queries}")
+    print(
+        f"-- plain-SQL floor of one lookup (its statements replayed on a bare cursor): "
+        f"p50 {facts['sql_floor_ms']['p50']:.2f} ms, p99 {facts['sql_floor_ms']['p99']:.2f} ms"
+    )
     print(f"-- EXPLAIN ?search={EXPLAINED_QUERY!r} uses {SEARCH_INDEX}: {facts['search_uses_gin_index']}")
     return facts
 
@@ -132,6 +140,8 @@ def main() -> int:
     figures = benchmark(config, token, slugs_file, first)
     context: dict[str, Any] = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),  # the machine may be shared
         "datasets": config.datasets,
         "server": config.gunicorn_label,
         "connections": config.connections,

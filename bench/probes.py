@@ -77,6 +77,24 @@ def profile_lookup(token: str, slug: str) -> QueryProfile:
     )
 
 
+def replay_statements(statements: list[str], runs: int) -> list[float]:
+    """Milliseconds per replay of ``statements`` (as Django sent them) through a bare cursor: the SQL floor."""
+    import time
+
+    from django.db import connection
+
+    timings = []
+    with connection.cursor() as cursor:
+        for attempt in range(runs + 20):
+            started = time.perf_counter()
+            for statement in statements:
+                cursor.execute(statement)
+                cursor.fetchall()
+            if attempt >= 20:  # warm-up
+                timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
 def explain_search(query: str) -> str:
     """EXPLAIN of the page query ``GET /api/v1/datasets/?search=<query>`` runs for the bench person."""
     from django.contrib.auth import get_user_model

@@ -81,6 +81,12 @@ def render(figures: Figures, context: dict[str, Any]) -> str:
                 widths,
             )
         )
+    floor = context.get("sql_floor_ms")
+    if floor:
+        lines.append(
+            _row(["lookup SQL only (floor)", "", f"{floor['p50']:.2f}", f"{floor['p99']:.2f}", ""], widths)
+        )
+        lines.append(f"(the lookup's {context['queries_per_lookup']} statements replayed on a bare cursor)")
     search = figures.search
     lines += [
         "",
