@@ -8,7 +8,7 @@ PROD_CHECK_ENV := DJANGO_SETTINGS_MODULE=kura.settings.production \
 	KURA_SECRET_KEY=ci-only-dummy-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz \
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/kura
 
-.PHONY: run test lint services chromium compose-check bench-lookup clean
+.PHONY: run test lint services chromium compose-check wrk bench-lookup bench-access bench-lineage clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,12 +44,18 @@ lint: $(DEV_STAMP) services compose-check
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PROD_CHECK_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 
-bench-lookup: $(DEV_STAMP) services
+wrk:
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+
+# Both benchmarks share the database kura_bench (built once with COPY, reused while its fingerprint matches).
+bench-lookup: $(DEV_STAMP) services wrk
 	$(PY) -m bench.lookup
 
-.PHONY: bench-lineage
 bench-lineage: $(DEV_STAMP) services
 	$(PY) -m bench.lineage
+
+bench-access: $(DEV_STAMP) services wrk
+	$(PY) -m bench.access
 
 clean:
 	rm -rf var/ .mypy_cache .ruff_cache .pytest_cache

@@ -17,7 +17,7 @@ from django.utils import timezone
 from access import hooks
 from access.approvals import access_request_reroute, pending_requests_on
 from access.audit import audit_record
-from access.grants import grant_create, grant_revoke, unit_group
+from access.grants import grant_revoke, grants_move_to_unit, unit_group
 from access.models import GovernanceItem, Grant, Membership, OrgEvent, OrgUnit, OrgUnitAlias, Person
 
 
@@ -96,16 +96,22 @@ class OrgPlan:
 
 
 def _unit_grants(unit: OrgUnit) -> list[Grant]:
-    return list(Grant.objects.active().filter(grantee_unit=unit).select_related("grantee_unit"))
+    # The targets come along in one query per type: the plan describes every grant by its target.
+    return list(Grant.objects.active().filter(grantee_unit=unit).select_related("grantee_unit")
+                .prefetch_related("target"))
 
 
-def _move_grant(grant: Grant, successor: OrgUnit, actor: Person | None, reason: str) -> None:
-    grant_revoke(grant=grant, actor=actor, reason=reason)
-    grant_create(
-        target=grant.target_object, level=grant.level, basis=Grant.Basis.REORG, granted_by=actor,
-        grantee_unit=successor, justification=grant.justification, expires_at=grant.expires_at,
-        replaces=grant, reason=reason,
-    )
+@dataclass(frozen=True)
+class GrantMove:
+    """A grant that moves to ``successor``: revoked, and re-granted there with basis ``reorg``.
+
+    ``org_event_apply`` applies all moves to the same successor together (``grants_move_to_unit``),
+    since a merge may move tens of thousands of grants.
+    """
+
+    grant: Grant
+    successor: OrgUnit
+    reason: str
 
 
 def _move_memberships(source: OrgUnit, successor: OrgUnit, actor: Person | None, reason: str,
@@ -185,7 +191,7 @@ def plan_merge(*, sources: list[OrgUnit], successor: OrgUnit, actor: Person | No
         for grant in _unit_grants(source):
             plan.changes.append(Change(
                 "grant", f"{grant.get_level_display()} on {grant.target} moves from {source.name} to {successor.name}",
-                lambda g=grant: _move_grant(g, successor, actor, reason)))
+                GrantMove(grant, successor, reason)))
         plan.changes.extend(_move_memberships(source, successor, actor, reason))
         for dependents in hooks.unit_dependents():
             for obj in dependents.owned_by_unit(source):
@@ -224,7 +230,7 @@ def plan_split(*, source: OrgUnit, successors: list[OrgUnit], assignments: dict[
         if target_unit is not None:
             plan.changes.append(Change(
                 "grant", f"{grant.get_level_display()} on {grant.target} goes to {target_unit.name}",
-                lambda g=grant, u=target_unit: _move_grant(g, u, actor, reason)))
+                GrantMove(grant, target_unit, reason)))
         else:
             plan.changes.append(Change(
                 "governance", f"{grant.get_level_display()} on {grant.target} is suspended and queued for governance",
@@ -282,14 +288,26 @@ def org_event_preview(plan: OrgPlan) -> list[dict[str, str]]:
     return plan.summary()
 
 
+def _apply_grant_moves(moves: list[GrantMove], actor: Person | None) -> None:
+    batches: dict[tuple[Any, str], list[GrantMove]] = {}
+    for move in moves:
+        batches.setdefault((move.successor.pk, move.reason), []).append(move)
+    for batch in batches.values():
+        grants_move_to_unit(grants=[move.grant for move in batch], successor=batch[0].successor, actor=actor,
+                            reason=batch[0].reason)
+
+
 @transaction.atomic
 def org_event_apply(*, plan: OrgPlan, actor: Person | None, reason: str = "") -> OrgEvent:
     event = OrgEvent.objects.create(kind=plan.kind, details=plan.details, summary=plan.summary(), actor=actor,
                                     reason=reason)
     event.sources.set(plan.sources)
     event.targets.set(plan.targets)
+    _apply_grant_moves([change.apply for change in plan.changes if isinstance(change.apply, GrantMove)], actor)
     ordered = [c for c in plan.changes if c.kind != "request"] + [c for c in plan.changes if c.kind == "request"]
     for change in ordered:
+        if isinstance(change.apply, GrantMove):
+            continue  # applied above, in bulk
         if isinstance(change.apply, tuple):
             action, obj = change.apply
             former = plan.sources[0]

@@ -1,4 +1,7 @@
-"""Every knob of the lookup benchmark, with defaults that match the issue; override through BENCH_* variables."""
+"""Every knob of the benchmarks, with defaults that match the issues; override through BENCH_* variables.
+
+Both benchmarks share one database (issue 3's scale is a superset of issue 2's).
+"""
 
 import os
 from dataclasses import dataclass
@@ -27,6 +30,9 @@ class BenchConfig:
     datasets: int
     people: int
     units: int
+    grants: int
+    heavy_grants: int
+    merge_grants: int
     seed: int
     workers: int
     worker_class: str
@@ -37,6 +43,8 @@ class BenchConfig:
     wrk_threads: int
     lookup_slugs: int
     search_requests: int
+    access_requests: int
+    reload: bool  # rebuild the database even when it already holds this configuration
 
     @property
     def gunicorn_label(self) -> str:
@@ -53,8 +61,11 @@ def load_config() -> BenchConfig:
         pg_url=f"{server}/{db_name}",
         db_name=db_name,
         datasets=_env_int("BENCH_DATASETS", 100_000),
-        people=_env_int("BENCH_PEOPLE", 2_000),
-        units=_env_int("BENCH_UNITS", 60),
+        people=_env_int("BENCH_PEOPLE", 10_000),
+        units=_env_int("BENCH_UNITS", 500),
+        grants=_env_int("BENCH_GRANTS", 200_000),
+        heavy_grants=_env_int("BENCH_HEAVY_GRANTS", 5_000),
+        merge_grants=_env_int("BENCH_MERGE_GRANTS", 20_000),
         seed=_env_int("BENCH_SEED", 20261123),
         workers=_env_int("BENCH_WORKERS", 4),
         worker_class=_env_str("BENCH_WORKER_CLASS", "sync"),
@@ -65,4 +76,6 @@ def load_config() -> BenchConfig:
         wrk_threads=_env_int("BENCH_WRK_THREADS", 2),
         lookup_slugs=_env_int("BENCH_LOOKUP_SLUGS", 20_000),
         search_requests=_env_int("BENCH_SEARCH_REQUESTS", 200),
+        access_requests=_env_int("BENCH_ACCESS_REQUESTS", 200),
+        reload=os.environ.get("BENCH_RELOAD", "").strip() not in {"", "0", "false", "no"},
     )

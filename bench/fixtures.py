@@ -1,8 +1,11 @@
 """Synthetic catalog rows, generated deterministically from a seed and shaped exactly like Kura's tables.
 
 Rows are plain tuples in the column order of ``TABLES`` so they can be streamed straight into ``COPY``.
-Person 1 (``bench-ci``) is the benchmark's caller: an ordinary member of one unit who owns a few datasets,
-reads others through personal and unit grants, and sees every internal dataset's metadata.
+Person 1 (``bench-ci``) is the lookup benchmark's caller: an ordinary member of one unit who owns a few
+datasets, reads others through personal and unit grants, and sees every internal dataset's metadata.
+Person 2 (``bench-heavy``) holds exactly ``heavy_grants`` personal grants and person 3 (``bench-none``) none;
+both belong to a unit that holds no grants. The two ``MERGE_UNITS`` hold ``merge_grants`` unit grants between
+them. Guardian's projection tables and unit groups are filled as the grant services would have left them.
 """
 
 import hashlib
@@ -19,12 +22,14 @@ Row = tuple[object, ...]
 
 # Column order of each COPY; tables are loaded in this order.
 _COLUMNS = {
-    "access_orgunit": "id name status created_at parent_id",
+    "auth_group": "id name",
+    "access_orgunit": "id name status created_at parent_id group_id",
     "auth_user": (
         "id password last_login is_superuser username first_name last_name email is_staff is_active date_joined"
     ),
     "access_person": "id external_id display_name email status departed_at manager_id primary_unit_id user_id",
     "access_membership": "id role valid_from valid_to end_reason person_id unit_id",
+    "auth_user_groups": "id user_id group_id",
     "catalog_dataset": (
         "id slug name purpose description status deprecation_note deprecated_at sunset_at archived_at visibility "
         "classification training_repo_url training_repo_path created_at updated_at created_by_id owner_id "
@@ -43,19 +48,43 @@ _COLUMNS = {
         "id target_type_id target_id level basis justification starts_at expires_at revoked_at revoke_reason "
         "suspended_at created_at granted_by_id grantee_person_id grantee_unit_id"
     ),
+    "catalog_datasetuserobjectpermission": "id permission_id user_id content_object_id",
+    "catalog_datasetgroupobjectpermission": "id permission_id group_id content_object_id",
 }
 TABLES: dict[str, list[str]] = {table: columns.split() for table, columns in _COLUMNS.items()}
 IDENTITY_TABLES = (
+    "auth_group",
     "auth_user",
+    "auth_user_groups",
     "access_person",
     "access_membership",
     "catalog_dataset_stewards",
     "catalog_storagelocation",
     "catalog_manifestfile",
     "access_grant",
+    "catalog_datasetuserobjectpermission",
+    "catalog_datasetgroupobjectpermission",
 )
+PRE_NUMBERED = {"auth_group", "auth_user", "access_person"}  # rows refer to each other by these ids
 BENCH_USERNAME = "bench-ci"
 BENCH_PERSON = 1
+HEAVY_USERNAME = "bench-heavy"
+HEAVY_PERSON = 2
+NO_GRANT_USERNAME = "bench-none"
+NO_GRANT_PERSON = 3
+_SPECIAL_USERNAMES = {BENCH_PERSON: BENCH_USERNAME, HEAVY_PERSON: HEAVY_USERNAME, NO_GRANT_PERSON: NO_GRANT_USERNAME}
+_RESERVED_PEOPLE = {HEAVY_PERSON, NO_GRANT_PERSON}  # never picked at random: their grants are counted exactly
+# The last units of the list play fixed parts, under names the benchmarks look them up by.
+BENCH_UNIT_NAME = "Bench CI unit"
+MERGE_SOURCE_NAMES = ("Merge source A", "Merge source B")
+QUIET_UNIT_NAME = "Quiet unit"  # holds no grants; the heavy and the grant-less caller are its members
+MERGE_SUCCESSOR_NAME = "Merge successor"
+_NAMED_UNITS = (MERGE_SUCCESSOR_NAME, QUIET_UNIT_NAME, *reversed(MERGE_SOURCE_NAMES), BENCH_UNIT_NAME)
+CODENAMES_BY_LEVEL = {
+    1: ("view_dataset",),
+    2: ("view_dataset", "read_dataset_data"),
+    3: ("view_dataset", "read_dataset_data", "change_dataset"),
+}
 USER_ID_OFFSET = 100  # migrate leaves guardian's AnonymousUser as auth_user 1
 FILES_PER_VERSION = 3
 READ = 2  # access.models.Level.READ
@@ -75,11 +104,9 @@ class DatasetSeed(NamedTuple):
 
 @dataclass
 class Catalog:
-    """The generated rows, and the slugs whose latest version the bench person may look up (HTTP 200)."""
+    """The generated rows, by table."""
 
     rows: dict[str, list[Row]] = field(default_factory=dict)
-    readable_slugs: list[str] = field(default_factory=list)  # the answer includes storage locations
-    metadata_slugs: list[str] = field(default_factory=list)  # visible, but locations are withheld
 
     def add(self, table: str, row: Row) -> None:
         self.rows.setdefault(table, []).append(row)
@@ -93,7 +120,15 @@ class World:
     people: int
     units: list[uuid.UUID] = field(default_factory=list)
     bench_unit: uuid.UUID | None = None
-    bench_grants: set[uuid.UUID] = field(default_factory=set)  # datasets the bench person can read via grants
+    quiet_unit: uuid.UUID | None = None  # holds no grants
+    merge_units: list[uuid.UUID] = field(default_factory=list)
+    unit_groups: dict[uuid.UUID, int] = field(default_factory=dict)
+    user_groups: set[tuple[int, int]] = field(default_factory=set)  # (user id, unit group id) of members
+    datasets: list[uuid.UUID] = field(default_factory=list)
+    grants: int = 0
+    # guardian projection: the highest active level per (user id | group id, dataset)
+    user_levels: dict[tuple[int, uuid.UUID], int] = field(default_factory=dict)
+    group_levels: dict[tuple[int, uuid.UUID], int] = field(default_factory=dict)
 
 
 def _uuid(rng: random.Random) -> uuid.UUID:
@@ -113,7 +148,18 @@ def _moment(rng: random.Random, days: int = 900) -> datetime:
 
 
 def _person(world: World) -> int:
-    return world.rng.randrange(1, world.people + 1)
+    while True:
+        person = world.rng.randrange(1, world.people + 1)
+        if person not in _RESERVED_PEOPLE:
+            return person
+
+
+def _other_person(world: World) -> int:
+    """Anyone but the three bench callers (unit heads, stewards, former members, grantors)."""
+    while True:
+        person = _person(world)
+        if person != BENCH_PERSON:
+            return person
 
 
 def _sentence(rng: random.Random) -> str:
@@ -146,19 +192,39 @@ def _add_units(catalog: Catalog, world: World, count: int) -> None:
         unit_id = _uuid(world.rng)
         parent = None if index < divisions else world.units[index % divisions]
         name = f"{words.TEAMS[index % len(words.TEAMS)].title()} {index + 1}"
-        catalog.add("access_orgunit", (unit_id, name, "active", _moment(world.rng), parent))
+        if index >= count - len(_NAMED_UNITS):
+            name = _NAMED_UNITS[index - (count - len(_NAMED_UNITS))]
+        group_id = index + 1
+        catalog.add("auth_group", (group_id, f"org-unit:{unit_id}"))
+        catalog.add("access_orgunit", (unit_id, name, "active", _moment(world.rng), parent, group_id))
         world.units.append(unit_id)
+        world.unit_groups[unit_id] = group_id
     world.bench_unit = world.units[-1]
+    world.quiet_unit = world.units[-4]
+    world.merge_units = [world.units[-2], world.units[-3]]
+
+
+def _random_unit(world: World) -> uuid.UUID:
+    """A unit for random members and grants: neither the grant-less unit nor the two merged ones."""
+    while True:
+        unit = world.rng.choice(world.units)
+        if unit != world.quiet_unit and unit not in world.merge_units:
+            return unit
 
 
 def _add_people(catalog: Catalog, world: World) -> None:
     rng = world.rng
     for number in range(1, world.people + 1):
-        username = BENCH_USERNAME if number == BENCH_PERSON else f"person{number:05d}"
+        username = _SPECIAL_USERNAMES.get(number, f"person{number:05d}")
         email = f"{username}@example.com"
-        departed = number != BENCH_PERSON and rng.random() < 0.03
+        departed = number not in _SPECIAL_USERNAMES and rng.random() < 0.03
         joined = _moment(rng)
-        unit = world.bench_unit if number == BENCH_PERSON else rng.choice(world.units)
+        if number == BENCH_PERSON:
+            unit = world.bench_unit
+        elif number in _RESERVED_PEOPLE:
+            unit = world.quiet_unit
+        else:
+            unit = rng.choice(world.units)
         user = (USER_ID_OFFSET + number, "!" + _hex(rng, 160), None, False, username, "", "", email, False)
         catalog.add("auth_user", (*user, not departed, joined))
         status, departed_at = ("departed", joined + timedelta(days=400)) if departed else ("active", None)
@@ -166,17 +232,20 @@ def _add_people(catalog: Catalog, world: World) -> None:
         person = (number, f"E{number:06d}", username.replace("-", " ").title(), email, status, departed_at)
         catalog.add("access_person", (*person, manager, unit, USER_ID_OFFSET + number))
         catalog.add("access_membership", ("member", joined, departed_at, "", number, unit))
+        if not departed:
+            world.user_groups.add((USER_ID_OFFSET + number, world.unit_groups[unit]))
 
 
 def _add_unit_roles(catalog: Catalog, world: World) -> None:
     """Each unit gets a head and a steward (never the bench person), and some people a former unit."""
     for unit in world.units:
         for role in ("head", "steward"):
-            person = max(2, _person(world))
+            person = _other_person(world)
             catalog.add("access_membership", (role, _moment(world.rng), None, "", person, unit))
+            world.user_groups.add((USER_ID_OFFSET + person, world.unit_groups[unit]))
     for _ in range(world.people // 10):
         start = _moment(world.rng, 300)
-        ended = (start, start + timedelta(days=200), "moved", max(2, _person(world)), world.rng.choice(world.units))
+        ended = (start, start + timedelta(days=200), "moved", _other_person(world), world.rng.choice(world.units))
         catalog.add("access_membership", ("member", *ended))
 
 
@@ -284,47 +353,89 @@ def _add_versions(catalog: Catalog, rng: random.Random, dataset: DatasetSeed) ->
 
 
 def _grant(
-    catalog: Catalog, world: World, type_id: int, dataset: uuid.UUID, *, person: int | None, unit: uuid.UUID | None
+    catalog: Catalog,
+    world: World,
+    type_id: int,
+    dataset: uuid.UUID,
+    *,
+    person: int | None,
+    unit: uuid.UUID | None,
+    in_force: bool = False,
+    level: int | None = None,
 ) -> bool:
-    """Add a grant (a few expired or revoked, as in a real ledger); return whether it is in force."""
+    """Add a grant (unless ``in_force``, a few expired or revoked, as in a real ledger); return whether it is
+    in force. Grants in force also go into guardian's projection, as the grant services would put them."""
     rng = world.rng
     starts = _moment(rng, 700)
-    roll = rng.random()
+    roll = 1.0 if in_force else rng.random()
     expires = starts + timedelta(days=90) if roll < 0.1 else None
     revoked = starts + timedelta(days=10) if 0.1 <= roll < 0.15 else None
-    level = READ if person == BENCH_PERSON or unit == world.bench_unit else rng.choice((1, 2, 2, 2, 3))
+    if level is None:
+        level = READ if person == BENCH_PERSON or unit == world.bench_unit else rng.choice((1, 2, 2, 2, 3))
     row = (type_id, dataset, level, "request", "Needed for training.", starts, expires, revoked, "", None, starts)
-    catalog.add("access_grant", (*row, max(2, _person(world)), person, unit))
-    return expires is None and revoked is None
+    catalog.add("access_grant", (*row, _other_person(world), person, unit))
+    world.grants += 1
+    active = expires is None and revoked is None
+    if active:
+        levels, key = (
+            (world.user_levels, (USER_ID_OFFSET + person, dataset))
+            if person is not None
+            else (world.group_levels, (world.unit_groups[unit], dataset))  # type: ignore[index]
+        )
+        levels[key] = max(level, levels.get(key, 0))
+    return active
 
 
-def _add_grants(catalog: Catalog, world: World, type_id: int, dataset: DatasetSeed) -> bool:
-    """Random grants for others; read grants for the bench person and its unit. True if the bench person reads."""
+def _add_grants(catalog: Catalog, world: World, type_id: int, dataset: DatasetSeed) -> None:
+    """Read grants for the bench person (lookup caller) and its unit."""
+    if world.rng.random() < 0.02:
+        _grant(catalog, world, type_id, dataset.id, person=BENCH_PERSON, unit=None)
+    if world.rng.random() < 0.08:
+        _grant(catalog, world, type_id, dataset.id, person=None, unit=world.bench_unit)
+
+
+def _add_ledger(catalog: Catalog, world: World, type_id: int, *, total: int, heavy: int, merge: int) -> None:
+    """The heavy caller's grants, the merged units' grants, then random grants until the ledger has ``total``."""
     rng = world.rng
-    if rng.random() < 0.2:
-        _grant(catalog, world, type_id, dataset.id, person=_person(world), unit=None)
-    if rng.random() < 0.03:
-        _grant(catalog, world, type_id, dataset.id, person=None, unit=rng.choice(world.units))
-    readable = False
-    if rng.random() < 0.02:
-        readable |= _grant(catalog, world, type_id, dataset.id, person=BENCH_PERSON, unit=None)
-    if rng.random() < 0.08:
-        readable |= _grant(catalog, world, type_id, dataset.id, person=None, unit=world.bench_unit)
-    return readable
+    for dataset in rng.sample(world.datasets, min(heavy, len(world.datasets))):
+        _grant(catalog, world, type_id, dataset, person=HEAVY_PERSON, unit=None, in_force=True, level=READ)
+    for index, unit in enumerate(world.merge_units):
+        share = merge // len(world.merge_units) + (1 if index < merge % len(world.merge_units) else 0)
+        for dataset in rng.sample(world.datasets, min(share, len(world.datasets))):
+            _grant(catalog, world, type_id, dataset, person=None, unit=unit, in_force=True)
+    while world.grants < total:
+        dataset = rng.choice(world.datasets)
+        if rng.random() < 0.9:
+            _grant(catalog, world, type_id, dataset, person=_other_person(world), unit=None)
+        else:
+            _grant(catalog, world, type_id, dataset, person=None, unit=_random_unit(world))
 
 
-def _classify(catalog: Catalog, dataset: DatasetSeed, published: bool, involved: bool, granted: bool) -> None:
-    """Remember slugs whose ``versions/latest/`` answers 200 for the bench person, by whether data is readable."""
-    if not published or dataset.status not in {"active", "deprecated"}:
-        return
-    if involved or granted:
-        catalog.readable_slugs.append(dataset.slug)
-    elif dataset.visibility == "internal":
-        catalog.metadata_slugs.append(dataset.slug)
+def _add_projection(catalog: Catalog, world: World, permission_ids: dict[str, int]) -> None:
+    for (user, dataset), level in world.user_levels.items():
+        for codename in CODENAMES_BY_LEVEL[level]:
+            catalog.add("catalog_datasetuserobjectpermission", (permission_ids[codename], user, dataset))
+    for (group, dataset), level in world.group_levels.items():
+        for codename in CODENAMES_BY_LEVEL[level]:
+            catalog.add("catalog_datasetgroupobjectpermission", (permission_ids[codename], group, dataset))
+    for user, group in sorted(world.user_groups):
+        catalog.add("auth_user_groups", (user, group))
 
 
-def build_catalog(*, datasets: int, people: int, units: int, seed: int, dataset_type_id: int) -> Catalog:
-    """``dataset_type_id`` is the django_content_type id of catalog.dataset in the target database."""
+def build_catalog(
+    *,
+    datasets: int,
+    people: int,
+    units: int,
+    grants: int,
+    heavy_grants: int,
+    merge_grants: int,
+    seed: int,
+    dataset_type_id: int,
+    permission_ids: dict[str, int],
+) -> Catalog:
+    """``dataset_type_id`` and ``permission_ids`` (by codename) are ids that migrate assigned in the target
+    database."""
     world = World(rng=random.Random(seed), people=people)
     catalog = Catalog()
     _add_units(catalog, world, units)
@@ -333,10 +444,12 @@ def build_catalog(*, datasets: int, people: int, units: int, seed: int, dataset_
     for index in range(datasets):
         dataset = _add_dataset(catalog, world, index)
         _add_locations(catalog, world.rng, dataset)
-        involved = dataset.owner == BENCH_PERSON or BENCH_PERSON in _add_stewards(catalog, world, dataset)
-        published = _add_versions(catalog, world.rng, dataset)
-        granted = _add_grants(catalog, world, dataset_type_id, dataset)
-        _classify(catalog, dataset, published, involved, granted)
+        _add_stewards(catalog, world, dataset)
+        _add_versions(catalog, world.rng, dataset)
+        _add_grants(catalog, world, dataset_type_id, dataset)
+        world.datasets.append(dataset.id)
+    _add_ledger(catalog, world, dataset_type_id, total=grants, heavy=heavy_grants, merge=merge_grants)
+    _add_projection(catalog, world, permission_ids)
     _number_rows(catalog)
     return catalog
 
@@ -344,6 +457,6 @@ def build_catalog(*, datasets: int, people: int, units: int, seed: int, dataset_
 def _number_rows(catalog: Catalog) -> None:
     """Give identity-keyed rows explicit ids (the loader then moves each sequence past them)."""
     for table in IDENTITY_TABLES:
-        if table in {"auth_user", "access_person"}:
-            continue  # numbered as generated: persons and users refer to each other
+        if table in PRE_NUMBERED:
+            continue
         catalog.rows[table] = [(index + 1, *row) for index, row in enumerate(catalog.rows.get(table, []))]

@@ -6,95 +6,65 @@ bench/results/lookup.json. See bench/README.md.
 """
 
 import http.client
+import os
 import random
 import signal
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any
 
-from bench import database, probes
+from bench import probes
 from bench.config import LUA_SCRIPT, RESULTS_DIR, BenchConfig, load_config
-from bench.fixtures import Catalog, build_catalog
+from bench.fixtures import BENCH_USERNAME
 from bench.loadgen import WrkResult, WrkRun, ensure_wrk
+from bench.prepare import prepare_database
 from bench.report import Figures, render, write_json
-from bench.search import SearchResult, search_queries, time_search
+from bench.search import SearchResult, percentile, search_queries, time_search
 from bench.server import Server, running_server
 
 SEARCH_INDEX = "dataset_search_gin"
 EXPLAINED_QUERY = "street night"
-T = TypeVar("T")
+SQL_FLOOR_RUNS = 500
 
 
-def step(label: str, func: Callable[[], T], timings: dict[str, float]) -> T:
-    print(f"-- {label} ...", end=" ", flush=True)
-    started = time.perf_counter()
-    result = func()
-    timings[label] = round(time.perf_counter() - started, 2)
-    print(f"{timings[label]:.1f}s", flush=True)
-    return result
-
-
-def prepare_database(config: BenchConfig) -> tuple[Catalog, dict[str, Any]]:
-    """Recreate, migrate, fill and analyse the bench database; return the generated catalog and load facts."""
-    timings: dict[str, float] = {}
-    step(f"recreate database {config.db_name}", lambda: database.recreate_database(config), timings)
-    step("manage.py migrate", lambda: database.migrate(config), timings)
-    dataset_type_id = database.dataset_content_type(config)
-    catalog = step(
-        f"generate {config.datasets:,} datasets",
-        lambda: build_catalog(
-            datasets=config.datasets,
-            people=config.people,
-            units=config.units,
-            seed=config.seed,
-            dataset_type_id=dataset_type_id,
-        ),
-        timings,
-    )
-    rows = step("COPY into PostgreSQL", lambda: database.load_catalog(config, catalog), timings)
-    step("VACUUM ANALYZE", lambda: database.analyze(config), timings)
-    load = {"seconds": round(sum(timings.values()), 1), "steps_s": timings, "rows": rows}
-    return catalog, load
-
-
-def write_slugs(catalog: Catalog, config: BenchConfig) -> tuple[str, dict[str, int]]:
+def write_slugs(config: BenchConfig) -> tuple[str, str, dict[str, int]]:
     """Half the lookups hit datasets the bench person may read (locations included), half metadata-only ones."""
+    readable_all, metadata_all = probes.lookup_slugs()
     rng = random.Random(config.seed)
     half = config.lookup_slugs // 2
-    readable = rng.sample(catalog.readable_slugs, min(half, len(catalog.readable_slugs)))
-    metadata = rng.sample(catalog.metadata_slugs, min(config.lookup_slugs - len(readable), len(catalog.metadata_slugs)))
+    readable = rng.sample(readable_all, min(half, len(readable_all)))
+    metadata = rng.sample(metadata_all, min(config.lookup_slugs - len(readable), len(metadata_all)))
     sample = readable + metadata
     rng.shuffle(sample)
     path = RESULTS_DIR / "lookup_slugs.txt"
     path.write_text("\n".join(sample) + "\n")
-    return str(path), {"readable": len(readable), "metadata_only": len(metadata)}
+    return str(path), readable[0], {"readable": len(readable), "metadata_only": len(metadata)}
 
 
-def inspect_app(config: BenchConfig, slug: str) -> tuple[str, dict[str, Any]]:
-    """Issue the bench token, count SQL per lookup and check the search query uses the GIN index."""
-    probes.setup_django(config)
-    try:
-        token = probes.issue_token()
-        profile = probes.profile_lookup(token, slug)
-        plan = probes.explain_search(EXPLAINED_QUERY)
-    finally:
-        probes.close_connections()
+def inspect_app(token: str, slug: str) -> dict[str, Any]:
+    """Count SQL per lookup and check the search query uses the GIN index."""
+    profile = probes.profile_lookup(token, slug)
+    plan = probes.explain_search(EXPLAINED_QUERY)
     (RESULTS_DIR / "search_explain.txt").write_text(plan + "\n")
     (RESULTS_DIR / "lookup_queries.sql").write_text(";\n\n".join(profile.statements) + ";\n")
     if profile.status != 200:
         raise RuntimeError(f"in-process lookup of {slug!r} answered {profile.status}")
+    floor = probes.replay_statements(profile.statements, SQL_FLOOR_RUNS)
     facts = {
+        "sql_floor_ms": {"p50": percentile(floor, 0.50), "p99": percentile(floor, 0.99), "runs": len(floor)},
         "queries_per_lookup": profile.queries,
         "search_uses_gin_index": SEARCH_INDEX in plan,
         "search_explained_query": EXPLAINED_QUERY,
     }
     print(f"-- SQL per lookup (steady state, besides the connection health check): {profile.queries}")
+    print(
+        f"-- plain-SQL floor of one lookup (its statements replayed on a bare cursor): "
+        f"p50 {facts['sql_floor_ms']['p50']:.2f} ms, p99 {facts['sql_floor_ms']['p99']:.2f} ms"
+    )
     print(f"-- EXPLAIN ?search={EXPLAINED_QUERY!r} uses {SEARCH_INDEX}: {facts['search_uses_gin_index']}")
-    return token, facts
+    return facts
 
 
 def check_lookup(server: Server, token: str, slug: str) -> None:
@@ -155,17 +125,23 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _terminate)
     config = load_config()
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    catalog, load = prepare_database(config)
-    slugs_file, slug_mix = write_slugs(catalog, config)
-    print(
-        f"-- loaded in {load['seconds']:.1f}s; wrk spreads lookups over {slug_mix['readable']:,} readable and "
-        f"{slug_mix['metadata_only']:,} metadata-only datasets"
-    )
-    first = catalog.readable_slugs[0]
-    token, facts = inspect_app(config, first)
+    load = prepare_database(config)
+    probes.setup_django(config)
+    try:
+        slugs_file, first, slug_mix = write_slugs(config)
+        print(
+            f"-- wrk spreads lookups over {slug_mix['readable']:,} readable and "
+            f"{slug_mix['metadata_only']:,} metadata-only datasets"
+        )
+        token = probes.issue_token(BENCH_USERNAME)
+        facts = inspect_app(token, first)
+    finally:
+        probes.close_connections()
     figures = benchmark(config, token, slugs_file, first)
     context: dict[str, Any] = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),  # the machine may be shared
         "datasets": config.datasets,
         "server": config.gunicorn_label,
         "connections": config.connections,

@@ -25,12 +25,35 @@ def setup_django(config: BenchConfig) -> None:
     django.setup()
 
 
-def issue_token() -> str:
+def issue_token(username: str) -> str:
     from access.models import Person
     from access.services import token_create
 
-    person = Person.objects.get(user__username=BENCH_USERNAME)
-    return token_create(name="bench lookup", owner_person=person, expires_in_days=1).plaintext
+    person = Person.objects.get(user__username=username)
+    return token_create(name="bench", owner_person=person, expires_in_days=1).plaintext
+
+
+def lookup_slugs() -> tuple[list[str], list[str]]:
+    """Slugs whose ``versions/latest/`` answers 200 for the bench person: with locations, and metadata only.
+
+    Asked of ``restrict`` itself, so the split is whatever the permission path decides.
+    """
+    from django.contrib.auth import get_user_model
+
+    from catalog.models import Dataset, DatasetVersion
+
+    user = get_user_model().objects.get(username=BENCH_USERNAME)
+    answerable = Dataset.objects.filter(
+        status__in=[Dataset.Status.ACTIVE, Dataset.Status.DEPRECATED],
+        versions__status=DatasetVersion.Status.PUBLISHED,
+    ).distinct()
+    readable = set(answerable.filter(pk__in=Dataset.objects.restrict(user, "read").values("pk")).values_list(
+        "slug", flat=True
+    ))
+    visible = set(answerable.filter(pk__in=Dataset.objects.restrict(user, "view").values("pk")).values_list(
+        "slug", flat=True
+    ))
+    return sorted(readable), sorted(visible - readable)
 
 
 def profile_lookup(token: str, slug: str) -> QueryProfile:
@@ -52,6 +75,24 @@ def profile_lookup(token: str, slug: str) -> QueryProfile:
         queries=len(captured.captured_queries),
         statements=[query["sql"] for query in captured.captured_queries],
     )
+
+
+def replay_statements(statements: list[str], runs: int) -> list[float]:
+    """Milliseconds per replay of ``statements`` (as Django sent them) through a bare cursor: the SQL floor."""
+    import time
+
+    from django.db import connection
+
+    timings = []
+    with connection.cursor() as cursor:
+        for attempt in range(runs + 20):
+            started = time.perf_counter()
+            for statement in statements:
+                cursor.execute(statement)
+                cursor.fetchall()
+            if attempt >= 20:  # warm-up
+                timings.append((time.perf_counter() - started) * 1000)
+    return timings
 
 
 def explain_search(query: str) -> str:

@@ -81,6 +81,12 @@ def render(figures: Figures, context: dict[str, Any]) -> str:
                 widths,
             )
         )
+    floor = context.get("sql_floor_ms")
+    if floor:
+        lines.append(
+            _row(["lookup SQL only (floor)", "", f"{floor['p50']:.2f}", f"{floor['p99']:.2f}", ""], widths)
+        )
+        lines.append(f"(the lookup's {context['queries_per_lookup']} statements replayed on a bare cursor)")
     search = figures.search
     lines += [
         "",
@@ -106,5 +112,9 @@ def write_json(path: Path, figures: Figures, context: dict[str, Any]) -> None:
             for verdict in figures.verdicts()
         },
     }
+    write_payload(path, payload)
+
+
+def write_payload(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")

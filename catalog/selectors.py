@@ -4,7 +4,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from access.approvals import effective_unit
 from access.models import Membership, Person
@@ -37,17 +37,27 @@ def dataset_list(*, user: Any) -> "QuerySet[Dataset]":
 
 
 RESOLVE_RELATED = ("owner", "owning_unit", "superseded_by")
+READ_ACCESS_ANNOTATION = "caller_can_read_data"
 
 
 def dataset_resolve(
-    *, user: Any, slug: str, action: Action = "view", related: Sequence[str] = RESOLVE_RELATED
+    *,
+    user: Any,
+    slug: str,
+    action: Action = "view",
+    related: Sequence[str] = RESOLVE_RELATED,
+    with_read_access: bool = False,
 ) -> ResolvedDataset:
     """Find a dataset by its slug or a former slug, as ``user`` may see it.
 
     ``related`` is what to fetch along in the same query; hot paths that never touch the owner or the unit
-    (the CI version lookup) pass less.
+    (the CI version lookup) pass less. ``with_read_access`` answers ``dataset_can_read_data`` in the same
+    query too.
     """
     visible = Dataset.objects.restrict(user, action).select_related(*related)
+    if with_read_access:
+        readable = Dataset.objects.restrict(user, "read").filter(pk=OuterRef("pk"))
+        visible = visible.annotate(**{READ_ACCESS_ANNOTATION: Exists(readable)})
     dataset = visible.filter(slug=slug).first()
     if dataset is None:
         alias = SlugAlias.objects.filter(slug=slug).values_list("dataset_id", flat=True).first()
@@ -63,6 +73,10 @@ def dataset_can_change(*, user: Any, dataset: Dataset) -> bool:
 
 
 def dataset_can_read_data(*, user: Any, dataset: Dataset) -> bool:
+    """Whether ``user`` may see locations and manifests; free when ``dataset_resolve`` already asked."""
+    known = getattr(dataset, READ_ACCESS_ANNOTATION, None)
+    if known is not None:
+        return bool(known)
     return Dataset.objects.restrict(user, "read").filter(pk=dataset.pk).exists()
 
 

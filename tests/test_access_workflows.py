@@ -207,6 +207,43 @@ def test_merge_moves_grants_stewardship_and_datasets(owner):
     assert OrgUnit.objects.get(pk=a.pk).successor == c
 
 
+def test_merge_moves_every_unit_grant_with_its_audit_trail_and_projection(owner):
+    a, b, c = make_unit("A"), make_unit("B"), make_unit("C")
+    member = make_person("mo", unit=c)
+    membership_start(person=member, unit=c)
+    first = make_dataset(owner, slug="first", unit=c, visibility="restricted")
+    second = make_dataset(owner, slug="second", unit=c, visibility="restricted")
+    expiry = timezone.now() + timedelta(days=30)
+    moved = [
+        grant(first, a, Level.READ),
+        Grant.objects.get(pk=grant(second, a, Level.MANAGE, expires_at=expiry).pk),
+        grant(second, b, Level.VIEW),
+    ]
+    already_there = grant(first, c, Level.VIEW)
+
+    org_event_apply(plan=plan_merge(sources=[a, b], successor=c, actor=owner), actor=owner)
+
+    for old in moved:
+        old.refresh_from_db()
+        assert old.revoked_at is not None and old.revoked_by == owner
+        replacement = Grant.objects.get(replaces=old)
+        assert (replacement.grantee_unit, replacement.level, replacement.basis, replacement.expires_at) == (
+            c, old.level, Grant.Basis.REORG, old.expires_at,
+        )
+        assert replacement.granted_by == owner
+    assert Grant.objects.active().filter(grantee_unit__in=[a, b]).count() == 0
+    assert already_there in Grant.objects.active()
+    revoked = AuditEvent.objects.filter(action="grant.revoked", reason="merge into C")
+    created = AuditEvent.objects.filter(action="grant.created", reason="merge into C")
+    assert revoked.count() == 3 and created.count() == 3
+    assert all(event.before["revoked_at"] is None and event.after["revoked_at"] for event in revoked)
+    a_group, b_group, c_group = (Group.objects.get(org_unit=unit) for unit in (a, b, c))
+    assert get_perms(a_group, first) == [] and get_perms(a_group, second) == [] and get_perms(b_group, second) == []
+    assert set(get_perms(c_group, first)) == {"view_dataset", "read_dataset_data"}
+    assert set(get_perms(c_group, second)) == {"view_dataset", "read_dataset_data", "change_dataset"}
+    assert {"first", "second"} <= visible(member, "read")
+
+
 def test_split_widens_nothing_and_queues_the_unassigned(owner):
     a, b, c = make_unit("A"), make_unit("B"), make_unit("C")
     member = make_person("mo", unit=a)

@@ -77,8 +77,10 @@ def test_environment_parsing(tmp_path, monkeypatch):
         env_bool("KURA_FLAG", False)
     postgres = database_from_url("postgres://u:p%40ss@db.example:6543/kura?sslmode=require", tmp_path)
     assert (postgres["HOST"], postgres["PORT"], postgres["PASSWORD"], postgres["OPTIONS"]) == (
-        "db.example", "6543", "p@ss", {"sslmode": "require"},
+        "db.example", "6543", "p@ss", {"sslmode": "require", "options": "-c jit=off"},
     )
+    tuned = database_from_url("postgres://u@db.example/kura?options=-c%20work_mem%3D64MB", tmp_path)
+    assert tuned["OPTIONS"] == {"options": "-c work_mem=64MB"}  # explicit options replace the default
     sqlite = database_from_url("sqlite:///var/x.sqlite3", tmp_path)
     assert sqlite["NAME"] == str(tmp_path / "var" / "x.sqlite3")
     with pytest.raises(ImproperlyConfigured):

@@ -45,9 +45,13 @@ ALLOW_ARCHIVED = OpenApiParameter(
 )
 
 
-def _resolve_or_404(request: Request, slug: str, related: Sequence[str] = RESOLVE_RELATED) -> Dataset:
+def _resolve_or_404(
+    request: Request, slug: str, related: Sequence[str] = RESOLVE_RELATED, with_read_access: bool = False
+) -> Dataset:
     try:
-        return dataset_resolve(user=request.user, slug=slug, related=related).dataset
+        return dataset_resolve(
+            user=request.user, slug=slug, related=related, with_read_access=with_read_access
+        ).dataset
     except DatasetNotFound as missing:
         raise exceptions.NotFound(NOT_FOUND_MESSAGE) from missing
 
@@ -176,7 +180,7 @@ class VersionListView(GenericAPIView):
 
 def _resolve_version(request: Request, slug: str, label: str) -> tuple[Dataset, DatasetVersion]:
     # The version and manifest answers read only the dataset's own fields and its successor's slug.
-    dataset = _resolve_or_404(request, slug, related=("superseded_by",))
+    dataset = _resolve_or_404(request, slug, related=("superseded_by",), with_read_access=True)
     _refuse_archived(request, dataset)
     try:
         version = version_resolve(
