@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include("catalog.api.urls")),
     path("api/v1/", include("access.api.urls")),
+    path("api/v1/", include("storage.api.dvc_urls")),
     path("api/<path:rest>", api_not_found),
     *auth_urlpatterns,
     path("", include("frontend.urls")),

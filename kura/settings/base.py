@@ -186,3 +186,6 @@ CELERY_BEAT_SCHEDULE.update(
         "end-mover-grace": {"task": "access.tasks.end_mover_grace", "schedule": timedelta(hours=6)},
     }
 )
+
+# Training repositories: where their bare git mirrors live.
+KURA_REPO_MIRROR_ROOT = Path(env_str("KURA_REPO_MIRROR_ROOT", str(DATA_DIR / "repos")))

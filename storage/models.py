@@ -1,1 +1,0 @@
-# Storage connections, scan runs and findings arrive with the storage-scanning work.
