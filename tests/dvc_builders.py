@@ -104,7 +104,7 @@ class LocalRemote:
     def put_raw(self, key: str, data: bytes) -> str:
         return self._put(key, data)
 
-    def keys(self) -> list[str]:
+    def object_keys(self) -> list[str]:
         return sorted(str(path.relative_to(self.path)) for path in self.path.rglob("*") if path.is_file())
 
 
