@@ -20,6 +20,8 @@ TRACKED_PATHSPECS = ("*.dvc", "dvc.lock", "*/dvc.lock", CONFIG_PATH)
 # Transports a repository URL may use; ext:: and friends would run commands.
 ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
 LIVE_REF_PREFIXES = ("refs/heads/", "refs/tags/")
+# 41-byte requests: 1,000 of them stay far below a 64 KiB pipe buffer.
+_PIPELINE_BATCH = 1000
 
 
 class GitError(RuntimeError):
@@ -222,18 +224,27 @@ class BlobReader:
         self.reads = 0
 
     def read(self, sha: str) -> bytes | None:
+        return self.read_many([sha])[sha]
+
+    def read_many(self, shas: list[str]) -> dict[str, bytes | None]:
+        """Ask in batches small enough to sit in the pipe, so git never waits on us and we never wait per blob."""
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None
-        stdin.write(sha.encode() + b"\n")
-        stdin.flush()
-        header = stdout.readline().split()
-        if len(header) != 3:  # "<sha> missing" or a broken pipe
-            return None
-        size = int(header[2])
-        data = stdout.read(size)
-        stdout.read(1)  # the newline after every object
-        self.reads += 1
-        return data if header[1] == b"blob" else None
+        found: dict[str, bytes | None] = {}
+        for start in range(0, len(shas), _PIPELINE_BATCH):
+            batch = shas[start : start + _PIPELINE_BATCH]
+            stdin.write("".join(f"{sha}\n" for sha in batch).encode())
+            stdin.flush()
+            for sha in batch:
+                header = stdout.readline().split()
+                if len(header) != 3:  # "<sha> missing"
+                    found[sha] = None
+                    continue
+                data = stdout.read(int(header[2]))
+                stdout.read(1)  # the newline after every object
+                self.reads += 1
+                found[sha] = data if header[1] == b"blob" else None
+        return found
 
     def close(self) -> None:
         if self._process.stdin is not None:

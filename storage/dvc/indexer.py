@@ -7,14 +7,16 @@ reachability (whether any ref still reaches a commit) are recomputed every run b
 Files that do not parse become ``IndexingWarning`` rows; they never stop the run.
 """
 
+import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from storage.dvc.git_history import (
@@ -49,6 +51,7 @@ WRITE_BATCH = 2000
 MAX_WARNING_LENGTH = 1000
 _CACHE_LIMIT = 50_000
 
+T = TypeVar("T")
 LiveKey = tuple[str, str, str, str, bool, str]  # source_path + DvcOutput.identity
 
 
@@ -69,24 +72,29 @@ class _ParsedBlobs:
         self._reader = reader
         self._cache: dict[tuple[str, str], DvcFileContent | DvcFileError] = {}
 
+    def _parse(self, blob: str, path: str, content: bytes | None) -> DvcFileContent | DvcFileError:
+        if content is None:
+            return DvcFileError(f"{path}: blob {blob} is missing from the mirror")
+        try:
+            return parse_tracked_file(content, path)
+        except DvcFileError as error:
+            return error
+
+    def prefetch(self, wanted: Iterable[tuple[str, str]]) -> None:
+        """Read and parse every (blob, path) not cached yet, in one pipelined exchange with cat-file."""
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        missing = sorted({pair for pair in wanted if pair not in self._cache and pair[1] != CONFIG_PATH})
+        contents = self._reader.read_many(sorted({blob for blob, _path in missing}))
+        for blob, path in missing:
+            self._cache[(blob, path)] = self._parse(blob, path, contents.get(blob))
+
     def get(self, blob: str, path: str) -> DvcFileContent | DvcFileError:
         key = (blob, path)
         cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        content = self._reader.read(blob)
-        result: DvcFileContent | DvcFileError
-        if content is None:
-            result = DvcFileError(f"{path}: blob {blob} is missing from the mirror")
-        else:
-            try:
-                result = parse_tracked_file(content, path)
-            except DvcFileError as error:
-                result = error
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[key] = result
-        return result
+        if cached is None:
+            cached = self._cache[key] = self._parse(blob, path, self._reader.read(blob))
+        return cached
 
     def config(self, blob: str) -> DvcConfig | DvcFileError:
         content = self._reader.read(blob)
@@ -100,7 +108,7 @@ class _ParsedBlobs:
 
 @dataclass
 class _Pending:
-    references: list[DvcReference] = field(default_factory=list)
+    references: list[tuple[Any, ...]] = field(default_factory=list)  # in _REFERENCE_COLUMNS order
     imports: list[DvcImport] = field(default_factory=list)
     warnings: list[IndexingWarning] = field(default_factory=list)
     remotes: dict[tuple[str, str], tuple[datetime, str]] = field(default_factory=dict)
@@ -150,24 +158,12 @@ def _collect_commit(repo: TrainingRepo, commit: CommitChanges, blobs: _ParsedBlo
             if output.identity in known:
                 continue
             pending.references.append(
-                DvcReference(
-                    repo=repo,
-                    md5=output.md5,
-                    is_dir=output.is_dir,
-                    hash_name=output.hash_name,
-                    size=output.size,
-                    nfiles=output.nfiles,
-                    path=output.path,
-                    stage=output.stage,
-                    cache=output.cache,
-                    remote=output.remote,
-                    source_path=path,
-                    commit=commit.sha,
-                    author_name=commit.author_name[:255],
-                    author_email=commit.author_email[:255],
-                    authored_at=authored_at,
+                (
+                    repo.pk, output.md5, output.is_dir, output.hash_name, output.size, output.nfiles, output.path,
+                    output.stage, output.cache, output.remote, path, commit.sha, commit.author_name[:255],
+                    commit.author_email[:255], connection.ops.adapt_datetimefield_value(authored_at),
                 )
-            )
+            )  # fmt: skip
         md5_by_path = {output.path: output.md5 for output in parsed.outputs}
         for dep in parsed.imports:
             pending.imports.append(
@@ -185,10 +181,38 @@ def _collect_commit(repo: TrainingRepo, commit: CommitChanges, blobs: _ParsedBlo
             )
 
 
+_REFERENCE_COLUMNS = (
+    "repo_id", "md5", "is_dir", "hash_name", "size", "nfiles", "path", "stage", "cache", "remote", "source_path",
+    "commit", "author_name", "author_email", "authored_at",
+)  # fmt: skip
+
+
+def _insert_references(repo: TrainingRepo, rows: list[tuple[Any, ...]]) -> int:
+    """Insert new reference rows, skipping ones an interrupted earlier run already wrote.
+
+    A plain multi-row INSERT … ON CONFLICT DO NOTHING (PostgreSQL and SQLite alike): building model instances for
+    every output of a long history costs more than reading the history itself.
+    """
+    if not rows:
+        return 0
+    before = DvcReference.objects.filter(repo=repo).count()
+    table = DvcReference._meta.db_table
+    all_columns = (*_REFERENCE_COLUMNS, "live_refs", "is_live", "reachable")
+    columns = ", ".join(connection.ops.quote_name(column) for column in all_columns)
+    row_sql = "(" + ", ".join(["%s"] * len(_REFERENCE_COLUMNS)) + ", '[]', false, true)"
+    with connection.cursor() as cursor:
+        for batch in _chunks(rows, 500):
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(batch))} "  # noqa: S608 - names from the model, values bound
+                "ON CONFLICT DO NOTHING",
+                [value for row in batch for value in row],
+            )
+    return DvcReference.objects.filter(repo=repo).count() - before
+
+
 @transaction.atomic
 def _flush(repo: TrainingRepo, pending: _Pending, result: IndexRunResult) -> None:
-    created = DvcReference.objects.bulk_create(pending.references, batch_size=WRITE_BATCH, ignore_conflicts=True)
-    result.references_added += len(created)
+    result.references_added += _insert_references(repo, pending.references)
     DvcImport.objects.bulk_create(pending.imports, batch_size=WRITE_BATCH, ignore_conflicts=True)
     before = IndexingWarning.objects.filter(repo=repo).count()
     IndexingWarning.objects.bulk_create(pending.warnings, batch_size=WRITE_BATCH, ignore_conflicts=True)
@@ -199,34 +223,69 @@ def _flush(repo: TrainingRepo, pending: _Pending, result: IndexRunResult) -> Non
     pending.remotes = {}
 
 
-def _update_liveness(repo: TrainingRepo, mirror: Path, heads: list[RefHead], blobs: _ParsedBlobs) -> int:
+def _update_liveness(
+    repo: TrainingRepo, mirror: Path, heads: list[RefHead], previous: dict[str, str], blobs: _ParsedBlobs
+) -> int:
+    """Recompute which outputs are current at which branch or tag head.
+
+    Only heads that moved (or appeared) are read from git; what an unchanged head holds is already recorded in
+    the rows' ``live_refs``, keyed by output identity so a hash re-committed later is live there too.
+    """
+    current = {head.name: head.commit for head in heads if head.name.startswith(LIVE_REF_PREFIXES)}
+    unchanged = {name for name, commit in current.items() if previous.get(name) == commit}
+    rows = list(
+        DvcReference.objects.filter(repo=repo).values_list(
+            "id", "source_path", "stage", "path", "md5", "is_dir", "hash_name", "live_refs"
+        )
+    )
     live: dict[LiveKey, set[str]] = defaultdict(set)
+    for _id, source_path, stage, path, md5, is_dir, hash_name, live_refs in rows:
+        kept = [ref for ref in live_refs if ref in unchanged]
+        if kept:
+            live[(source_path, stage, path, md5, is_dir, hash_name)].update(kept)
     files_by_commit: dict[str, dict[str, str]] = {}
-    for head in heads:
-        if not head.name.startswith(LIVE_REF_PREFIXES):
+    for name, commit in current.items():
+        if name not in unchanged and commit not in files_by_commit:
+            files_by_commit[commit] = tracked_files_at(mirror, commit)
+    blobs.prefetch((blob, path) for files in files_by_commit.values() for path, blob in files.items())
+    for name, commit in current.items():
+        if name in unchanged:
             continue
-        if head.commit not in files_by_commit:
-            files_by_commit[head.commit] = tracked_files_at(mirror, head.commit)
-        for path, blob in files_by_commit[head.commit].items():
+        for path, blob in files_by_commit[commit].items():
             if path == CONFIG_PATH:
                 continue
             parsed = blobs.get(blob, path)
             if isinstance(parsed, DvcFileContent):
                 for output in parsed.outputs:
-                    live[(path, *output.identity)].add(head.name)
-    changed: list[DvcReference] = []
+                    live[(path, *output.identity)].add(name)
+    changed: dict[tuple[str, ...], list[int]] = defaultdict(list)
     live_count = 0
-    rows = DvcReference.objects.filter(repo=repo).only(
-        "id", "source_path", "stage", "path", "md5", "is_dir", "hash_name", "live_refs", "is_live"
-    )
-    for row in rows.iterator(chunk_size=WRITE_BATCH):
-        refs = sorted(live.get((row.source_path, row.stage, row.path, row.md5, row.is_dir, row.hash_name), ()))
+    for row_id, source_path, stage, path, md5, is_dir, hash_name, live_refs in rows:
+        refs = tuple(sorted(live.get((source_path, stage, path, md5, is_dir, hash_name), ())))
         live_count += bool(refs)
-        if refs != row.live_refs or bool(refs) != row.is_live:
-            row.live_refs, row.is_live = refs, bool(refs)
-            changed.append(row)
-    DvcReference.objects.bulk_update(changed, ["live_refs", "is_live"], batch_size=WRITE_BATCH)
+        if list(refs) != live_refs:
+            changed[refs].append(row_id)
+    _write_liveness(changed)
     return live_count
+
+
+def _write_liveness(changed: dict[tuple[str, ...], list[int]]) -> None:
+    if connection.vendor != "postgresql":
+        for refs, ids in changed.items():
+            for chunk in _chunks(ids):
+                DvcReference.objects.filter(pk__in=chunk).update(live_refs=list(refs), is_live=bool(refs))
+        return
+    # Rows differ in their ref lists (every tag is a head), so one UPDATE … FROM VALUES per chunk, not per list.
+    pairs = [(row_id, json.dumps(list(refs))) for refs, ids in changed.items() for row_id in ids]
+    table = DvcReference._meta.db_table
+    with connection.cursor() as cursor:
+        for batch in _chunks(pairs):
+            values = ", ".join(["(%s, %s::jsonb)"] * len(batch))
+            cursor.execute(
+                f"UPDATE {table} AS ref SET live_refs = v.refs, is_live = jsonb_array_length(v.refs) > 0 "  # noqa: S608 - table name from the model, values bound
+                f"FROM (VALUES {values}) AS v(id, refs) WHERE ref.id = v.id",
+                [item for pair in batch for item in pair],
+            )
 
 
 def _update_current_remotes(repo: TrainingRepo, mirror: Path, heads: list[RefHead], blobs: _ParsedBlobs) -> None:
@@ -261,9 +320,20 @@ def _update_reachability(repo: TrainingRepo, mirror: Path) -> int:
     return DvcReference.objects.filter(repo=repo, reachable=False).count()
 
 
-def _chunks(items: list[str], size: int = WRITE_BATCH) -> Iterable[list[str]]:
+def _chunks(items: Sequence[T], size: int = WRITE_BATCH) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _batches(items: Iterable[CommitChanges], size: int) -> Iterator[list[CommitChanges]]:
+    batch: list[CommitChanges] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def training_repo_index(*, repo: TrainingRepo, fetch: bool = True) -> IndexRunResult:
@@ -280,16 +350,23 @@ def training_repo_index(*, repo: TrainingRepo, fetch: bool = True) -> IndexRunRe
         with BlobReader(mirror) as reader:
             blobs = _ParsedBlobs(reader)
             pending = _Pending()
-            for commit in iter_commit_changes(mirror, exclude=exclude):
-                _collect_commit(repo, commit, blobs, pending)
-                result.commits_read += 1
-                if result.commits_read % COMMIT_BATCH == 0:
-                    _flush(repo, pending, result)
-            _flush(repo, pending, result)
+            for batch in _batches(iter_commit_changes(mirror, exclude=exclude), COMMIT_BATCH):
+                blobs.prefetch(
+                    (blob, change.path)
+                    for commit in batch
+                    for diff in commit.diffs
+                    for change in diff
+                    for blob in (change.old_blob, change.new_blob)
+                    if blob != NULL_SHA
+                )
+                for commit in batch:
+                    _collect_commit(repo, commit, blobs, pending)
+                result.commits_read += len(batch)
+                _flush(repo, pending, result)
             head_map = {head.name: head.commit for head in heads}
             refs_moved = head_map != repo.indexed_heads or result.commits_read > 0
             if refs_moved:  # liveness and reachability depend only on the refs and the rows
-                result.live_references = _update_liveness(repo, mirror, heads, blobs)
+                result.live_references = _update_liveness(repo, mirror, heads, repo.indexed_heads, blobs)
                 _update_current_remotes(repo, mirror, heads, blobs)
             result.blobs_read = reader.reads
         if refs_moved:

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from storage.dvc import mini_yaml
 from storage.dvc.layout import DIR_SUFFIX, Layout, is_md5, object_key
 
 # libyaml's parser when present: the pure-Python one dominates indexing time on long histories.
@@ -79,6 +80,12 @@ def is_tracked_path(path: str) -> bool:
 
 
 def _load_yaml(content: bytes, source_path: str) -> Any:
+    try:
+        fast = mini_yaml.load(content.decode("utf-8"))
+    except UnicodeDecodeError:
+        fast = None
+    if fast is not None:
+        return fast
     try:
         return yaml.load(content, Loader=_Loader)  # noqa: S506 - a safe loader (CSafeLoader or SafeLoader)
     except yaml.YAMLError as error:
