@@ -140,7 +140,7 @@ def main() -> int:
         full = time.perf_counter() - started
         if profiler is not None:
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE", "cumulative")).print_stats(30)
         # One more commit upstream, then fetch + index it.
         subprocess.run(["git", "fast-import", "--quiet"], cwd=source, check=True, input=(
             b"commit refs/heads/main\nauthor B <b@example.com> 1900000000 +0000\n"

@@ -3,7 +3,9 @@
 import json
 
 import pytest
+import yaml
 
+from storage.dvc import mini_yaml
 from storage.dvc.layout import (
     KeyKind,
     Layout,
@@ -145,3 +147,31 @@ def test_dir_manifest_reader_takes_bytes():
     for bad in (b"{}", b"[1]", b"not json", json.dumps([{"md5": "x", "relpath": "a"}]).encode()):
         with pytest.raises(ManifestError):
             parse_dir_manifest(bad)
+
+
+SAMPLES_IN_SUBSET = [
+    LOCK_V2.format(images=DIR_MD5, images_size=1, images_nfiles=2, model=MD5, model_size=3, metrics="c" * 32,
+                   metrics_size=4),
+    LOCK_LEGACY.format(prepared=DIR_MD5),
+    dvc_file(MD5, 10, "x y.csv"),
+    dvc_file("1234e5" + "f" * 26, 10, "images", nfiles=3, dvc3=False),
+    "outs:\n  - md5: x\n    path: y\n    cache: false\n",
+    "a:\n  b:\n  - 1\n  - 2\n  c: 0.5\nd: 'it''s'\n# comment\n",
+    "stages:\n  s:\n    params:\n      params.yaml:\n        prepare.seed: 20170428\n        prepare.split: 0.2\n",
+    "a: 1e5\nb: null\nc:\n",
+]
+SAMPLES_OUTSIDE = [
+    "x: [1, 2]\n", "x: yes\n", "meta:\n  k: v # c\n", "p: 1:30\n", "a: 01\n", "a: 0x1F\n", "a: |\n  text\n",
+    "a: &x 1\nb: *x\n", 'a: "quoted\\n"\n', "a:\tb\n", "---\na: 1\n", "a: 1\na: 2\n", "a: b: c\n",
+    "a:\n   b: 1\n  c: 2\n",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", SAMPLES_IN_SUBSET)
+def test_fast_yaml_reader_agrees_with_pyyaml(text):
+    assert mini_yaml.load(text) == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("text", SAMPLES_OUTSIDE)
+def test_fast_yaml_reader_declines_what_it_does_not_fully_understand(text):
+    assert mini_yaml.load(text) is None

@@ -181,31 +181,41 @@ def _collect_commit(repo: TrainingRepo, commit: CommitChanges, blobs: _ParsedBlo
             )
 
 
-_REFERENCE_COLUMNS = (
-    "repo_id", "md5", "is_dir", "hash_name", "size", "nfiles", "path", "stage", "cache", "remote", "source_path",
-    "commit", "author_name", "author_email", "authored_at",
-)  # fmt: skip
+# Column → PostgreSQL array type, in the order rows are built by _collect_commit.
+_REFERENCE_COLUMNS = {
+    "repo_id": "bigint", "md5": "varchar", "is_dir": "boolean", "hash_name": "varchar", "size": "bigint",
+    "nfiles": "integer", "path": "varchar", "stage": "varchar", "cache": "boolean", "remote": "varchar",
+    "source_path": "varchar", "commit": "varchar", "author_name": "varchar", "author_email": "varchar",
+    "authored_at": "timestamptz",
+}  # fmt: skip
 
 
 def _insert_references(repo: TrainingRepo, rows: list[tuple[Any, ...]]) -> int:
     """Insert new reference rows, skipping ones an interrupted earlier run already wrote.
 
-    A plain multi-row INSERT … ON CONFLICT DO NOTHING (PostgreSQL and SQLite alike): building model instances for
-    every output of a long history costs more than reading the history itself.
+    Set-based SQL rather than model instances: building and binding a model per output of a long history costs
+    more than reading the history itself. PostgreSQL gets one statement per chunk (arrays through ``unnest``).
     """
     if not rows:
         return 0
     before = DvcReference.objects.filter(repo=repo).count()
-    table = DvcReference._meta.db_table
-    all_columns = (*_REFERENCE_COLUMNS, "live_refs", "is_live", "reachable")
-    columns = ", ".join(connection.ops.quote_name(column) for column in all_columns)
-    row_sql = "(" + ", ".join(["%s"] * len(_REFERENCE_COLUMNS)) + ", '[]', false, true)"
+    table = connection.ops.quote_name(DvcReference._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(column) for column in (*_REFERENCE_COLUMNS, "live_refs", "is_live",
+                                                                       "reachable"))  # fmt: skip
     with connection.cursor() as cursor:
-        for batch in _chunks(rows, 500):
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(batch))} "  # noqa: S608 - names from the model, values bound
-                "ON CONFLICT DO NOTHING",
-                [value for row in batch for value in row],
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{kind}[]" for kind in _REFERENCE_COLUMNS.values())
+            sql = (
+                f"INSERT INTO {table} ({names}) SELECT *, '[]'::jsonb, false, true FROM unnest({arrays}) "  # noqa: S608 - names from the model, values bound
+                "ON CONFLICT DO NOTHING"
+            )
+            for batch in _chunks(rows, WRITE_BATCH):
+                cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
+        else:
+            placeholders = ", ".join(["%s"] * len(_REFERENCE_COLUMNS))
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({placeholders}, '[]', false, true) ON CONFLICT DO NOTHING",  # noqa: S608
+                rows,
             )
     return DvcReference.objects.filter(repo=repo).count() - before
 
@@ -275,16 +285,15 @@ def _write_liveness(changed: dict[tuple[str, ...], list[int]]) -> None:
             for chunk in _chunks(ids):
                 DvcReference.objects.filter(pk__in=chunk).update(live_refs=list(refs), is_live=bool(refs))
         return
-    # Rows differ in their ref lists (every tag is a head), so one UPDATE … FROM VALUES per chunk, not per list.
+    # Rows differ in their ref lists (every tag is a head): one UPDATE … FROM unnest per chunk, not one per list.
     pairs = [(row_id, json.dumps(list(refs))) for refs, ids in changed.items() for row_id in ids]
-    table = DvcReference._meta.db_table
+    table = connection.ops.quote_name(DvcReference._meta.db_table)
     with connection.cursor() as cursor:
         for batch in _chunks(pairs):
-            values = ", ".join(["(%s, %s::jsonb)"] * len(batch))
             cursor.execute(
-                f"UPDATE {table} AS ref SET live_refs = v.refs, is_live = jsonb_array_length(v.refs) > 0 "  # noqa: S608 - table name from the model, values bound
-                f"FROM (VALUES {values}) AS v(id, refs) WHERE ref.id = v.id",
-                [item for pair in batch for item in pair],
+                f"UPDATE {table} AS ref SET live_refs = v.refs::jsonb, is_live = jsonb_array_length(v.refs::jsonb) > 0 "  # noqa: S608 - table name from the model, values bound
+                "FROM unnest(%s::bigint[], %s::text[]) AS v(id, refs) WHERE ref.id = v.id",
+                [[pair[0] for pair in batch], [pair[1] for pair in batch]],
             )
 
 
