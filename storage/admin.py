@@ -4,6 +4,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from access.selectors import person_for_user
+from storage.dvc.repos import training_repo_create, training_repo_set_datasets, training_repo_update
 from storage.models import DvcImport, DvcReference, DvcRemoteConfig, IndexingWarning, TrainingRepo
 from storage.tasks import index_training_repo
 
@@ -27,10 +29,27 @@ class TrainingRepoAdmin(admin.ModelAdmin):
     filter_horizontal = ["datasets"]
     readonly_fields = [
         "status", "last_error", "indexed_heads", "default_branch", "commits_indexed", "last_run_commits",
-        "last_indexed_at", "created_at",
+        "last_indexed_at", "indexing_started_at", "created_at",
     ]  # fmt: skip
     inlines = [DvcRemoteInline]
     actions = ["index_now"]
+
+    def save_model(self, request: HttpRequest, obj: TrainingRepo, form: Any, change: bool) -> None:
+        # Through the services, so links and edits are validated and audited like everywhere else.
+        actor = person_for_user(request.user)
+        data = form.cleaned_data
+        if change:
+            saved = training_repo_update(repo=obj, actor=actor, name=data["name"], url=data["url"])
+        else:
+            saved = training_repo_create(actor=actor, name=data["name"], url=data["url"])
+        vars(obj).update(vars(saved))
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+        training_repo_set_datasets(
+            repo=form.instance, actor=person_for_user(request.user), datasets=form.cleaned_data["datasets"]
+        )
 
     @admin.action(description="Index selected repositories now")
     def index_now(self, request: HttpRequest, queryset: QuerySet[TrainingRepo]) -> None:

@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from storage.dvc.git_history import GitError
-from storage.dvc.indexer import training_repo_index
+from storage.dvc.indexer import IndexingInProgress, training_repo_index
 from storage.models import TrainingRepo
 
 
@@ -11,4 +11,7 @@ def index_training_repo(repo_id: int) -> int | None:
     repo = TrainingRepo.objects.filter(pk=repo_id).first()
     if repo is None:
         return None
-    return training_repo_index(repo=repo).commits_read
+    try:
+        return training_repo_index(repo=repo).commits_read
+    except IndexingInProgress:
+        return None  # the run holding the repository will pick up what is new

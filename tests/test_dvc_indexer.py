@@ -3,6 +3,7 @@
 import subprocess
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from storage.dvc.indexer import training_repo_index
 from storage.dvc.repos import training_repo_create
@@ -158,3 +159,51 @@ def test_mirror_is_bare_and_uses_one_cat_file_process(history, repo, monkeypatch
     assert result.blobs_read > 0
     assert (repo.mirror_path / "HEAD").exists()
     assert not (repo.mirror_path / ".git").exists()
+
+
+def test_runs_do_not_interleave_but_a_dead_run_is_taken_over(history, repo, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from storage.dvc.indexer import IndexingInProgress
+
+    TrainingRepo.objects.filter(pk=repo.pk).update(status="indexing", indexing_started_at=timezone.now())
+    with pytest.raises(IndexingInProgress):
+        training_repo_index(repo=repo)
+    assert not DvcReference.objects.exists()
+    settings.KURA_REPO_INDEX_STALE_SECONDS = 60
+    TrainingRepo.objects.filter(pk=repo.pk).update(indexing_started_at=timezone.now() - timedelta(minutes=5))
+    assert training_repo_index(repo=repo).commits_read == 7
+    repo.refresh_from_db()
+    assert (repo.status, repo.indexing_started_at) == ("ready", None)
+
+
+def test_admin_links_a_repository_through_the_services(client, owner, unit, history):
+    from access.models import AuditEvent
+    from tests.factories import make_dataset, make_person
+
+    staff = make_person("root", unit=unit, staff=True)
+    staff.user.is_superuser = True
+    staff.user.save()
+    client.force_login(staff.user)
+    dataset = make_dataset(owner, slug="street-images")
+    response = client.post(
+        "/admin/storage/trainingrepo/add/",
+        {"name": "vision/detector", "url": str(history.repo.path), "datasets": [str(dataset.pk)],
+         "remotes-TOTAL_FORMS": "0", "remotes-INITIAL_FORMS": "0"},
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    repo = TrainingRepo.objects.get(name="vision/detector")
+    assert list(repo.datasets.all()) == [dataset]
+    actions = list(AuditEvent.objects.filter(target_id=str(repo.pk)).values_list("action", flat=True))
+    assert sorted(actions) == ["training_repo.datasets_changed", "training_repo.linked"]
+    refused = client.post(
+        "/admin/storage/trainingrepo/add/",
+        {"name": "other/repo", "url": "-oProxyCommand=x", "remotes-TOTAL_FORMS": "0", "remotes-INITIAL_FORMS": "0"},
+    )
+    assert refused.status_code == 200
+    assert "may not start with" in refused.content.decode()
+    with pytest.raises(ValidationError):
+        training_repo_create(actor=None, name="other/repo", url="--upload-pack=touch x")
+    assert TrainingRepo.objects.count() == 1

@@ -189,3 +189,5 @@ CELERY_BEAT_SCHEDULE.update(
 
 # Training repositories: where their bare git mirrors live.
 KURA_REPO_MIRROR_ROOT = Path(env_str("KURA_REPO_MIRROR_ROOT", str(DATA_DIR / "repos")))
+# A run that has held a repository this long is presumed dead (worker killed) and may be taken over.
+KURA_REPO_INDEX_STALE_SECONDS = env_int("KURA_REPO_INDEX_STALE_SECONDS", 6 * 3600)

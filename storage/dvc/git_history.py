@@ -55,6 +55,7 @@ def _text(raw: bytes) -> str:
 def mirror_sync(url: str, mirror: Path) -> None:
     """Create the bare mirror on first use, else fetch every ref and drop refs deleted upstream."""
     if (mirror / "HEAD").exists():
+        _git(["remote", "set-url", "origin", "--", url], cwd=mirror)  # the linked URL may have been edited
         _git(["fetch", "--prune", "--quiet", "origin"], cwd=mirror)
         return
     mirror.parent.mkdir(parents=True, exist_ok=True)

@@ -12,10 +12,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -24,7 +25,6 @@ from storage.dvc.git_history import (
     NULL_SHA,
     BlobReader,
     CommitChanges,
-    GitError,
     RefHead,
     default_branch,
     existing_objects,
@@ -345,59 +345,87 @@ def _batches(items: Iterable[CommitChanges], size: int) -> Iterator[list[CommitC
         yield batch
 
 
-def training_repo_index(*, repo: TrainingRepo, fetch: bool = True) -> IndexRunResult:
-    """Bring ``repo``'s index up to date with its upstream. Safe to re-run; only new commits are read."""
-    TrainingRepo.objects.filter(pk=repo.pk).update(status=TrainingRepo.Status.INDEXING, last_error="")
+class IndexingInProgress(Exception):
+    """Another run holds this repository; runs must not interleave on one mirror."""
+
+
+def _claim(repo: TrainingRepo) -> None:
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.KURA_REPO_INDEX_STALE_SECONDS)
+    claimed = (
+        TrainingRepo.objects.filter(pk=repo.pk)
+        .exclude(status=TrainingRepo.Status.INDEXING, indexing_started_at__gt=stale_before)
+        .update(status=TrainingRepo.Status.INDEXING, indexing_started_at=now, last_error="")
+    )
+    if not claimed:
+        raise IndexingInProgress(f"{repo.name} is being indexed by another run.")
+
+
+def _index(repo: TrainingRepo, *, fetch: bool) -> tuple[IndexRunResult, dict[str, str]]:
     mirror = repo.mirror_path
     result = IndexRunResult()
+    if fetch or not (mirror / "HEAD").exists():
+        mirror_sync(repo.url, mirror)
+    heads = ref_heads(mirror)
+    head_map = {head.name: head.commit for head in heads}
+    repo.default_branch = default_branch(mirror)
+    exclude = existing_objects(mirror, repo.indexed_heads.values())
+    with BlobReader(mirror) as reader:
+        blobs = _ParsedBlobs(reader)
+        pending = _Pending()
+        for batch in _batches(iter_commit_changes(mirror, exclude=exclude), COMMIT_BATCH):
+            blobs.prefetch(
+                (blob, change.path)
+                for commit in batch
+                for diff in commit.diffs
+                for change in diff
+                for blob in (change.old_blob, change.new_blob)
+                if blob != NULL_SHA
+            )
+            for commit in batch:
+                _collect_commit(repo, commit, blobs, pending)
+            result.commits_read += len(batch)
+            _flush(repo, pending, result)
+        refs_moved = head_map != repo.indexed_heads or result.commits_read > 0
+        if refs_moved:  # liveness and reachability depend only on the refs and the rows
+            result.live_references = _update_liveness(repo, mirror, heads, repo.indexed_heads, blobs)
+            _update_current_remotes(repo, mirror, heads, blobs)
+        result.blobs_read = reader.reads
+    if refs_moved:
+        result.unreachable_references = _update_reachability(repo, mirror)
+    else:
+        result.live_references = DvcReference.objects.filter(repo=repo, is_live=True).count()
+        result.unreachable_references = DvcReference.objects.filter(repo=repo, reachable=False).count()
+    return result, head_map
+
+
+def training_repo_index(*, repo: TrainingRepo, fetch: bool = True) -> IndexRunResult:
+    """Bring ``repo``'s index up to date with its upstream. Safe to re-run; only new commits are read.
+
+    Rows are written in batches as the walk goes; the heads are recorded only at the end, so a run that dies
+    half-way is simply repeated by the next one (already written rows are skipped).
+    """
+    _claim(repo)
     try:
-        if fetch or not (mirror / "HEAD").exists():
-            mirror_sync(repo.url, mirror)
-        heads = ref_heads(mirror)
-        repo.default_branch = default_branch(mirror)
-        exclude = existing_objects(mirror, repo.indexed_heads.values())
-        with BlobReader(mirror) as reader:
-            blobs = _ParsedBlobs(reader)
-            pending = _Pending()
-            for batch in _batches(iter_commit_changes(mirror, exclude=exclude), COMMIT_BATCH):
-                blobs.prefetch(
-                    (blob, change.path)
-                    for commit in batch
-                    for diff in commit.diffs
-                    for change in diff
-                    for blob in (change.old_blob, change.new_blob)
-                    if blob != NULL_SHA
-                )
-                for commit in batch:
-                    _collect_commit(repo, commit, blobs, pending)
-                result.commits_read += len(batch)
-                _flush(repo, pending, result)
-            head_map = {head.name: head.commit for head in heads}
-            refs_moved = head_map != repo.indexed_heads or result.commits_read > 0
-            if refs_moved:  # liveness and reachability depend only on the refs and the rows
-                result.live_references = _update_liveness(repo, mirror, heads, repo.indexed_heads, blobs)
-                _update_current_remotes(repo, mirror, heads, blobs)
-            result.blobs_read = reader.reads
-        if refs_moved:
-            result.unreachable_references = _update_reachability(repo, mirror)
-        else:
-            result.live_references = DvcReference.objects.filter(repo=repo, is_live=True).count()
-            result.unreachable_references = DvcReference.objects.filter(repo=repo, reachable=False).count()
-    except GitError as error:
+        result, head_map = _index(repo, fetch=fetch)
+    except Exception as error:
         logger.warning("Indexing %s failed: %s", repo.name, error)
-        TrainingRepo.objects.filter(pk=repo.pk).update(status=TrainingRepo.Status.FAILED, last_error=str(error))
+        TrainingRepo.objects.filter(pk=repo.pk).update(
+            status=TrainingRepo.Status.FAILED, last_error=str(error)[:MAX_WARNING_LENGTH], indexing_started_at=None
+        )
         repo.refresh_from_db()
         raise
     repo.indexed_heads = head_map
     repo.status = TrainingRepo.Status.READY
     repo.last_error = ""
+    repo.indexing_started_at = None
     repo.last_run_commits = result.commits_read
     repo.commits_indexed += result.commits_read
     repo.last_indexed_at = timezone.now()
     repo.save(
         update_fields=[
-            "indexed_heads", "default_branch", "status", "last_error", "last_run_commits", "commits_indexed",
-            "last_indexed_at",
+            "indexed_heads", "default_branch", "status", "last_error", "indexing_started_at", "last_run_commits",
+            "commits_indexed", "last_indexed_at",
         ]
     )  # fmt: skip
     return result

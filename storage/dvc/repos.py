@@ -13,22 +13,37 @@ from catalog.models import Dataset
 from storage.models import TrainingRepo
 
 
+def _validate(repo: TrainingRepo) -> None:
+    if not repo.url:
+        raise ValidationError({"url": "Give the repository's git URL or local path."})
+    if TrainingRepo.objects.filter(name=repo.name).exclude(pk=repo.pk).exists():
+        raise ValidationError({"name": f"A training repository is already called '{repo.name}'."})
+    repo.full_clean(exclude=["datasets"], validate_unique=False)
+
+
 @transaction.atomic
 def training_repo_create(
     *, actor: Person | None, name: str, url: str, datasets: Iterable[Dataset] = ()
 ) -> TrainingRepo:
-    name, url = name.strip(), url.strip()
-    if not url:
-        raise ValidationError({"url": "Give the repository's git URL or local path."})
-    if url.startswith("-"):
-        raise ValidationError({"url": "A repository URL may not start with '-'."})
-    if TrainingRepo.objects.filter(name=name).exists():
-        raise ValidationError({"name": f"A training repository is already called '{name}'."})
-    repo = TrainingRepo(name=name, url=url)
-    repo.full_clean(exclude=["datasets"])
+    repo = TrainingRepo(name=name.strip(), url=url.strip())
+    _validate(repo)
     repo.save()
     repo.datasets.set(list(datasets))
-    audit_record(actor=actor, action="training_repo.linked", target=repo, after={"name": name, "url": url})
+    audit_record(actor=actor, action="training_repo.linked", target=repo, after={"name": repo.name, "url": repo.url})
+    return repo
+
+
+@transaction.atomic
+def training_repo_update(*, repo: TrainingRepo, actor: Person | None, name: str, url: str) -> TrainingRepo:
+    """Rename or re-point a repository; its index stays (a new URL for the same history just fetches)."""
+    repo = TrainingRepo.objects.select_for_update().get(pk=repo.pk)
+    before = {"name": repo.name, "url": repo.url}
+    repo.name, repo.url = name.strip(), url.strip()
+    _validate(repo)
+    repo.save(update_fields=["name", "url"])
+    after = {"name": repo.name, "url": repo.url}
+    if after != before:
+        audit_record(actor=actor, action="training_repo.changed", target=repo, before=before, after=after)
     return repo
 
 

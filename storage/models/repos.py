@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -18,6 +19,13 @@ validate_repo_name = RegexValidator(
 )
 
 
+
+def validate_repo_url(value: str) -> None:
+    # git would read a leading '-' as an option (e.g. --upload-pack=…), whatever the caller meant.
+    if value.strip().startswith("-"):
+        raise ValidationError("A repository URL or path may not start with '-'.", code="invalid_repo_url")
+
+
 class TrainingRepo(models.Model):
     class Status(models.TextChoices):
         NEW = "new", "Not indexed yet"
@@ -26,7 +34,9 @@ class TrainingRepo(models.Model):
         FAILED = "failed", "Indexing failed"
 
     name = models.CharField(max_length=200, unique=True, validators=[validate_repo_name])
-    url = models.CharField(max_length=1000, help_text="Git URL reachable from the server, or a local path.")
+    url = models.CharField(
+        max_length=1000, validators=[validate_repo_url], help_text="Git URL reachable from the server, or a local path."
+    )
     datasets = models.ManyToManyField(Dataset, blank=True, related_name="training_repos")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     last_error = models.TextField(blank=True)
@@ -36,6 +46,7 @@ class TrainingRepo(models.Model):
     commits_indexed = models.PositiveIntegerField(default=0, help_text="Commits with DVC changes read so far.")
     last_run_commits = models.PositiveIntegerField(default=0, help_text="Commits read by the last run.")
     last_indexed_at = models.DateTimeField(null=True, blank=True)
+    indexing_started_at = models.DateTimeField(null=True, blank=True, help_text="Set while a run holds the mirror.")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from storage.dvc.git_history import GitError
-from storage.dvc.indexer import training_repo_index
+from storage.dvc.indexer import IndexingInProgress, training_repo_index
 from storage.dvc.repos import training_repo_find
 
 
@@ -20,7 +20,7 @@ class Command(BaseCommand):
             raise CommandError(f"No training repository with id, name or URL {options['repo']!r}.")
         try:
             result = training_repo_index(repo=repo, fetch=not options["no_fetch"])
-        except GitError as error:
+        except (GitError, IndexingInProgress) as error:
             raise CommandError(str(error)) from error
         self.stdout.write(
             f"{repo.name}: {result.commits_read} commits read, {result.references_added} outputs recorded, "
