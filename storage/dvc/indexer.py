@@ -200,8 +200,8 @@ def _insert_references(repo: TrainingRepo, rows: list[tuple[Any, ...]]) -> int:
         return 0
     before = DvcReference.objects.filter(repo=repo).count()
     table = connection.ops.quote_name(DvcReference._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(column) for column in (*_REFERENCE_COLUMNS, "live_refs", "is_live",
-                                                                       "reachable"))  # fmt: skip
+    all_columns = (*_REFERENCE_COLUMNS, "live_refs", "is_live", "reachable")
+    names = ", ".join(connection.ops.quote_name(column) for column in all_columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             arrays = ", ".join(f"%s::{kind}[]" for kind in _REFERENCE_COLUMNS.values())
