@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import views
+from frontend import dvc_views, views
 
 app_name = "frontend"
 
@@ -11,6 +11,8 @@ urlpatterns = [
     path("datasets/<str:slug>/", views.dataset_detail, name="dataset-detail"),
     path("datasets/<str:slug>/edit/", views.dataset_edit, name="dataset-edit"),
     path("datasets/<str:slug>/versions/<str:label>/", views.version_detail, name="version-detail"),
+    path("dvc/decode/", dvc_views.dvc_decode, name="dvc-decode"),
+    path("repos/", dvc_views.repo_list, name="repo-list"),
 ]
 
 auth_urlpatterns = [

@@ -199,3 +199,22 @@ def test_task_and_command_index_by_id_or_name(history, owner, capsys):
     assert "1 commits read, 1 outputs recorded" in capsys.readouterr().out
     assert DvcReference.objects.filter(repo=repo, md5="c" * 32, is_live=True).exists()
     assert TrainingRepo.objects.get(pk=repo.pk).commits_indexed == 8
+
+
+def test_decode_page_shows_what_a_hash_is_without_revealing_restricted_datasets(
+    history, indexed, owner, unit, client, settings
+):
+    settings.KURA_LOCAL_ROOTS = [str(history.remote.path.parent)]
+    restricted = Dataset.objects.get(slug="secret-labels")
+    client.force_login(owner.user)
+    page = client.get("/dvc/decode/", {"q": md5_of(history.labels_merged)}).content.decode()
+    assert "Erin Ember" in page and "data/labels.csv" in page and restricted.name in page
+    listing = client.get("/dvc/decode/", {"q": _key(history.images_v2.md5, is_dir=True)}).content.decode()
+    assert "c.jpg" in listing and "Bob Baker" in listing and "refs/tags" not in listing
+    stranger = make_person("stan", unit=unit)
+    client.force_login(stranger.user)
+    hidden = client.get("/dvc/decode/", {"q": md5_of(history.labels_merged)}).content.decode()
+    assert "Erin Ember" in hidden and restricted.name not in hidden and "secret-labels" not in hidden
+    assert "neither an md5 hash" in client.get("/dvc/decode/", {"q": "zzz"}).content.decode()
+    repos = client.get("/repos/").content.decode()
+    assert "vision/detector" in repos and restricted.name not in repos
