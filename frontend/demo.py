@@ -28,6 +28,7 @@ from access.services import org_unit_create, person_create
 from annotations.services import guideline_revise
 from catalog.models import Dataset
 from catalog.services import LocationSpec, dataset_create, dataset_update, dataset_version_create
+from frontend.demo_dvc import load_dvc_demo
 
 UNITS = {
     "ML Research": None,
@@ -274,6 +275,7 @@ def load_demo(data_dir: Path) -> Person:
             superseded_by=Dataset.objects.get(slug="street-signs-eu"), sunset_at=now + timedelta(days=90),
         )
     _access_story(units, people)
+    load_dvc_demo(data_dir, people, units["Perception"])
     return people["demo"]
 
 

@@ -4,11 +4,13 @@ from access.models import AccessRequest, AuditEvent, OrgUnit, Person
 from catalog.models import Dataset, StorageLocation
 from catalog.selectors import left_behind_datasets
 from frontend.demo import load_demo
+from storage.dvc.decode import ObjectClass, classify_keys
 
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path):
+def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path, settings):
+    settings.KURA_REPO_MIRROR_ROOT = tmp_path / "mirrors"
     demo = load_demo(tmp_path)
     datasets = Dataset.objects.count()
     events = AuditEvent.objects.count()
@@ -23,7 +25,16 @@ def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path):
     assert (bucket / "tmp-amara-export").is_dir()  # unregistered data for the scanner to find
     assert StorageLocation.objects.filter(uri__startswith=f"file://{bucket}").exists()
 
+    crops = Dataset.objects.get(slug="sign-crops-dvc")
+    assert list(crops.versions.order_by("published_at").values_list("label", "file_count")) == [
+        (crops.versions.order_by("published_at").first().label, 4), ("v2", 6), ("v3", 8)
+    ]
+    remote = tmp_path / "demo-storage" / "dvc-remote"
+    keys = [str(path.relative_to(remote)) for path in remote.rglob("*") if path.is_file()]
+    assert set(classify_keys(keys).values()) == {ObjectClass.LIVE, ObjectClass.HISTORICAL, ObjectClass.UNREFERENCED}
+
     load_demo(tmp_path)
 
     assert Dataset.objects.count() == datasets
+    assert crops.versions.count() == 3
     assert AuditEvent.objects.count() == events
