@@ -96,3 +96,23 @@ def test_directory_member_missing_from_the_remote_is_reported_not_guessed(histor
     result = dataset_versions_from_history(dataset=dataset, remote_dir=history.remote.path)
     assert [v.label for v in result.created] == [history.commits["c1"][:8], history.commits["c3"][:8]]
     assert result.skipped == [f"{history.images_v2.md5}.dir: c.jpg ({md5_of(b'jpeg-c')}) is not in the remote"]
+
+
+def test_indexing_task_versions_located_datasets_from_the_allow_listed_local_remote(
+    history, owner, settings, monkeypatch
+):
+    from storage.tasks import index_all_training_repos, index_training_repo
+
+    settings.KURA_LOCAL_ROOTS = [str(history.remote.path)]
+    images = make_dataset(owner, slug="street-images", locations=[LocationSpec(uri="dvc://vision/detector#data/images")])
+    repo = training_repo_create(actor=owner, name="vision/detector", url=str(history.repo.path))
+    assert index_training_repo.apply(args=[repo.pk]).get() == 7
+    assert [(v.label, v.file_count) for v in images.versions.order_by("published_at")] == [
+        (history.commits["c1"][:8], 2), ("v1", 3), (history.commits["c3"][:8], 1)
+    ]
+    assert index_training_repo.apply(args=[repo.pk]).get() == 0
+    assert images.versions.count() == 3
+    queued = []
+    monkeypatch.setattr(index_training_repo, "delay", queued.append)
+    assert index_all_training_repos.apply().get() == 1
+    assert queued == [repo.pk]

@@ -19,7 +19,7 @@ from catalog.models import Dataset, DatasetVersion
 from catalog.services import dataset_version_create
 from catalog.uris import parse_storage_uri
 from catalog.validators import VERSION_LABEL_PATTERN
-from storage.dvc.decode import read_dir_manifest
+from storage.dvc.decode import local_remote_dirs, read_dir_manifest
 from storage.dvc.layout import Layout, ManifestError, ObjectId, object_key
 from storage.models import DvcReference, TrainingRepo
 
@@ -116,3 +116,19 @@ def dataset_versions_from_history(
             recorded.add((reference.commit, marker))
             result.created.append(version)
     return result
+
+
+def versions_refresh_for_repo(*, repo: TrainingRepo) -> list[DatasetVersion]:
+    """After indexing: new versions for every dataset whose ``dvc://`` location names ``repo``.
+
+    Directory manifests come from the repository's local remote when one lies under KURA_LOCAL_ROOTS.
+    """
+    remote_dirs = local_remote_dirs([repo.pk])
+    datasets = Dataset.objects.filter(locations__uri__startswith=f"dvc://{repo.name}#").distinct()
+    created: list[DatasetVersion] = []
+    for dataset in datasets.exclude(status=Dataset.Status.ARCHIVED):
+        result = dataset_versions_from_history(
+            dataset=dataset, remote_dir=remote_dirs[0] if remote_dirs else None
+        )
+        created.extend(result.created)
+    return created
