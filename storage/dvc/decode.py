@@ -201,7 +201,8 @@ def local_remote_dirs(repo_ids: Iterable[int]) -> list[Path]:
     """Local remotes of these repositories that lie under the allow-listed KURA_LOCAL_ROOTS."""
     roots = [Path(root).resolve() for root in settings.KURA_LOCAL_ROOTS]
     found: list[Path] = []
-    for url in DvcRemoteConfig.objects.filter(repo_id__in=list(repo_ids)).values_list("url", flat=True).distinct():
+    urls = DvcRemoteConfig.objects.filter(repo_id__in=list(repo_ids)).values_list("url", flat=True)
+    for url in urls.order_by().distinct():
         raw = url.removeprefix("file://")
         if not raw.startswith("/"):
             continue  # relative remotes are relative to a checkout Kura does not have

@@ -319,7 +319,7 @@ def _update_current_remotes(repo: TrainingRepo, mirror: Path, heads: list[RefHea
 
 def _update_reachability(repo: TrainingRepo, mirror: Path) -> int:
     reachable = reachable_commits(mirror)
-    commits = set(DvcReference.objects.filter(repo=repo).values_list("commit", flat=True).distinct())
+    commits = set(DvcReference.objects.filter(repo=repo).values_list("commit", flat=True).order_by().distinct())
     gone = sorted(commits - reachable)
     back = sorted(commits & reachable)
     for chunk in _chunks(gone):
