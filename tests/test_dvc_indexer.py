@@ -207,3 +207,17 @@ def test_admin_links_a_repository_through_the_services(client, owner, unit, hist
     with pytest.raises(ValidationError):
         training_repo_create(actor=None, name="other/repo", url="--upload-pack=touch x")
     assert TrainingRepo.objects.count() == 1
+
+
+def test_reverting_to_an_older_hash_makes_it_live_again(history, repo):
+    training_repo_index(repo=repo)
+    labels_main = md5_of(history.labels_main)
+    assert DvcReference.objects.get(md5=labels_main).live_refs == []
+    history.repo.write("data/labels.dvc", dvc_file(labels_main, len(history.labels_main), "labels.csv"))
+    revert = history.repo.commit("Back to the main labels", author="Gina Gray", date="2024-06-01T10:00:00+00:00")
+    training_repo_index(repo=repo)
+    rows = DvcReference.objects.filter(md5=labels_main).order_by("authored_at")
+    assert [(row.commit, row.live_refs) for row in rows] == [
+        (history.commits["c5"], ["refs/heads/main"]), (revert, ["refs/heads/main"])
+    ]
+    assert DvcReference.objects.get(md5=md5_of(history.labels_merged)).live_refs == []

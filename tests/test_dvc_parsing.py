@@ -21,6 +21,7 @@ from storage.dvc.parsing import (
     DvcFileError,
     DvcImportDep,
     DvcOutput,
+    _canonical_dvc,
     is_tracked_path,
     parse_dvc_config,
     parse_dvc_file,
@@ -175,3 +176,15 @@ def test_fast_yaml_reader_agrees_with_pyyaml(text):
 @pytest.mark.parametrize("text", SAMPLES_OUTSIDE)
 def test_fast_yaml_reader_declines_what_it_does_not_fully_understand(text):
     assert mini_yaml.load(text) is None
+
+
+@pytest.mark.parametrize("path", ["data.xml", "images", "données/échantillon.csv", "a b/c.bin", "v1.2"])
+@pytest.mark.parametrize(("dvc3", "nfiles"), [(True, None), (False, None), (True, 3), (False, 2)])
+def test_canonical_dvc_add_output_fast_path_agrees_with_pyyaml(path, dvc3, nfiles):
+    text = dvc_file(DIR_MD5 if nfiles else MD5, 123, path, dvc3=dvc3, nfiles=nfiles)
+    assert _canonical_dvc(text) == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("path", ["yes", "123", "a: b", "x #y", "'quoted'", "[list]", "null", "1:30"])
+def test_canonical_fast_path_leaves_paths_yaml_would_read_differently(path):
+    assert _canonical_dvc(dvc_file(MD5, 1, path)) is None

@@ -195,19 +195,19 @@ def _split_nul(stream: IO[bytes], chunk_size: int = 1 << 16) -> Iterator[str]:
         yield _text(buffer)
 
 
-def tracked_files_at(mirror: Path, commit: str) -> dict[str, str]:
-    """path → blob of every DVC file in the tree of ``commit``."""
-    raw = _git(["ls-tree", "-r", "-z", "--full-tree", commit], cwd=mirror)
-    files: dict[str, str] = {}
-    for entry in raw.split(b"\0"):
-        if not entry:
-            continue
-        meta, _, path_bytes = entry.partition(b"\t")
-        parts = meta.split()
-        path = _text(path_bytes)
-        if len(parts) == 3 and parts[1] == b"blob" and is_tracked_path(path):
-            files[path] = parts[2].decode()
-    return files
+def _tree_entries(data: bytes) -> list[tuple[bool, str, str]]:
+    """Parse a raw tree object: ``<mode> <name>\\0<20-byte sha>`` repeated."""
+    found: list[tuple[bool, str, str]] = []
+    position = 0
+    while position < len(data):
+        space = data.index(b" ", position)
+        nul = data.index(b"\0", space)
+        mode = data[position:space]
+        sha = data[nul + 1 : nul + 21].hex()
+        if mode not in (b"160000", b"120000"):  # submodules and symlinks hold no DVC file content
+            found.append((mode == b"40000", _text(data[space + 1 : nul]), sha))
+        position = nul + 21
+    return found
 
 
 class BlobReader:
@@ -228,10 +228,14 @@ class BlobReader:
         return self.read_many([sha])[sha]
 
     def read_many(self, shas: list[str]) -> dict[str, bytes | None]:
-        """Ask in batches small enough to sit in the pipe, so git never waits on us and we never wait per blob."""
+        """Blob contents (None for a missing object or one that is not a blob)."""
+        return {sha: data if kind == "blob" else None for sha, (kind, data) in self.read_objects(shas).items()}
+
+    def read_objects(self, shas: list[str]) -> dict[str, tuple[str, bytes | None]]:
+        """Ask in batches small enough to sit in the pipe, so git never waits on us and we never wait per object."""
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None
-        found: dict[str, bytes | None] = {}
+        found: dict[str, tuple[str, bytes | None]] = {}
         for start in range(0, len(shas), _PIPELINE_BATCH):
             batch = shas[start : start + _PIPELINE_BATCH]
             stdin.write("".join(f"{sha}\n" for sha in batch).encode())
@@ -239,13 +243,48 @@ class BlobReader:
             for sha in batch:
                 header = stdout.readline().split()
                 if len(header) != 3:  # "<sha> missing"
-                    found[sha] = None
+                    found[sha] = ("missing", None)
                     continue
                 data = stdout.read(int(header[2]))
                 stdout.read(1)  # the newline after every object
                 self.reads += 1
-                found[sha] = data if header[1] == b"blob" else None
+                found[sha] = (header[1].decode(), data)
         return found
+
+    def tracked_files(self, commits: list[str]) -> dict[str, dict[str, str]]:
+        """commit → {path: blob} of every DVC file in its tree, reading each distinct tree object once.
+
+        Branch and tag heads share almost all of their trees, so this costs far less than one ``ls-tree -r`` each.
+        """
+        roots: dict[str, str] = {}
+        for commit, (kind, data) in self.read_objects(sorted(set(commits))).items():
+            if kind == "commit" and data is not None and data.startswith(b"tree "):
+                roots[commit] = data[5:45].decode()
+        entries: dict[str, list[tuple[bool, str, str]]] = {}  # tree → (is_tree, name, sha)
+        wanted = set(roots.values())
+        while wanted:
+            for tree, (kind, data) in self.read_objects(sorted(wanted)).items():
+                entries[tree] = _tree_entries(data) if kind == "tree" and data is not None else []
+            wanted = {sha for tree_entries in entries.values() for is_tree, _n, sha in tree_entries
+                      if is_tree and sha not in entries}  # fmt: skip
+        memo: dict[str, dict[str, str]] = {}
+
+        def files_under(tree: str) -> dict[str, str]:
+            if tree not in memo:
+                found: dict[str, str] = {}
+                for is_tree, name, sha in entries.get(tree, []):
+                    if is_tree:
+                        found.update({f"{name}/{path}": blob for path, blob in files_under(sha).items()})
+                    elif is_tracked_path(name) or name == "config":
+                        found[name] = sha
+                memo[tree] = found
+            return memo[tree]
+
+        result: dict[str, dict[str, str]] = {}
+        for commit, tree in roots.items():
+            # "config" was kept at every level only so .dvc/config survives; keep just that one.
+            result[commit] = {path: blob for path, blob in files_under(tree).items() if is_tracked_path(path)}
+        return result
 
     def close(self) -> None:
         if self._process.stdin is not None:

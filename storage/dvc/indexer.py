@@ -32,7 +32,6 @@ from storage.dvc.git_history import (
     mirror_sync,
     reachable_commits,
     ref_heads,
-    tracked_files_at,
 )
 from storage.dvc.parsing import (
     CONFIG_PATH,
@@ -69,7 +68,7 @@ class _ParsedBlobs:
     """Parse each (blob, path) once: ``-m`` shows a merge's files once per parent and parents share blobs."""
 
     def __init__(self, reader: BlobReader) -> None:
-        self._reader = reader
+        self.reader = reader
         self._cache: dict[tuple[str, str], DvcFileContent | DvcFileError] = {}
 
     def _parse(self, blob: str, path: str, content: bytes | None) -> DvcFileContent | DvcFileError:
@@ -85,7 +84,7 @@ class _ParsedBlobs:
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         missing = sorted({pair for pair in wanted if pair not in self._cache and pair[1] != CONFIG_PATH})
-        contents = self._reader.read_many(sorted({blob for blob, _path in missing}))
+        contents = self.reader.read_many(sorted({blob for blob, _path in missing}))
         for blob, path in missing:
             self._cache[(blob, path)] = self._parse(blob, path, contents.get(blob))
 
@@ -93,11 +92,11 @@ class _ParsedBlobs:
         key = (blob, path)
         cached = self._cache.get(key)
         if cached is None:
-            cached = self._cache[key] = self._parse(blob, path, self._reader.read(blob))
+            cached = self._cache[key] = self._parse(blob, path, self.reader.read(blob))
         return cached
 
     def config(self, blob: str) -> DvcConfig | DvcFileError:
-        content = self._reader.read(blob)
+        content = self.reader.read(blob)
         if content is None:
             return DvcFileError(f"{CONFIG_PATH}: blob {blob} is missing from the mirror")
         try:
@@ -114,6 +113,17 @@ class _Pending:
     remotes: dict[tuple[str, str], tuple[datetime, str]] = field(default_factory=dict)
 
 
+@dataclass
+class _Liveness:
+    """Which output identities are current at which branch or tag heads, and the rows that existed before."""
+
+    refs_by_key: dict[LiveKey, set[str]]
+    existing: list[tuple[Any, ...]]  # (id, *LiveKey, live_refs) of rows written by earlier runs
+
+    def refs_for(self, key: LiveKey) -> list[str]:
+        return sorted(self.refs_by_key.get(key, ()))
+
+
 def _changes_by_path(commit: CommitChanges) -> dict[str, list[tuple[str, str]]]:
     """path → (old blob, new blob) for paths that differ from *every* parent (else the commit only carried them)."""
     parents = max(len(commit.parents), 1)
@@ -124,7 +134,9 @@ def _changes_by_path(commit: CommitChanges) -> dict[str, list[tuple[str, str]]]:
     return {path: pairs for path, pairs in grouped.items() if len(pairs) >= parents and pairs[0][1] != NULL_SHA}
 
 
-def _collect_commit(repo: TrainingRepo, commit: CommitChanges, blobs: _ParsedBlobs, pending: _Pending) -> None:
+def _collect_commit(
+    repo: TrainingRepo, commit: CommitChanges, blobs: _ParsedBlobs, liveness: _Liveness | None, pending: _Pending
+) -> None:
     authored_at = datetime.fromisoformat(commit.authored_at)
 
     def warn(path: str, message: str) -> None:
@@ -157,11 +169,13 @@ def _collect_commit(repo: TrainingRepo, commit: CommitChanges, blobs: _ParsedBlo
         for output in parsed.outputs:
             if output.identity in known:
                 continue
+            refs = liveness.refs_for((path, *output.identity)) if liveness is not None else []
             pending.references.append(
                 (
                     repo.pk, output.md5, output.is_dir, output.hash_name, output.size, output.nfiles, output.path,
                     output.stage, output.cache, output.remote, path, commit.sha, commit.author_name[:255],
                     commit.author_email[:255], connection.ops.adapt_datetimefield_value(authored_at),
+                    json.dumps(refs), bool(refs),
                 )
             )  # fmt: skip
         md5_by_path = {output.path: output.md5 for output in parsed.outputs}
@@ -186,7 +200,7 @@ _REFERENCE_COLUMNS = {
     "repo_id": "bigint", "md5": "varchar", "is_dir": "boolean", "hash_name": "varchar", "size": "bigint",
     "nfiles": "integer", "path": "varchar", "stage": "varchar", "cache": "boolean", "remote": "varchar",
     "source_path": "varchar", "commit": "varchar", "author_name": "varchar", "author_email": "varchar",
-    "authored_at": "timestamptz",
+    "authored_at": "timestamptz", "live_refs": "jsonb", "is_live": "boolean",
 }  # fmt: skip
 
 
@@ -200,13 +214,13 @@ def _insert_references(repo: TrainingRepo, rows: list[tuple[Any, ...]]) -> int:
         return 0
     before = DvcReference.objects.filter(repo=repo).count()
     table = connection.ops.quote_name(DvcReference._meta.db_table)
-    all_columns = (*_REFERENCE_COLUMNS, "live_refs", "is_live", "reachable")
+    all_columns = (*_REFERENCE_COLUMNS, "reachable")
     names = ", ".join(connection.ops.quote_name(column) for column in all_columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             arrays = ", ".join(f"%s::{kind}[]" for kind in _REFERENCE_COLUMNS.values())
             sql = (
-                f"INSERT INTO {table} ({names}) SELECT *, '[]'::jsonb, false, true FROM unnest({arrays}) "  # noqa: S608 - names from the model, values bound
+                f"INSERT INTO {table} ({names}) SELECT *, true FROM unnest({arrays}) "  # noqa: S608 - names from the model, values bound
                 "ON CONFLICT DO NOTHING"
             )
             for batch in _chunks(rows, WRITE_BATCH):
@@ -214,7 +228,7 @@ def _insert_references(repo: TrainingRepo, rows: list[tuple[Any, ...]]) -> int:
         else:
             placeholders = ", ".join(["%s"] * len(_REFERENCE_COLUMNS))
             cursor.executemany(
-                f"INSERT INTO {table} ({names}) VALUES ({placeholders}, '[]', false, true) ON CONFLICT DO NOTHING",  # noqa: S608
+                f"INSERT INTO {table} ({names}) VALUES ({placeholders}, true) ON CONFLICT DO NOTHING",  # noqa: S608
                 rows,
             )
     return DvcReference.objects.filter(repo=repo).count() - before
@@ -233,50 +247,46 @@ def _flush(repo: TrainingRepo, pending: _Pending, result: IndexRunResult) -> Non
     pending.remotes = {}
 
 
-def _update_liveness(
-    repo: TrainingRepo, mirror: Path, heads: list[RefHead], previous: dict[str, str], blobs: _ParsedBlobs
-) -> int:
-    """Recompute which outputs are current at which branch or tag head.
-
-    Only heads that moved (or appeared) are read from git; what an unchanged head holds is already recorded in
+def _compute_liveness(
+    repo: TrainingRepo, heads: list[RefHead], previous: dict[str, str], blobs: _ParsedBlobs
+) -> _Liveness:
+    """Only heads that moved (or appeared) are read from git; what an unchanged head holds is already recorded in
     the rows' ``live_refs``, keyed by output identity so a hash re-committed later is live there too.
     """
     current = {head.name: head.commit for head in heads if head.name.startswith(LIVE_REF_PREFIXES)}
     unchanged = {name for name, commit in current.items() if previous.get(name) == commit}
-    rows = list(
+    existing = list(
         DvcReference.objects.filter(repo=repo).values_list(
             "id", "source_path", "stage", "path", "md5", "is_dir", "hash_name", "live_refs"
         )
     )
     live: dict[LiveKey, set[str]] = defaultdict(set)
-    for _id, source_path, stage, path, md5, is_dir, hash_name, live_refs in rows:
+    for _id, source_path, stage, path, md5, is_dir, hash_name, live_refs in existing:
         kept = [ref for ref in live_refs if ref in unchanged]
         if kept:
             live[(source_path, stage, path, md5, is_dir, hash_name)].update(kept)
-    files_by_commit: dict[str, dict[str, str]] = {}
-    for name, commit in current.items():
-        if name not in unchanged and commit not in files_by_commit:
-            files_by_commit[commit] = tracked_files_at(mirror, commit)
+    moved = {name: commit for name, commit in current.items() if name not in unchanged}
+    files_by_commit = blobs.reader.tracked_files(list(moved.values()))
     blobs.prefetch((blob, path) for files in files_by_commit.values() for path, blob in files.items())
-    for name, commit in current.items():
-        if name in unchanged:
-            continue
-        for path, blob in files_by_commit[commit].items():
+    for name, commit in moved.items():
+        for path, blob in files_by_commit.get(commit, {}).items():
             if path == CONFIG_PATH:
                 continue
             parsed = blobs.get(blob, path)
             if isinstance(parsed, DvcFileContent):
                 for output in parsed.outputs:
                     live[(path, *output.identity)].add(name)
+    return _Liveness(refs_by_key=live, existing=existing)
+
+
+def _apply_liveness(liveness: _Liveness) -> None:
+    """Rows written by this run got their refs on insert; bring the older rows up to date."""
     changed: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    live_count = 0
-    for row_id, source_path, stage, path, md5, is_dir, hash_name, live_refs in rows:
-        refs = tuple(sorted(live.get((source_path, stage, path, md5, is_dir, hash_name), ())))
-        live_count += bool(refs)
-        if list(refs) != live_refs:
-            changed[refs].append(row_id)
+    for row_id, source_path, stage, path, md5, is_dir, hash_name, live_refs in liveness.existing:
+        refs = liveness.refs_for((source_path, stage, path, md5, is_dir, hash_name))
+        if refs != live_refs:
+            changed[tuple(refs)].append(row_id)
     _write_liveness(changed)
-    return live_count
 
 
 def _write_liveness(changed: dict[tuple[str, ...], list[int]]) -> None:
@@ -297,11 +307,11 @@ def _write_liveness(changed: dict[tuple[str, ...], list[int]]) -> None:
             )
 
 
-def _update_current_remotes(repo: TrainingRepo, mirror: Path, heads: list[RefHead], blobs: _ParsedBlobs) -> None:
+def _update_current_remotes(repo: TrainingRepo, heads: list[RefHead], blobs: _ParsedBlobs) -> None:
     head_commit = next((head.commit for head in heads if head.name == repo.default_branch), None)
     config: DvcConfig | DvcFileError | None = None
     if head_commit is not None:
-        blob = tracked_files_at(mirror, head_commit).get(CONFIG_PATH)
+        blob = blobs.reader.tracked_files([head_commit]).get(head_commit, {}).get(CONFIG_PATH)
         config = blobs.config(blob) if blob else None
     current = config.remotes if isinstance(config, DvcConfig) else {}
     default = config.default_remote if isinstance(config, DvcConfig) else ""
@@ -317,7 +327,7 @@ def _update_current_remotes(repo: TrainingRepo, mirror: Path, heads: list[RefHea
             remote.save(update_fields=["is_current", "is_default"])
 
 
-def _update_reachability(repo: TrainingRepo, mirror: Path) -> int:
+def _update_reachability(repo: TrainingRepo, mirror: Path) -> None:
     reachable = reachable_commits(mirror)
     commits = set(DvcReference.objects.filter(repo=repo).values_list("commit", flat=True).order_by().distinct())
     gone = sorted(commits - reachable)
@@ -326,7 +336,6 @@ def _update_reachability(repo: TrainingRepo, mirror: Path) -> int:
         DvcReference.objects.filter(repo=repo, commit__in=chunk, reachable=True).update(reachable=False)
     for chunk in _chunks(back):
         DvcReference.objects.filter(repo=repo, commit__in=chunk, reachable=False).update(reachable=True)
-    return DvcReference.objects.filter(repo=repo, reachable=False).count()
 
 
 def _chunks(items: Sequence[T], size: int = WRITE_BATCH) -> Iterable[Sequence[T]]:
@@ -370,8 +379,10 @@ def _index(repo: TrainingRepo, *, fetch: bool) -> tuple[IndexRunResult, dict[str
     head_map = {head.name: head.commit for head in heads}
     repo.default_branch = default_branch(mirror)
     exclude = existing_objects(mirror, repo.indexed_heads.values())
+    refs_moved = head_map != repo.indexed_heads  # unmoved heads reach no new commit and change no liveness
     with BlobReader(mirror) as reader:
         blobs = _ParsedBlobs(reader)
+        liveness = _compute_liveness(repo, heads, repo.indexed_heads, blobs) if refs_moved else None
         pending = _Pending()
         for batch in _batches(iter_commit_changes(mirror, exclude=exclude), COMMIT_BATCH):
             blobs.prefetch(
@@ -383,19 +394,17 @@ def _index(repo: TrainingRepo, *, fetch: bool) -> tuple[IndexRunResult, dict[str
                 if blob != NULL_SHA
             )
             for commit in batch:
-                _collect_commit(repo, commit, blobs, pending)
+                _collect_commit(repo, commit, blobs, liveness, pending)
             result.commits_read += len(batch)
             _flush(repo, pending, result)
-        refs_moved = head_map != repo.indexed_heads or result.commits_read > 0
-        if refs_moved:  # liveness and reachability depend only on the refs and the rows
-            result.live_references = _update_liveness(repo, mirror, heads, repo.indexed_heads, blobs)
-            _update_current_remotes(repo, mirror, heads, blobs)
+        if liveness is not None:
+            _apply_liveness(liveness)
+            _update_current_remotes(repo, heads, blobs)
         result.blobs_read = reader.reads
     if refs_moved:
-        result.unreachable_references = _update_reachability(repo, mirror)
-    else:
-        result.live_references = DvcReference.objects.filter(repo=repo, is_live=True).count()
-        result.unreachable_references = DvcReference.objects.filter(repo=repo, reachable=False).count()
+        _update_reachability(repo, mirror)
+    result.live_references = DvcReference.objects.filter(repo=repo, is_live=True).count()
+    result.unreachable_references = DvcReference.objects.filter(repo=repo, reachable=False).count()
     return result, head_map
 
 

@@ -113,6 +113,14 @@ def _mapping(lines: list[tuple[int, str]], index: int, indent: int) -> tuple[dic
     return result, index
 
 
+def plain_string(text: str) -> bool:
+    """True if ``text`` written unquoted reads back as exactly this string."""
+    try:
+        return text == text.strip() and _scalar(text) == text
+    except _Unsupported:
+        return False
+
+
 def load(text: str) -> Any | None:
     """The parsed document, or None when the text is outside the subset (the caller then uses PyYAML)."""
     try:

@@ -79,11 +79,32 @@ def is_tracked_path(path: str) -> bool:
     return path == CONFIG_PATH or name == LOCK_NAME or (name.endswith(DVC_SUFFIX) and name != DVC_SUFFIX)
 
 
+# Exactly what ``dvc add`` writes for one output; most .dvc files in any history look like this.
+_CANONICAL_DVC = re.compile(
+    r"outs:\n- md5: (?P<md5>[0-9a-f]{32}(?:\.dir)?)\n  size: (?P<size>0|[1-9][0-9]*)\n"
+    r"(?:  nfiles: (?P<nfiles>0|[1-9][0-9]*)\n)?(?:  (?P<hash>hash: md5)\n)?  path: (?P<path>[^\n]+)\n"
+)
+
+
+def _canonical_dvc(text: str) -> dict[str, Any] | None:
+    match = _CANONICAL_DVC.fullmatch(text)
+    if match is None or not mini_yaml.plain_string(match["path"]):
+        return None
+    output: dict[str, Any] = {"md5": match["md5"], "size": int(match["size"])}
+    if match["nfiles"] is not None:
+        output["nfiles"] = int(match["nfiles"])
+    if match["hash"]:
+        output["hash"] = "md5"
+    output["path"] = match["path"]
+    return {"outs": [output]}
+
+
 def _load_yaml(content: bytes, source_path: str) -> Any:
     try:
-        fast = mini_yaml.load(content.decode("utf-8"))
+        text = content.decode("utf-8")
     except UnicodeDecodeError:
-        fast = None
+        text = None
+    fast = None if text is None else _canonical_dvc(text) or mini_yaml.load(text)
     if fast is not None:
         return fast
     try:
