@@ -33,6 +33,7 @@ from annotations.models import CorrectionExample
 from annotations.services import ExampleSide, correction_example_add, guideline_revise
 from catalog.models import Dataset
 from catalog.services import LocationSpec, dataset_create, dataset_update, dataset_version_create
+from frontend.demo_dvc import load_dvc_demo
 from frontend.demo_images import LABEL_RIGHT, LABEL_WRONG, street_sign
 from frontend.demo_lineage import lineage_story
 from storage.models import StorageConnection
@@ -316,6 +317,7 @@ def load_demo(data_dir: Path) -> Person:
     _correction_examples(people["amara"])
     _access_story(units, people)
     _storage_connection(bucket, people["demo"])
+    load_dvc_demo(data_dir, people, units["Perception"])
     return people["demo"]
 
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import access_views, guideline_views, lineage_views, storage_views, views
+from frontend import access_views, dvc_views, guideline_views, lineage_views, storage_views, views
 
 app_name = "frontend"
 
@@ -44,6 +44,8 @@ urlpatterns = [
     path("storage/scans/", storage_views.scans, name="scans"),
     path("storage/scans/<int:pk>/", storage_views.scan_detail, name="scan"),
     path("storage/connections/<int:pk>/scan/", storage_views.scan_start_view, name="scan-start"),
+    path("dvc/decode/", dvc_views.dvc_decode, name="dvc-decode"),
+    path("repos/", dvc_views.repo_list, name="repo-list"),
 ]
 
 auth_urlpatterns = [

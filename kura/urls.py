@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("storage.api.urls")),
     path("api/v1/", include("annotations.api.urls")),
     path("api/v1/", include("lineage.api.urls")),
+    path("api/v1/", include("storage.api.dvc_urls")),
     path("api/<path:rest>", api_not_found),
     *auth_urlpatterns,
     path("", include("frontend.urls")),

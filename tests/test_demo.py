@@ -5,6 +5,7 @@ from annotations.models import CorrectionExample, GuidelineRevision
 from catalog.models import Dataset, StorageLocation
 from catalog.selectors import left_behind_datasets
 from frontend.demo import load_demo
+from storage.dvc.decode import ObjectClass, classify_keys
 from storage.models import StorageConnection
 from storage.scanning import scan_request, scan_run_inline
 
@@ -13,11 +14,13 @@ def scan(connection):
     run = scan_run_inline(run=scan_request(connection=connection, trigger="cli"))
     return run.connection.findings.filter(last_run=run)
 
+
 pytestmark = pytest.mark.django_db
 
 
 def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path, settings):
     settings.KURA_LOCAL_ROOTS = [str(tmp_path / "demo-storage")]
+    settings.KURA_REPO_MIRROR_ROOT = tmp_path / "mirrors"
     demo = load_demo(tmp_path)
     datasets = Dataset.objects.count()
     events = AuditEvent.objects.count()
@@ -38,9 +41,18 @@ def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path, settings):
     assert sorted(examples.values_list("rule_anchor", flat=True)) == ["rule-boxes", "rule-occlusion", "rule-truncation"]
     assert examples.exclude(before_image="").count() == 2
 
+    crops = Dataset.objects.get(slug="sign-crops-dvc")
+    assert list(crops.versions.order_by("published_at").values_list("label", "file_count")) == [
+        (crops.versions.order_by("published_at").first().label, 4), ("v2", 6), ("v3", 8)
+    ]
+    remote = tmp_path / "demo-storage" / "dvc-remote"
+    keys = [str(path.relative_to(remote)) for path in remote.rglob("*") if path.is_file()]
+    assert set(classify_keys(keys).values()) == {ObjectClass.LIVE, ObjectClass.HISTORICAL, ObjectClass.UNREFERENCED}
+
     load_demo(tmp_path)
 
     assert Dataset.objects.count() == datasets
+    assert crops.versions.count() == 3
     assert AuditEvent.objects.count() == events
 
     scanned = scan(StorageConnection.objects.get(name="demo-bucket"))

@@ -205,3 +205,12 @@ CELERY_BEAT_SCHEDULE["scan-due-connections"] = {
     "task": "storage.tasks.scan_due_connections",
     "schedule": timedelta(minutes=env_int("KURA_SCAN_SCHEDULER_EVERY_MINUTES", 5)),
 }
+
+# Training repositories: where their bare git mirrors live.
+KURA_REPO_MIRROR_ROOT = Path(env_str("KURA_REPO_MIRROR_ROOT", str(DATA_DIR / "repos")))
+# A run that has held a repository this long is presumed dead (worker killed) and may be taken over.
+KURA_REPO_INDEX_STALE_SECONDS = env_int("KURA_REPO_INDEX_STALE_SECONDS", 6 * 3600)
+CELERY_BEAT_SCHEDULE["index-training-repos"] = {
+    "task": "storage.tasks.index_all_training_repos",
+    "schedule": timedelta(minutes=env_int("KURA_REPO_INDEX_EVERY_MINUTES", 60)),
+}

@@ -2,6 +2,10 @@
 
 from storage.models.connections import StorageConnection
 from storage.models.findings import Finding
+from storage.models.repos import DvcImport, DvcReference, DvcRemoteConfig, IndexingWarning, TrainingRepo
 from storage.models.scans import ScanAggregate, ScanRun, ScanShard
 
-__all__ = ["Finding", "ScanAggregate", "ScanRun", "ScanShard", "StorageConnection"]
+__all__ = [
+    "DvcImport", "DvcReference", "DvcRemoteConfig", "Finding", "IndexingWarning", "ScanAggregate", "ScanRun",
+    "ScanShard", "StorageConnection", "TrainingRepo",
+]

@@ -1,0 +1,302 @@
+"""Thin, shell-free wrappers around the ``git`` commands the indexer needs.
+
+All commands run against a bare mirror. Paths come back as raw bytes from ``-z`` output and are decoded
+as UTF-8 (with surrogate escapes, so no path is ever lost or mangled).
+"""
+
+import os
+import subprocess
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from storage.dvc.parsing import CONFIG_PATH, is_tracked_path
+
+NULL_SHA = "0" * 40
+# Pathspecs of every file DVC commits; log filters by them so commits touching nothing else cost nothing.
+TRACKED_PATHSPECS = ("*.dvc", "dvc.lock", "*/dvc.lock", CONFIG_PATH)
+# Transports a repository URL may use; ext:: and friends would run commands.
+ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
+LIVE_REF_PREFIXES = ("refs/heads/", "refs/tags/")
+# 41-byte requests: 1,000 of them stay far below a 64 KiB pipe buffer.
+_PIPELINE_BATCH = 1000
+
+
+class GitError(RuntimeError):
+    pass
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_ALLOW_PROTOCOL": ALLOWED_PROTOCOLS, "LC_ALL": "C"})
+    return env
+
+
+def _git(args: list[str], *, cwd: Path | None = None, stdin: bytes | None = None, timeout: float = 3600) -> bytes:
+    command = ["git", "-c", "core.quotepath=false", *args]
+    try:
+        result = subprocess.run(
+            command, cwd=cwd, input=stdin, capture_output=True, env=_env(), timeout=timeout, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise GitError(f"git {args[0]} failed: {error}") from error
+    if result.returncode != 0:
+        message = result.stderr.decode("utf-8", "replace").strip()
+        raise GitError(f"git {args[0]} failed: {message}")
+    return result.stdout
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def mirror_sync(url: str, mirror: Path) -> None:
+    """Create the bare mirror on first use, else fetch every ref and drop refs deleted upstream."""
+    if (mirror / "HEAD").exists():
+        _git(["remote", "set-url", "origin", "--", url], cwd=mirror)  # the linked URL may have been edited
+        _git(["fetch", "--prune", "--quiet", "origin"], cwd=mirror)
+        return
+    mirror.parent.mkdir(parents=True, exist_ok=True)
+    _git(["clone", "--mirror", "--quiet", "--", url, str(mirror)])
+
+
+@dataclass(frozen=True)
+class RefHead:
+    name: str  # e.g. refs/heads/main, refs/tags/v1
+    commit: str  # annotated tags peeled to their commit
+
+
+def ref_heads(mirror: Path) -> list[RefHead]:
+    """Every ref of the mirror with the commit it points at (non-commit refs skipped)."""
+    raw = _git(["for-each-ref", "--format=%(refname)%00%(objecttype)%00%(objectname)%00%(*objectname)"], cwd=mirror)
+    heads: list[RefHead] = []
+    for line in raw.splitlines():
+        name, kind, target, peeled = _text(line).split("\0")
+        if kind == "commit":
+            heads.append(RefHead(name, target))
+        elif kind == "tag" and peeled:
+            heads.append(RefHead(name, peeled))
+    return heads
+
+
+def default_branch(mirror: Path) -> str:
+    try:
+        return _text(_git(["symbolic-ref", "HEAD"], cwd=mirror)).strip()
+    except GitError:
+        return ""
+
+
+def reachable_commits(mirror: Path) -> set[str]:
+    return set(_text(_git(["rev-list", "--all"], cwd=mirror)).split())
+
+
+def existing_objects(mirror: Path, shas: Iterable[str]) -> set[str]:
+    wanted = sorted(set(shas))
+    if not wanted:
+        return set()
+    raw = _git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=mirror, stdin="\n".join(wanted).encode())
+    found = set()
+    for line in _text(raw).splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1] != "missing":
+            found.add(parts[0])
+    return found
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    old_blob: str  # NULL_SHA when the file did not exist in that parent
+    new_blob: str  # NULL_SHA when the file was deleted
+
+
+@dataclass
+class CommitChanges:
+    sha: str
+    parents: list[str]
+    author_name: str
+    author_email: str
+    authored_at: str  # ISO 8601 with offset
+    # One list per parent diff git printed (``-m``); a merge lists only the parents that differ.
+    diffs: list[list[FileChange]] = field(default_factory=list)
+
+
+_LOG_FORMAT = "%x01%H%x00%P%x00%an%x00%ae%x00%aI"
+
+
+def iter_commit_changes(mirror: Path, *, exclude: Iterable[str] = ()) -> Iterator[CommitChanges]:
+    """Every commit reachable from any ref (and not from ``exclude``) that touched a DVC file, with its changes.
+
+    Streams ``git log --all --full-history -m --raw -z`` so memory stays flat on long histories.
+    """
+    command = [
+        "git", "-c", "core.quotepath=false", "log", "--all", "--stdin", "--full-history", "-m", "--raw",
+        "--no-renames", "--no-abbrev", "-z", f"--format={_LOG_FORMAT}", "--", *TRACKED_PATHSPECS,
+    ]  # fmt: skip
+    exclusions = "".join(f"^{sha}\n" for sha in exclude).encode()
+    process = subprocess.Popen(
+        command, cwd=mirror, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
+    )
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    process.stdin.write(exclusions)
+    process.stdin.close()
+    current: CommitChanges | None = None
+    pending_meta: str | None = None
+    header: list[str] = []
+    try:
+        for token in _split_nul(process.stdout):
+            if header:
+                header.append(token)
+                if len(header) == 5:
+                    sha, parents, name, email, date = header
+                    header = []
+                    if current is not None and current.sha == sha:
+                        current.diffs.append([])  # -m prints the same commit once per differing parent
+                    else:
+                        if current is not None:
+                            yield current
+                        current = CommitChanges(sha, parents.split(), name, email, date, diffs=[[]])
+                continue
+            if pending_meta is not None:
+                meta = pending_meta.split()
+                pending_meta = None
+                if current is not None and len(meta) >= 5:
+                    current.diffs[-1].append(FileChange(path=token, old_blob=meta[2], new_blob=meta[3]))
+                continue
+            stripped = token.lstrip("\n")
+            if stripped.startswith("\x01"):
+                header = [stripped[1:]]
+            elif stripped.startswith(":"):
+                pending_meta = stripped[1:]
+        if current is not None:
+            yield current
+    finally:
+        process.stdout.close()
+        stderr = process.stderr.read()
+        process.stderr.close()
+        returncode = process.wait()
+    if returncode != 0:
+        raise GitError(f"git log failed: {_text(stderr).strip()}")
+
+
+def _split_nul(stream: IO[bytes], chunk_size: int = 1 << 16) -> Iterator[str]:
+    buffer = b""
+    while True:
+        chunk = stream.read(chunk_size)
+        if not chunk:
+            break
+        buffer += chunk
+        *tokens, buffer = buffer.split(b"\0")
+        for token in tokens:
+            yield _text(token)
+    if buffer.strip():
+        yield _text(buffer)
+
+
+def _tree_entries(data: bytes) -> list[tuple[bool, str, str]]:
+    """Parse a raw tree object: ``<mode> <name>\\0<20-byte sha>`` repeated."""
+    found: list[tuple[bool, str, str]] = []
+    position = 0
+    while position < len(data):
+        space = data.index(b" ", position)
+        nul = data.index(b"\0", space)
+        mode = data[position:space]
+        sha = data[nul + 1 : nul + 21].hex()
+        if mode not in (b"160000", b"120000"):  # submodules and symlinks hold no DVC file content
+            found.append((mode == b"40000", _text(data[space + 1 : nul]), sha))
+        position = nul + 21
+    return found
+
+
+class BlobReader:
+    """One long-lived ``git cat-file --batch`` process: ask for a blob, get its bytes."""
+
+    def __init__(self, mirror: Path) -> None:
+        self._process = subprocess.Popen(
+            ["git", "cat-file", "--batch"],
+            cwd=mirror,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=_env(),
+        )
+        self.reads = 0
+
+    def read(self, sha: str) -> bytes | None:
+        return self.read_many([sha])[sha]
+
+    def read_many(self, shas: list[str]) -> dict[str, bytes | None]:
+        """Blob contents (None for a missing object or one that is not a blob)."""
+        return {sha: data if kind == "blob" else None for sha, (kind, data) in self.read_objects(shas).items()}
+
+    def read_objects(self, shas: list[str]) -> dict[str, tuple[str, bytes | None]]:
+        """Ask in batches small enough to sit in the pipe, so git never waits on us and we never wait per object."""
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None
+        found: dict[str, tuple[str, bytes | None]] = {}
+        for start in range(0, len(shas), _PIPELINE_BATCH):
+            batch = shas[start : start + _PIPELINE_BATCH]
+            stdin.write("".join(f"{sha}\n" for sha in batch).encode())
+            stdin.flush()
+            for sha in batch:
+                header = stdout.readline().split()
+                if len(header) != 3:  # "<sha> missing"
+                    found[sha] = ("missing", None)
+                    continue
+                data = stdout.read(int(header[2]))
+                stdout.read(1)  # the newline after every object
+                self.reads += 1
+                found[sha] = (header[1].decode(), data)
+        return found
+
+    def tracked_files(self, commits: list[str]) -> dict[str, dict[str, str]]:
+        """commit → {path: blob} of every DVC file in its tree, reading each distinct tree object once.
+
+        Branch and tag heads share almost all of their trees, so this costs far less than one ``ls-tree -r`` each.
+        """
+        roots: dict[str, str] = {}
+        for commit, (kind, data) in self.read_objects(sorted(set(commits))).items():
+            if kind == "commit" and data is not None and data.startswith(b"tree "):
+                roots[commit] = data[5:45].decode()
+        entries: dict[str, list[tuple[bool, str, str]]] = {}  # tree → (is_tree, name, sha)
+        wanted = set(roots.values())
+        while wanted:
+            for tree, (kind, data) in self.read_objects(sorted(wanted)).items():
+                entries[tree] = _tree_entries(data) if kind == "tree" and data is not None else []
+            wanted = {sha for tree_entries in entries.values() for is_tree, _n, sha in tree_entries
+                      if is_tree and sha not in entries}  # fmt: skip
+        memo: dict[str, dict[str, str]] = {}
+
+        def files_under(tree: str) -> dict[str, str]:
+            if tree not in memo:
+                found: dict[str, str] = {}
+                for is_tree, name, sha in entries.get(tree, []):
+                    if is_tree:
+                        found.update({f"{name}/{path}": blob for path, blob in files_under(sha).items()})
+                    elif is_tracked_path(name) or name == "config":
+                        found[name] = sha
+                memo[tree] = found
+            return memo[tree]
+
+        result: dict[str, dict[str, str]] = {}
+        for commit, tree in roots.items():
+            # "config" was kept at every level only so .dvc/config survives; keep just that one.
+            result[commit] = {path: blob for path, blob in files_under(tree).items() if is_tracked_path(path)}
+        return result
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+        self._process.wait(timeout=30)
+
+    def __enter__(self) -> "BlobReader":
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()

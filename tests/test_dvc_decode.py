@@ -1,0 +1,220 @@
+"""Classifying and decoding DVC remote objects against an indexed repository, and the read API."""
+
+import pytest
+from django.core.management import call_command
+
+from access.models import Level
+from catalog.models import Dataset
+from catalog.services import LocationSpec
+from storage.dvc.decode import ObjectClass, classify_keys, decode
+from storage.dvc.indexer import training_repo_index
+from storage.dvc.layout import parse_dir_manifest
+from storage.dvc.repos import training_repo_create
+from storage.models import DvcReference, TrainingRepo
+from storage.tasks import index_training_repo
+from tests.dvc_builders import build_history, md5_of
+from tests.factories import bearer, grant, make_dataset, make_person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def history(tmp_path, settings):
+    settings.KURA_REPO_MIRROR_ROOT = tmp_path / "mirrors"
+    return build_history(tmp_path)
+
+
+@pytest.fixture
+def indexed(history, owner):
+    images = make_dataset(owner, slug="street-images",
+                          locations=[LocationSpec(uri="dvc://vision/detector#data/images")])
+    labels = make_dataset(owner, slug="secret-labels", visibility=Dataset.Visibility.RESTRICTED,
+                          locations=[LocationSpec(uri="dvc://vision/detector#data/labels.csv")])
+    repo = training_repo_create(actor=owner, name="vision/detector", url=str(history.repo.path),
+                                datasets=[images, labels])
+    training_repo_index(repo=repo)
+    return repo
+
+
+def _key(md5, *, dvc3=True, is_dir=False):
+    return f"{'files/md5/' if dvc3 else ''}{md5[:2]}/{md5[2:]}{'.dir' if is_dir else ''}"
+
+
+def _dir_members(remote):
+    return {key: [entry.md5 for entry in parse_dir_manifest((remote.path / key).read_bytes())]
+            for key in remote.object_keys() if key.endswith(".dir")}
+
+
+def test_every_object_in_a_shared_layout_remote_is_classified_exactly(history, indexed):
+    h = history
+    keys = h.remote.object_keys()
+    classes = classify_keys(keys, dir_members=_dir_members(h.remote))
+    expected = {
+        _key(h.images_v1.md5, dvc3=False, is_dir=True): ObjectClass.HISTORICAL,
+        _key(md5_of(b"jpeg-a"), dvc3=False): ObjectClass.HISTORICAL,
+        _key(md5_of(b"jpeg-b"), dvc3=False): ObjectClass.HISTORICAL,
+        _key(h.images_v2.md5, is_dir=True): ObjectClass.LIVE,
+        _key(md5_of(b"jpeg-a")): ObjectClass.LIVE,
+        _key(md5_of(b"jpeg-b2")): ObjectClass.LIVE,
+        _key(md5_of(b"jpeg-c")): ObjectClass.LIVE,
+        _key(md5_of(h.model)): ObjectClass.LIVE,
+        _key(md5_of(h.labels_main)): ObjectClass.HISTORICAL,
+        _key(md5_of(h.labels_merged)): ObjectClass.LIVE,
+        _key(md5_of(h.scratch)): ObjectClass.UNREFERENCED,  # only on a branch deleted before indexing
+        "files/md5/ff/" + "0" * 30: ObjectClass.UNREFERENCED,
+        "runs/ab/cdef/0123/abcdef": ObjectClass.RUN_CACHE,
+        "files/md5/12/3456789.tmp": ObjectClass.TEMPORARY,
+    }
+    assert classes == expected
+    # Without the .dir manifests, files inside directories have no reference of their own.
+    bare = classify_keys(keys)
+    assert bare[_key(md5_of(b"jpeg-c"))] == ObjectClass.UNREFERENCED
+    assert bare[_key(h.images_v2.md5, is_dir=True)] == ObjectClass.LIVE
+    # A key in the other layout is a different object: a DVC 3 copy of a DVC 2 directory is not referenced.
+    assert classify_keys([_key(h.images_v1.md5, is_dir=True)]) == {
+        _key(h.images_v1.md5, is_dir=True): ObjectClass.UNREFERENCED
+    }
+    # Scoped to another repository, nothing here is referenced.
+    assert set(classify_keys([_key(md5_of(h.model))], repo_ids=[indexed.pk + 1000]).values()) == {
+        ObjectClass.UNREFERENCED
+    }
+
+
+def test_decode_directory_key_gives_repo_path_commit_author_dataset_and_files(history, indexed, owner):
+    h = history
+    decoded = decode(_key(h.images_v2.md5, is_dir=True), user=owner.user, remote_dirs=[h.remote.path])
+    assert decoded.classification == ObjectClass.LIVE
+    assert decoded.keys == [_key(h.images_v2.md5, is_dir=True)]
+    [reference] = decoded.references
+    assert (reference.repo_name, reference.path, reference.stage, reference.source_path, reference.commit,
+            reference.author_name, reference.author_email, reference.authored_at.isoformat(), reference.nfiles) == (
+        "vision/detector", "data/images", "", "data/images.dvc", h.commits["c2"], "Bob Baker",
+        "bob@example.com", "2024-02-01T10:00:00+00:00", 3,
+    )
+    assert [dataset.slug for dataset in decoded.datasets] == ["street-images"]
+    assert [(entry.relpath, entry.md5) for entry in decoded.files] == [
+        ("a.jpg", md5_of(b"jpeg-a")), ("b.jpg", md5_of(b"jpeg-b2")), ("c.jpg", md5_of(b"jpeg-c"))
+    ]
+
+
+def test_decode_bare_hash_of_a_dvc2_directory_and_a_stage_output(history, indexed, owner):
+    h = history
+    old = decode(h.images_v1.md5 + ".dir", user=owner.user, remote_dirs=[h.remote.path])
+    assert old.keys == [_key(h.images_v1.md5, dvc3=False, is_dir=True)]
+    assert old.classification == ObjectClass.HISTORICAL
+    assert [(entry.relpath) for entry in old.files] == ["a.jpg", "b.jpg"]
+    model = decode(md5_of(h.model), user=owner.user)
+    assert [(r.stage, r.path, r.source_path, r.live_refs) for r in model.references] == [
+        ("train", "model.pkl", "dvc.lock",
+         ["refs/heads/experiment", "refs/heads/feature", "refs/heads/main", "refs/tags/v1"])
+    ]
+    assert model.datasets == []
+    assert decode("nothing-like-a-hash", user=owner.user) is None
+
+
+def test_restricted_dataset_is_decoded_only_for_grantees(history, indexed, owner, unit):
+    stranger = make_person("stan", unit=unit)
+    merged = md5_of(history.labels_merged)
+    assert [d.slug for d in decode(merged, user=owner.user).datasets] == ["secret-labels"]
+    hidden = decode(merged, user=stranger.user)
+    assert hidden.datasets == []
+    assert hidden.references[0].author_name == "Erin Ember"  # repository facts are not the dataset's secret
+    grant(Dataset.objects.get(slug="secret-labels"), stranger, Level.VIEW)
+    assert [d.slug for d in decode(merged, user=stranger.user).datasets] == ["secret-labels"]
+
+
+def test_directory_file_list_withheld_without_read_access(history, indexed, owner, unit):
+    make_dataset(owner, slug="all-data", visibility=Dataset.Visibility.RESTRICTED,
+                 locations=[LocationSpec(uri="dvc://vision/detector#data")])
+    stranger = make_person("stan", unit=unit)
+    key = _key(history.images_v2.md5, is_dir=True)
+    seen = decode(key, user=stranger.user, remote_dirs=[history.remote.path])
+    assert seen.files is None
+    assert [d.slug for d in seen.datasets] == ["street-images"]
+    assert [d.slug for d in decode(key, user=owner.user, remote_dirs=[history.remote.path]).datasets] == [
+        "all-data", "street-images"
+    ]
+
+
+def test_decode_api(history, indexed, owner, api, settings):
+    settings.KURA_LOCAL_ROOTS = [str(history.remote.path.parent)]
+    h = history
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner))
+    key = _key(h.images_v2.md5, is_dir=True)
+    response = api.get(f"/api/v1/dvc/decode/{key}")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["md5"], body["is_dir"], body["keys"], body["classification"]) == (h.images_v2.md5, True, [key], "live")
+    assert body["references"] == [{
+        "repo": {"id": indexed.pk, "name": "vision/detector"}, "path": "data/images", "stage": "",
+        "source_path": "data/images.dvc", "commit": h.commits["c2"],
+        "author": {"name": "Bob Baker", "email": "bob@example.com"}, "authored_at": "2024-02-01T10:00:00Z",
+        "size": h.images_v2.size, "nfiles": 3, "layout": "dvc3", "cache": True, "remote": "",
+        "live_refs": ["refs/heads/feature", "refs/heads/main", "refs/tags/v1"], "reachable": True,
+    }]  # fmt: skip
+    assert body["datasets"] == [
+        {"slug": "street-images", "name": body["datasets"][0]["name"], "url": "/api/v1/datasets/street-images/"}
+    ]
+    assert body["files"][2] == {"relpath": "c.jpg", "md5": md5_of(b"jpeg-c"), "key": _key(md5_of(b"jpeg-c"))}
+    settings.KURA_LOCAL_ROOTS = []
+    assert api.get(f"/api/v1/dvc/decode/{key}/").json()["files"] is None  # outside the allow-list: not read
+    bad = api.get("/api/v1/dvc/decode/xyz")
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "validation_error")
+    unknown = api.get(f"/api/v1/dvc/decode/{'e' * 32}").json()
+    assert (unknown["classification"], unknown["references"]) == ("unreferenced", [])
+    api.credentials()
+    assert api.get(f"/api/v1/dvc/decode/{key}").status_code == 401
+
+
+def test_repo_list_api_hides_restricted_linked_datasets(history, indexed, owner, unit, api):
+    stranger = make_person("stan", unit=unit)
+    api.credentials(HTTP_AUTHORIZATION=bearer(stranger))
+    [repo] = api.get("/api/v1/repos/").json()["results"]
+    assert [d["slug"] for d in repo["datasets"]] == ["street-images"]
+    assert (repo["name"], repo["status"], repo["warnings"], repo["default_branch"]) == (
+        "vision/detector", "ready", 1, "refs/heads/main"
+    )
+    assert repo["remotes"] == [
+        {"name": "storage", "url": str(history.remote.path), "is_default": True, "is_current": True}
+    ]
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner))
+    [repo] = api.get("/api/v1/repos/").json()["results"]
+    assert [d["slug"] for d in repo["datasets"]] == ["secret-labels", "street-images"]
+
+
+def test_repo_url_credentials_are_never_returned(owner, api):
+    training_repo_create(actor=owner, name="private/repo", url="https://ci:s3cret@git.example.com/private/repo.git")
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner))
+    [repo] = api.get("/api/v1/repos/").json()["results"]
+    assert repo["url"] == "https://git.example.com/private/repo.git"
+
+
+def test_task_and_command_index_by_id_or_name(history, owner, capsys):
+    repo = training_repo_create(actor=owner, name="vision/detector", url=str(history.repo.path))
+    assert index_training_repo.apply(args=[repo.pk]).get() == 7
+    assert index_training_repo.apply(args=[repo.pk + 999]).get() is None
+    history.repo.write("new.dvc", "outs:\n- md5: " + "c" * 32 + "\n  path: new.bin\n")
+    history.repo.commit("More", date="2024-08-01T10:00:00+00:00")
+    call_command("index_repo", "vision/detector")
+    assert "1 commits read, 1 outputs recorded" in capsys.readouterr().out
+    assert DvcReference.objects.filter(repo=repo, md5="c" * 32, is_live=True).exists()
+    assert TrainingRepo.objects.get(pk=repo.pk).commits_indexed == 8
+
+
+def test_decode_page_shows_what_a_hash_is_without_revealing_restricted_datasets(
+    history, indexed, owner, unit, client, settings
+):
+    settings.KURA_LOCAL_ROOTS = [str(history.remote.path.parent)]
+    restricted = Dataset.objects.get(slug="secret-labels")
+    client.force_login(owner.user)
+    page = client.get("/dvc/decode/", {"q": md5_of(history.labels_merged)}).content.decode()
+    assert "Erin Ember" in page and "data/labels.csv" in page and restricted.name in page
+    listing = client.get("/dvc/decode/", {"q": _key(history.images_v2.md5, is_dir=True)}).content.decode()
+    assert "c.jpg" in listing and "Bob Baker" in listing and "refs/tags" not in listing
+    stranger = make_person("stan", unit=unit)
+    client.force_login(stranger.user)
+    hidden = client.get("/dvc/decode/", {"q": md5_of(history.labels_merged)}).content.decode()
+    assert "Erin Ember" in hidden and restricted.name not in hidden and "secret-labels" not in hidden
+    assert "neither an md5 hash" in client.get("/dvc/decode/", {"q": "zzz"}).content.decode()
+    repos = client.get("/repos/").content.decode()
+    assert "vision/detector" in repos and restricted.name not in repos
