@@ -54,7 +54,18 @@ def database_from_url(url: str, base_dir: Path) -> dict[str, Any]:
         if not path.is_absolute():
             path = base_dir / path
         path.parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no var/ yet
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path), "OPTIONS": {"timeout": 20}}
+        # The embedded stack writes from web, worker and scheduler at once: WAL lets readers run beside the
+        # writer, and IMMEDIATE transactions take the write lock up front, so two writers queue (up to
+        # ``timeout``) instead of one failing at once with "database is locked" when both try to upgrade.
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(path),
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
         options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
         # PostgreSQL's JIT compiles any query whose estimated cost is high, and the permission filter's

@@ -3,7 +3,7 @@
 from functools import partial
 
 from celery import Task, shared_task
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from storage.dvc.git_history import GitError
@@ -37,6 +37,8 @@ def scan_shard(self: Task, shard_id: int) -> int:
         raise self.retry(countdown=max(5, int(busy.seconds) + 1)) from busy
     except ShardRetry as retry:
         raise self.retry(countdown=min(300, 5 * 2 ** self.request.retries)) from retry
+    except OperationalError as error:  # the database went away or was locked: the checkpoint keeps the work
+        raise self.retry(countdown=min(120, 2 ** self.request.retries)) from error
     scan_complete_if_done(run_id=shard.run_id)
     return shard.objects_seen
 
