@@ -124,6 +124,10 @@ SPECTACULAR_SETTINGS = {
         "DatasetStatusEnum": "catalog.models.Dataset.Status",
         "VersionStatusEnum": "catalog.models.DatasetVersion.Status",
         "PersonStatusEnum": "access.models.Person.Status",
+        "StorageConnectionKindEnum": "storage.models.StorageConnection.Kind",
+        "FindingKindEnum": "storage.models.Finding.Kind",
+        "FindingStatusEnum": "storage.models.Finding.Status",
+        "ScanRunStatusEnum": "storage.models.ScanRun.Status",
     },
 }
 
