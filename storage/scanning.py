@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -247,6 +247,29 @@ def scan_run_inline(*, run: ScanRun, progress: Progress | None = None) -> ScanRu
                 time.sleep(delay)
                 delay = min(delay * 2, 60.0)
     return scan_complete_if_done(run_id=run.pk)
+
+
+def scan_stalled_shards(*, planning_grace: timedelta = timedelta(minutes=10)) -> tuple[list[int], list[int]]:
+    """Work a crashed worker left behind: (runs to plan again, shards to hand out again).
+
+    Shards whose lease ran out, or that wait with no lease, are safe to hand out twice: the lease lets
+    only one worker list a shard, and a finished shard is skipped. A run whose planner died before it
+    created any shard goes back to the queue.
+    """
+    now = timezone.now()
+    replan = list(
+        ScanRun.objects.filter(status=ScanRun.Status.RUNNING, started_at__lt=now - planning_grace, shards__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    ScanRun.objects.filter(pk__in=replan).update(status=ScanRun.Status.QUEUED)
+    progressing = ScanShard.objects.filter(run=models.OuterRef("run"), lease_expires_at__gte=now)
+    stalled = ScanShard.objects.filter(run__status=ScanRun.Status.RUNNING).filter(
+        models.Q(status=ScanShard.Status.RUNNING, lease_expires_at__lt=now)
+        # Pending shards normally wait in the queue; only when nothing of their run moves were they lost.
+        | models.Q(status=ScanShard.Status.PENDING, run__started_at__lt=now - planning_grace)
+        & ~models.Exists(progressing)
+    )
+    return replan, list(stalled.values_list("pk", flat=True))
 
 
 def scan_start(*, connection: StorageConnection, trigger: str, requested_by: Person | None = None) -> ScanRun:

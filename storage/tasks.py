@@ -7,7 +7,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from storage.models import ScanRun, StorageConnection
-from storage.scanning import ShardBusy, ShardRetry, scan_complete_if_done, scan_plan, scan_start, shard_process
+from storage.scanning import (
+    ShardBusy,
+    ShardRetry,
+    scan_complete_if_done,
+    scan_plan,
+    scan_stalled_shards,
+    scan_start,
+    shard_process,
+)
 
 
 @shared_task(name="storage.tasks.scan_connection")
@@ -36,6 +44,15 @@ def scan_shard(self: Task, shard_id: int) -> int:
         raise self.retry(countdown=min(300, 5 * 2 ** self.request.retries)) from retry
     scan_complete_if_done(run_id=shard.run_id)
     return shard.objects_seen
+
+
+@shared_task(name="storage.tasks.resume_stalled_scans")
+def resume_stalled_scans() -> int:
+    runs, shards = scan_stalled_shards()
+    for run_id in runs:
+        scan_connection.delay(run_id)
+    _enqueue_shards(shards)
+    return len(runs) + len(shards)
 
 
 @shared_task(name="storage.tasks.scan_due_connections")

@@ -204,3 +204,7 @@ CELERY_BEAT_SCHEDULE["scan-due-connections"] = {
     "task": "storage.tasks.scan_due_connections",
     "schedule": timedelta(minutes=env_int("KURA_SCAN_SCHEDULER_EVERY_MINUTES", 5)),
 }
+CELERY_BEAT_SCHEDULE["resume-stalled-scans"] = {
+    "task": "storage.tasks.resume_stalled_scans",
+    "schedule": timedelta(minutes=env_int("KURA_SCAN_SCHEDULER_EVERY_MINUTES", 5)),
+}

@@ -17,7 +17,9 @@ class ListedObject:
 
     @property
     def looks_like_dvc(self) -> bool:
-        return bool(_DVC_OBJECT.search(self.key))
+        # DVC names are 30 hex digits (34 with '.dir'); the length test spares the regex for everything else.
+        name_length = len(self.key) - self.key.rfind("/") - 1
+        return name_length in (30, 34) and bool(_DVC_OBJECT.search(self.key))
 
 
 @dataclass(frozen=True)

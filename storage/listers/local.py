@@ -40,6 +40,8 @@ def _sorted_entries(directory: str) -> list[tuple[str, os.DirEntry[str], bool]]:
 
 
 def _clean(relative: str) -> str:
+    if relative.isascii():
+        return relative
     # Undecodable file names survive as visible escapes instead of breaking the database write.
     return relative.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
