@@ -8,7 +8,7 @@ PROD_CHECK_ENV := DJANGO_SETTINGS_MODULE=kura.settings.production \
 	KURA_SECRET_KEY=ci-only-dummy-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz \
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/kura
 
-.PHONY: run test lint services chromium compose-check bench-lookup clean
+.PHONY: run test lint services chromium compose-check bench-lookup bench-scan clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ lint: $(DEV_STAMP) services compose-check
 
 bench-lookup: $(DEV_STAMP) services
 	$(PY) -m bench.lookup
+
+bench-scan: $(DEV_STAMP) services
+	$(PY) -m bench.scan
 
 clean:
 	rm -rf var/ .mypy_cache .ruff_cache .pytest_cache

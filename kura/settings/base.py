@@ -195,7 +195,7 @@ CELERY_BEAT_SCHEDULE.update(
 # Private, loopback and link-local endpoints are refused unless a network listed here covers them (e.g.
 # "10.0.0.0/8,127.0.0.1"); cloud metadata addresses additionally need to be listed as a single address.
 KURA_STORAGE_ALLOW_PRIVATE_ENDPOINTS = env_list("KURA_STORAGE_ALLOW_PRIVATE_ENDPOINTS", [])
-KURA_SCAN_CHECKPOINT_EVERY = env_int("KURA_SCAN_CHECKPOINT_EVERY", 5000)
+KURA_SCAN_CHECKPOINT_EVERY = env_int("KURA_SCAN_CHECKPOINT_EVERY", 20000)
 KURA_SCAN_AGGREGATE_MAX_DEPTH = env_int("KURA_SCAN_AGGREGATE_MAX_DEPTH", 4)
 KURA_SCAN_SHARD_MAX_ATTEMPTS = env_int("KURA_SCAN_SHARD_MAX_ATTEMPTS", 3)
 KURA_SCAN_LEASE_SECONDS = env_int("KURA_SCAN_LEASE_SECONDS", 120)
