@@ -20,7 +20,7 @@ from django.utils import timezone
 from access.audit import audit_record
 from access.models import Person
 from storage.aggregation import LocationIndex, Totals, location_index
-from storage.listers import ListedObject, ListingError, ShardSpec, lister_for
+from storage.listers import ListedObject, Lister, ListingError, ShardSpec, lister_for
 from storage.models import ScanAggregate, ScanRun, ScanShard, StorageConnection
 from storage.reconcile import reconcile_run
 
@@ -111,6 +111,7 @@ def _relax_commit_durability() -> None:
 
 def _lease(shard_id: int) -> str | None:
     with transaction.atomic():
+        _relax_commit_durability()  # a lease lost to a database crash is simply taken again
         shard = ScanShard.objects.select_for_update().get(pk=shard_id)
         if shard.status in (ScanShard.Status.DONE, ScanShard.Status.FAILED):
             return None
@@ -220,6 +221,19 @@ class CheckpointWriter:
             self.progress(self.objects, self.bytes)
 
 
+_INDEX_CACHE: dict[tuple[int, str], LocationIndex] = {}
+
+
+def _run_location_index(shard: ScanShard, lister: Lister) -> LocationIndex:
+    """The registered locations under a root, read once per run and root by each process (not per shard)."""
+    key = (shard.run_id, shard.root)
+    index = _INDEX_CACHE.get(key)
+    if index is None:
+        _INDEX_CACHE.clear()  # only the current run's roots are worth keeping
+        index = _INDEX_CACHE[key] = location_index(shard.run.connection, shard.root, lister.root_uri(shard.root))
+    return index
+
+
 def shard_process(*, shard_id: int, progress: Progress | None = None, crash_after: int | None = None) -> ScanShard:
     """List one shard from its checkpoint to the end. Raises ShardBusy, ShardRetry or LeaseLost."""
     token = _lease(shard_id)
@@ -230,8 +244,7 @@ def shard_process(*, shard_id: int, progress: Progress | None = None, crash_afte
     lister = lister_for(connection)
     writer: CheckpointWriter | None = None
     try:
-        writer = CheckpointWriter(shard, token, location_index(connection, shard.root, lister.root_uri(shard.root)),
-                                  progress)
+        writer = CheckpointWriter(shard, token, _run_location_index(shard, lister), progress)
         writer.consume(lister.iter_objects(shard.root, ShardSpec(shard.prefix, shard.top_level_only), shard.last_key),
                        crash_after)
         writer.flush(status=ScanShard.Status.DONE)
