@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
 from django.db import models, transaction
 from django.db.models import Sum
@@ -58,7 +59,9 @@ def _lease_deadline() -> datetime:
 @transaction.atomic
 def scan_request(*, connection: StorageConnection, trigger: str, requested_by: Person | None = None) -> ScanRun:
     """A new queued run, or the one already in flight for this connection (scans never overlap)."""
-    StorageConnection.objects.select_for_update().get(pk=connection.pk)
+    connection = StorageConnection.objects.select_for_update().get(pk=connection.pk)
+    if not connection.enabled:
+        raise ValidationError(f"The connection '{connection.name}' is disabled.", code="connection_disabled")
     running = connection.runs.filter(status__in=UNFINISHED).first()
     if running is not None:
         return running
