@@ -5,10 +5,12 @@ import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from kura.celery import app
-from storage.models import Finding, ScanRun
+from storage.models import Finding, ScanRun, StorageConnection
+from storage.scanning import scan_request
 from storage.tasks import scan_due_connections
 from tests.factories import bearer, make_person
 from tests.storage_support import make_local_connection
@@ -70,3 +72,6 @@ def test_scheduler_starts_due_connections_only(storage_settings, tmp_path, djang
     assert list(ScanRun.objects.values_list("connection__name", "trigger")) == [("due", "schedule")]
     assert due.runs.get().status == ScanRun.Status.QUEUED
     assert scan_due_connections() == 0  # not due again within the hour
+    StorageConnection.objects.filter(name="manual").update(enabled=False)
+    with pytest.raises(ValidationError, match="disabled"):
+        scan_request(connection=StorageConnection.objects.get(name="manual"), trigger="cli")

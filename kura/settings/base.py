@@ -127,6 +127,10 @@ SPECTACULAR_SETTINGS = {
         "ConsumerKindEnum": "lineage.models.Consumer.Kind",
         "ModelStageEnum": "lineage.models.ModelVersion.Stage",
         "TrainingRunStatusEnum": "lineage.models.TrainingRun.Status",
+        "StorageConnectionKindEnum": "storage.models.StorageConnection.Kind",
+        "FindingKindEnum": "storage.models.Finding.Kind",
+        "FindingStatusEnum": "storage.models.Finding.Status",
+        "ScanRunStatusEnum": "storage.models.ScanRun.Status",
     },
 }
 
@@ -196,13 +200,17 @@ CELERY_BEAT_SCHEDULE.update(
 # Private, loopback and link-local endpoints are refused unless a network listed here covers them (e.g.
 # "10.0.0.0/8,127.0.0.1"); cloud metadata addresses additionally need to be listed as a single address.
 KURA_STORAGE_ALLOW_PRIVATE_ENDPOINTS = env_list("KURA_STORAGE_ALLOW_PRIVATE_ENDPOINTS", [])
-KURA_SCAN_CHECKPOINT_EVERY = env_int("KURA_SCAN_CHECKPOINT_EVERY", 5000)
+KURA_SCAN_CHECKPOINT_EVERY = env_int("KURA_SCAN_CHECKPOINT_EVERY", 20000)
 KURA_SCAN_AGGREGATE_MAX_DEPTH = env_int("KURA_SCAN_AGGREGATE_MAX_DEPTH", 4)
 KURA_SCAN_SHARD_MAX_ATTEMPTS = env_int("KURA_SCAN_SHARD_MAX_ATTEMPTS", 3)
 KURA_SCAN_LEASE_SECONDS = env_int("KURA_SCAN_LEASE_SECONDS", 120)
 KURA_S3_MAX_ATTEMPTS = env_int("KURA_S3_MAX_ATTEMPTS", 8)
 CELERY_BEAT_SCHEDULE["scan-due-connections"] = {
     "task": "storage.tasks.scan_due_connections",
+    "schedule": timedelta(minutes=env_int("KURA_SCAN_SCHEDULER_EVERY_MINUTES", 5)),
+}
+CELERY_BEAT_SCHEDULE["resume-stalled-scans"] = {
+    "task": "storage.tasks.resume_stalled_scans",
     "schedule": timedelta(minutes=env_int("KURA_SCAN_SCHEDULER_EVERY_MINUTES", 5)),
 }
 
