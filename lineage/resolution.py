@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 
 from catalog.models import Dataset, DatasetVersion, SlugAlias, StorageLocation
 from catalog.uris import SCHEMES
@@ -76,7 +76,7 @@ class _Batch:
     def _datasets_by_slug(self) -> dict[str, Any]:
         if not self.slugs:
             return {}
-        found = dict(Dataset.objects.filter(slug__in=self.slugs).values_list("slug", "pk"))
+        found = dict(Dataset.objects.filter(slug__in=self.slugs).order_by().values_list("slug", "pk"))
         missing = self.slugs - set(found)
         if missing:
             found.update(SlugAlias.objects.filter(slug__in=missing).values_list("slug", "dataset_id"))
@@ -109,10 +109,14 @@ def _versions(wanted: set[tuple[Any, str]]) -> dict[tuple[Any, str], DatasetVers
                 if version.dataset_id == dataset_id and label in {version.label, f"sha256:{version.digest}",
                                                                   version.digest}:
                     found.setdefault((dataset_id, label), version)
-    for dataset_id, label in wanted - named:
-        newest = published.filter(dataset_id=dataset_id).order_by("-published_at").first()
-        if newest is not None:
-            found[(dataset_id, label)] = newest
+    latest = {dataset_id for dataset_id, label in wanted - named}
+    if latest:
+        newest_of_dataset = published.filter(dataset_id=OuterRef("dataset_id")).order_by("-published_at")
+        newest = published.filter(dataset_id__in=latest, pk=Subquery(newest_of_dataset.values("pk")[:1]))
+        by_dataset = {version.dataset_id: version for version in newest}
+        for dataset_id, label in wanted - named:
+            if dataset_id in by_dataset:
+                found[(dataset_id, label)] = by_dataset[dataset_id]
     return found
 
 
