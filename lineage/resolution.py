@@ -100,11 +100,13 @@ def _versions(wanted: set[tuple[Any, str]]) -> dict[tuple[Any, str], DatasetVers
     named = {(dataset_id, label) for dataset_id, label in wanted if label and label != LATEST}
     found: dict[tuple[Any, str], DatasetVersion] = {}
     if named:
-        condition = Q()
-        for dataset_id, label in named:
-            condition |= Q(dataset_id=dataset_id, label=label) | Q(dataset_id=dataset_id,
-                                                                   digest=label.removeprefix("sha256:"))
-        for version in published.filter(condition):
+        # One condition of fixed shape whatever the number of refs (cheap to build); the few extra rows it may
+        # return (another candidate's label) match no wanted pair below.
+        labels = {label for _, label in named}
+        candidates = published.filter(dataset_id__in={dataset_id for dataset_id, _ in named}).filter(
+            Q(label__in=labels) | Q(digest__in={label.removeprefix("sha256:") for label in labels})
+        )
+        for version in candidates:
             for dataset_id, label in named:
                 if version.dataset_id == dataset_id and label in {version.label, f"sha256:{version.digest}",
                                                                   version.digest}:
