@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from catalog.services import LocationSpec
+from catalog.services import LocationSpec, dataset_update
 from lineage.models import ExternalDataset, ModelVersion, RunInput, RunOutput, TrainingRun
 from lineage.services import model_version_ensure
 from tests.factories import bearer, make_dataset, make_version
@@ -21,10 +21,10 @@ from tests.factories import bearer, make_dataset, make_version
 pytestmark = pytest.mark.django_db
 
 # Per event, besides the token lookup and the test's savepoint pair: the run (one upsert), the raw event, the run's
-# update, four lookups to resolve every ref (slugs, storage locations, permission, versions), up to three for
-# external datasets, one insert of input edges and, for a model output, up to six more.
-MAX_START_QUERIES = 14
-MAX_COMPLETE_QUERIES = 18
+# update, three lookups to resolve every ref (storage locations, visible datasets, versions), one to three for
+# external datasets, one insert of input edges and, for a new model version, five more with its output edge.
+MAX_START_QUERIES = 13
+MAX_COMPLETE_QUERIES = 17
 
 
 def _event(run_id, event_type, *, inputs, outputs=(), hour=8):
@@ -135,3 +135,17 @@ def test_storage_uris_resolve_in_the_same_batch(api, owner):
     ])
     assert _queries(api, bearer(owner, scope="read_write"), body) <= MAX_START_QUERIES
     assert RunInput.objects.filter(dataset_version__label="v1").count() == 1
+
+
+def test_old_slugs_resolve_through_aliases_for_those_who_may_see_the_dataset(api, owner, colleague):
+    renamed = make_dataset(owner, slug="street-signs-old")
+    version = make_version(renamed, "v1", files=1)
+    dataset_update(dataset=renamed, actor=owner, slug="street-signs")
+    hidden = make_dataset(owner, slug="faces-old", visibility="restricted")
+    make_version(hidden, "v1", files=1)
+    dataset_update(dataset=hidden, actor=owner, slug="faces")
+    inputs = [{"namespace": "kura", "name": "street-signs-old@v1"}, {"namespace": "kura", "name": "faces-old@v1"}]
+    body = _event(str(uuid.uuid4()), "START", inputs=inputs)
+    assert _queries(api, bearer(colleague, scope="read_write"), body) <= MAX_START_QUERIES + 2  # aliases: two more
+    assert RunInput.objects.get(dataset_version__isnull=False).dataset_version == version
+    assert RunInput.objects.get(external_dataset__isnull=False).external_dataset.name == "faces-old@v1"
