@@ -3,7 +3,10 @@ Kura under gunicorn, then
 
 * the transitive impact answer ``GET /api/v1/datasets/<slug>/versions/<label>/impact`` (p50/p95, target p95 ≤ 100 ms)
   next to a trivial authenticated ``GET /api/v1/whoami/`` on the same server, and the selector alone in-process;
-* 1,000 OpenLineage run events POSTed to ``/api/v1/lineage`` by concurrent clients (target ≥ 200 events/s).
+* 1,000 OpenLineage run events POSTed to ``/api/v1/lineage`` by concurrent senders (target ≥ 200 events/s), each
+  sender reporting whole runs (START, then COMPLETE) as a CI job does, next to the same senders' rate for a
+  trivial authenticated GET and for a malformed POST to the intake (400): the floor under any request. gunicorn's
+  CPU time per request is printed too, as it depends far less than the rates on whatever else runs on the machine.
 
 Knobs (BENCH_* variables) are those of bench/config.py plus BENCH_LINEAGE_* below; the database is
 ``kura_bench_lineage`` unless BENCH_LINEAGE_DB_NAME says otherwise.
@@ -155,37 +158,72 @@ def _event(run_id: str, event_type: str, hour: int, inputs: list[str], model: st
     return json.dumps(event).encode()
 
 
-def make_events(graph: Graph, count: int, seed: int) -> list[bytes]:
-    """Pairs of START and COMPLETE for count/2 runs, each reading three Kura versions and producing a model."""
+def make_runs(graph: Graph, count: int, seed: int) -> list[list[bytes]]:
+    """count/2 runs of a START and a COMPLETE event, each reading three Kura versions and producing a model."""
     rng = random.Random(seed)
-    events: list[bytes] = []
+    runs: list[list[bytes]] = []
     for index in range(count // 2):
         run_id, inputs, model = str(uuid.uuid4()), rng.sample(graph.version_refs, 3), f"ingest-{seed}-{index:04d}"
-        events += [_event(run_id, "START", 8, inputs, model), _event(run_id, "COMPLETE", 9, inputs, model)]
-    return events
+        runs.append([_event(run_id, "START", 8, inputs, model), _event(run_id, "COMPLETE", 9, inputs, model)])
+    return runs
 
 
-def ingest(server: Server, token: str, events: list[bytes]) -> float:
-    """POST every event with CLIENTS concurrent keep-alive connections; events per second over the wall clock."""
+@dataclass(frozen=True)
+class Burst:
+    """Requests sent by CLIENTS concurrent senders: the rate over the wall clock and each request's latency."""
+
+    per_s: float
+    latencies_ms: list[float]
+    statuses: list[int]
+    server_cpu_ms: float  # gunicorn's CPU time per request: less sensitive than per_s to what else runs here
+
+
+def burst(server: Server, token: str, method: str, path: str, sequences: list[list[bytes | None]]) -> Burst:
+    """Send every request with CLIENTS concurrent senders, each on its own keep-alive connection.
+
+    A sequence is sent in order by one sender, as one CI job reports one run (START, then COMPLETE).
+    """
     local = threading.local()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    def post(body: bytes) -> int:
+    def send(body: bytes | None) -> tuple[int, float]:
         if not hasattr(local, "connection"):
             local.connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
-        local.connection.request("POST", "/api/v1/lineage", body=body, headers=headers)
+        started = time.perf_counter()
+        local.connection.request(method, path, body=body, headers=headers)
         response = local.connection.getresponse()
-        response.read()
-        return response.status
+        response.read()  # to the end, so the connection can carry the next request
+        return response.status, (time.perf_counter() - started) * 1000
 
-    started = time.perf_counter()
+    def send_all(sequence: list[bytes | None]) -> list[tuple[int, float]]:
+        return [send(body) for body in sequence]
+
+    cpu_before, started = server.cpu_seconds(), time.perf_counter()
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-        statuses = list(pool.map(post, events))
-    elapsed = time.perf_counter() - started
-    refused = [status for status in statuses if status != 201]
+        answers = [answer for answered in pool.map(send_all, sequences) for answer in answered]
+    elapsed, cpu = time.perf_counter() - started, server.cpu_seconds() - cpu_before
+    return Burst(per_s=len(answers) / elapsed, latencies_ms=[ms for _, ms in answers],
+                 statuses=[status for status, _ in answers], server_cpu_ms=cpu * 1000 / len(answers))
+
+
+def ingest(server: Server, token: str, runs: list[list[bytes]]) -> Burst:
+    """POST every event, a run's events in order by one sender; each must be stored (201)."""
+    result = burst(server, token, "POST", "/api/v1/lineage", [list(events) for events in runs])
+    refused = [status for status in result.statuses if status != 201]
     if refused:
         raise RuntimeError(f"{len(refused)} events were not stored (statuses {sorted(set(refused))})")
-    return len(events) / elapsed
+    return result
+
+
+def ingest_baselines(server: Server, token: str, count: int) -> dict[str, Burst]:
+    """The floor under ingestion, same senders and server: a trivial authenticated GET, and an authenticated
+    POST to the intake that is refused as malformed (parsed, answered 400, nothing stored)."""
+    whoami = burst(server, token, "GET", "/api/v1/whoami/", [[None]] * count)
+    malformed = burst(server, token, "POST", "/api/v1/lineage", [[b'{"eventType": "START"}']] * count)
+    for name, result, expected in (("whoami", whoami, 200), ("malformed POST", malformed, 400)):
+        if set(result.statuses) != {expected}:
+            raise RuntimeError(f"{name} answered {sorted(set(result.statuses))}, expected {expected}")
+    return {"GET /api/v1/whoami/": whoami, "POST /api/v1/lineage (malformed, 400)": malformed}
 
 
 def time_selector(paths: list[str]) -> list[float]:
@@ -226,14 +264,17 @@ def main() -> int:
     assert isinstance(graph, Graph)
     _step("VACUUM ANALYZE", lambda: database.analyze(config))
     selector_ms = time_selector(graph.impact_paths)
-    events = make_events(graph, EVENTS, config.seed)
+    runs = make_runs(graph, EVENTS, config.seed)
+    events = [event for run in runs for event in run]
     probes.close_connections()
     log = RESULTS_DIR / "lineage-gunicorn.log"
     with running_server(config, log) as server:
         time_gets(server, graph.token, ["/api/v1/whoami/"] * 20 + graph.impact_paths[:20])  # warm every worker
         baseline_ms = time_gets(server, graph.token, ["/api/v1/whoami/"] * len(graph.impact_paths))
         impact_ms = time_gets(server, graph.token, graph.impact_paths)
-        rate = ingest(server, graph.token, events)
+        baselines = ingest_baselines(server, graph.token, len(events))
+        ingested = ingest(server, graph.token, runs)
+    rate = ingested.per_s
     p95 = _percentile(impact_ms, 0.95)
     print()
     print(f"graph: {DATASET_VERSIONS:,} dataset versions, {MODELS:,} models, {graph.edges:,} edges; "
@@ -242,6 +283,17 @@ def main() -> int:
     print(_row("baseline GET /api/v1/whoami/", baseline_ms))
     print(_row("GET …/impact (HTTP)", impact_ms))
     print(_row("impact_of_version (in-process)", selector_ms))
+    print()
+    print(f"{'concurrent requests (' + str(CLIENTS) + ' senders)':<40} {'n':>5} {'req/s':>6} {'p50 ms':>7} "
+          f"{'p95 ms':>7} {'CPU ms':>7} {'rate ratio':>10} {'CPU ratio':>9}")
+    for name, result in [*baselines.items(), ("POST /api/v1/lineage (events, 201)", ingested)]:
+        latencies = result.latencies_ms
+        print(f"{name:<40} {len(latencies):>5} {result.per_s:>6.0f} {statistics.median(latencies):>7.1f} "
+              f"{_percentile(latencies, 0.95):>7.1f} {result.server_cpu_ms:>7.2f} {rate / result.per_s:>10.2f} "
+              f"{ingested.server_cpu_ms / result.server_cpu_ms:>9.2f}")
+    cores = os.cpu_count() or 1
+    print(f"(CPU ms: gunicorn's CPU time per request; ratios: ingest over that row; {cores} cores allow at most "
+          f"{cores * 1000 / ingested.server_cpu_ms:.0f} events/s at this CPU cost, before PostgreSQL and the senders)")
     verdict_impact = "PASS" if p95 <= IMPACT_P95_TARGET_MS else "MISS"
     verdict_ingest = "PASS" if rate >= EVENTS_PER_S_TARGET else "MISS"
     print(f"impact p95 {p95:.1f} ms (target ≤ {IMPACT_P95_TARGET_MS:.0f} ms): {verdict_impact}")
@@ -253,6 +305,12 @@ def main() -> int:
         "impact_ms": {"p50": statistics.median(impact_ms), "p95": p95},
         "selector_ms": {"p50": statistics.median(selector_ms), "p95": _percentile(selector_ms, 0.95)},
         "ingest_events_per_s": rate,
+        "ingest_ms": {"p50": statistics.median(ingested.latencies_ms), "p95": _percentile(ingested.latencies_ms, 0.95)},
+        "ingest_server_cpu_ms": ingested.server_cpu_ms,
+        "ingest_baselines": {name: {"per_s": result.per_s, "server_cpu_ms": result.server_cpu_ms}
+                             for name, result in baselines.items()},
+        "clients": CLIENTS,
+        "gunicorn": config.gunicorn_label,
         "edges": graph.edges,
     }, indent=2))
     return 0 if verdict_impact == verdict_ingest == "PASS" else 1

@@ -1,6 +1,7 @@
 """Kura under gunicorn with production settings, on a free local port; always stopped on the way out."""
 
 import http.client
+import os
 import signal
 import socket
 import subprocess
@@ -8,7 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.config import PROJECT_DIR, BenchConfig
@@ -24,6 +25,21 @@ class Server:
     host: str
     port: int
     log_path: Path
+    pid: int = 0  # the gunicorn arbiter
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the arbiter and its workers (Linux ``/proc``; 0 elsewhere)."""
+        ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        total = 0
+        for stat_path in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid_text, _, rest = stat_path.read_text().partition(" (")
+                fields = rest.rsplit(") ", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # a process that ended while we looked
+            if int(pid_text) == self.pid or int(fields[1]) == self.pid:  # fields[1] is the parent pid
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
 
     @property
     def base_url(self) -> str:
@@ -104,6 +120,7 @@ def running_server(config: BenchConfig, log_path: Path) -> Iterator[Server]:
             stderr=subprocess.STDOUT,
         )
         try:
+            server = replace(server, pid=process.pid)
             _wait_until_live(process, server)
             yield server
         finally:

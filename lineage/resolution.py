@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from catalog.models import Dataset, DatasetVersion, SlugAlias, StorageLocation
 from catalog.uris import SCHEMES
@@ -48,8 +48,9 @@ def _prefixes(uri: str) -> list[str]:
 
 
 class _Batch:
-    """Collects what the refs ask for and answers it with one query per kind, then one permission query over
-    the candidate datasets only (cheaper than joining the permission subqueries into each lookup)."""
+    """Collects what the refs ask for and answers it in two queries: the storage locations that prefix the URIs,
+    then the visible datasets among those named by slug or location (the permission query, narrowed to these
+    candidates, is the lookup itself). A slug no dataset has now may be an old one: only then are aliases read."""
 
     def __init__(self, user: Any) -> None:
         self.user = user
@@ -57,30 +58,36 @@ class _Batch:
         self.uris: set[str] = set()
 
     def resolve(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        by_slug = self._datasets_by_slug()
         locations = self._locations()
-        candidates = set(by_slug.values()) | {dataset_id for dataset_id, _ in locations.values()}
-        if not candidates:
+        located = {dataset_id for dataset_id, _ in locations.values()}
+        if not self.slugs and not located:
             return {}, {}
-        visible = set(
-            Dataset.objects.restrict(self.user, "view").filter(pk__in=candidates).values_list("pk", flat=True)
-        )
+        named = (Q(slug__in=self.slugs) if self.slugs else Q()) | (Q(pk__in=located) if located else Q())
+        rows = list(self._visible().filter(named).order_by().values_list("pk", "slug"))
+        visible = {pk for pk, _ in rows}
+        by_slug = {slug: pk for pk, slug in rows if slug in self.slugs}
+        if len(by_slug) < len(self.slugs):
+            by_slug.update(self._visible_by_alias(self.slugs - set(by_slug)))
         by_uri: dict[str, Any] = {}
         for uri in self.uris:
             matches = [(len(location), dataset_id) for location, (dataset_id, wanted_by) in locations.items()
                        if uri in wanted_by and dataset_id in visible]
             if matches:
                 by_uri[uri] = max(matches, key=lambda match: match[0])[1]  # the longest registered prefix wins
-        return {slug: pk for slug, pk in by_slug.items() if pk in visible}, by_uri
+        return by_slug, by_uri
 
-    def _datasets_by_slug(self) -> dict[str, Any]:
-        if not self.slugs:
+    def _visible(self) -> "QuerySet[Dataset]":
+        return Dataset.objects.restrict(self.user, "view")
+
+    def _visible_by_alias(self, slugs: set[str]) -> dict[str, Any]:
+        """Old slugs of visible datasets; a slug that is some dataset's current one (hidden from the caller) is
+        never read as an alias."""
+        current = set(Dataset.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+        aliases = dict(SlugAlias.objects.filter(slug__in=slugs - current).values_list("slug", "dataset_id"))
+        if not aliases:
             return {}
-        found = dict(Dataset.objects.filter(slug__in=self.slugs).values_list("slug", "pk"))
-        missing = self.slugs - set(found)
-        if missing:
-            found.update(SlugAlias.objects.filter(slug__in=missing).values_list("slug", "dataset_id"))
-        return found
+        visible = set(self._visible().filter(pk__in=aliases.values()).values_list("pk", flat=True))
+        return {slug: pk for slug, pk in aliases.items() if pk in visible}
 
     def _locations(self) -> dict[str, tuple[Any, set[str]]]:
         """Registered locations that are a prefix of some URI: location → (dataset id, URIs it covers)."""
@@ -100,19 +107,25 @@ def _versions(wanted: set[tuple[Any, str]]) -> dict[tuple[Any, str], DatasetVers
     named = {(dataset_id, label) for dataset_id, label in wanted if label and label != LATEST}
     found: dict[tuple[Any, str], DatasetVersion] = {}
     if named:
-        condition = Q()
-        for dataset_id, label in named:
-            condition |= Q(dataset_id=dataset_id, label=label) | Q(dataset_id=dataset_id,
-                                                                   digest=label.removeprefix("sha256:"))
-        for version in published.filter(condition):
+        # One condition of fixed shape whatever the number of refs (cheap to build); the few extra rows it may
+        # return (another candidate's label) match no wanted pair below.
+        labels = {label for _, label in named}
+        candidates = published.filter(dataset_id__in={dataset_id for dataset_id, _ in named}).filter(
+            Q(label__in=labels) | Q(digest__in={label.removeprefix("sha256:") for label in labels})
+        )
+        for version in candidates:
             for dataset_id, label in named:
                 if version.dataset_id == dataset_id and label in {version.label, f"sha256:{version.digest}",
                                                                   version.digest}:
                     found.setdefault((dataset_id, label), version)
-    for dataset_id, label in wanted - named:
-        newest = published.filter(dataset_id=dataset_id).order_by("-published_at").first()
-        if newest is not None:
-            found[(dataset_id, label)] = newest
+    latest = {dataset_id for dataset_id, label in wanted - named}
+    if latest:
+        newest_of_dataset = published.filter(dataset_id=OuterRef("dataset_id")).order_by("-published_at")
+        newest = published.filter(dataset_id__in=latest, pk=Subquery(newest_of_dataset.values("pk")[:1]))
+        by_dataset = {version.dataset_id: version for version in newest}
+        for dataset_id, label in wanted - named:
+            if dataset_id in by_dataset:
+                found[(dataset_id, label)] = by_dataset[dataset_id]
     return found
 
 

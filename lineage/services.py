@@ -4,10 +4,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from access.models import Person
@@ -54,13 +55,31 @@ class IngestResult:
     event: RawLineageEvent
 
 
-def _run_for(*, namespace: str, external_run_id: str, job_name: str) -> TrainingRun:
-    """The run, created if new, locked so concurrent events of one run fold in one after the other."""
-    TrainingRun.objects.bulk_create(
-        [TrainingRun(job_namespace=namespace, external_run_id=external_run_id, job_name=job_name)],
-        ignore_conflicts=True,
+@cache
+def _run_upsert_sql() -> str:
+    """``INSERT`` of every column of a run; on the (namespace, run id) conflict a no-op update, and the row back."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(field.column)) for field in TrainingRun._meta.concrete_fields)
+    placeholders = ", ".join(["%s"] * len(TrainingRun._meta.concrete_fields))
+    namespace, run_id = quote("job_namespace"), quote("external_run_id")
+    return (
+        f"INSERT INTO {quote(TrainingRun._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        f"ON CONFLICT ({namespace}, {run_id}) DO UPDATE SET {namespace} = EXCLUDED.{namespace} RETURNING {columns}"
     )
-    return TrainingRun.objects.select_for_update().get(job_namespace=namespace, external_run_id=external_run_id)
+
+
+def _run_for(*, namespace: str, external_run_id: str, job_name: str) -> TrainingRun:
+    """The run, created if new, locked so concurrent events of one run fold in one after the other.
+
+    One statement instead of an insert and a ``SELECT ... FOR UPDATE``: the no-op ``DO UPDATE`` takes the row
+    lock (waiting for a concurrent event of the same run) and ``RETURNING`` hands back the stored row.
+    """
+    candidate = TrainingRun(job_namespace=namespace, external_run_id=external_run_id, job_name=job_name)
+    params = [
+        field.get_db_prep_save(field.pre_save(candidate, add=True), connection)
+        for field in TrainingRun._meta.concrete_fields
+    ]
+    return next(iter(TrainingRun.objects.raw(_run_upsert_sql(), params)))
 
 
 def _apply_event_to_run(run: TrainingRun, event: ParsedEvent) -> None:
@@ -127,7 +146,10 @@ def run_link_output(*, run: TrainingRun, model_version: ModelVersion, stage: str
     _link_output(run, model_version, stage=stage)
 
 
-def _link_input(run: TrainingRun, model_version: ModelVersion) -> None:
+def _link_input(run: TrainingRun, model_version: ModelVersion, *, linked: bool = False) -> None:
+    """``linked``: the run already reads this version, so the edge is not new and cannot close a cycle."""
+    if linked:
+        return
     if model_version.produced_by_id == run.pk or model_version.pk in downstream(
         run_ids=[run.pk], with_consumers=False
     ).model_version_ids:
@@ -140,7 +162,11 @@ def _link_output(run: TrainingRun, model_version: ModelVersion, *, stage: str = 
     """``fresh``: the version was created just now for this run, so nothing can read it yet (no cycle possible)."""
     if model_version.produced_by_id not in (None, run.pk):
         raise LineageConflict(f"{model_version} was already produced by another run.")
-    if not fresh and run.pk in downstream(model_version_ids=[model_version.pk], with_consumers=False).run_ids:
+    if (
+        not fresh
+        and not RunOutput.objects.filter(run=run, model_version=model_version).exists()  # an existing edge: no cycle
+        and run.pk in downstream(model_version_ids=[model_version.pk], with_consumers=False).run_ids
+    ):
         raise LineageCycle(f"Run {run.external_run_id} cannot produce {model_version}: the run is downstream of "
                            "that model version.")
     if model_version.produced_by_id is None or (stage and stage != model_version.stage):
@@ -156,17 +182,35 @@ def _validate_stage(stage: str) -> None:
 
 
 def _external_datasets(refs: list[DatasetRef]) -> dict[tuple[str, str], ExternalDataset]:
-    if not refs:
+    """The external datasets the refs name, created if missing; most are known already, so look before inserting."""
+    wanted = {(ref.namespace, ref.name) for ref in refs}
+    found = _externals_named(wanted)
+    missing = wanted - set(found)
+    if missing:
+        # One insert order for everyone, so two events naming the same datasets cannot deadlock on each other.
+        ExternalDataset.objects.bulk_create(
+            [ExternalDataset(namespace=namespace, name=name) for namespace, name in sorted(missing)],
+            ignore_conflicts=True,
+        )
+        found.update(_externals_named(missing))
+    return found
+
+
+def _externals_named(keys: set[tuple[str, str]]) -> dict[tuple[str, str], ExternalDataset]:
+    if not keys:
         return {}
-    # One insert order for everyone, so two events naming the same datasets cannot deadlock on each other.
-    ordered = sorted({(ref.namespace, ref.name) for ref in refs})
-    ExternalDataset.objects.bulk_create(
-        [ExternalDataset(namespace=namespace, name=name) for namespace, name in ordered], ignore_conflicts=True
-    )
     condition = Q()
-    for ref in refs:
-        condition |= Q(namespace=ref.namespace, name=ref.name)
+    for namespace, name in keys:
+        condition |= Q(namespace=namespace, name=name)
     return {(external.namespace, external.name): external for external in ExternalDataset.objects.filter(condition)}
+
+
+def _model_versions_read(run: TrainingRun, model_versions: list[ModelVersion]) -> set[int]:
+    if not model_versions:
+        return set()
+    return set(
+        RunInput.objects.filter(run=run, model_version__in=model_versions).values_list("model_version_id", flat=True)
+    )
 
 
 def _link_refs(*, run: TrainingRun, event: ParsedEvent, user: Any, owner: Person | None) -> None:
@@ -181,11 +225,15 @@ def _link_refs(*, run: TrainingRun, event: ParsedEvent, user: Any, owner: Person
         ref for ref, target in zip(event.outputs, output_targets, strict=True) if not isinstance(target, ModelRef)
     ]
     externals = _external_datasets(unknown_inputs + unknown_outputs)
-    for target in input_targets:
-        if isinstance(target, DatasetVersion):
-            new_inputs.append(RunInput(run=run, dataset_version=target))
-        elif isinstance(target, ModelRef):
-            _link_input(run, _model_version_get_or_create(name=target.name, version=target.version, owner=None)[0])
+    model_inputs = [
+        _model_version_get_or_create(name=target.name, version=target.version, owner=None)[0]
+        for target in input_targets if isinstance(target, ModelRef)
+    ]
+    already_read = _model_versions_read(run, model_inputs)
+    for model_version in model_inputs:
+        _link_input(run, model_version, linked=model_version.pk in already_read)
+    new_inputs += [RunInput(run=run, dataset_version=target) for target in input_targets
+                   if isinstance(target, DatasetVersion)]
     new_inputs += [RunInput(run=run, external_dataset=externals[(ref.namespace, ref.name)]) for ref in unknown_inputs]
     RunInput.objects.bulk_create(new_inputs, ignore_conflicts=True)
     RunOutput.objects.bulk_create(
