@@ -17,7 +17,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from access.selectors import person_for_user
-from frontend.storage_forms import AssignForm, ClaimForm, DismissForm
+from frontend.storage_forms import AssignForm, ClaimForm, ConnectionForm, DismissForm
 from storage.models import Finding, StorageConnection
 from storage.reports import findings_breakdown
 from storage.scanning import scan_start
@@ -30,7 +30,7 @@ from storage.selectors import (
     run_list,
     run_progress,
 )
-from storage.services import finding_assign, finding_claim, finding_dismiss
+from storage.services import connection_create, finding_assign, finding_claim, finding_dismiss
 
 PAGE_SIZE = 25
 
@@ -199,3 +199,20 @@ def scan_start_view(request: HttpRequest, pk: int) -> HttpResponse:
     if run.pk in earlier:
         messages.info(request, f"A scan of {connection.name} is already running; here it is.")
     return redirect(reverse("frontend:scan", kwargs={"pk": run.pk}))
+
+
+@login_required
+def connection_new(request: HttpRequest) -> HttpResponse:
+    if not can_manage_connections(request.user):
+        raise PermissionDenied("Only staff add storage connections.")
+    form = ConnectionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = connection_create(actor=person_for_user(request.user), **form.service_arguments())
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, f"Connection {connection.name} added. Start its first scan below.")
+            return redirect("frontend:scans")
+    status = 400 if form.errors else 200
+    return render(request, "frontend/storage/connection_new.html", {"form": form}, status=status)

@@ -9,7 +9,7 @@ from access.models import Membership
 from access.org import membership_start
 from catalog.models import Dataset
 from catalog.services import LocationSpec
-from storage.models import Finding, ScanRun
+from storage.models import Finding, ScanRun, StorageConnection
 from tests.factories import make_dataset, make_person
 from tests.storage_support import make_local_connection, scan
 
@@ -150,3 +150,30 @@ def test_only_staff_start_scans(client, scanned, steward):
     client.force_login(steward.user)
     assert client.post(reverse("frontend:scan-start", args=[connection.pk])).status_code == 403
     assert ScanRun.objects.count() == 1
+
+
+def test_staff_add_a_local_connection_and_see_clear_errors(client, storage_settings, tmp_path):
+    admin = make_person("ada", staff=True)
+    client.force_login(admin.user)
+    share = tmp_path / "mnt" / "nas"
+    share.mkdir()
+    url = reverse("frontend:connection-new")
+
+    escaping = client.post(url, {"name": "nas", "kind": "local", "roots": f"{tmp_path}/mnt/../../etc"})
+    assert escaping.status_code == 400 and "KURA_LOCAL_ROOTS" in page_text(escaping)
+    secret = client.post(url, {"name": "raw", "kind": "s3", "roots": "ml-raw", "endpoint_url": "http://169.254.169.254",
+                               "access_key_env": "AKIAIOSFODNN7EXAMPLE/abc", "secret_key_env": "X"})
+    assert secret.status_code == 400
+    assert not StorageConnection.objects.exists()
+
+    added = client.post(url, {"name": "nas", "kind": "local", "roots": f"{share}\n", "schedule_minutes": "60"})
+
+    assert added.status_code == 302 and added["Location"] == reverse("frontend:scans")
+    connection = StorageConnection.objects.get(name="nas")
+    assert connection.roots == [str(share)] and connection.schedule_minutes == 60 and connection.created_by == admin
+    assert "Scan now" in page_text(client.get(reverse("frontend:scans")))
+
+
+def test_only_staff_add_connections(client, steward):
+    client.force_login(steward.user)
+    assert client.get(reverse("frontend:connection-new")).status_code == 403
