@@ -49,8 +49,7 @@ class ConnectionForm(forms.Form):
     """What a staff member types to let the scanners into a store; secrets are named, never typed in."""
 
     name = forms.SlugField(max_length=100, help_text="A short id, e.g. 'ml-raw-eu' (letters, digits, dashes).")
-    kind = forms.ChoiceField(choices=StorageConnection.Kind.choices, widget=forms.RadioSelect,
-                             initial=StorageConnection.Kind.S3)
+    kind = forms.ChoiceField(choices=StorageConnection.Kind.choices, initial=StorageConnection.Kind.S3)
     roots = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
         help_text="One per line: 'bucket' or 'bucket/prefix/' for S3; an absolute directory inside the allowed "
