@@ -6,7 +6,16 @@ from django.http import HttpRequest
 
 from access.selectors import person_for_user
 from storage.dvc.repos import training_repo_create, training_repo_set_datasets, training_repo_update
-from storage.models import DvcImport, DvcReference, DvcRemoteConfig, IndexingWarning, TrainingRepo
+from storage.models import (
+    DvcImport,
+    DvcReference,
+    DvcRemoteConfig,
+    Finding,
+    IndexingWarning,
+    ScanRun,
+    StorageConnection,
+    TrainingRepo,
+)
 from storage.tasks import index_training_repo
 
 
@@ -59,7 +68,7 @@ class TrainingRepoAdmin(admin.ModelAdmin):
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the indexer only."""
+    """Rows written by the indexer or the scanner only."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -86,3 +95,24 @@ class IndexingWarningAdmin(_ReadOnlyAdmin):
     list_display = ["repo", "commit", "path", "message", "created_at"]
     list_filter = ["repo"]
     search_fields = ["path", "message", "commit"]
+
+
+# Connections are created through the API, which validates them; the admin only shows them.
+@admin.register(StorageConnection)
+class StorageConnectionAdmin(_ReadOnlyAdmin):
+    list_display = ["name", "kind", "endpoint_url", "schedule_minutes", "enabled", "credentials_source"]
+    # The variable names and file paths are references, not secrets, but there is no need to show them here.
+    exclude = ["access_key_env", "secret_key_env", "session_token_env", "secrets_file", "secrets_file_key"]
+
+
+@admin.register(ScanRun)
+class ScanRunAdmin(_ReadOnlyAdmin):
+    list_display = ["id", "connection", "status", "source", "trigger", "created_at", "finished_at"]
+    list_filter = ["status", "connection"]
+
+
+@admin.register(Finding)
+class FindingAdmin(_ReadOnlyAdmin):
+    list_display = ["uri", "kind", "status", "object_count", "total_bytes", "connection", "last_seen_at"]
+    list_filter = ["kind", "status", "connection"]
+    search_fields = ["uri", "storage_owner"]

@@ -8,11 +8,11 @@ overlaps catalogued data), at most KURA_SCAN_AGGREGATE_MAX_DEPTH levels deep.
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from catalog.models import StorageLocation
 from catalog.uris import parse_storage_uri
-from storage.listers.base import ListedObject
+from storage.listers.base import ListedObject, looks_like_dvc
 from storage.listers.s3 import split_root
 from storage.models import ScanAggregate, StorageConnection
 
@@ -28,11 +28,14 @@ class LocationIndex:
     covering: dict[str, list[int]] = field(default_factory=dict)  # 'dir/' or exact key → location ids
     containing: set[str] = field(default_factory=set)  # directories with a registered location inside
     location_paths: dict[int, str] = field(default_factory=dict)
+    exact_keys: set[str] = field(default_factory=set)  # locations naming a single object
 
     def add(self, location_id: int, relative: str) -> None:
         relative = relative.lstrip("/")
         self.location_paths[location_id] = relative
         forms = {relative} if relative == "" or relative.endswith("/") else {relative, relative + "/"}
+        if relative and not relative.endswith("/"):
+            self.exact_keys.add(relative)
         for form in forms:
             self.covering.setdefault(form, []).append(location_id)
         parts = relative.rstrip("/").split("/") if relative else []
@@ -106,37 +109,47 @@ class Totals:
     location_id: int | None = None
     objects: int = 0
     bytes: int = 0
-    oldest: datetime | None = None
-    newest: datetime | None = None
+    oldest: float | None = None
+    newest: float | None = None
     newest_owner: str = ""
-    owners: Counter[str] = field(default_factory=Counter)
+    owners: dict[str, int] = field(default_factory=dict)
     samples: list[str] = field(default_factory=list)
     dvc_like: int = 0
 
     def add(self, item: ListedObject, *, track_details: bool) -> None:
+        # Runs once per object: locals instead of repeated attribute lookups.
+        key, size, modified, owner, _ = item
         self.objects += 1
-        self.bytes += item.size
-        if item.modified is not None:
-            if self.oldest is None or item.modified < self.oldest:
-                self.oldest = item.modified
-            if self.newest is None or item.modified > self.newest:
-                self.newest, self.newest_owner = item.modified, item.owner
+        self.bytes += size
+        if modified is not None:
+            oldest, newest = self.oldest, self.newest
+            if oldest is None or modified < oldest:
+                self.oldest = modified
+            if newest is None or modified > newest:
+                self.newest, self.newest_owner = modified, owner
         if not track_details:
             return
-        if item.owner and (item.owner in self.owners or len(self.owners) < MAX_OWNERS):
-            self.owners[item.owner] += 1
+        if owner:
+            owners = self.owners
+            count = owners.get(owner)
+            if count is not None:
+                owners[owner] = count + 1
+            elif len(owners) < MAX_OWNERS:
+                owners[owner] = 1
         if len(self.samples) < SAMPLE_KEYS:
-            self.samples.append(self.root_uri + item.key)
-        if item.looks_like_dvc:
+            self.samples.append(self.root_uri + key)
+        if looks_like_dvc(key):
             self.dvc_like += 1
 
     def merge_into(self, row: ScanAggregate) -> None:
         row.object_count += self.objects
         row.byte_count += self.bytes
-        if self.oldest is not None and (row.oldest is None or self.oldest < row.oldest):
-            row.oldest = self.oldest
-        if self.newest is not None and (row.newest is None or self.newest > row.newest):
-            row.newest, row.newest_owner = self.newest, self.newest_owner
+        oldest = datetime.fromtimestamp(self.oldest, tz=UTC) if self.oldest is not None else None
+        newest = datetime.fromtimestamp(self.newest, tz=UTC) if self.newest is not None else None
+        if oldest is not None and (row.oldest is None or oldest < row.oldest):
+            row.oldest = oldest
+        if newest is not None and (row.newest is None or newest > row.newest):
+            row.newest, row.newest_owner = newest, self.newest_owner
         owners = Counter(row.owners)
         for owner, count in self.owners.items():
             if owner in owners or len(owners) < MAX_OWNERS:

@@ -8,11 +8,12 @@ Several workers share one bucket by taking different shards; a lease keeps two o
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection as db_connection
+from django.db import models, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -97,6 +98,17 @@ def scan_plan(*, run: ScanRun) -> list[int]:
     return pending
 
 
+def _relax_commit_durability() -> None:
+    """Skip the WAL flush wait for a checkpoint commit (PostgreSQL only).
+
+    Counts and checkpoint commit together, so a database crash can at worst forget the last checkpoints
+    as a whole, and the shard resumes from an earlier, still consistent one. A worker crash loses nothing.
+    """
+    if db_connection.vendor == "postgresql":
+        with db_connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 def _lease(shard_id: int) -> str | None:
     with transaction.atomic():
         shard = ScanShard.objects.select_for_update().get(pk=shard_id)
@@ -120,6 +132,8 @@ class CheckpointWriter:
         self.shard, self.token, self.index, self.progress = shard, token, index, progress
         self.last_key, self.objects, self.bytes = shard.last_key, shard.objects_seen, shard.bytes_seen
         self.pending: dict[str, Totals] = {}
+        self._directory: str | None = None
+        self._targets: list[tuple[Totals, bool]] = []
         self.unflushed = 0
         self.every = max(1, settings.KURA_SCAN_CHECKPOINT_EVERY)
         self.max_depth = settings.KURA_SCAN_AGGREGATE_MAX_DEPTH
@@ -130,23 +144,49 @@ class CheckpointWriter:
             totals = self.pending[key] = Totals(uri=uri, root_uri=self.index.root_uri, location_id=location_id)
         return totals
 
-    def add(self, item: ListedObject) -> None:
-        if not item.key:  # a row that belongs to no root (inventory): only the checkpoint moves
-            self.last_key = item.position
-            return
-        location_ids = self.index.locations_of(item.key)
-        for location_id in location_ids:
-            path = self.index.location_paths[location_id]
-            self._totals(f"loc:{location_id}", self.index.root_uri + path, location_id).add(item, track_details=False)
-        if not location_ids:
-            group = self.index.group_of(item.key, self.max_depth)
-            self._totals(f"dir:{group}", self.index.root_uri + group).add(item, track_details=True)
-        self.objects += 1
-        self.bytes += item.size
-        self.last_key = item.position or item.key
-        self.unflushed += 1
-        if self.unflushed >= self.every:
-            self.flush()
+    def _targets_of(self, key: str) -> list[tuple[Totals, bool]]:
+        location_ids = self.index.locations_of(key)
+        if location_ids:
+            return [(self._totals(f"loc:{location_id}", self.index.root_uri + self.index.location_paths[location_id],
+                                  location_id), False) for location_id in location_ids]
+        group = self.index.group_of(key, self.max_depth)
+        return [(self._totals(f"dir:{group}", self.index.root_uri + group), True)]
+
+    def consume(self, listing: Iterable[ListedObject], crash_after: int | None = None) -> None:
+        """Count every object of ``listing``, checkpointing as it goes. The per-object loop of every scan."""
+        exact_keys, every = self.index.exact_keys, self.every
+        # Counters live in locals inside the loop (it runs once per object) and go back to self before any
+        # flush, and in `finally`, so a failing listing still checkpoints exactly what was counted.
+        objects, size, last_key, unflushed = self.objects, self.bytes, self.last_key, self.unflushed
+        cached_directory, targets = self._directory, self._targets
+        seen = 0
+        try:
+            for item in listing:
+                key = item[0]
+                if not key:  # a row that belongs to no root (inventory): only the checkpoint moves
+                    last_key = item[4]
+                    continue
+                # Objects of one directory arrive together and count alike: where they count is found once.
+                directory = key[: key.rfind("/") + 1]
+                if directory != cached_directory or key in exact_keys:
+                    targets = self._targets_of(key)
+                    cached_directory = None if key in exact_keys else directory
+                for totals, details in targets:
+                    totals.add(item, track_details=details)
+                objects += 1
+                size += item[1]
+                last_key = item[4] or key
+                unflushed += 1
+                if unflushed >= every:
+                    self.objects, self.bytes, self.last_key, self.unflushed = objects, size, last_key, unflushed
+                    self.flush()  # empties the pending totals, so the cached targets go too
+                    unflushed, cached_directory = 0, None
+                seen += 1
+                if crash_after is not None and seen >= crash_after:
+                    raise SimulatedCrash(f"stopped after {seen} objects")
+        finally:
+            self.objects, self.bytes, self.last_key, self.unflushed = objects, size, last_key, unflushed
+            self._directory, self._targets = cached_directory, targets
 
     def flush(self, *, status: str | None = None, error: ListingError | None = None) -> None:
         now = timezone.now()
@@ -159,6 +199,7 @@ class CheckpointWriter:
         if error is not None:
             updates.update(error=error.message, error_code=error.code)
         with transaction.atomic():
+            _relax_commit_durability()
             if not ScanShard.objects.filter(pk=self.shard.pk, lease_token=self.token).update(**updates):
                 raise LeaseLost(f"shard {self.shard.pk} was taken over by another worker")
             rows = {row.key: row for row in ScanAggregate.objects.filter(shard=self.shard, key__in=list(self.pending))}
@@ -173,6 +214,7 @@ class CheckpointWriter:
             changed = [row for key, row in rows.items() if key in self.pending]
             ScanAggregate.objects.bulk_update(changed, AGGREGATE_FIELDS)
         self.pending.clear()
+        self._directory, self._targets = None, []
         self.unflushed = 0
         if self.progress is not None:
             self.progress(self.objects, self.bytes)
@@ -190,11 +232,8 @@ def shard_process(*, shard_id: int, progress: Progress | None = None, crash_afte
     try:
         writer = CheckpointWriter(shard, token, location_index(connection, shard.root, lister.root_uri(shard.root)),
                                   progress)
-        listing = lister.iter_objects(shard.root, ShardSpec(shard.prefix, shard.top_level_only), shard.last_key)
-        for seen, item in enumerate(listing, start=1):
-            writer.add(item)
-            if crash_after is not None and seen >= crash_after:
-                raise SimulatedCrash(f"stopped after {seen} objects")
+        writer.consume(lister.iter_objects(shard.root, ShardSpec(shard.prefix, shard.top_level_only), shard.last_key),
+                       crash_after)
         writer.flush(status=ScanShard.Status.DONE)
     except ListingError as error:
         final = error.permanent or shard.attempts >= settings.KURA_SCAN_SHARD_MAX_ATTEMPTS
@@ -247,6 +286,29 @@ def scan_run_inline(*, run: ScanRun, progress: Progress | None = None) -> ScanRu
                 time.sleep(delay)
                 delay = min(delay * 2, 60.0)
     return scan_complete_if_done(run_id=run.pk)
+
+
+def scan_stalled_shards(*, planning_grace: timedelta = timedelta(minutes=10)) -> tuple[list[int], list[int]]:
+    """Work a crashed worker left behind: (runs to plan again, shards to hand out again).
+
+    Shards whose lease ran out, or that wait with no lease, are safe to hand out twice: the lease lets
+    only one worker list a shard, and a finished shard is skipped. A run whose planner died before it
+    created any shard goes back to the queue.
+    """
+    now = timezone.now()
+    replan = list(
+        ScanRun.objects.filter(status=ScanRun.Status.RUNNING, started_at__lt=now - planning_grace, shards__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    ScanRun.objects.filter(pk__in=replan).update(status=ScanRun.Status.QUEUED)
+    progressing = ScanShard.objects.filter(run=models.OuterRef("run"), lease_expires_at__gte=now)
+    stalled = ScanShard.objects.filter(run__status=ScanRun.Status.RUNNING).filter(
+        models.Q(status=ScanShard.Status.RUNNING, lease_expires_at__lt=now)
+        # Pending shards normally wait in the queue; only when nothing of their run moves were they lost.
+        | models.Q(status=ScanShard.Status.PENDING, run__started_at__lt=now - planning_grace)
+        & ~models.Exists(progressing)
+    )
+    return replan, list(stalled.values_list("pk", flat=True))
 
 
 def scan_start(*, connection: StorageConnection, trigger: str, requested_by: Person | None = None) -> ScanRun:

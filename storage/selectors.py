@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from access.selectors import person_for_user
 from catalog.access_selectors import is_steward
+from catalog.models import Dataset
 from storage.models import Finding, ScanRun, StorageConnection
 
 
@@ -28,6 +29,8 @@ def connection_list(*, user: Any) -> "QuerySet[StorageConnection]":
 
 def finding_list(*, user: Any) -> "QuerySet[Finding]":
     findings = Finding.objects.select_related("connection", "assignee", "claimed_by", "dataset", "location")
+    # A finding about a registered location never reveals a dataset its reader may not see.
+    findings = findings.filter(Q(dataset__isnull=True) | Q(dataset__in=Dataset.objects.restrict(user, "view")))
     if can_triage_findings(user):
         return findings
     person = person_for_user(user)

@@ -10,7 +10,15 @@ from storage.dvc.git_history import GitError
 from storage.dvc.indexer import IndexingInProgress, training_repo_index
 from storage.dvc.versions import versions_refresh_for_repo
 from storage.models import ScanRun, StorageConnection, TrainingRepo
-from storage.scanning import ShardBusy, ShardRetry, scan_complete_if_done, scan_plan, scan_start, shard_process
+from storage.scanning import (
+    ShardBusy,
+    ShardRetry,
+    scan_complete_if_done,
+    scan_plan,
+    scan_stalled_shards,
+    scan_start,
+    shard_process,
+)
 
 
 @shared_task(name="storage.tasks.scan_connection")
@@ -39,6 +47,15 @@ def scan_shard(self: Task, shard_id: int) -> int:
         raise self.retry(countdown=min(300, 5 * 2 ** self.request.retries)) from retry
     scan_complete_if_done(run_id=shard.run_id)
     return shard.objects_seen
+
+
+@shared_task(name="storage.tasks.resume_stalled_scans")
+def resume_stalled_scans() -> int:
+    runs, shards = scan_stalled_shards()
+    for run_id in runs:
+        scan_connection.delay(run_id)
+    _enqueue_shards(shards)
+    return len(runs) + len(shards)
 
 
 @shared_task(name="storage.tasks.scan_due_connections")

@@ -134,3 +134,24 @@ def test_findings_api_filters_and_actions(api, scanned, owner, colleague):
 
     runs = api.get("/api/v1/storage/scans/")
     assert runs.status_code == 403
+
+
+def test_findings_never_reveal_a_restricted_dataset(api, share, owner):
+    from access.models import Membership
+    from access.org import membership_start
+    from catalog.services import LocationSpec
+    from tests.factories import make_dataset, make_unit
+
+    (share / "secret").mkdir()
+    secret = make_dataset(owner, visibility="restricted", locations=[LocationSpec(f"file://{share}/secret/")])
+    connection = make_local_connection([str(share)], name="nas")
+    scan(connection)
+    assert Finding.objects.filter(connection=connection, dataset=secret, kind=Finding.Kind.MISSING).exists()
+    steward = make_person("stella", unit=make_unit("Speech"))
+    membership_start(person=steward, unit=steward.primary_unit, role=Membership.Role.STEWARD)
+
+    api.credentials(HTTP_AUTHORIZATION=bearer(steward))
+    listed = api.get("/api/v1/storage/findings/").json()["results"]
+
+    assert listed and all(item["dataset"] != secret.slug for item in listed)
+    assert all("/secret/" not in item["uri"] for item in listed)

@@ -142,3 +142,23 @@ def test_a_root_swapped_for_a_symlink_after_creation_is_refused_at_scan_time(sto
     assert run.status == ScanRun.Status.FAILED
     assert run.errors[0]["code"] == "root_not_allowed"
     assert not Finding.objects.filter(connection=connection, kind=Finding.Kind.UNREGISTERED).exists()
+
+
+def test_stalled_work_is_found_for_the_scheduler(share):
+    from storage.scanning import scan_stalled_shards
+
+    connection = make_local_connection([str(share)])
+    run = scan_request(connection=connection, trigger="cli")
+    scan_plan(run=run)
+    assert scan_stalled_shards() == ([], [])  # freshly planned shards wait in the queue
+    crashed = run.shards.get(prefix="signs/")
+    with pytest.raises(SimulatedCrash):
+        shard_process(shard_id=crashed.pk, crash_after=1)
+    ScanShard.objects.filter(pk=crashed.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    ScanRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(hours=1))
+
+    replan, shards = scan_stalled_shards()
+
+    assert replan == []
+    assert set(shards) == set(run.shards.exclude(status=ScanShard.Status.DONE).values_list("pk", flat=True))
+    assert crashed.pk in shards

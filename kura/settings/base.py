@@ -127,6 +127,10 @@ SPECTACULAR_SETTINGS = {
         "ConsumerKindEnum": "lineage.models.Consumer.Kind",
         "ModelStageEnum": "lineage.models.ModelVersion.Stage",
         "TrainingRunStatusEnum": "lineage.models.TrainingRun.Status",
+        "StorageConnectionKindEnum": "storage.models.StorageConnection.Kind",
+        "FindingKindEnum": "storage.models.Finding.Kind",
+        "FindingStatusEnum": "storage.models.Finding.Status",
+        "ScanRunStatusEnum": "storage.models.ScanRun.Status",
     },
 }
 
@@ -196,7 +200,7 @@ CELERY_BEAT_SCHEDULE.update(
 # Private, loopback and link-local endpoints are refused unless a network listed here covers them (e.g.
 # "10.0.0.0/8,127.0.0.1"); cloud metadata addresses additionally need to be listed as a single address.
 KURA_STORAGE_ALLOW_PRIVATE_ENDPOINTS = env_list("KURA_STORAGE_ALLOW_PRIVATE_ENDPOINTS", [])
-KURA_SCAN_CHECKPOINT_EVERY = env_int("KURA_SCAN_CHECKPOINT_EVERY", 5000)
+KURA_SCAN_CHECKPOINT_EVERY = env_int("KURA_SCAN_CHECKPOINT_EVERY", 20000)
 KURA_SCAN_AGGREGATE_MAX_DEPTH = env_int("KURA_SCAN_AGGREGATE_MAX_DEPTH", 4)
 KURA_SCAN_SHARD_MAX_ATTEMPTS = env_int("KURA_SCAN_SHARD_MAX_ATTEMPTS", 3)
 KURA_SCAN_LEASE_SECONDS = env_int("KURA_SCAN_LEASE_SECONDS", 120)
@@ -213,4 +217,8 @@ KURA_REPO_INDEX_STALE_SECONDS = env_int("KURA_REPO_INDEX_STALE_SECONDS", 6 * 360
 CELERY_BEAT_SCHEDULE["index-training-repos"] = {
     "task": "storage.tasks.index_all_training_repos",
     "schedule": timedelta(minutes=env_int("KURA_REPO_INDEX_EVERY_MINUTES", 60)),
+}
+CELERY_BEAT_SCHEDULE["resume-stalled-scans"] = {
+    "task": "storage.tasks.resume_stalled_scans",
+    "schedule": timedelta(minutes=env_int("KURA_SCAN_SCHEDULER_EVERY_MINUTES", 5)),
 }

@@ -1,23 +1,25 @@
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 _DVC_OBJECT = re.compile(r"(?:^|/)(?:files/md5/)?[0-9a-f]{2}/[0-9a-f]{30}(?:\.dir)?$")
 
 
-@dataclass(frozen=True, slots=True)
-class ListedObject:
+def looks_like_dvc(key: str) -> bool:
+    # DVC names are 30 hex digits (34 with '.dir'); the length test spares the regex for everything else.
+    name_length = len(key) - key.rfind("/") - 1
+    return (name_length == 30 or name_length == 34) and _DVC_OBJECT.search(key) is not None
+
+
+class ListedObject(NamedTuple):
+    """One object as a lister reports it (a tuple: scans create millions of them)."""
+
     key: str  # relative to the root, '/'-separated
     size: int
-    modified: datetime | None
+    modified: float | None  # POSIX timestamp: cheaper to make and compare than a datetime, per object
     owner: str = ""
     position: str = ""  # checkpoint if not the key itself (e.g. a row number in an inventory file)
-
-    @property
-    def looks_like_dvc(self) -> bool:
-        return bool(_DVC_OBJECT.search(self.key))
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from storage.models import StorageConnection
 REQUIRED_COLUMNS = ("Bucket", "Key", "Size")
 
 
-def _parse_time(raw: str) -> datetime | None:
+def _parse_time(raw: str) -> float | None:
     try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() if raw else None
     except ValueError:
         return None
 

@@ -7,8 +7,8 @@ relative paths in the same byte order S3 uses; a checkpointed "last path" theref
 import os
 import pwd
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -28,18 +28,21 @@ def _user_name(uid: int) -> str:
 def _sorted_entries(directory: str) -> list[tuple[str, os.DirEntry[str], bool]]:
     entries = []
     with os.scandir(directory) as iterator:
+        # Without following links a symlink is neither a directory nor a file, so it is never entered;
+        # sockets, fifos and devices hold no dataset either.
         for entry in iterator:
-            if entry.is_symlink():
-                continue  # never follow a link out of the allow-listed root
-            is_dir = entry.is_dir(follow_symlinks=False)
-            if not is_dir and not entry.is_file(follow_symlinks=False):
-                continue  # sockets, fifos, devices hold no dataset
-            entries.append((entry.name + "/" if is_dir else entry.name, entry, is_dir))
-    entries.sort(key=lambda item: item[0].encode("utf-8", "surrogateescape"))
+            if entry.is_dir(follow_symlinks=False):
+                entries.append((entry.name + "/", entry, True))
+            elif entry.is_file(follow_symlinks=False):
+                entries.append((entry.name, entry, False))
+    # Code-point order is UTF-8 byte order (S3's order) and the order the checkpoint comparison uses.
+    entries.sort(key=itemgetter(0))
     return entries
 
 
 def _clean(relative: str) -> str:
+    if relative.isascii():
+        return relative
     # Undecodable file names survive as visible escapes instead of breaking the database write.
     return relative.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
@@ -69,29 +72,34 @@ class LocalLister:
         start = os.path.join(directory, shard.prefix) if shard.prefix else str(directory)
         yield from self._walk(start, shard.prefix, start_after, descend=not shard.top_level_only)
 
-    def _walk(self, path: str, relative: str, start_after: str, *, descend: bool) -> Iterator[ListedObject]:
+    def _entries(self, path: str, relative: str) -> list[tuple[str, os.DirEntry[str], bool]]:
         try:
-            entries = _sorted_entries(path)
+            return _sorted_entries(path)
         except PermissionError as error:
             raise ListingError(f"Permission denied reading {_clean(relative) or 'the root'}.",
                                code="access_denied", permanent=True) from error
         except FileNotFoundError:
-            return  # removed while we walked: it simply holds nothing any more
-        for name, entry, is_dir in entries:
-            key = relative + name
-            if is_dir:
-                if not descend:
+            return []  # removed while we walked: it simply holds nothing any more
+
+    def _walk(self, path: str, relative: str, start_after: str, *, descend: bool) -> Iterator[ListedObject]:
+        """Depth-first in key order, with an explicit stack (one generator frame, however deep the tree)."""
+        stack = [(iter(self._entries(path, relative)), relative)]
+        while stack:
+            entries, prefix = stack[-1]
+            for name, entry, is_dir in entries:
+                key = prefix + name
+                if is_dir:
+                    # The subtree holds exactly the keys starting with key; skip it if the checkpoint is past it.
+                    if descend and not (start_after and start_after > key and not start_after.startswith(key)):
+                        stack.append((iter(self._entries(entry.path, key)), key))
+                        break  # this directory's remaining entries continue after the subtree
                     continue
-                # The subtree holds exactly the keys starting with key; skip it if the checkpoint is past it.
-                if start_after and start_after > key and not start_after.startswith(key):
+                if start_after and key <= start_after:
                     continue
-                yield from self._walk(entry.path, key, start_after, descend=True)
-                continue
-            if start_after and key <= start_after:
-                continue
-            try:
-                stat = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            yield ListedObject(_clean(key), stat.st_size, datetime.fromtimestamp(stat.st_mtime, tz=UTC),
-                               _user_name(stat.st_uid))
+                try:
+                    stat = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                yield ListedObject(_clean(key), stat.st_size, stat.st_mtime, _user_name(stat.st_uid))
+            else:
+                stack.pop()

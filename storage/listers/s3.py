@@ -139,5 +139,6 @@ class S3Lister:
                 if key.endswith("/"):
                     continue  # a console "folder" marker, not data
                 owner = item.get("Owner", {})
-                yield ListedObject(key, int(item.get("Size", 0)), item.get("LastModified"),
+                modified = item.get("LastModified")
+                yield ListedObject(key, int(item.get("Size", 0)), modified.timestamp() if modified else None,
                                    owner.get("DisplayName") or owner.get("ID", ""))
