@@ -43,6 +43,7 @@ urlpatterns = [
     path("storage/findings/<int:pk>/dismiss/", storage_views.finding_dismiss_view, name="finding-dismiss"),
     path("storage/scans/", storage_views.scans, name="scans"),
     path("storage/scans/<int:pk>/", storage_views.scan_detail, name="scan"),
+    path("storage/dvc-remotes/<int:pk>/", storage_views.dvc_remote, name="dvc-remote"),
     path("storage/connections/<int:pk>/scan/", storage_views.scan_start_view, name="scan-start"),
     path("dvc/decode/", dvc_views.dvc_decode, name="dvc-decode"),
     path("repos/", dvc_views.repo_list, name="repo-list"),
