@@ -28,6 +28,7 @@ from storage.dvc.remote_scan import (
     as_datetime,
     dvc_shard_specs,
     manifests_refresh,
+    shard_head,
     totals_key,
 )
 from storage.listers import ListedObject, ListingError, ShardSpec, lister_for
@@ -243,6 +244,8 @@ class DvcCheckpointWriter(CheckpointWriter):
     def __init__(self, shard: ScanShard, token: str, root_uri: str, progress: Progress | None) -> None:
         super().__init__(shard, token, LocationIndex(root_uri), progress)
         self.classifier = RemoteClassifier(shard.run.connection)
+        if head := shard_head(shard.prefix):
+            self.classifier.preload(head)
         self.dvc_pending: dict[tuple[str, int | None, str, str], DvcTotals] = {}
 
     def consume(self, listing: Iterable[ListedObject], crash_after: int | None = None) -> None:

@@ -5,9 +5,11 @@ import csv
 import io
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from storage.dvc.decode import ObjectClass
 from storage.dvc.indexer import training_repo_index
@@ -16,7 +18,16 @@ from storage.dvc.remote_report import remote_summary, unreferenced_objects
 from storage.dvc.remote_scan import RemoteClassifier, classify_listing, dvc_shard_specs, manifests_refresh
 from storage.dvc.repos import training_repo_create
 from storage.listers import lister_for
-from storage.models import DvcDirManifest, DvcScanAggregate, Finding, ScanRun, StorageConnection, TrainingRepo
+from storage.models import (
+    DvcDirManifest,
+    DvcScanAggregate,
+    Finding,
+    ScanRun,
+    ScanShard,
+    StorageConnection,
+    TrainingRepo,
+)
+from storage.scanning import SimulatedCrash, scan_plan, scan_request, scan_run_inline, shard_process
 from storage.services import connection_set_dvc_repos
 from tests.dvc_builders import GitRepo, LocalRemote, build_history, dvc_config, dvc_file, md5_of
 from tests.factories import bearer, make_person
@@ -232,7 +243,12 @@ def test_a_shared_remote_with_an_unindexed_repository_warns_everywhere(scenario,
     client.force_login(staff.user)
     page = client.get(f"/storage/dvc-remotes/{connection.pk}/")
     assert page.status_code == 200
-    assert "shared by 2 repositories" in page.content.decode()
+    html = page.content.decode()
+    assert "shared by 2 repositories" in html
+    assert 'action="/dvc/decode/"' in html and 'name="q"' in html  # the hash search uses the decode page
+    assert f"/api/v1/storage/connections/{connection.name}/dvc/unreferenced.csv" in html
+    assert "By classification" in html and "vision/detector" in html and "run cache" in html
+    assert f'href="/storage/dvc-remotes/{connection.pk}/"' in client.get("/storage/scans/").content.decode()
 
 
 def test_objects_referenced_only_by_a_repository_whose_indexing_failed_are_flagged(scenario):
@@ -298,3 +314,26 @@ def test_linking_repositories_needs_a_dvc_remote(storage_settings, tmp_path, own
     connection = make_local_connection([str(tmp_path / "mnt" / "plain")])
     with pytest.raises(Exception, match="DVC remote"):
         connection_set_dvc_repos(connection=connection, repos=[], actor=None)
+
+
+def test_a_worker_killed_mid_shard_resumes_without_double_counting(scenario, settings):
+    settings.KURA_SCAN_CHECKPOINT_EVERY = 4
+    for index in range(30):
+        scenario.remote.put_raw(f"files/md5/aa/{index:030x}", b"u" * (index + 1))
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    run = scan_request(connection=connection, trigger="cli")
+    scan_plan(run=run)
+    shard = run.shards.get(prefix="files/md5/aa/")
+    with pytest.raises(SimulatedCrash):
+        shard_process(shard_id=shard.pk, crash_after=19)
+    shard.refresh_from_db()
+    assert 0 < shard.objects_seen < 19
+    ScanShard.objects.filter(pk=shard.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    run = scan_run_inline(run=run)
+    rows = DvcScanAggregate.objects.filter(shard=shard)
+    assert [(row.object_class, row.object_count, row.byte_count) for row in rows] == [
+        ("unreferenced", 30, sum(range(1, 31)))]
+    expected = _expected_totals(scenario)
+    count, size = expected["unreferenced"]
+    expected["unreferenced"] = (count + 30, size + sum(range(1, 31)))
+    assert _scanned_totals(run) == expected

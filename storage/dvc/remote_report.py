@@ -12,7 +12,15 @@ from django.db.models import Count, Q, Sum
 from django.template.defaultfilters import filesizeformat
 
 from storage.dvc.decode import ObjectClass
-from storage.dvc.remote_scan import RemoteClassifier, as_datetime, classify_listing, dvc_shard_specs, manifests_refresh
+from storage.dvc.remote_scan import (
+    RemoteClassifier,
+    as_datetime,
+    classify_listing,
+    dvc_shard_specs,
+    manifests_refresh,
+    shard_head,
+    unread_manifests,
+)
 from storage.listers import lister_for
 from storage.models import DvcScanAggregate, ScanRun, StorageConnection, TrainingRepo
 
@@ -65,6 +73,10 @@ def remote_warnings(connection: StorageConnection, run: ScanRun | None = None) -
         shared = f"This remote is shared by {len(repos)} repositories; " if len(repos) > 1 else ""
         warnings.append(f"{shared}not indexed: {names}. Objects only they reference are reported as "
                         "unreferenced or historical; do not act on the report until every repository is indexed.")
+    unread = unread_manifests(connection) if repos else 0
+    if unread:
+        warnings.append(f"{unread} directory outputs (.dir objects) in this remote could not be read: the files "
+                        "inside them are reported as unreferenced until a scan reads them.")
     failed = [repo for repo in repos if repo.status == TrainingRepo.Status.FAILED]
     if run is not None and failed:
         totals = DvcScanAggregate.objects.filter(shard__run=run, repo__in=failed).aggregate(
@@ -131,6 +143,8 @@ def unreferenced_objects(connection: StorageConnection) -> Iterator[Unreferenced
     for root in connection.roots:
         root_uri = lister.root_uri(root)
         for spec in dvc_shard_specs(connection, lister, root):
+            if head := shard_head(spec.prefix):
+                classifier.preload(head)
             for item, verdict in classify_listing(classifier, lister.iter_objects(root, spec, "")):
                 if verdict.object_class == ObjectClass.UNREFERENCED:
                     yield UnreferencedObject(root_uri + item[0], item[0], item[1], as_datetime(item[2]), item[3])

@@ -10,6 +10,8 @@ Classification goes in batches of listed objects with a few indexed queries per 
 whatever the remote's size; the totals are written with the shard's checkpoint (see scanning.CheckpointWriter).
 """
 
+import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,11 +19,14 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.db import connection as db_connection
 from django.db import transaction
+from django.db.models import Q
 
 from storage.dvc.decode import ObjectClass
 from storage.dvc.layout import (
     DVC3_PREFIX,
+    DirEntry,
     KeyKind,
     Layout,
     ManifestError,
@@ -35,14 +40,19 @@ from storage.listers.s3 import make_client, split_root
 from storage.models import DvcDirManifest, DvcDirMember, DvcReference, StorageConnection, TrainingRepo
 from storage.validation import resolve_local_root
 
+logger = logging.getLogger(__name__)
+
 BATCH = 1000
 MANIFEST_READERS = 8
+MANIFEST_CHUNK = 2000
+UNREADABLE = "unreadable: "
 SAMPLE_KEYS = 5
 _RANK = {ObjectClass.UNREFERENCED: 0, ObjectClass.HISTORICAL: 1, ObjectClass.LIVE: 2}
 _HASH_NAME = {Layout.DVC3: "md5", Layout.DVC2: ""}
 _LAYOUT_OF_HASH = {"md5": Layout.DVC3, "": Layout.DVC2}
 _NON_OBJECT_CLASS = {KeyKind.RUN_CACHE: ObjectClass.RUN_CACHE, KeyKind.TEMPORARY: ObjectClass.TEMPORARY}
 _RefKey = tuple[str, bool, Layout]
+_HASHED_SHARD = re.compile(r"^(?:files/md5/)?([0-9a-f]{2})/$")
 
 
 # --- shards ---------------------------------------------------------------------------------------------------
@@ -106,12 +116,18 @@ def _referenced_dirs(repo_ids: Sequence[int]) -> set[tuple[str, Layout]]:
             for md5, hash_name in rows.values_list("md5", "hash_name").distinct()}
 
 
+def unread_manifests(connection: StorageConnection) -> int:
+    """``.dir`` objects in this remote that could not be read as manifests (their files look unreferenced)."""
+    return DvcDirManifest.objects.filter(connection=connection).exclude(error="").count()
+
+
 def manifests_refresh(connection: StorageConnection) -> int:
     """Read the ``.dir`` objects the linked repositories reference that were never read from this remote.
 
     Returns how many were read. A manifest missing from the remote is tried again by the next scan.
     """
     repo_ids = list(connection.dvc_repos.values_list("pk", flat=True))
+    DvcDirManifest.objects.filter(connection=connection, error__startswith=UNREADABLE).delete()  # try again
     known = set(DvcDirManifest.objects.filter(connection=connection).values_list("md5", "layout"))
     wanted = sorted((md5, layout) for md5, layout in _referenced_dirs(repo_ids) if (md5, layout.value) not in known)
     if not wanted:
@@ -125,31 +141,54 @@ def manifests_refresh(connection: StorageConnection) -> int:
             try:
                 data = reader.read(root, key)
             except (ClientError, BotoCoreError, OSError) as error:
-                return md5, layout, root, None, f"unreadable: {error}"[:500]
+                # Possibly transient: recorded, so remote_warnings says so, and read again by the next scan.
+                logger.warning("Could not read %s from %s: %s", key, root, error)
+                return md5, layout, root, None, f"{UNREADABLE}{error}"[:500]
             if data is not None:
                 return md5, layout, root, data, ""
         return md5, layout, "", None, ""
 
-    with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:
-        results = list(pool.map(fetch, wanted))
     read = 0
+    with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:
+        for start in range(0, len(wanted), MANIFEST_CHUNK):
+            read += _save_manifests(connection, pool.map(fetch, wanted[start : start + MANIFEST_CHUNK]))
+    if read and db_connection.vendor == "postgresql":
+        # Fresh statistics before every shard joins members to manifests: with the counts of an empty table the
+        # planner walks every manifest per shard (100x slower at a few thousand directories).
+        with db_connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {DvcDirManifest._meta.db_table}, {DvcDirMember._meta.db_table}")
+    return read
+
+
+def _save_manifests(connection: StorageConnection,
+                    results: Iterable[tuple[str, Layout, str, bytes | None, str]]) -> int:
+    manifests: list[DvcDirManifest] = []
+    entries_of: dict[tuple[str, str], list[DirEntry]] = {}
     for md5, layout, root, data, error in results:
         if data is None and not error:
-            continue  # not pushed (yet)
-        entries = []
+            continue  # not pushed (yet): tried again by the next scan
+        entries: list[DirEntry] = []
         if data is not None:
             try:
                 entries = parse_dir_manifest(data)
             except ManifestError as problem:
                 error = f"not a .dir manifest: {problem}"[:500]
-        with transaction.atomic():
-            manifest, created = DvcDirManifest.objects.get_or_create(
-                connection=connection, md5=md5, layout=layout.value, defaults={"root": root, "error": error})
-            if created:
-                DvcDirMember.objects.bulk_create(
-                    DvcDirMember(manifest=manifest, md5=entry.md5, relpath=entry.relpath[:1024]) for entry in entries)
-                read += 1
-    return read
+        manifests.append(DvcDirManifest(connection=connection, md5=md5, layout=layout.value, root=root, error=error))
+        entries_of[(md5, layout.value)] = entries
+    if not manifests:
+        return 0
+    with transaction.atomic():
+        # A concurrent scan may have read some already: theirs stay, and only rows created here get members.
+        DvcDirManifest.objects.bulk_create(manifests, ignore_conflicts=True)
+        created = DvcDirManifest.objects.filter(connection=connection, md5__in=[m.md5 for m in manifests],
+                                                members__isnull=True, error="")
+        members = [
+            DvcDirMember(manifest_id=pk, md5=entry.md5, relpath=entry.relpath[:1024])
+            for pk, md5, layout in created.values_list("pk", "md5", "layout")
+            for entry in entries_of.get((md5, layout), [])
+        ]
+        DvcDirMember.objects.bulk_create(members, batch_size=5000)
+    return len(manifests)
 
 
 # --- classification -------------------------------------------------------------------------------------------
@@ -186,6 +225,8 @@ class RemoteClassifier:
         self.repo_ids = [pk for pk, _ in repos]
         self.failed_repo_ids = {pk for pk, status in repos if status == TrainingRepo.Status.FAILED}
         self._dirs: dict[_RefKey, _Best] = {}  # a directory's best reference, shared by all its members
+        self._head = ""
+        self._head_best: dict[_RefKey, _Best] = {}
 
     def _preferred(self, current: Evidence | None, candidate: Evidence) -> bool:
         """Owner evidence: a repository that indexed fine, then the better class, then the latest commit."""
@@ -201,11 +242,13 @@ class RemoteClassifier:
         if self._preferred(best.evidence, candidate):
             best.evidence = candidate
 
-    def _references(self, md5s: Iterable[str], *, dirs_only: bool = False) -> dict[_RefKey, _Best]:
+    def _references(self, md5s: Iterable[str] | None = None, *, head: str = "",
+                    dirs_only: bool = False) -> dict[_RefKey, _Best]:
+        """Best reference per object, for the given md5s or for every md5 starting with ``head``."""
         found: dict[_RefKey, _Best] = {}
         if not self.repo_ids:
             return found
-        rows = DvcReference.objects.filter(md5__in=list(md5s), repo_id__in=self.repo_ids, reachable=True)
+        rows = DvcReference.objects.filter(_md5_filter(md5s, head), repo_id__in=self.repo_ids, reachable=True)
         if dirs_only:
             rows = rows.filter(is_dir=True)
         columns = ("md5", "is_dir", "hash_name", "is_live", "repo_id", "path", "commit", "author_name",
@@ -227,24 +270,39 @@ class RemoteClassifier:
                 self._dirs[key] = found.get(key, _Best())
         return {key: self._dirs[key] for key in keys}
 
+    def _lookup(self, md5s: set[str] | None, head: str = "") -> dict[_RefKey, _Best]:
+        """Direct references, plus membership in a referenced directory (the member inherits its class)."""
+        best = self._references(md5s, head=head)
+        if not self.repo_ids:
+            return best
+        members = DvcDirMember.objects.filter(_md5_filter(md5s, head), manifest__connection_id=self.connection_id,
+                                              manifest__error="")
+        rows = list(members.values_list("md5", "manifest__md5", "manifest__layout"))
+        directories = self._directories({(dir_md5, True, Layout(layout)) for _, dir_md5, layout in rows})
+        for md5, dir_md5, layout in rows:
+            directory = directories[(dir_md5, True, Layout(layout))]
+            if directory.evidence is None:
+                continue
+            target = best.setdefault((md5, False, Layout(layout)), _Best())
+            if _RANK[directory.object_class] > _RANK[target.object_class]:
+                target.object_class = directory.object_class
+            if self._preferred(target.evidence, directory.evidence):
+                target.evidence = directory.evidence
+        return best
+
+    def preload(self, head: str) -> None:
+        """Load everything about md5s starting with ``head`` (a shard's two hex digits) in a few range queries:
+        about 1/256 of the history, so a shard costs the same few queries however many objects it holds."""
+        self._head, self._head_best = head, self._lookup(None, head)
+
     def classify(self, items: Sequence[ListedObject]) -> list[Verdict]:
         parsed = [parse_object_key(item[0]) for item in items]
         md5s = {obj.md5 for obj in parsed if obj is not None}
-        best = self._references(md5s) if md5s else {}
-        if md5s and self.repo_ids:
-            members = DvcDirMember.objects.filter(manifest__connection_id=self.connection_id, md5__in=list(md5s),
-                                                  manifest__error="")
-            rows = list(members.values_list("md5", "manifest__md5", "manifest__layout"))
-            directories = self._directories({(dir_md5, True, Layout(layout)) for _, dir_md5, layout in rows})
-            for md5, dir_md5, layout in rows:
-                directory = directories[(dir_md5, True, Layout(layout))]
-                if directory.evidence is None:
-                    continue
-                target = best.setdefault((md5, False, Layout(layout)), _Best())
-                if _RANK[directory.object_class] > _RANK[target.object_class]:
-                    target.object_class = directory.object_class
-                if self._preferred(target.evidence, directory.evidence):
-                    target.evidence = directory.evidence
+        head = self._head
+        if head and all(md5.startswith(head) for md5 in md5s):
+            best = self._head_best
+        else:
+            best = self._lookup(md5s) if md5s else {}
         verdicts: list[Verdict] = []
         for item, obj in zip(items, parsed, strict=True):
             if obj is None:
@@ -253,6 +311,20 @@ class RemoteClassifier:
             found = best.get((obj.md5, obj.is_dir, obj.layout or Layout.DVC3))
             verdicts.append(Verdict(found.object_class, found.evidence) if found else _UNREFERENCED)
         return verdicts
+
+
+def _md5_filter(md5s: Iterable[str] | None, head: str) -> Q:
+    if md5s is not None:
+        return Q(md5__in=list(md5s))
+    upper = format(int(head, 16) + 1, "02x") if head != "ff" else ""
+    # A range, not LIKE: the plain btree index on md5 serves it whatever the collation.
+    return Q(md5__gte=head, md5__lt=upper) if upper else Q(md5__gte=head)
+
+
+def shard_head(prefix: str) -> str:
+    """The two hex digits every object of a shard starts with (``ab/`` or ``files/md5/ab/``), else ''."""
+    match = _HASHED_SHARD.match(prefix)
+    return match.group(1) if match else ""
 
 
 _UNREFERENCED = Verdict(ObjectClass.UNREFERENCED, None)
@@ -308,11 +380,13 @@ class DvcTotals:
 
 
 def totals_key(verdict: Verdict, owner: str) -> tuple[str, int | None, str, str]:
-    """Objects count together by class and, for referenced data, by repository and output path; unreferenced
-    data by the owner the store reports (the only evidence there is)."""
+    """Objects count together by class and, for referenced data, by repository (and output path if historical);
+    unreferenced data by the owner the store reports (the only evidence there is)."""
     evidence = verdict.evidence
     if evidence is not None:
-        return verdict.object_class.value, evidence.repo_id, evidence.path, ""
+        # Live data needs no finding, so it only counts by repository: fewer rows to write per checkpoint.
+        path = evidence.path if verdict.object_class == ObjectClass.HISTORICAL else ""
+        return verdict.object_class.value, evidence.repo_id, path, ""
     if verdict.object_class == ObjectClass.UNREFERENCED:
         return verdict.object_class.value, None, "", owner
     return verdict.object_class.value, None, "", ""
