@@ -337,3 +337,15 @@ def test_a_worker_killed_mid_shard_resumes_without_double_counting(scenario, set
     count, size = expected["unreferenced"]
     expected["unreferenced"] = (count + 30, size + sum(range(1, 31)))
     assert _scanned_totals(run) == expected
+
+
+def test_a_never_indexed_repository_leaves_its_objects_unreferenced_and_says_so(scenario, owner):
+    unindexed = training_repo_create(actor=owner, name="vision/trainer-fork", url=str(scenario.trainer.url))
+    connection = _local_remote(scenario, [scenario.detector, unindexed])
+    scan(connection)
+    classes = _classes_by_key(connection)
+    assert classes[_key(md5_of(SHARED_V2))] == ObjectClass.UNREFERENCED
+    finding = connection.findings.get(kind=Finding.Kind.DVC_UNREFERENCED)
+    assert finding.object_count == 2 + 3  # the two true orphans and the fork's three objects
+    warning = next(hint for hint in finding.hints if "not indexed" in hint)
+    assert "vision/trainer-fork (not indexed yet)" in warning and "shared by 2 repositories" in warning
