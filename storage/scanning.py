@@ -24,8 +24,8 @@ from storage.dvc.remote_reconcile import reconcile_dvc_run
 from storage.dvc.remote_scan import (
     BATCH,
     DvcTotals,
-    RemoteClassifier,
     as_datetime,
+    classifier_for_run,
     dvc_shard_specs,
     manifests_refresh,
     shard_head,
@@ -243,9 +243,9 @@ class DvcCheckpointWriter(CheckpointWriter):
 
     def __init__(self, shard: ScanShard, token: str, root_uri: str, progress: Progress | None) -> None:
         super().__init__(shard, token, LocationIndex(root_uri), progress)
-        self.classifier = RemoteClassifier(shard.run.connection)
-        if head := shard_head(shard.prefix):
-            self.classifier.preload(head)
+        self.classifier = classifier_for_run(shard.run_id, shard.run.connection)
+        head = shard_head(shard.prefix)
+        self.preloaded = self.classifier.preload(head) if head else None
         self.dvc_pending: dict[tuple[str, int | None, str, str], DvcTotals] = {}
 
     def consume(self, listing: Iterable[ListedObject], crash_after: int | None = None) -> None:
@@ -264,7 +264,7 @@ class DvcCheckpointWriter(CheckpointWriter):
 
     def _take(self, batch: list[ListedObject]) -> None:
         root_uri = self.index.root_uri
-        for item, verdict in zip(batch, self.classifier.classify(batch), strict=True):
+        for item, verdict in zip(batch, self.classifier.classify(batch, self.preloaded), strict=True):
             key = totals_key(verdict, item[3])
             totals = self.dvc_pending.get(key)
             if totals is None:

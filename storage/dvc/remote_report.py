@@ -143,8 +143,8 @@ def unreferenced_objects(connection: StorageConnection) -> Iterator[Unreferenced
     for root in connection.roots:
         root_uri = lister.root_uri(root)
         for spec in dvc_shard_specs(connection, lister, root):
-            if head := shard_head(spec.prefix):
-                classifier.preload(head)
-            for item, verdict in classify_listing(classifier, lister.iter_objects(root, spec, "")):
+            head = shard_head(spec.prefix)
+            preloaded = classifier.preload(head) if head else None
+            for item, verdict in classify_listing(classifier, lister.iter_objects(root, spec, ""), preloaded):
                 if verdict.object_class == ObjectClass.UNREFERENCED:
                     yield UnreferencedObject(root_uri + item[0], item[0], item[1], as_datetime(item[2]), item[3])

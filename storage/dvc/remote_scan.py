@@ -47,6 +47,7 @@ MANIFEST_READERS = 8
 MANIFEST_CHUNK = 2000
 UNREADABLE = "unreadable: "
 SAMPLE_KEYS = 5
+MAX_CACHED_DIRS = 200_000
 _RANK = {ObjectClass.UNREFERENCED: 0, ObjectClass.HISTORICAL: 1, ObjectClass.LIVE: 2}
 _HASH_NAME = {Layout.DVC3: "md5", Layout.DVC2: ""}
 _LAYOUT_OF_HASH = {"md5": Layout.DVC3, "": Layout.DVC2}
@@ -225,8 +226,6 @@ class RemoteClassifier:
         self.repo_ids = [pk for pk, _ in repos]
         self.failed_repo_ids = {pk for pk, status in repos if status == TrainingRepo.Status.FAILED}
         self._dirs: dict[_RefKey, _Best] = {}  # a directory's best reference, shared by all its members
-        self._head = ""
-        self._head_best: dict[_RefKey, _Best] = {}
 
     def _preferred(self, current: Evidence | None, candidate: Evidence) -> bool:
         """Owner evidence: a repository that indexed fine, then the better class, then the latest commit."""
@@ -264,6 +263,8 @@ class RemoteClassifier:
 
     def _directories(self, keys: set[_RefKey]) -> dict[_RefKey, _Best]:
         missing = {key for key in keys if key not in self._dirs}
+        if len(self._dirs) + len(missing) > MAX_CACHED_DIRS:
+            self._dirs.clear()  # bounded memory: a cold cache only costs a query
         if missing:
             found = self._references({md5 for md5, _, _ in missing}, dirs_only=True)
             for key in missing:
@@ -290,17 +291,16 @@ class RemoteClassifier:
                 target.evidence = directory.evidence
         return best
 
-    def preload(self, head: str) -> None:
-        """Load everything about md5s starting with ``head`` (a shard's two hex digits) in a few range queries:
-        about 1/256 of the history, so a shard costs the same few queries however many objects it holds."""
-        self._head, self._head_best = head, self._lookup(None, head)
+    def preload(self, head: str) -> "Preloaded":
+        """Everything about md5s starting with ``head`` (a shard's two hex digits) in a few range queries: about
+        1/256 of the history, so a shard costs the same few queries however many objects it holds."""
+        return Preloaded(head, self._lookup(None, head))
 
-    def classify(self, items: Sequence[ListedObject]) -> list[Verdict]:
+    def classify(self, items: Sequence[ListedObject], preloaded: "Preloaded | None" = None) -> list[Verdict]:
         parsed = [parse_object_key(item[0]) for item in items]
         md5s = {obj.md5 for obj in parsed if obj is not None}
-        head = self._head
-        if head and all(md5.startswith(head) for md5 in md5s):
-            best = self._head_best
+        if preloaded is not None and all(md5.startswith(preloaded.head) for md5 in md5s):
+            best = preloaded.best
         else:
             best = self._lookup(md5s) if md5s else {}
         verdicts: list[Verdict] = []
@@ -330,9 +330,23 @@ def shard_head(prefix: str) -> str:
 _UNREFERENCED = Verdict(ObjectClass.UNREFERENCED, None)
 
 
-def classify_listing(classifier: RemoteClassifier, listing: Iterable[ListedObject]) -> Iterator[
-    tuple[ListedObject, Verdict]
-]:
+@dataclass(frozen=True)
+class Preloaded:
+    head: str
+    best: dict[_RefKey, _Best]
+_run_classifier: tuple[int, RemoteClassifier] | None = None
+
+
+def classifier_for_run(run_id: int, connection: StorageConnection) -> RemoteClassifier:
+    """One classifier per scan run in a worker process: its shards share the directories already looked up."""
+    global _run_classifier
+    if _run_classifier is None or _run_classifier[0] != run_id:
+        _run_classifier = (run_id, RemoteClassifier(connection))
+    return _run_classifier[1]
+
+
+def classify_listing(classifier: RemoteClassifier, listing: Iterable[ListedObject],
+                     preloaded: Preloaded | None = None) -> Iterator[tuple[ListedObject, Verdict]]:
     """Every listed object with its verdict, in batches (bounded memory)."""
     batch: list[ListedObject] = []
     for item in listing:
@@ -340,10 +354,10 @@ def classify_listing(classifier: RemoteClassifier, listing: Iterable[ListedObjec
             continue
         batch.append(item)
         if len(batch) >= BATCH:
-            yield from zip(batch, classifier.classify(batch), strict=True)
+            yield from zip(batch, classifier.classify(batch, preloaded), strict=True)
             batch = []
     if batch:
-        yield from zip(batch, classifier.classify(batch), strict=True)
+        yield from zip(batch, classifier.classify(batch, preloaded), strict=True)
 
 
 # --- totals ---------------------------------------------------------------------------------------------------
