@@ -59,7 +59,7 @@ _HASHED_SHARD = re.compile(r"^(?:files/md5/)?([0-9a-f]{2})/$")
 # --- shards ---------------------------------------------------------------------------------------------------
 
 
-def _sub_root(connection: StorageConnection, root: str, prefix: str) -> str:
+def _sub_root(root: str, prefix: str) -> str:
     return f"{root.rstrip('/')}/{prefix.rstrip('/')}"
 
 
@@ -75,7 +75,7 @@ def dvc_shard_specs(connection: StorageConnection, lister: Lister, root: str) ->
             specs.append(spec)
             continue
         specs.append(ShardSpec("files/", top_level_only=True))
-        for sub in lister.shards(_sub_root(connection, root, "files/")):
+        for sub in lister.shards(_sub_root(root, "files/")):
             if sub.top_level_only:
                 continue
             if sub.prefix != "md5/":
@@ -83,7 +83,7 @@ def dvc_shard_specs(connection: StorageConnection, lister: Lister, root: str) ->
                 continue
             specs.append(ShardSpec(DVC3_PREFIX, top_level_only=True))
             specs.extend(ShardSpec(DVC3_PREFIX + hashed.prefix)
-                         for hashed in lister.shards(_sub_root(connection, root, DVC3_PREFIX))
+                         for hashed in lister.shards(_sub_root(root, DVC3_PREFIX))
                          if not hashed.top_level_only)
     return specs
 
