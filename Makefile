@@ -8,7 +8,7 @@ PROD_CHECK_ENV := DJANGO_SETTINGS_MODULE=kura.settings.production \
 	KURA_SECRET_KEY=ci-only-dummy-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz \
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/kura
 
-.PHONY: run test lint services chromium compose-check wrk bench-lookup bench-access bench-lineage bench-dvc-index bench-scan clean
+.PHONY: run test lint services chromium compose-check wrk bench-lookup bench-access bench-lineage bench-dvc bench-scan clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +57,7 @@ bench-lineage: $(DEV_STAMP) services
 bench-access: $(DEV_STAMP) services wrk
 	$(PY) -m bench.access
 
-bench-dvc-index: $(DEV_STAMP) services
+bench-dvc: $(DEV_STAMP) services
 	$(PY) -m bench.dvc_index
 
 bench-scan: $(DEV_STAMP) services

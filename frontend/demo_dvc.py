@@ -12,16 +12,21 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
+
 from access.models import OrgUnit, Person
 from catalog.models import Dataset
 from catalog.services import LocationSpec, dataset_create
 from storage.dvc.indexer import training_repo_index
 from storage.dvc.repos import training_repo_create
 from storage.dvc.versions import dataset_versions_from_history
-from storage.models import TrainingRepo
+from storage.models import StorageConnection, TrainingRepo
+from storage.scanning import scan_request, scan_run_inline
+from storage.services import connection_create, connection_set_dvc_repos
 
 REPO_NAME = "perception/sign-detector"
 SLUG = "sign-crops-dvc"
+REMOTE_CONNECTION = "demo-dvc-remote"
 
 
 def _md5(data: bytes) -> str:
@@ -128,3 +133,19 @@ def load_dvc_demo(data_dir: Path, people: dict[str, Person], unit: OrgUnit) -> N
     )
     training_repo_index(repo=repo)
     dataset_versions_from_history(dataset=dataset, actor=owner, remote_dir=remote.root)
+    _remote_connection(remote.root, repo, owner)
+
+
+def _remote_connection(remote_dir: Path, repo: TrainingRepo, actor: Person) -> None:
+    """The demo remote as a DVC remote connection, scanned once so its page shows live, historical and
+    unreferenced objects straight away."""
+    connection = StorageConnection.objects.filter(name=REMOTE_CONNECTION).first()
+    if connection is None:
+        try:
+            connection = connection_create(actor=actor, name=REMOTE_CONNECTION, kind=StorageConnection.Kind.LOCAL,
+                                           roots=[str(remote_dir)], schedule_minutes=60, is_dvc_remote=True)
+        except ValidationError:  # outside KURA_LOCAL_ROOTS: nothing may scan it
+            return
+        connection_set_dvc_repos(connection=connection, repos=[repo], actor=actor)
+    if not connection.runs.exists():
+        scan_run_inline(run=scan_request(connection=connection, trigger="cli"))

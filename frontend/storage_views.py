@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from access.selectors import person_for_user
 from frontend.storage_forms import AssignForm, ClaimForm, ConnectionForm, DismissForm
+from storage.dvc.remote_report import remote_summary
 from storage.models import Finding, StorageConnection
 from storage.reports import findings_breakdown
 from storage.scanning import scan_start
@@ -216,3 +217,21 @@ def connection_new(request: HttpRequest) -> HttpResponse:
             return redirect("frontend:scans")
     status = 400 if form.errors else 200
     return render(request, "frontend/storage/connection_new.html", {"form": form}, status=status)
+
+
+@login_required
+def dvc_remote(request: HttpRequest, pk: int) -> HttpResponse:
+    if not can_triage_findings(request.user):
+        raise PermissionDenied("DVC remotes are for stewards and staff.")
+    connection = StorageConnection.objects.filter(pk=pk, is_dvc_remote=True).first()
+    if connection is None:
+        raise Http404("No such DVC remote.")
+    context = {
+        "summary": remote_summary(connection),
+        "findings": finding_list(user=request.user).filter(
+            connection=connection, kind__in=[Finding.Kind.DVC_UNREFERENCED, Finding.Kind.DVC_HISTORICAL],
+            status__in=Finding.OPEN_STATUSES,
+        )[:50],
+        "may_export": can_manage_connections(request.user),
+    }
+    return render(request, "frontend/storage/dvc_remote.html", context)

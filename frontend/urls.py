@@ -44,6 +44,7 @@ urlpatterns = [
     path("storage/scans/", storage_views.scans, name="scans"),
     path("storage/scans/<int:pk>/", storage_views.scan_detail, name="scan"),
     path("storage/connections/new/", storage_views.connection_new, name="connection-new"),
+    path("storage/dvc-remotes/<int:pk>/", storage_views.dvc_remote, name="dvc-remote"),
     path("storage/connections/<int:pk>/scan/", storage_views.scan_start_view, name="scan-start"),
     path("dvc/decode/", dvc_views.dvc_decode, name="dvc-decode"),
     path("repos/", dvc_views.repo_list, name="repo-list"),

@@ -21,8 +21,19 @@ from django.utils import timezone
 from access.audit import audit_record
 from access.models import Person
 from storage.aggregation import LocationIndex, Totals, location_index
+from storage.dvc.remote_reconcile import reconcile_dvc_run
+from storage.dvc.remote_scan import (
+    BATCH,
+    DvcTotals,
+    as_datetime,
+    classifier_for_run,
+    dvc_shard_specs,
+    manifests_refresh,
+    shard_head,
+    totals_key,
+)
 from storage.listers import ListedObject, Lister, ListingError, ShardSpec, lister_for
-from storage.models import ScanAggregate, ScanRun, ScanShard, StorageConnection
+from storage.models import DvcScanAggregate, ScanAggregate, ScanRun, ScanShard, StorageConnection
 from storage.reconcile import reconcile_run
 
 Progress = Callable[[int, int], None]
@@ -85,9 +96,11 @@ def scan_plan(*, run: ScanRun) -> list[int]:
     connection = run.connection
     lister = lister_for(connection)
     shards: list[ScanShard] = []
+    if connection.is_dvc_remote:
+        manifests_refresh(connection)  # before any shard: members are classified through their .dir object
     for root in connection.roots:
         try:
-            specs = lister.shards(root)
+            specs = dvc_shard_specs(connection, lister, root) if connection.is_dvc_remote else lister.shards(root)
         except ListingError as error:
             shards.append(ScanShard(run=run, root=root, prefix="", status=ScanShard.Status.FAILED, attempts=1,
                                     error=error.message, error_code=error.code, finished_at=timezone.now()))
@@ -217,11 +230,89 @@ class CheckpointWriter:
             ScanAggregate.objects.bulk_create(created)
             changed = [row for key, row in rows.items() if key in self.pending]
             ScanAggregate.objects.bulk_update(changed, AGGREGATE_FIELDS)
+            self.save_extra()
         self.pending.clear()
         self._directory, self._targets = None, []
         self.unflushed = 0
         if self.progress is not None:
             self.progress(self.objects, self.bytes)
+
+
+    def save_extra(self) -> None:
+        """Subclasses write their own totals here, inside the checkpoint's transaction."""
+
+
+class DvcCheckpointWriter(CheckpointWriter):
+    """Classifies a DVC remote's objects in batches and keeps totals by class, repository and output."""
+
+    def __init__(self, shard: ScanShard, token: str, root_uri: str, progress: Progress | None) -> None:
+        super().__init__(shard, token, LocationIndex(root_uri), progress)
+        self.classifier = classifier_for_run(shard.run_id, shard.run.connection)
+        head = shard_head(shard.prefix)
+        self.preloaded = self.classifier.preload(head) if head else None
+        self.dvc_pending: dict[tuple[str, int | None, str, str], DvcTotals] = {}
+
+    def consume(self, listing: Iterable[ListedObject], crash_after: int | None = None) -> None:
+        # The checkpoint only moves past a whole classified batch, so a crash re-reads at most one batch.
+        batch: list[ListedObject] = []
+        for seen, item in enumerate(listing, start=1):
+            if item[0]:
+                batch.append(item)
+            if len(batch) >= min(BATCH, self.every):
+                self._take(batch)
+                batch = []
+            if crash_after is not None and seen >= crash_after:
+                raise SimulatedCrash(f"stopped after {seen} objects")
+        if batch:
+            self._take(batch)
+
+    def _take(self, batch: list[ListedObject]) -> None:
+        root_uri = self.index.root_uri
+        for item, verdict in zip(batch, self.classifier.classify(batch, self.preloaded), strict=True):
+            key = totals_key(verdict, item[3])
+            totals = self.dvc_pending.get(key)
+            if totals is None:
+                totals = self.dvc_pending[key] = DvcTotals(*key)
+            totals.add(item, verdict.evidence, root_uri)
+            self.bytes += item[1]
+        self.objects += len(batch)
+        self.last_key = batch[-1][4] or batch[-1][0]
+        self.unflushed += len(batch)
+        if self.unflushed >= self.every:
+            self.flush()
+
+    def save_extra(self) -> None:
+        keys = {"|".join(str(part or "") for part in key): totals for key, totals in self.dvc_pending.items()}
+        rows = {row.key: row for row in DvcScanAggregate.objects.filter(shard=self.shard, key__in=list(keys))}
+        created: list[DvcScanAggregate] = []
+        for key, totals in keys.items():
+            row = rows.get(key)
+            if row is None:
+                row = DvcScanAggregate(shard=self.shard, key=key, object_class=totals.object_class,
+                                       repo_id=totals.repo_id, path=totals.path[:1024], owner=totals.owner[:200])
+                created.append(row)
+            _merge_dvc_totals(totals, row)
+        DvcScanAggregate.objects.bulk_create(created)
+        DvcScanAggregate.objects.bulk_update(
+            [row for row in rows.values()],
+            ["object_count", "byte_count", "oldest", "newest", "last_commit", "last_author", "last_authored_at",
+             "sample_keys"],
+        )
+        self.dvc_pending.clear()
+
+
+def _merge_dvc_totals(totals: DvcTotals, row: DvcScanAggregate) -> None:
+    row.object_count += totals.objects
+    row.byte_count += totals.bytes
+    oldest, newest = as_datetime(totals.oldest), as_datetime(totals.newest)
+    if oldest is not None and (row.oldest is None or oldest < row.oldest):
+        row.oldest = oldest
+    if newest is not None and (row.newest is None or newest > row.newest):
+        row.newest = newest
+    last = totals.last
+    if last is not None and (row.last_authored_at is None or last.authored_at > row.last_authored_at):
+        row.last_commit, row.last_author, row.last_authored_at = last.commit, last.author[:255], last.authored_at
+    row.sample_keys = (list(row.sample_keys) + totals.samples)[:5]
 
 
 _INDEX_CACHE: dict[tuple[int, str], LocationIndex] = {}
@@ -247,7 +338,10 @@ def shard_process(*, shard_id: int, progress: Progress | None = None, crash_afte
     lister = lister_for(connection)
     writer: CheckpointWriter | None = None
     try:
-        writer = CheckpointWriter(shard, token, _run_location_index(shard, lister), progress)
+        if connection.is_dvc_remote:
+            writer = DvcCheckpointWriter(shard, token, lister.root_uri(shard.root), progress)
+        else:
+            writer = CheckpointWriter(shard, token, _run_location_index(shard, lister), progress)
         writer.consume(lister.iter_objects(shard.root, ShardSpec(shard.prefix, shard.top_level_only), shard.last_key),
                        crash_after)
         writer.flush(status=ScanShard.Status.DONE)
@@ -271,7 +365,10 @@ def scan_complete_if_done(*, run_id: int) -> ScanRun:
         return run
     if run.shards.exclude(status__in=[ScanShard.Status.DONE, ScanShard.Status.FAILED]).exists():
         return run
-    reconcile_run(run)
+    if run.connection.is_dvc_remote:
+        reconcile_dvc_run(run)
+    else:
+        reconcile_run(run)
     failed = list(run.shards.filter(status=ScanShard.Status.FAILED))
     run.errors = [{"root": shard.root, "prefix": shard.prefix, "code": shard.error_code, "message": shard.error}
                   for shard in failed]

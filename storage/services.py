@@ -1,7 +1,7 @@
 """Writes for connections and findings. Each public function is one audited transaction."""
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,7 +13,7 @@ from access.models import OrgUnit, Person
 from catalog.models import Dataset, SlugAlias
 from catalog.services import LocationSpec, dataset_create
 from catalog.uris import parse_storage_uri
-from storage.models import Finding, StorageConnection
+from storage.models import Finding, StorageConnection, TrainingRepo
 from storage.validation import resolve_local_root, validate_endpoint_url
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -157,3 +157,20 @@ def finding_dismiss(*, finding: Finding, actor: Person, reason: str) -> Finding:
     audit_record(actor=actor, action="storage.finding_dismissed", target=finding, before={"status": before},
                  after={"status": finding.status}, reason=reason)
     return finding
+
+
+@transaction.atomic
+def connection_set_dvc_repos(
+    *, connection: StorageConnection, repos: Iterable[TrainingRepo], actor: Person | None
+) -> StorageConnection:
+    """Link the training repositories that push to a DVC remote (several may share one remote)."""
+    if not connection.is_dvc_remote:
+        raise ValidationError({"dvc_repos": "Only a connection marked as a DVC remote links training repositories."})
+    chosen = sorted(set(repos), key=lambda repo: repo.name)
+    before = sorted(connection.dvc_repos.values_list("name", flat=True))
+    connection.dvc_repos.set(chosen)
+    after = [repo.name for repo in chosen]
+    if before != after:
+        audit_record(actor=actor, action="storage.dvc_repos_linked", target=connection,
+                     before={"dvc_repos": before}, after={"dvc_repos": after})
+    return connection

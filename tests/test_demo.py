@@ -6,6 +6,7 @@ from catalog.models import Dataset, StorageLocation
 from catalog.selectors import left_behind_datasets
 from frontend.demo import load_demo
 from storage.dvc.decode import ObjectClass, classify_keys
+from storage.dvc.remote_report import remote_summary
 from storage.models import StorageConnection
 from storage.scanning import scan_request, scan_run_inline
 
@@ -48,6 +49,10 @@ def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path, settings):
     remote = tmp_path / "demo-storage" / "dvc-remote"
     keys = [str(path.relative_to(remote)) for path in remote.rglob("*") if path.is_file()]
     assert set(classify_keys(keys).values()) == {ObjectClass.LIVE, ObjectClass.HISTORICAL, ObjectClass.UNREFERENCED}
+    dvc_remote = StorageConnection.objects.get(name="demo-dvc-remote")
+    classes = {bar.filter_value for bar in remote_summary(dvc_remote).by_class}
+    assert {"live", "historical", "unreferenced"} <= classes  # scanned at load: the remote's page has data
+    assert {f.kind for f in dvc_remote.findings.all()} == {"dvc_historical", "dvc_unreferenced"}
 
     load_demo(tmp_path)
 

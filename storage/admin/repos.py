@@ -6,7 +6,13 @@ from django.http import HttpRequest
 
 from access.selectors import person_for_user
 from storage.dvc.repos import training_repo_create, training_repo_set_datasets, training_repo_update
-from storage.models import DvcImport, DvcReference, DvcRemoteConfig, IndexingWarning, TrainingRepo
+from storage.models import (
+    DvcImport,
+    DvcReference,
+    DvcRemoteConfig,
+    IndexingWarning,
+    TrainingRepo,
+)
 from storage.tasks import index_training_repo
 
 
@@ -59,7 +65,7 @@ class TrainingRepoAdmin(admin.ModelAdmin):
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the indexer only."""
+    """Rows written by the indexer or the scanner only."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -7,6 +7,7 @@ StartAfter = the last key handed out, so nothing is listed twice.
 
 import time
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any
 
 import boto3
@@ -42,18 +43,27 @@ def make_client(connection: StorageConnection) -> Any:
         credentials = s3_credentials(connection)
     except CredentialsError as error:
         raise ListingError(str(error), code="credentials_unavailable", permanent=True) from error
+    return _client(endpoint, connection.region or "us-east-1", connection.addressing_style,
+                   settings.KURA_S3_MAX_ATTEMPTS, credentials.access_key_id, credentials.secret_access_key,
+                   credentials.session_token)
+
+
+@lru_cache(maxsize=32)
+def _client(endpoint: str | None, region: str, addressing_style: str, max_attempts: int, access_key_id: str | None,
+            secret_access_key: str | None, session_token: str | None) -> Any:
+    """One client per endpoint and credentials, reused by every shard a worker lists (clients are thread-safe,
+    and building one costs more than listing a small shard). Rotated credentials make a new key."""
     config = Config(
-        region_name=connection.region or "us-east-1",
-        s3={"addressing_style": connection.addressing_style},
-        retries={"mode": "standard", "max_attempts": settings.KURA_S3_MAX_ATTEMPTS},
+        region_name=region,
+        s3={"addressing_style": addressing_style},
+        retries={"mode": "standard", "max_attempts": max_attempts},
         connect_timeout=10,
         read_timeout=60,
         user_agent_extra="kura-scanner",
     )
     return boto3.session.Session().client(
-        "s3", endpoint_url=endpoint, aws_access_key_id=credentials.access_key_id,
-        aws_secret_access_key=credentials.secret_access_key, aws_session_token=credentials.session_token,
-        config=config,
+        "s3", endpoint_url=endpoint, aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
+        aws_session_token=session_token, config=config,
     )
 
 

@@ -1,11 +1,23 @@
 """Storage models, one module per concern; other apps import them from here."""
 
 from storage.models.connections import StorageConnection
+from storage.models.dvc_remotes import DvcDirManifest, DvcDirMember, DvcScanAggregate
 from storage.models.findings import Finding
 from storage.models.repos import DvcImport, DvcReference, DvcRemoteConfig, IndexingWarning, TrainingRepo
 from storage.models.scans import ScanAggregate, ScanRun, ScanShard
 
 __all__ = [
-    "DvcImport", "DvcReference", "DvcRemoteConfig", "Finding", "IndexingWarning", "ScanAggregate", "ScanRun",
-    "ScanShard", "StorageConnection", "TrainingRepo",
+    "DvcDirManifest",
+    "DvcDirMember",
+    "DvcImport",
+    "DvcReference",
+    "DvcRemoteConfig",
+    "DvcScanAggregate",
+    "Finding",
+    "IndexingWarning",
+    "ScanAggregate",
+    "ScanRun",
+    "ScanShard",
+    "StorageConnection",
+    "TrainingRepo",
 ]

@@ -48,6 +48,11 @@ class StorageConnection(models.Model):
         null=True, blank=True, help_text="Scan every N minutes; empty means on demand only."
     )
     is_dvc_remote = models.BooleanField(default=False, help_text="The roots hold a DVC remote.")
+    # Several repositories may push to one remote; only their indexed history can explain its objects.
+    dvc_repos = models.ManyToManyField(
+        "storage.TrainingRepo", blank=True, related_name="dvc_remote_connections",
+        help_text="Training repositories that push to this DVC remote.",
+    )
     enabled = models.BooleanField(default=True)
     created_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

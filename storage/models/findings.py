@@ -14,6 +14,8 @@ class Finding(models.Model):
         UNREGISTERED = "unregistered", "Unregistered data"
         MISSING = "missing", "Registered location missing"
         OWNERLESS = "ownerless", "Owner departed"
+        DVC_UNREFERENCED = "dvc_unreferenced", "DVC objects no commit references"
+        DVC_HISTORICAL = "dvc_historical", "DVC objects only old commits reference"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

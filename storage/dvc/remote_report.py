@@ -1,0 +1,150 @@
+"""Reading a scanned DVC remote back: bytes by class and repository, safety warnings, the unreferenced export.
+
+Kura never deletes. The export lists what no indexed commit refers to, for a person to act on, and every
+answer carries the warnings that say when "unreferenced" may not mean "unused".
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Count, Q, Sum
+from django.template.defaultfilters import filesizeformat
+
+from storage.dvc.decode import ObjectClass
+from storage.dvc.remote_scan import (
+    RemoteClassifier,
+    as_datetime,
+    classify_listing,
+    dvc_shard_specs,
+    manifests_refresh,
+    shard_head,
+    unread_manifests,
+)
+from storage.listers import lister_for
+from storage.models import DvcScanAggregate, ScanRun, StorageConnection, TrainingRepo
+
+CLASS_ORDER = [ObjectClass.LIVE, ObjectClass.HISTORICAL, ObjectClass.UNREFERENCED, ObjectClass.RUN_CACHE,
+               ObjectClass.TEMPORARY, ObjectClass.OTHER]
+EXPORT_COLUMNS = ["uri", "key", "size", "last_modified", "storage_owner"]
+
+
+@dataclass
+class Bar:
+    label: str
+    count: int
+    bytes: int
+    percent: float = 0.0
+    filter_value: str = ""
+
+
+@dataclass
+class RemoteSummary:
+    connection: StorageConnection
+    run: ScanRun | None
+    repos: list[TrainingRepo]
+    by_class: list[Bar] = field(default_factory=list)
+    by_repo: list[Bar] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def last_finished_run(connection: StorageConnection) -> ScanRun | None:
+    finished = [ScanRun.Status.SUCCEEDED, ScanRun.Status.PARTIAL]
+    return connection.runs.filter(status__in=finished).order_by("-finished_at", "-pk").first()
+
+
+def _with_percent(bars: list[Bar]) -> list[Bar]:
+    largest = max((bar.bytes for bar in bars), default=0)
+    for bar in bars:
+        bar.percent = round(100 * bar.bytes / largest, 1) if largest else 0.0
+    return bars
+
+
+def remote_warnings(connection: StorageConnection, run: ScanRun | None = None) -> list[str]:
+    """When "unreferenced" may not mean "unused": repositories Kura cannot vouch for."""
+    warnings: list[str] = []
+    repos = list(connection.dvc_repos.all())
+    if not repos:
+        warnings.append("No training repository is linked to this remote: every object is reported as "
+                        "unreferenced. Link the repositories that push here before acting on the report.")
+    not_indexed = [repo for repo in repos if repo.status != TrainingRepo.Status.READY]
+    if not_indexed:
+        names = ", ".join(f"{repo.name} ({repo.get_status_display().lower()})" for repo in not_indexed)
+        shared = f"This remote is shared by {len(repos)} repositories; " if len(repos) > 1 else ""
+        warnings.append(f"{shared}not indexed: {names}. Objects only they reference are reported as "
+                        "unreferenced or historical; do not act on the report until every repository is indexed.")
+    unread = unread_manifests(connection) if repos else 0
+    if unread:
+        warnings.append(f"{unread} directory outputs (.dir objects) in this remote could not be read: the files "
+                        "inside them are reported as unreferenced until a scan reads them.")
+    failed = [repo for repo in repos if repo.status == TrainingRepo.Status.FAILED]
+    if run is not None and failed:
+        totals = DvcScanAggregate.objects.filter(shard__run=run, repo__in=failed).aggregate(
+            objects=Sum("object_count"), bytes=Sum("byte_count"))
+        if totals["objects"]:
+            names = ", ".join(repo.name for repo in failed)
+            warnings.append(f"{totals['objects']} objects ({filesizeformat(totals['bytes'])}) are referenced only "
+                            f"by repositories whose last indexing failed ({names}): their classification may be "
+                            "out of date.")
+    return warnings
+
+
+def remote_summary(connection: StorageConnection) -> RemoteSummary:
+    run = last_finished_run(connection)
+    summary = RemoteSummary(connection=connection, run=run, repos=list(connection.dvc_repos.order_by("name")),
+                            warnings=remote_warnings(connection, run))
+    if run is None:
+        return summary
+    rows = DvcScanAggregate.objects.filter(shard__run=run)
+    by_class = {row["object_class"]: row for row in rows.values("object_class").annotate(
+        count=Sum("object_count"), bytes=Sum("byte_count"))}
+    summary.by_class = _with_percent([
+        Bar(label=str(cls.value).replace("_", " "), count=by_class[cls]["count"], bytes=by_class[cls]["bytes"],
+            filter_value=cls.value)
+        for cls in CLASS_ORDER if cls in by_class
+    ])
+    names = dict(TrainingRepo.objects.values_list("pk", "name"))
+    referenced = Q(object_class__in=[ObjectClass.LIVE, ObjectClass.HISTORICAL])
+    per_repo = rows.filter(referenced).values("repo_id").annotate(count=Sum("object_count"), bytes=Sum("byte_count"))
+    bars = [Bar(label=names.get(row["repo_id"], "(repository removed)"), count=row["count"], bytes=row["bytes"])
+            for row in per_repo]
+    bars.sort(key=lambda bar: (-bar.bytes, bar.label))
+    unexplained = rows.exclude(referenced).aggregate(count=Sum("object_count"), bytes=Sum("byte_count"),
+                                                     groups=Count("pk"))
+    if unexplained["groups"]:
+        bars.append(Bar(label="no repository", count=unexplained["count"], bytes=unexplained["bytes"]))
+    summary.by_repo = _with_percent(bars)
+    return summary
+
+
+@dataclass(frozen=True)
+class UnreferencedObject:
+    uri: str
+    key: str
+    size: int
+    last_modified: datetime | None
+    storage_owner: str
+
+    def as_row(self) -> list[str]:
+        modified = self.last_modified.isoformat() if self.last_modified else ""
+        return [self.uri, self.key, str(self.size), modified, self.storage_owner]
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(zip(EXPORT_COLUMNS, [self.uri, self.key, self.size,
+                                         self.last_modified.isoformat() if self.last_modified else None,
+                                         self.storage_owner], strict=True))
+
+
+def unreferenced_objects(connection: StorageConnection) -> Iterator[UnreferencedObject]:
+    """Lists the remote now and yields what no indexed commit refers to, shard by shard (bounded memory)."""
+    manifests_refresh(connection)  # a directory's files are only explained once its .dir has been read
+    lister = lister_for(connection)
+    classifier = RemoteClassifier(connection)
+    for root in connection.roots:
+        root_uri = lister.root_uri(root)
+        for spec in dvc_shard_specs(connection, lister, root):
+            head = shard_head(spec.prefix)
+            preloaded = classifier.preload(head) if head else None
+            for item, verdict in classify_listing(classifier, lister.iter_objects(root, spec, ""), preloaded):
+                if verdict.object_class == ObjectClass.UNREFERENCED:
+                    yield UnreferencedObject(root_uri + item[0], item[0], item[1], as_datetime(item[2]), item[3])

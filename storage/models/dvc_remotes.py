@@ -1,0 +1,67 @@
+"""What scanning a DVC remote keeps: the ``.dir`` manifests it read, and per-shard totals by classification."""
+
+from django.db import models
+from django.utils import timezone
+
+from storage.models.connections import StorageConnection
+from storage.models.repos import TrainingRepo
+from storage.models.scans import ScanShard
+
+
+class DvcDirManifest(models.Model):
+    """A ``.dir`` object read from a remote. Objects are content-addressed, so one read lasts for good."""
+
+    connection = models.ForeignKey(StorageConnection, on_delete=models.CASCADE, related_name="dvc_manifests")
+    md5 = models.CharField(max_length=32, help_text="Without the '.dir' suffix.")
+    layout = models.CharField(max_length=8, help_text="dvc3 (files/md5/…) or dvc2; the members use the same.")
+    root = models.CharField(max_length=1024, help_text="The connection root it was read from.")
+    error = models.CharField(max_length=500, blank=True, help_text="Why the object could not be read as a manifest.")
+    read_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "md5", "layout"], name="dvc_manifest_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.md5}.dir ({self.layout})"
+
+
+class DvcDirMember(models.Model):
+    manifest = models.ForeignKey(DvcDirManifest, on_delete=models.CASCADE, related_name="members")
+    md5 = models.CharField(max_length=32)
+    relpath = models.CharField(max_length=1024)
+
+    class Meta:
+        indexes = [models.Index(fields=["md5"], name="dvc_member_md5_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.relpath} = {self.md5}"
+
+
+class DvcScanAggregate(models.Model):
+    """Running totals of one shard for one (classification, repository, output path, storage owner).
+
+    Written in the same transaction as the shard's checkpoint, like ScanAggregate.
+    """
+
+    shard = models.ForeignKey(ScanShard, on_delete=models.CASCADE, related_name="dvc_aggregates")
+    key = models.CharField(max_length=1400)
+    object_class = models.CharField(max_length=16)
+    repo = models.ForeignKey(TrainingRepo, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    path = models.CharField(max_length=1024, blank=True, help_text="Output path in the repository.")
+    owner = models.CharField(max_length=200, blank=True, help_text="Storage owner (unreferenced objects).")
+    object_count = models.BigIntegerField(default=0)
+    byte_count = models.BigIntegerField(default=0)
+    oldest = models.DateTimeField(null=True, blank=True)
+    newest = models.DateTimeField(null=True, blank=True)
+    last_commit = models.CharField(max_length=40, blank=True)
+    last_author = models.CharField(max_length=255, blank=True)
+    last_authored_at = models.DateTimeField(null=True, blank=True)
+    sample_keys = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shard", "key"], name="dvc_aggregate_unique_key")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,351 @@
+"""Scanning DVC remotes (moto S3 and a local directory) shared by two real repositories: every object's class,
+findings that stay put across re-scans, the unreferenced export and the shared-remote warnings."""
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from storage.dvc.decode import ObjectClass
+from storage.dvc.indexer import training_repo_index
+from storage.dvc.layout import parse_object_key
+from storage.dvc.remote_report import remote_summary, unreferenced_objects
+from storage.dvc.remote_scan import RemoteClassifier, classify_listing, dvc_shard_specs, manifests_refresh
+from storage.dvc.repos import training_repo_create
+from storage.listers import lister_for
+from storage.models import (
+    DvcDirManifest,
+    DvcScanAggregate,
+    Finding,
+    ScanRun,
+    ScanShard,
+    StorageConnection,
+    TrainingRepo,
+)
+from storage.scanning import SimulatedCrash, scan_plan, scan_request, scan_run_inline, shard_process
+from storage.services import connection_set_dvc_repos
+from tests.dvc_builders import GitRepo, LocalRemote, build_history, dvc_config, dvc_file, md5_of
+from tests.factories import bearer, make_person
+from tests.storage_support import make_local_connection, make_s3_connection, s3_client, scan
+
+pytestmark = pytest.mark.django_db
+
+
+def _key(md5: str, *, dvc3: bool = True, is_dir: bool = False) -> str:
+    return f"{'files/md5/' if dvc3 else ''}{md5[:2]}/{md5[2:]}{'.dir' if is_dir else ''}"
+
+
+SHARED_V1, SHARED_V2, TRAINER_DVC2 = b"shared-v1", b"shared-v2", b"trainer-dvc2-exp"
+UNICODE_TMP = "files/md5/12/données-ü.tmp"
+
+
+@dataclass
+class Scenario:
+    remote: LocalRemote
+    detector: TrainingRepo
+    trainer: TrainingRepo
+    expected: dict[str, ObjectClass]
+    trainer_commits: dict[str, str]
+
+
+def _build_trainer(root: Path, remote: LocalRemote) -> tuple[GitRepo, dict[str, str]]:
+    """A second repository pushing to the same remote: a DVC 3 output that changed, a DVC 2 output on a branch."""
+    repo = GitRepo(root / "trainer")
+    commits = {}
+    repo.write(".dvc/config", dvc_config({"shared": str(remote.path)}, "shared"))
+    repo.write("data/shared.bin.dvc", dvc_file(md5_of(SHARED_V1), len(SHARED_V1), "shared.bin"))
+    commits["t1"] = repo.commit("Shared v1", author="Greta Gray", date="2024-06-01T10:00:00+00:00")
+    repo.write("data/shared.bin.dvc", dvc_file(md5_of(SHARED_V2), len(SHARED_V2), "shared.bin"))
+    commits["t2"] = repo.commit("Shared v2", author="Hugo Hale", date="2024-06-02T10:00:00+00:00")
+    repo.git("checkout", "-q", "-b", "exp")
+    repo.write("old.bin.dvc", dvc_file(md5_of(TRAINER_DVC2), len(TRAINER_DVC2), "old.bin", dvc3=False))
+    commits["t3"] = repo.commit("DVC 2 output on a branch", author="Ida Ink", date="2024-06-03T10:00:00+00:00")
+    repo.git("checkout", "-q", "main")
+    for data in (SHARED_V1, SHARED_V2):
+        remote.push_file(data)
+    remote.push_file(TRAINER_DVC2, dvc3=False)
+    return repo, commits
+
+
+@pytest.fixture
+def scenario(storage_settings, tmp_path, owner) -> Scenario:
+    storage_settings.KURA_REPO_MIRROR_ROOT = tmp_path / "mirrors"
+    storage_settings.KURA_SCAN_CHECKPOINT_EVERY = 3  # many checkpoints per shard
+    mnt = tmp_path / "mnt"
+    h = build_history(mnt)
+    h.remote.push_file(h.sample)  # the output under a unicode path (données/échantillon.csv)
+    h.remote.put_raw(UNICODE_TMP, b"partial upload with a unicode name")
+    h.remote.put_raw("README.txt", b"not DVC")
+    trainer_git, trainer_commits = _build_trainer(mnt, h.remote)
+    detector = training_repo_create(actor=owner, name="vision/detector", url=str(h.repo.path))
+    trainer = training_repo_create(actor=owner, name="vision/trainer", url=str(trainer_git.path))
+    training_repo_index(repo=detector)
+    training_repo_index(repo=trainer)
+    expected = {
+        _key(h.images_v1.md5, dvc3=False, is_dir=True): ObjectClass.HISTORICAL,
+        _key(md5_of(b"jpeg-a"), dvc3=False): ObjectClass.HISTORICAL,
+        _key(md5_of(b"jpeg-b"), dvc3=False): ObjectClass.HISTORICAL,
+        _key(h.images_v2.md5, is_dir=True): ObjectClass.LIVE,
+        _key(md5_of(b"jpeg-a")): ObjectClass.LIVE,
+        _key(md5_of(b"jpeg-b2")): ObjectClass.LIVE,
+        _key(md5_of(b"jpeg-c")): ObjectClass.LIVE,
+        _key(md5_of(h.model)): ObjectClass.LIVE,
+        _key(md5_of(h.labels_main)): ObjectClass.HISTORICAL,
+        _key(md5_of(h.labels_merged)): ObjectClass.LIVE,
+        _key(md5_of(h.sample)): ObjectClass.LIVE,
+        _key(md5_of(h.scratch)): ObjectClass.UNREFERENCED,  # only on a branch deleted before indexing
+        "files/md5/ff/" + "0" * 30: ObjectClass.UNREFERENCED,
+        "runs/ab/cdef/0123/abcdef": ObjectClass.RUN_CACHE,
+        "files/md5/12/3456789.tmp": ObjectClass.TEMPORARY,
+        UNICODE_TMP: ObjectClass.TEMPORARY,
+        "README.txt": ObjectClass.OTHER,
+        _key(md5_of(SHARED_V1)): ObjectClass.HISTORICAL,
+        _key(md5_of(SHARED_V2)): ObjectClass.LIVE,
+        _key(md5_of(TRAINER_DVC2), dvc3=False): ObjectClass.LIVE,  # live at the head of branch exp
+    }
+    assert sorted(expected) == h.remote.object_keys()  # the scenario lists every object it put there
+    return Scenario(h.remote, detector, trainer, expected, trainer_commits)
+
+
+def _local_remote(scenario: Scenario, repos: list[TrainingRepo]) -> StorageConnection:
+    connection = make_local_connection([str(scenario.remote.path)], is_dvc_remote=True)
+    connection_set_dvc_repos(connection=connection, repos=repos, actor=None)
+    return connection
+
+
+def _s3_remote(scenario: Scenario, endpoint: str, bucket: str, repos: list[TrainingRepo]) -> StorageConnection:
+    client = s3_client(endpoint)
+    for key in scenario.remote.object_keys():
+        client.put_object(Bucket=bucket, Key=f"dvc/{key}", Body=(scenario.remote.path / key).read_bytes())
+    connection = make_s3_connection(endpoint, [f"{bucket}/dvc"], is_dvc_remote=True)
+    connection_set_dvc_repos(connection=connection, repos=repos, actor=None)
+    return connection
+
+
+def _classes_by_key(connection: StorageConnection) -> dict[str, ObjectClass]:
+    manifests_refresh(connection)  # as a scan does before listing
+    lister, classifier = lister_for(connection), RemoteClassifier(connection)
+    found: dict[str, ObjectClass] = {}
+    for root in connection.roots:
+        for spec in dvc_shard_specs(connection, lister, root):
+            for item, verdict in classify_listing(classifier, lister.iter_objects(root, spec, "")):
+                assert item.key not in found, f"{item.key} listed by two shards"
+                found[item.key] = verdict.object_class
+    return found
+
+
+def _expected_totals(scenario: Scenario) -> dict[str, tuple[int, int]]:
+    totals: dict[str, tuple[int, int]] = {}
+    for key, cls in scenario.expected.items():
+        count, size = totals.get(cls.value, (0, 0))
+        totals[cls.value] = (count + 1, size + (scenario.remote.path / key).stat().st_size)
+    return totals
+
+
+def _scanned_totals(run: ScanRun) -> dict[str, tuple[int, int]]:
+    totals: dict[str, tuple[int, int]] = {}
+    for row in DvcScanAggregate.objects.filter(shard__run=run):
+        count, size = totals.get(row.object_class, (0, 0))
+        totals[row.object_class] = (count + row.object_count, size + row.byte_count)
+    return totals
+
+
+def _assert_scan_matches(scenario: Scenario, connection: StorageConnection) -> ScanRun:
+    assert _classes_by_key(connection) == scenario.expected
+    run = scan(connection)
+    assert run.status == ScanRun.Status.SUCCEEDED
+    assert _scanned_totals(run) == _expected_totals(scenario)
+    prefixes = {shard.prefix for shard in run.shards.filter(top_level_only=False)}
+    # Both layouts are split by their two-hex directory, so workers list them in parallel.
+    hashed = {key[: key.rfind("/") + 1] for key in scenario.expected if parse_object_key(key)}
+    assert hashed <= prefixes
+    assert any(not prefix.startswith("files/") for prefix in hashed) and any(
+        prefix.startswith("files/md5/") for prefix in hashed)
+    return run
+
+
+def test_local_remote_shared_by_two_repositories_classifies_every_object(scenario):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    run = _assert_scan_matches(scenario, connection)
+    # The .dir objects were read once: two referenced directories present in the remote (DVC 2 and DVC 3).
+    assert DvcDirManifest.objects.filter(connection=connection).count() == 2
+    assert run.shards.filter(prefix="files/md5/", top_level_only=True).exists()
+
+    findings = {finding.key: finding for finding in connection.findings.all()}
+    trainer_hist = findings[f"dvc_historical:{scenario.trainer.pk}:data/shared.bin"]
+    assert trainer_hist.kind == Finding.Kind.DVC_HISTORICAL
+    assert trainer_hist.uri == "dvc://vision/trainer#data/shared.bin"
+    assert (trainer_hist.object_count, trainer_hist.total_bytes) == (1, len(SHARED_V1))
+    assert trainer_hist.storage_owner == "Greta Gray <greta@example.com>"
+    assert trainer_hist.hints[0].startswith(f"Last referenced by commit {scenario.trainer_commits['t1'][:10]}")
+    images_hist = findings[f"dvc_historical:{scenario.detector.pk}:data/images"]
+    assert images_hist.object_count == 3  # the DVC 2 .dir and its two files
+    assert images_hist.storage_owner == "Alice Able <alice@example.com>"
+    unreferenced = [finding for finding in findings.values() if finding.kind == Finding.Kind.DVC_UNREFERENCED]
+    assert len(unreferenced) == 1
+    assert unreferenced[0].object_count == 2
+    assert unreferenced[0].storage_owner  # the files' owner on disk
+    assert unreferenced[0].oldest_modified is not None
+    assert {finding.kind for finding in findings.values()} == {Finding.Kind.DVC_HISTORICAL,
+                                                                Finding.Kind.DVC_UNREFERENCED}
+
+    # Re-scanning changes nothing: the same findings, updated in place.
+    before = {key: (finding.pk, finding.object_count, finding.total_bytes) for key, finding in findings.items()}
+    again = scan(connection)
+    assert again.pk != run.pk
+    assert {finding.key: (finding.pk, finding.object_count, finding.total_bytes)
+            for finding in connection.findings.all()} == before
+    assert all(finding.is_open for finding in connection.findings.all())
+
+    # Data that goes away closes its finding on the next complete scan.
+    (scenario.remote.path / _key(md5_of(SHARED_V1))).unlink()
+    scan(connection)
+    trainer_hist.refresh_from_db()
+    assert trainer_hist.status == Finding.Status.RESOLVED
+
+
+def test_s3_remote_classifies_every_object_like_the_local_one(scenario, moto_endpoint, bucket):
+    connection = _s3_remote(scenario, moto_endpoint, bucket, [scenario.detector, scenario.trainer])
+    _assert_scan_matches(scenario, connection)
+    summary = remote_summary(connection)
+    assert [(bar.label, bar.count) for bar in summary.by_class] == [
+        ("live", 9), ("historical", 5), ("unreferenced", 2), ("run cache", 1), ("temporary", 2), ("other", 1)]
+    repos = {bar.label: bar.count for bar in summary.by_repo}
+    assert repos == {"vision/detector": 11, "vision/trainer": 3, "no repository": 6}
+    assert summary.warnings == []
+    exported = sorted(item.uri for item in unreferenced_objects(connection))
+    assert exported == sorted(f"s3://{bucket}/dvc/{key}" for key, cls in scenario.expected.items()
+                              if cls == ObjectClass.UNREFERENCED)
+
+
+def test_a_shared_remote_with_an_unindexed_repository_warns_everywhere(scenario, client):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    TrainingRepo.objects.filter(pk=scenario.trainer.pk).update(status=TrainingRepo.Status.NEW)
+    connection.refresh_from_db()
+    run = scan(connection)
+    assert run.status == ScanRun.Status.SUCCEEDED
+    # The trainer's objects still count as referenced (its earlier index is kept), but the warning says the
+    # report cannot be trusted until every repository is indexed.
+    warnings = remote_summary(connection).warnings
+    assert len(warnings) == 1 and "shared by 2 repositories" in warnings[0] and "vision/trainer" in warnings[0]
+    finding = connection.findings.get(kind=Finding.Kind.DVC_UNREFERENCED)
+    assert warnings[0] in finding.hints
+
+    staff = make_person(username="ops", staff=True)
+    answer = client.get(f"/api/v1/storage/connections/{connection.name}/dvc/", HTTP_AUTHORIZATION=bearer(staff))
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["warnings"] == warnings
+    client.force_login(staff.user)
+    page = client.get(f"/storage/dvc-remotes/{connection.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "shared by 2 repositories" in html
+    assert 'action="/dvc/decode/"' in html and 'name="q"' in html  # the hash search uses the decode page
+    assert f"/api/v1/storage/connections/{connection.name}/dvc/unreferenced.csv" in html
+    assert "By classification" in html and "vision/detector" in html and "run cache" in html
+    assert f'href="/storage/dvc-remotes/{connection.pk}/"' in client.get("/storage/scans/").content.decode()
+
+
+def test_objects_referenced_only_by_a_repository_whose_indexing_failed_are_flagged(scenario):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    TrainingRepo.objects.filter(pk=scenario.trainer.pk).update(status=TrainingRepo.Status.FAILED)
+    run = scan(connection)
+    warnings = remote_summary(connection).warnings
+    assert any(warning.startswith("3 objects") and "vision/trainer" in warning for warning in warnings), warnings
+    assert run.status == ScanRun.Status.SUCCEEDED
+
+
+def test_a_repository_not_linked_explains_nothing(scenario):
+    connection = _local_remote(scenario, [scenario.detector])
+    classes = _classes_by_key(connection)
+    assert classes[_key(md5_of(SHARED_V2))] == ObjectClass.UNREFERENCED
+    assert classes[_key(md5_of(TRAINER_DVC2), dvc3=False)] == ObjectClass.UNREFERENCED
+    assert classes[_key(md5_of(b"jpeg-c"))] == ObjectClass.LIVE
+
+
+def test_export_lists_unreferenced_objects_as_csv_and_json(scenario, client):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    scan(connection)
+    staff = make_person(username="ops", staff=True)
+    root = f"file://{scenario.remote.path}/"
+    wanted = sorted(key for key, cls in scenario.expected.items() if cls == ObjectClass.UNREFERENCED)
+    sizes = {key: (scenario.remote.path / key).stat().st_size for key in wanted}
+
+    answer = client.get(f"/api/v1/storage/connections/{connection.name}/dvc/unreferenced.csv",
+                        HTTP_AUTHORIZATION=bearer(staff))
+    assert answer.status_code == 200
+    assert answer["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(answer.streaming_content).decode())))
+    assert rows[0] == ["uri", "key", "size", "last_modified", "storage_owner"]
+    assert sorted((row[0], row[1], int(row[2])) for row in rows[1:]) == [
+        (root + key, key, sizes[key]) for key in wanted]
+
+    answer = client.get(f"/api/v1/storage/connections/{connection.name}/dvc/unreferenced.json",
+                        HTTP_AUTHORIZATION=bearer(staff))
+    body = json.loads(b"".join(answer.streaming_content))
+    assert body["connection"] == connection.name
+    assert body["warnings"] == []
+    assert sorted(item["key"] for item in body["objects"]) == wanted
+    assert all(item["last_modified"] and item["storage_owner"] for item in body["objects"])
+
+    # People who cannot manage connections see nothing.
+    answer = client.get(f"/api/v1/storage/connections/{connection.name}/dvc/unreferenced.csv",
+                        HTTP_AUTHORIZATION=bearer(make_person(username="reader")))
+    assert answer.status_code == 403
+
+
+def test_regular_connections_ignore_dvc_classification(storage_settings, tmp_path):
+    share = tmp_path / "mnt" / "share"
+    (share / "ab").mkdir(parents=True)
+    (share / "ab" / ("c" * 30)).write_bytes(b"x")
+    connection = make_local_connection([str(share)])
+    run = scan(connection)
+    assert not DvcScanAggregate.objects.filter(shard__run=run).exists()
+    assert [finding.kind for finding in connection.findings.all()] == [Finding.Kind.UNREGISTERED]
+
+
+def test_linking_repositories_needs_a_dvc_remote(storage_settings, tmp_path, owner):
+    (tmp_path / "mnt" / "plain").mkdir()
+    connection = make_local_connection([str(tmp_path / "mnt" / "plain")])
+    with pytest.raises(Exception, match="DVC remote"):
+        connection_set_dvc_repos(connection=connection, repos=[], actor=None)
+
+
+def test_a_worker_killed_mid_shard_resumes_without_double_counting(scenario, settings):
+    settings.KURA_SCAN_CHECKPOINT_EVERY = 4
+    for index in range(30):
+        scenario.remote.put_raw(f"files/md5/aa/{index:030x}", b"u" * (index + 1))
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    run = scan_request(connection=connection, trigger="cli")
+    scan_plan(run=run)
+    shard = run.shards.get(prefix="files/md5/aa/")
+    with pytest.raises(SimulatedCrash):
+        shard_process(shard_id=shard.pk, crash_after=19)
+    shard.refresh_from_db()
+    assert 0 < shard.objects_seen < 19
+    ScanShard.objects.filter(pk=shard.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    run = scan_run_inline(run=run)
+    rows = DvcScanAggregate.objects.filter(shard=shard)
+    assert [(row.object_class, row.object_count, row.byte_count) for row in rows] == [
+        ("unreferenced", 30, sum(range(1, 31)))]
+    expected = _expected_totals(scenario)
+    count, size = expected["unreferenced"]
+    expected["unreferenced"] = (count + 30, size + sum(range(1, 31)))
+    assert _scanned_totals(run) == expected
+
+
+def test_a_never_indexed_repository_leaves_its_objects_unreferenced_and_says_so(scenario, owner):
+    unindexed = training_repo_create(actor=owner, name="vision/trainer-fork", url=str(scenario.trainer.url))
+    connection = _local_remote(scenario, [scenario.detector, unindexed])
+    scan(connection)
+    classes = _classes_by_key(connection)
+    assert classes[_key(md5_of(SHARED_V2))] == ObjectClass.UNREFERENCED
+    finding = connection.findings.get(kind=Finding.Kind.DVC_UNREFERENCED)
+    assert finding.object_count == 2 + 3  # the two true orphans and the fork's three objects
+    warning = next(hint for hint in finding.hints if "not indexed" in hint)
+    assert "vision/trainer-fork (not indexed yet)" in warning and "shared by 2 repositories" in warning
