@@ -7,7 +7,7 @@ from django import forms
 from access.models import OrgUnit, Person
 from frontend.access_forms import UnitChoiceField, active_people
 from frontend.forms import PersonChoiceField
-from storage.models import StorageConnection
+from storage.models import StorageConnection, TrainingRepo
 
 
 class ClaimForm(forms.Form):
@@ -72,9 +72,27 @@ class ConnectionForm(forms.Form):
     schedule_minutes = forms.IntegerField(min_value=5, required=False, label="Scan every (minutes)",
                                           help_text="Empty: only when someone starts a scan.")
     is_dvc_remote = forms.BooleanField(required=False, label="These roots hold a DVC remote")
+    dvc_repos = forms.ModelMultipleChoiceField(
+        queryset=TrainingRepo.objects.none(), required=False, label="Repositories that push to it",
+        help_text="For a DVC remote: every repository whose outputs live here, so the scan can tell live data "
+                  "from unreferenced data.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["dvc_repos"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        field.queryset = TrainingRepo.objects.order_by("name")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("dvc_repos") and not data.get("is_dvc_remote"):
+            self.add_error("dvc_repos", "Only a DVC remote links training repositories: tick the box above.")
+        return data
 
     def service_arguments(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
+        data.pop("dvc_repos", None)
         data["roots"] = [line for line in data["roots"].splitlines() if line.strip()]
         data["addressing_style"] = data["addressing_style"] or StorageConnection.Addressing.AUTO
         return data

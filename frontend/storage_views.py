@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,7 +32,13 @@ from storage.selectors import (
     run_list,
     run_progress,
 )
-from storage.services import connection_create, finding_assign, finding_claim, finding_dismiss
+from storage.services import (
+    connection_create,
+    connection_set_dvc_repos,
+    finding_assign,
+    finding_claim,
+    finding_dismiss,
+)
 
 PAGE_SIZE = 25
 
@@ -208,8 +215,12 @@ def connection_new(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only staff add storage connections.")
     form = ConnectionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        actor = person_for_user(request.user)
         try:
-            connection = connection_create(actor=person_for_user(request.user), **form.service_arguments())
+            with transaction.atomic():  # the connection and its repositories, or neither
+                connection = connection_create(actor=actor, **form.service_arguments())
+                if form.cleaned_data["dvc_repos"]:
+                    connection_set_dvc_repos(connection=connection, repos=form.cleaned_data["dvc_repos"], actor=actor)
         except ValidationError as error:
             _add_errors(form, error)
         else:

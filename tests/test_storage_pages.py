@@ -9,6 +9,7 @@ from access.models import Membership
 from access.org import membership_start
 from catalog.models import Dataset
 from catalog.services import LocationSpec
+from storage.dvc.repos import training_repo_create
 from storage.models import Finding, ScanRun, StorageConnection
 from tests.factories import make_dataset, make_person
 from tests.storage_support import make_local_connection, scan
@@ -177,3 +178,25 @@ def test_staff_add_a_local_connection_and_see_clear_errors(client, storage_setti
 def test_only_staff_add_connections(client, steward):
     client.force_login(steward.user)
     assert client.get(reverse("frontend:connection-new")).status_code == 403
+
+
+def test_a_dvc_remote_connection_links_the_repositories_that_push_to_it(client, storage_settings, tmp_path):
+    admin = make_person("ada", staff=True)
+    client.force_login(admin.user)
+    remote = tmp_path / "mnt" / "dvc-remote"
+    remote.mkdir()
+    repos = [training_repo_create(actor=None, name=name, url=f"https://git.example.com/{name}.git")
+             for name in ("signs", "speech")]
+    url = reverse("frontend:connection-new")
+
+    not_dvc = client.post(url, {"name": "remote", "kind": "local", "roots": str(remote),
+                                "dvc_repos": [repos[0].pk]})
+    assert not_dvc.status_code == 400 and "Only a DVC remote links training repositories" in page_text(not_dvc)
+
+    added = client.post(url, {"name": "remote", "kind": "local", "roots": str(remote), "is_dvc_remote": "on",
+                              "dvc_repos": [repo.pk for repo in repos]})
+
+    assert added.status_code == 302
+    connection = StorageConnection.objects.get(name="remote")
+    assert connection.is_dvc_remote
+    assert sorted(connection.dvc_repos.values_list("name", flat=True)) == ["signs", "speech"]
