@@ -42,6 +42,7 @@ lint: $(DEV_STAMP) services compose-check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
 	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 	$(PROD_CHECK_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 
 wrk:
