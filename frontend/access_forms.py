@@ -30,14 +30,6 @@ def active_units() -> "QuerySet[OrgUnit]":
     return OrgUnit.objects.filter(status=OrgUnit.Status.ACTIVE).order_by("name")
 
 
-def apply_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form: per field where the form has that field, else on top."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for field, messages in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages)
-
 
 class AccessRequestForm(forms.Form):
     level = forms.TypedChoiceField(

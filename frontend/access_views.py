@@ -59,8 +59,8 @@ from frontend.access_forms import (
     OrgEventForm,
     ReassignForm,
     RevokeForm,
-    apply_service_errors,
 )
+from frontend.forms import apply_service_errors
 from frontend.views import _resolve, access_panel_context, render_dataset_detail
 
 PAGE_SIZE = 25

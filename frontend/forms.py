@@ -17,6 +17,21 @@ SCHEMA_PLACEHOLDER = """{"classes": [
 ]}"""
 
 
+
+def apply_service_errors(
+    form: forms.Form, error: ValidationError, *, field_map: dict[str, str] | None = None
+) -> None:
+    """Show a service's ValidationError on the form: per field where the form has that field, else on top.
+
+    ``field_map`` names the form field for a service field that is called differently in the form.
+    """
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for field, messages in error.message_dict.items():
+        target = (field_map or {}).get(field, field)
+        form.add_error(target if target in form.fields else None, messages)
+
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.display_name} ({obj.user.username})"

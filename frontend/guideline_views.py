@@ -25,6 +25,7 @@ from annotations.selectors import (
 from annotations.services import ExampleSide, correction_example_add
 from catalog.models import Dataset
 from catalog.selectors import dataset_can_change
+from frontend.forms import apply_service_errors
 from frontend.guideline_forms import SERVICE_FIELD, CorrectionExampleForm
 from frontend.views import _resolve
 
@@ -119,8 +120,7 @@ def correction_example_create(request: HttpRequest, slug: str) -> HttpResponse:
                 actor=person_for_user(request.user),
             )
         except ValidationError as error:
-            for field, errors in error.message_dict.items():
-                form.add_error(SERVICE_FIELD.get(field), errors)
+            apply_service_errors(form, error, field_map=SERVICE_FIELD)
         else:
             messages.success(request, "Correction example added.")
             return redirect(reverse("frontend:guideline", kwargs={"slug": dataset.slug}) + "#examples")

@@ -90,9 +90,8 @@ class ConnectionForm(forms.Form):
             self.add_error("dvc_repos", "Only a DVC remote links training repositories: tick the box above.")
         return data
 
-    def service_arguments(self) -> dict[str, Any]:
+    def cleaned_data_for_service(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
-        data.pop("dvc_repos", None)
         data["roots"] = [line for line in data["roots"].splitlines() if line.strip()]
         data["addressing_style"] = data["addressing_style"] or StorageConnection.Addressing.AUTO
         return data

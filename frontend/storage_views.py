@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,15 +17,19 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from access.selectors import person_for_user
+from frontend.forms import apply_service_errors
 from frontend.storage_forms import AssignForm, ClaimForm, ConnectionForm, DismissForm
 from storage.dvc.remote_report import remote_summary
-from storage.models import Finding, StorageConnection
+from storage.models import Finding
 from storage.reports import findings_breakdown
 from storage.scanning import scan_start
 from storage.selectors import (
     can_manage_connections,
     can_triage_findings,
     connection_list,
+    dvc_remote_get,
+    dvc_remote_open_findings,
+    finding_connection_names,
     finding_filter,
     finding_list,
     run_list,
@@ -34,7 +37,6 @@ from storage.selectors import (
 )
 from storage.services import (
     connection_create,
-    connection_set_dvc_repos,
     finding_assign,
     finding_claim,
     finding_dismiss,
@@ -69,9 +71,7 @@ def findings_dashboard(request: HttpRequest) -> HttpResponse:
         "breakdown": findings_breakdown(findings),
         "kinds": Finding.Kind.choices,
         "statuses": [("open", "Needs a decision"), *Finding.Status.choices, ("", "Any status")],
-        "connections": connection_list(user=request.user).values_list("name", flat=True)
-        if can_manage_connections(request.user)
-        else sorted(set(finding_list(user=request.user).values_list("connection__name", flat=True))),
+        "connections": finding_connection_names(user=request.user),
         "may_triage": can_triage_findings(request.user),
     }
     partial = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
@@ -116,7 +116,7 @@ def finding_claim_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         dataset = finding_claim(finding=finding, actor=_person(request), **form.cleaned_data)
     except ValidationError as error:
-        _add_errors(form, error)
+        apply_service_errors(form, error)
         return finding_detail(request, pk, claim_form=form)
     messages.success(request, f"You own '{dataset.name}' now, as a draft: add its purpose and publish it.")
     return redirect("frontend:dataset-edit", slug=dataset.slug)
@@ -134,7 +134,7 @@ def finding_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         finding_assign(finding=finding, actor=_person(request), **form.cleaned_data)
     except ValidationError as error:
-        _add_errors(form, error)
+        apply_service_errors(form, error)
         return finding_detail(request, pk, assign_form=form)
     messages.success(request, f"Assigned to {form.cleaned_data['assignee'].display_name}.")
     return redirect("frontend:finding", pk=pk)
@@ -152,18 +152,11 @@ def finding_dismiss_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         finding_dismiss(finding=finding, actor=_person(request), reason=form.cleaned_data["reason"])
     except ValidationError as error:
-        _add_errors(form, error)
+        apply_service_errors(form, error)
         return finding_detail(request, pk, dismiss_form=form)
     messages.success(request, "Dismissed. A later scan reopens nothing: the reason stays with the finding.")
     return redirect("frontend:finding", pk=pk)
 
-
-def _add_errors(form: Any, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
 
 
 @login_required
@@ -171,7 +164,7 @@ def scans(request: HttpRequest) -> HttpResponse:
     if not can_triage_findings(request.user):
         raise PermissionDenied("Scans are for stewards and staff.")
     runs = list(run_list(user=request.user)[:30])
-    connections = list(connection_list(user=request.user)) if can_manage_connections(request.user) else []
+    connections = list(connection_list(user=request.user))  # none for non-staff
     context = {
         "rows": [(run, run_progress(run)) for run in runs],
         "connections": connections,
@@ -199,13 +192,15 @@ def scan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def scan_start_view(request: HttpRequest, pk: int) -> HttpResponse:
     if not can_manage_connections(request.user):
         raise PermissionDenied("Only staff start scans.")
-    connection = StorageConnection.objects.filter(pk=pk).first()
+    connection = connection_list(user=request.user).filter(pk=pk).first()
     if connection is None:
         raise Http404("No such connection.")
-    earlier = set(connection.runs.values_list("pk", flat=True))
-    run = scan_start(connection=connection, trigger="manual", requested_by=person_for_user(request.user))
-    if run.pk in earlier:
-        messages.info(request, f"A scan of {connection.name} is already running; here it is.")
+    try:
+        # A scan already in flight is answered instead of a new one; its page says who started it and when.
+        run = scan_start(connection=connection, trigger="manual", requested_by=person_for_user(request.user))
+    except ValidationError as error:  # e.g. the connection is disabled
+        messages.error(request, " ".join(error.messages))
+        return redirect("frontend:scans")
     return redirect(reverse("frontend:scan", kwargs={"pk": run.pk}))
 
 
@@ -215,14 +210,10 @@ def connection_new(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only staff add storage connections.")
     form = ConnectionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        actor = person_for_user(request.user)
         try:
-            with transaction.atomic():  # the connection and its repositories, or neither
-                connection = connection_create(actor=actor, **form.service_arguments())
-                if form.cleaned_data["dvc_repos"]:
-                    connection_set_dvc_repos(connection=connection, repos=form.cleaned_data["dvc_repos"], actor=actor)
+            connection = connection_create(actor=person_for_user(request.user), **form.cleaned_data_for_service())
         except ValidationError as error:
-            _add_errors(form, error)
+            apply_service_errors(form, error)
         else:
             messages.success(request, f"Connection {connection.name} added. Start its first scan below.")
             return redirect("frontend:scans")
@@ -234,15 +225,12 @@ def connection_new(request: HttpRequest) -> HttpResponse:
 def dvc_remote(request: HttpRequest, pk: int) -> HttpResponse:
     if not can_triage_findings(request.user):
         raise PermissionDenied("DVC remotes are for stewards and staff.")
-    connection = StorageConnection.objects.filter(pk=pk, is_dvc_remote=True).first()
+    connection = dvc_remote_get(user=request.user, pk=pk)
     if connection is None:
         raise Http404("No such DVC remote.")
     context = {
         "summary": remote_summary(connection),
-        "findings": finding_list(user=request.user).filter(
-            connection=connection, kind__in=[Finding.Kind.DVC_UNREFERENCED, Finding.Kind.DVC_HISTORICAL],
-            status__in=Finding.OPEN_STATUSES,
-        )[:50],
+        "findings": dvc_remote_open_findings(user=request.user, connection=connection)[:50],
         "may_export": can_manage_connections(request.user),
     }
     return render(request, "frontend/storage/dvc_remote.html", context)

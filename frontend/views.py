@@ -44,7 +44,7 @@ from catalog.selectors import (
 )
 from catalog.services import LocationSpec, dataset_create, dataset_update
 from frontend.access_forms import LEVEL_HELP, AccessRequestForm
-from frontend.forms import DatasetForm, LocationFormSet
+from frontend.forms import DatasetForm, LocationFormSet, apply_service_errors
 
 PAGE_SIZE = 25
 
@@ -211,16 +211,10 @@ def _schema_text(schema: Any) -> str:
 
 
 def _apply_service_errors(form: DatasetForm, formset: Any, error: ValidationError) -> None:
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.message_dict.items():
-        if field == "locations":
-            formset._non_form_errors = formset.error_class(errors)  # shown above the location rows
-        elif field in form.fields:
-            form.add_error(field, errors)
-        else:
-            form.add_error(None, errors)
+    if hasattr(error, "error_dict") and "locations" in error.error_dict:
+        formset._non_form_errors = formset.error_class(error.message_dict["locations"])  # above the location rows
+        error = ValidationError({field: errors for field, errors in error.error_dict.items() if field != "locations"})
+    apply_service_errors(form, error)
 
 
 @login_required

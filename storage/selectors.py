@@ -92,3 +92,24 @@ def run_list(*, user: Any) -> "QuerySet[ScanRun]":
     if not can_triage_findings(user):
         return ScanRun.objects.none()
     return ScanRun.objects.select_related("connection", "requested_by")
+
+
+def finding_connection_names(*, user: Any) -> list[str]:
+    """Connections to offer as a findings filter: all of them for staff, else those of the findings one sees."""
+    if can_manage_connections(user):
+        return list(StorageConnection.objects.order_by("name").values_list("name", flat=True))
+    return sorted(set(finding_list(user=user).values_list("connection__name", flat=True)))
+
+
+def dvc_remote_get(*, user: Any, pk: int) -> StorageConnection | None:
+    """A DVC remote connection, for the people who triage findings (its page shows no credentials)."""
+    if not can_triage_findings(user):
+        return None
+    return StorageConnection.objects.filter(pk=pk, is_dvc_remote=True).first()
+
+
+def dvc_remote_open_findings(*, user: Any, connection: StorageConnection) -> "QuerySet[Finding]":
+    return finding_list(user=user).filter(
+        connection=connection, kind__in=[Finding.Kind.DVC_UNREFERENCED, Finding.Kind.DVC_HISTORICAL],
+        status__in=Finding.OPEN_STATUSES,
+    )

@@ -57,7 +57,8 @@ def connection_create(*, actor: Person | None, name: str, kind: str, roots: Sequ
                       region: str = "", addressing_style: str = StorageConnection.Addressing.AUTO,
                       access_key_env: str = "", secret_key_env: str = "", session_token_env: str = "",
                       secrets_file: str = "", secrets_file_key: str = "", inventory_manifest: str = "",
-                      schedule_minutes: int | None = None, is_dvc_remote: bool = False) -> StorageConnection:
+                      schedule_minutes: int | None = None, is_dvc_remote: bool = False,
+                      dvc_repos: Iterable[TrainingRepo] = ()) -> StorageConnection:
     if kind not in StorageConnection.Kind.values:
         raise ValidationError({"kind": f"'{kind}' is not a connection kind."})
     connection = StorageConnection(
@@ -83,6 +84,9 @@ def connection_create(*, actor: Person | None, name: str, kind: str, roots: Sequ
     audit_record(actor=actor, action="storage.connection_created", target=connection,
                  after={"name": connection.name, "kind": kind, "roots": connection.roots,
                         "credentials": connection.credentials_source})
+    repos = list(dvc_repos)
+    if repos:
+        connection_set_dvc_repos(connection=connection, repos=repos, actor=actor)
     return connection
 
 

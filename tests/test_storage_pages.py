@@ -200,3 +200,14 @@ def test_a_dvc_remote_connection_links_the_repositories_that_push_to_it(client, 
     connection = StorageConnection.objects.get(name="remote")
     assert connection.is_dvc_remote
     assert sorted(connection.dvc_repos.values_list("name", flat=True)) == ["signs", "speech"]
+
+
+def test_scan_now_on_a_disabled_connection_says_why(client, scanned):
+    connection, _ = scanned
+    StorageConnection.objects.filter(pk=connection.pk).update(enabled=False)
+    client.force_login(make_person("ada", staff=True).user)
+
+    response = client.post(reverse("frontend:scan-start", args=[connection.pk]), follow=True)
+
+    assert response.status_code == 200 and "is disabled" in page_text(response)
+    assert ScanRun.objects.count() == 1
