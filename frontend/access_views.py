@@ -61,7 +61,7 @@ from frontend.access_forms import (
     RevokeForm,
 )
 from frontend.forms import apply_service_errors
-from frontend.views import _resolve, access_panel_context, render_dataset_detail
+from frontend.views import access_panel_context, dataset_or_404, render_dataset_detail
 
 PAGE_SIZE = 25
 AUDIT_PAGE_SIZE = 50
@@ -93,7 +93,7 @@ def _next_or(request: HttpRequest, fallback: str) -> str:
 @login_required
 @require_POST
 def access_request_new(request: HttpRequest, slug: str) -> HttpResponse:
-    dataset = _resolve(request, slug)
+    dataset = dataset_or_404(request, slug)
     person = _require_person(request)
     form = AccessRequestForm(request.POST)
     if form.is_valid():
@@ -249,7 +249,7 @@ def inbox_badge(request: HttpRequest) -> HttpResponse:
 
 
 def _managed_dataset(request: HttpRequest, slug: str) -> Dataset:
-    dataset = _resolve(request, slug)
+    dataset = dataset_or_404(request, slug)
     if not dataset_can_change(user=request.user, dataset=dataset):
         raise PermissionDenied("Only the dataset's owner, its stewards and staff manage who has access to it.")
     return dataset

@@ -27,7 +27,7 @@ from catalog.models import Dataset
 from catalog.selectors import dataset_can_change
 from frontend.forms import apply_service_errors
 from frontend.guideline_forms import SERVICE_FIELD, CorrectionExampleForm
-from frontend.views import _resolve
+from frontend.views import dataset_or_404
 
 # Served files are shown as images only: no script runs even if a browser were talked into rendering them.
 _FILE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
@@ -51,7 +51,7 @@ def _revision(dataset: Dataset, number: int) -> GuidelineRevision:
 
 @login_required
 def guideline(request: HttpRequest, slug: str) -> HttpResponse:
-    dataset = _resolve(request, slug)
+    dataset = dataset_or_404(request, slug)
     if dataset.slug != slug:
         return HttpResponsePermanentRedirect(reverse("frontend:guideline", kwargs={"slug": dataset.slug}))
     return render_guideline(request, dataset)
@@ -86,7 +86,7 @@ def render_guideline(
 
 @login_required
 def guideline_compare(request: HttpRequest, slug: str) -> HttpResponse:
-    dataset = _resolve(request, slug)
+    dataset = dataset_or_404(request, slug)
     old_number, new_number = _revision_number(request, "from"), _revision_number(request, "to")
     if old_number is None or new_number is None:
         raise Http404("Choose two revisions.")
@@ -101,7 +101,7 @@ def guideline_compare(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def correction_example_create(request: HttpRequest, slug: str) -> HttpResponse:
-    dataset = _resolve(request, slug)
+    dataset = dataset_or_404(request, slug)
     if not dataset_can_change(user=request.user, dataset=dataset):
         raise PermissionDenied("Only the owner, stewards or staff can add correction examples.")
     current = guideline_revisions(dataset)[:1]
@@ -130,7 +130,7 @@ def correction_example_create(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def correction_example_file(request: HttpRequest, slug: str, pk: int, side: str) -> FileResponse:
     """An example's image, to people who may view the dataset; there is no public media URL."""
-    dataset = _resolve(request, slug)
+    dataset = dataset_or_404(request, slug)
     example = CorrectionExample.objects.filter(pk=pk, guideline__dataset=dataset).first()
     if example is None or side not in {"before", "after"} or not getattr(example, f"{side}_image"):
         raise Http404("No such image.")
@@ -144,7 +144,7 @@ def correction_example_file(request: HttpRequest, slug: str, pk: int, side: str)
 
 @login_required
 def guideline_export(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
-    dataset = _resolve(request, slug)
+    dataset = dataset_or_404(request, slug)
     if fmt not in {"html", "md"}:
         raise Http404("Exports are .html or .md.")
     number = _revision_number(request, "revision")

@@ -6,8 +6,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.safestring import mark_safe
 
-from catalog.selectors import DatasetNotFound, VersionNotFound, dataset_resolve, version_list, version_resolve
+from catalog.selectors import VersionNotFound, version_list, version_resolve
 from frontend.lineage_svg import render_svg
+from frontend.views import dataset_or_404
 from lineage.selectors import (
     dataset_lineage_graph,
     impact_of_version,
@@ -21,10 +22,7 @@ from lineage.selectors import (
 
 @login_required
 def dataset_lineage(request: HttpRequest, slug: str) -> HttpResponse:
-    try:
-        dataset = dataset_resolve(user=request.user, slug=slug).dataset
-    except DatasetNotFound as missing:
-        raise Http404("No such dataset.") from missing
+    dataset = dataset_or_404(request, slug)
     versions = list(version_list(dataset=dataset)[:100])
     selected = None
     if versions:

@@ -49,7 +49,7 @@ from frontend.forms import DatasetForm, LocationFormSet, apply_service_errors
 PAGE_SIZE = 25
 
 
-def _resolve(request: HttpRequest, slug: str) -> Dataset:
+def dataset_or_404(request: HttpRequest, slug: str) -> Dataset:
     try:
         return dataset_resolve(user=request.user, slug=slug).dataset
     except DatasetNotFound as missing:
@@ -113,7 +113,7 @@ def _filtered_datasets(request: HttpRequest) -> tuple[DatasetFilterSet, "QuerySe
 
 @login_required
 def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    dataset = _resolve(request, slug)
+    dataset = dataset_or_404(request, slug)
     if dataset.slug != slug:
         return HttpResponsePermanentRedirect(reverse("frontend:dataset-detail", kwargs={"slug": dataset.slug}))
     return render_dataset_detail(request, dataset)
@@ -165,7 +165,7 @@ def _role_order(location: StorageLocation) -> int:
 
 @login_required
 def version_detail(request: HttpRequest, slug: str, label: str) -> HttpResponse:
-    dataset = _resolve(request, slug)
+    dataset = dataset_or_404(request, slug)
     try:
         version = version_resolve(
             dataset=dataset, label=label, include_drafts=dataset_can_change(user=request.user, dataset=dataset)
@@ -219,7 +219,7 @@ def _apply_service_errors(form: DatasetForm, formset: Any, error: ValidationErro
 
 @login_required
 def dataset_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
-    dataset = _resolve(request, slug) if slug else None
+    dataset = dataset_or_404(request, slug) if slug else None
     if dataset is not None and not dataset_can_change(user=request.user, dataset=dataset):
         raise PermissionDenied("Only the owner, stewards or staff can edit this dataset.")
     person = person_for_user(request.user)
