@@ -15,6 +15,7 @@ from catalog.guideline_hooks import current_revision_number, revision_exists
 from catalog.lifecycle import notify_retired
 from catalog.manifests import ManifestEntry, manifest_digest, parse_manifest
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, StorageLocation, Tag
+from catalog.selectors import proposed_successor
 from catalog.uris import parse_storage_uri
 from catalog.validators import (
     validate_dataset_slug,
@@ -290,15 +291,30 @@ def dataset_update(
 
 
 @transaction.atomic
+@transaction.atomic
 def datasets_reassign_owner(
-    *, datasets: Sequence[Dataset], new_owner: Person, actor: Person | None, reason: str
-) -> int:
-    """Hand datasets (e.g. a leaver's) to a new owner, one audited change each."""
-    if new_owner.status != Person.Status.ACTIVE:
+    *, datasets: Sequence[Dataset], new_owner: Person | None, actor: Person | None, reason: str
+) -> dict[Person, list[Dataset]]:
+    """Hand datasets (e.g. a leaver's) to ``new_owner``, or each to its proposed successor when None.
+
+    All or nothing, one audited change per dataset; answers who received what.
+    """
+    if new_owner is not None and new_owner.status != Person.Status.ACTIVE:
         raise ValidationError({"new_owner": "The new owner must be an active person."})
+    plan: dict[Person, list[Dataset]] = {}
+    orphans = []
     for dataset in datasets:
-        dataset_update(dataset=dataset, actor=actor, owner=new_owner, change_reason=reason)
-    return len(datasets)
+        owner = new_owner or proposed_successor(dataset)
+        if owner is None:
+            orphans.append(f"'{dataset.name}' has no proposed successor: choose a person for it.")
+        else:
+            plan.setdefault(owner, []).append(dataset)
+    if orphans:
+        raise ValidationError({"new_owner": orphans})
+    for owner, owned in plan.items():
+        for dataset in owned:
+            dataset_update(dataset=dataset, actor=actor, owner=owner, change_reason=reason)
+    return plan
 
 
 @transaction.atomic

@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -372,22 +371,11 @@ def left_behind_reassign(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _left_behind_page(request, form)
     chosen = [datasets[pk] for pk in form.cleaned_data["datasets"]]
-    new_owner = form.new_owner_person()
-    plan: dict[Any, list[Dataset]] = {}
-    for dataset in chosen:
-        owner = new_owner or proposed_successor(dataset)
-        if owner is None:
-            form.add_error("new_owner", f"'{dataset.name}' has no proposed successor: choose a person for it.")
-            continue
-        plan.setdefault(owner, []).append(dataset)
-    if form.errors:
-        return _left_behind_page(request, form)
     reason = form.cleaned_data["reason"].strip() or "Left behind: the owner departed"
-    actor = person_for_user(request.user)
     try:
-        with transaction.atomic():  # all of them or none
-            for owner, owned in plan.items():
-                datasets_reassign_owner(datasets=owned, new_owner=owner, actor=actor, reason=reason)
+        plan = datasets_reassign_owner(
+            datasets=chosen, new_owner=form.new_owner_person(), actor=person_for_user(request.user), reason=reason
+        )
     except ValidationError as error:
         apply_service_errors(form, error)
         return _left_behind_page(request, form)

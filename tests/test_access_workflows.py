@@ -20,6 +20,7 @@ from access.models import AccessRequest, AuditEvent, GovernanceItem, Grant, Leve
 from access.org import membership_start, org_event_apply, plan_merge, plan_rename, plan_split
 from catalog.models import Dataset
 from catalog.selectors import left_behind_datasets, proposed_successor
+from catalog.services import datasets_reassign_owner
 from tests.factories import grant, make_dataset, make_person, make_unit
 
 pytestmark = pytest.mark.django_db
@@ -306,3 +307,26 @@ def test_merge_preview_lists_pending_requests_and_reroutes_them(owner, colleague
     request.refresh_from_db()
     assert request.approver == steward_c
     assert eligible_approvers(request).people == [steward_c]
+
+
+def test_left_behind_reassignment_goes_to_successors_all_or_nothing(owner, colleague, unit):
+    manager = make_person("mira", unit=unit)
+    owner.manager = manager
+    owner.save()
+    first, second = make_dataset(owner, slug="first-left"), make_dataset(colleague, slug="second-left")
+    person_depart(person=owner, actor=None)
+    person_depart(person=colleague, actor=None)  # no manager, no steward: no successor
+
+    with pytest.raises(ValidationError) as refused:
+        datasets_reassign_owner(datasets=[first, second], new_owner=None, actor=manager, reason="left")
+    assert refused.value.message_dict == {
+        "new_owner": [f"'{second.name}' has no proposed successor: choose a person for it."]
+    }
+    first.refresh_from_db()
+    assert first.owner == owner  # nothing moved
+
+    plan = datasets_reassign_owner(datasets=[first], new_owner=None, actor=manager, reason="left")
+
+    first.refresh_from_db()
+    assert plan == {manager: [first]} and first.owner == manager
+    assert AuditEvent.objects.filter(action="dataset.ownership_changed", reason="left").count() == 1
