@@ -10,20 +10,18 @@ Prints a table with PASS/MISS per target and writes bench/results/access.json. S
 
 import os
 import random
-import signal
 import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import FrameType
 from typing import Any
 from urllib.parse import urlencode
 
 from bench import probes
-from bench.config import RESULTS_DIR, BenchConfig, load_config
+from bench.config import RESULTS_DIR, BenchConfig
 from bench.fixtures import HEAVY_USERNAME, MERGE_SOURCE_NAMES, MERGE_SUCCESSOR_NAME, NO_GRANT_USERNAME
 from bench.latency import Latency, summarise, time_paths
-from bench.prepare import prepare_database
+from bench.prepare import start_run
 from bench.report import write_payload
 from bench.search import search_queries
 from bench.server import running_server
@@ -170,16 +168,8 @@ def render(
     return "\n".join(lines)
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds through running_server, which stops gunicorn
-
-
 def main() -> int:
-    signal.signal(signal.SIGTERM, _terminate)
-    config = load_config()
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    load = prepare_database(config)
-    probes.setup_django(config)
+    config, load = start_run()
     try:
         tokens = {caller: probes.issue_token(username) for caller, username in CALLERS.items()}
         floors = {}

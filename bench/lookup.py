@@ -8,18 +8,16 @@ bench/results/lookup.json. See bench/README.md.
 import http.client
 import os
 import random
-import signal
 import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
-from types import FrameType
 from typing import Any
 
 from bench import probes
-from bench.config import LUA_SCRIPT, RESULTS_DIR, BenchConfig, load_config
+from bench.config import LUA_SCRIPT, RESULTS_DIR, BenchConfig
 from bench.fixtures import BENCH_USERNAME
 from bench.loadgen import WrkResult, WrkRun, ensure_wrk
-from bench.prepare import prepare_database
+from bench.prepare import start_run
 from bench.report import Figures, render, write_json
 from bench.search import SearchResult, percentile, search_queries, time_search
 from bench.server import Server, running_server
@@ -117,16 +115,8 @@ def time_search_step(config: BenchConfig, server: Server, token: str) -> SearchR
     return result
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds through running_server, which stops gunicorn
-
-
 def main() -> int:
-    signal.signal(signal.SIGTERM, _terminate)
-    config = load_config()
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    load = prepare_database(config)
-    probes.setup_django(config)
+    config, load = start_run()
     try:
         slugs_file, first, slug_mix = write_slugs(config)
         print(

@@ -1,11 +1,13 @@
 """Bring the shared bench database to the configured scale: reuse it when its fingerprint matches."""
 
+import signal
 import time
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, TypeVar
 
-from bench import database
-from bench.config import BenchConfig
+from bench import database, probes
+from bench.config import RESULTS_DIR, BenchConfig, load_config
 from bench.fixtures import build_catalog
 
 T = TypeVar("T")
@@ -52,3 +54,18 @@ def prepare_database(config: BenchConfig) -> dict[str, Any]:
     step("VACUUM ANALYZE", lambda: database.analyze(config), timings)
     database.mark_loaded(config)
     return {"reused": False, "seconds": round(sum(timings.values()), 1), "steps_s": timings, "rows": rows}
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through running_server, which stops gunicorn
+
+
+def start_run() -> tuple[BenchConfig, dict[str, Any]]:
+    """The opening of a served benchmark: stop cleanly on SIGTERM, read the configuration, make the results
+    directory, bring the database to scale and set Django up for the in-process probes."""
+    signal.signal(signal.SIGTERM, _terminate)
+    config = load_config()
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    load = prepare_database(config)
+    probes.setup_django(config)
+    return config, load

@@ -2,6 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.browser_support import browser, page  # noqa: F401  (fixtures for the browser tests)
+from tests.dvc_builders import history  # noqa: F401 - fixture for the DVC tests
 from tests.factories import make_person, make_unit
 from tests.storage_support import bucket, fault_proxy, moto_endpoint, storage_settings  # noqa: F401 - fixtures
 

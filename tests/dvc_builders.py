@@ -7,9 +7,18 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from storage.dvc.decode import ObjectClass
+
 
 def md5_of(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()  # noqa: S324 - DVC's content address, not security
+
+
+def object_key(md5: str, *, dvc3: bool = True, is_dir: bool = False) -> str:
+    """The key of an object in a DVC remote: DVC 3 under ``files/md5/``, DVC 2 at the top."""
+    return f"{'files/md5/' if dvc3 else ''}{md5[:2]}/{md5[2:]}{'.dir' if is_dir else ''}"
 
 
 @dataclass(frozen=True)
@@ -92,13 +101,11 @@ class LocalRemote:
         return key
 
     def push_file(self, data: bytes, *, dvc3: bool = True) -> str:
-        md5 = md5_of(data)
-        return self._put(f"{'files/md5/' if dvc3 else ''}{md5[:2]}/{md5[2:]}", data)
+        return self._put(object_key(md5_of(data), dvc3=dvc3), data)
 
     def push_dir(self, directory: DirObject, *, dvc3: bool = True) -> list[str]:
         keys = [self.push_file(content, dvc3=dvc3) for content in directory.files.values()]
-        prefix = "files/md5/" if dvc3 else ""
-        keys.append(self._put(f"{prefix}{directory.md5[:2]}/{directory.md5[2:]}.dir", directory.manifest))
+        keys.append(self._put(object_key(directory.md5, dvc3=dvc3, is_dir=True), directory.manifest))
         return keys
 
     def put_raw(self, key: str, data: bytes) -> str:
@@ -252,3 +259,30 @@ def build_history(root: Path) -> History:
         metrics=metrics, labels_feature=labels_feature, labels_main=labels_main, labels_merged=labels_merged,
         extra=extra, prepared=prepared, registry=registry, sample=sample, scratch=scratch, commits=commits,
     )  # fmt: skip
+
+
+@pytest.fixture
+def history(tmp_path, settings) -> History:
+    """The shared scenario, mirrored under the test's own temporary directory."""
+    settings.KURA_REPO_MIRROR_ROOT = tmp_path / "mirrors"
+    return build_history(tmp_path)
+
+
+def history_classes(h: History) -> dict[str, ObjectClass]:
+    """The class of every object ``build_history`` puts on its remote, once the repository is indexed."""
+    return {
+        object_key(h.images_v1.md5, dvc3=False, is_dir=True): ObjectClass.HISTORICAL,
+        object_key(md5_of(b"jpeg-a"), dvc3=False): ObjectClass.HISTORICAL,
+        object_key(md5_of(b"jpeg-b"), dvc3=False): ObjectClass.HISTORICAL,
+        object_key(h.images_v2.md5, is_dir=True): ObjectClass.LIVE,
+        object_key(md5_of(b"jpeg-a")): ObjectClass.LIVE,
+        object_key(md5_of(b"jpeg-b2")): ObjectClass.LIVE,
+        object_key(md5_of(b"jpeg-c")): ObjectClass.LIVE,
+        object_key(md5_of(h.model)): ObjectClass.LIVE,
+        object_key(md5_of(h.labels_main)): ObjectClass.HISTORICAL,
+        object_key(md5_of(h.labels_merged)): ObjectClass.LIVE,
+        object_key(md5_of(h.scratch)): ObjectClass.UNREFERENCED,  # only on a branch deleted before indexing
+        "files/md5/ff/" + "0" * 30: ObjectClass.UNREFERENCED,
+        "runs/ab/cdef/0123/abcdef": ObjectClass.RUN_CACHE,
+        "files/md5/12/3456789.tmp": ObjectClass.TEMPORARY,
+    }

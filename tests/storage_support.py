@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import boto3
 import pytest
@@ -79,6 +80,13 @@ def make_s3_connection(endpoint: str, roots: list[str], name: str | None = None,
 def make_local_connection(roots: list[str], name: str | None = None, **kwargs) -> StorageConnection:
     return connection_create(actor=None, name=name or f"local-{uuid.uuid4().hex[:8]}",
                              kind=StorageConnection.Kind.LOCAL, roots=roots, **kwargs)
+
+
+def write_parts(directory: Path, count: int, size: int = 100) -> None:
+    """Create ``directory`` (and parents) holding ``count`` files of ``size`` bytes each."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        (directory / f"part-{index:03d}.bin").write_bytes(b"k" * size)
 
 
 def scan(connection: StorageConnection) -> ScanRun:

@@ -8,13 +8,7 @@ from frontend.demo import load_demo
 from storage.dvc.decode import ObjectClass, classify_keys
 from storage.dvc.remote_report import remote_summary
 from storage.models import StorageConnection
-from storage.scanning import scan_request, scan_run_inline
-
-
-def scan(connection):
-    run = scan_run_inline(run=scan_request(connection=connection, trigger="cli"))
-    return run.connection.findings.filter(last_run=run)
-
+from tests.storage_support import scan
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +54,8 @@ def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path, settings):
     assert crops.versions.count() == 3
     assert AuditEvent.objects.count() == events
 
-    scanned = scan(StorageConnection.objects.get(name="demo-bucket"))
+    run = scan(StorageConnection.objects.get(name="demo-bucket"))
+    scanned = run.connection.findings.filter(last_run=run)
     findings = {f.uri.removeprefix(f"file://{bucket}/"): f for f in scanned}
     assert {uri for uri, f in findings.items() if f.kind == "unregistered"} == {"tmp-amara-export/", "old-experiments/"}
     assert "The path names 'amara' (Amara Okafor)." in findings["tmp-amara-export/"].hints

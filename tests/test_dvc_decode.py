@@ -12,16 +12,10 @@ from storage.dvc.layout import parse_dir_manifest
 from storage.dvc.repos import training_repo_create
 from storage.models import DvcReference, TrainingRepo
 from storage.tasks import index_training_repo
-from tests.dvc_builders import build_history, md5_of
+from tests.dvc_builders import history_classes, md5_of, object_key
 from tests.factories import bearer, grant, make_dataset, make_person
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def history(tmp_path, settings):
-    settings.KURA_REPO_MIRROR_ROOT = tmp_path / "mirrors"
-    return build_history(tmp_path)
 
 
 @pytest.fixture
@@ -36,10 +30,6 @@ def indexed(history, owner):
     return repo
 
 
-def _key(md5, *, dvc3=True, is_dir=False):
-    return f"{'files/md5/' if dvc3 else ''}{md5[:2]}/{md5[2:]}{'.dir' if is_dir else ''}"
-
-
 def _dir_members(remote):
     return {key: [entry.md5 for entry in parse_dir_manifest((remote.path / key).read_bytes())]
             for key in remote.object_keys() if key.endswith(".dir")}
@@ -49,42 +39,26 @@ def test_every_object_in_a_shared_layout_remote_is_classified_exactly(history, i
     h = history
     keys = h.remote.object_keys()
     classes = classify_keys(keys, dir_members=_dir_members(h.remote))
-    expected = {
-        _key(h.images_v1.md5, dvc3=False, is_dir=True): ObjectClass.HISTORICAL,
-        _key(md5_of(b"jpeg-a"), dvc3=False): ObjectClass.HISTORICAL,
-        _key(md5_of(b"jpeg-b"), dvc3=False): ObjectClass.HISTORICAL,
-        _key(h.images_v2.md5, is_dir=True): ObjectClass.LIVE,
-        _key(md5_of(b"jpeg-a")): ObjectClass.LIVE,
-        _key(md5_of(b"jpeg-b2")): ObjectClass.LIVE,
-        _key(md5_of(b"jpeg-c")): ObjectClass.LIVE,
-        _key(md5_of(h.model)): ObjectClass.LIVE,
-        _key(md5_of(h.labels_main)): ObjectClass.HISTORICAL,
-        _key(md5_of(h.labels_merged)): ObjectClass.LIVE,
-        _key(md5_of(h.scratch)): ObjectClass.UNREFERENCED,  # only on a branch deleted before indexing
-        "files/md5/ff/" + "0" * 30: ObjectClass.UNREFERENCED,
-        "runs/ab/cdef/0123/abcdef": ObjectClass.RUN_CACHE,
-        "files/md5/12/3456789.tmp": ObjectClass.TEMPORARY,
-    }
-    assert classes == expected
+    assert classes == history_classes(h)
     # Without the .dir manifests, files inside directories have no reference of their own.
     bare = classify_keys(keys)
-    assert bare[_key(md5_of(b"jpeg-c"))] == ObjectClass.UNREFERENCED
-    assert bare[_key(h.images_v2.md5, is_dir=True)] == ObjectClass.LIVE
+    assert bare[object_key(md5_of(b"jpeg-c"))] == ObjectClass.UNREFERENCED
+    assert bare[object_key(h.images_v2.md5, is_dir=True)] == ObjectClass.LIVE
     # A key in the other layout is a different object: a DVC 3 copy of a DVC 2 directory is not referenced.
-    assert classify_keys([_key(h.images_v1.md5, is_dir=True)]) == {
-        _key(h.images_v1.md5, is_dir=True): ObjectClass.UNREFERENCED
+    assert classify_keys([object_key(h.images_v1.md5, is_dir=True)]) == {
+        object_key(h.images_v1.md5, is_dir=True): ObjectClass.UNREFERENCED
     }
     # Scoped to another repository, nothing here is referenced.
-    assert set(classify_keys([_key(md5_of(h.model))], repo_ids=[indexed.pk + 1000]).values()) == {
+    assert set(classify_keys([object_key(md5_of(h.model))], repo_ids=[indexed.pk + 1000]).values()) == {
         ObjectClass.UNREFERENCED
     }
 
 
 def test_decode_directory_key_gives_repo_path_commit_author_dataset_and_files(history, indexed, owner):
     h = history
-    decoded = decode(_key(h.images_v2.md5, is_dir=True), user=owner.user, remote_dirs=[h.remote.path])
+    decoded = decode(object_key(h.images_v2.md5, is_dir=True), user=owner.user, remote_dirs=[h.remote.path])
     assert decoded.classification == ObjectClass.LIVE
-    assert decoded.keys == [_key(h.images_v2.md5, is_dir=True)]
+    assert decoded.keys == [object_key(h.images_v2.md5, is_dir=True)]
     [reference] = decoded.references
     assert (reference.repo_name, reference.path, reference.stage, reference.source_path, reference.commit,
             reference.author_name, reference.author_email, reference.authored_at.isoformat(), reference.nfiles) == (
@@ -100,7 +74,7 @@ def test_decode_directory_key_gives_repo_path_commit_author_dataset_and_files(hi
 def test_decode_bare_hash_of_a_dvc2_directory_and_a_stage_output(history, indexed, owner):
     h = history
     old = decode(h.images_v1.md5 + ".dir", user=owner.user, remote_dirs=[h.remote.path])
-    assert old.keys == [_key(h.images_v1.md5, dvc3=False, is_dir=True)]
+    assert old.keys == [object_key(h.images_v1.md5, dvc3=False, is_dir=True)]
     assert old.classification == ObjectClass.HISTORICAL
     assert [(entry.relpath) for entry in old.files] == ["a.jpg", "b.jpg"]
     model = decode(md5_of(h.model), user=owner.user)
@@ -127,7 +101,7 @@ def test_directory_file_list_withheld_without_read_access(history, indexed, owne
     make_dataset(owner, slug="all-data", visibility=Dataset.Visibility.RESTRICTED,
                  locations=[LocationSpec(uri="dvc://vision/detector#data")])
     stranger = make_person("stan", unit=unit)
-    key = _key(history.images_v2.md5, is_dir=True)
+    key = object_key(history.images_v2.md5, is_dir=True)
     seen = decode(key, user=stranger.user, remote_dirs=[history.remote.path])
     assert seen.files is None
     assert [d.slug for d in seen.datasets] == ["street-images"]
@@ -140,7 +114,7 @@ def test_decode_api(history, indexed, owner, api, settings):
     settings.KURA_LOCAL_ROOTS = [str(history.remote.path.parent)]
     h = history
     api.credentials(HTTP_AUTHORIZATION=bearer(owner))
-    key = _key(h.images_v2.md5, is_dir=True)
+    key = object_key(h.images_v2.md5, is_dir=True)
     response = api.get(f"/api/v1/dvc/decode/{key}")
     assert response.status_code == 200
     body = response.json()
@@ -155,7 +129,7 @@ def test_decode_api(history, indexed, owner, api, settings):
     assert body["datasets"] == [
         {"slug": "street-images", "name": body["datasets"][0]["name"], "url": "/api/v1/datasets/street-images/"}
     ]
-    assert body["files"][2] == {"relpath": "c.jpg", "md5": md5_of(b"jpeg-c"), "key": _key(md5_of(b"jpeg-c"))}
+    assert body["files"][2] == {"relpath": "c.jpg", "md5": md5_of(b"jpeg-c"), "key": object_key(md5_of(b"jpeg-c"))}
     settings.KURA_LOCAL_ROOTS = []
     assert api.get(f"/api/v1/dvc/decode/{key}/").json()["files"] is None  # outside the allow-list: not read
     bad = api.get("/api/v1/dvc/decode/xyz")
@@ -209,7 +183,7 @@ def test_decode_page_shows_what_a_hash_is_without_revealing_restricted_datasets(
     client.force_login(owner.user)
     page = client.get("/dvc/decode/", {"q": md5_of(history.labels_merged)}).content.decode()
     assert "Erin Ember" in page and "data/labels.csv" in page and restricted.name in page
-    listing = client.get("/dvc/decode/", {"q": _key(history.images_v2.md5, is_dir=True)}).content.decode()
+    listing = client.get("/dvc/decode/", {"q": object_key(history.images_v2.md5, is_dir=True)}).content.decode()
     assert "c.jpg" in listing and "Bob Baker" in listing and "refs/tags" not in listing
     stranger = make_person("stan", unit=unit)
     client.force_login(stranger.user)

@@ -8,15 +8,9 @@ from django.core.exceptions import ValidationError
 from storage.dvc.indexer import training_repo_index
 from storage.dvc.repos import training_repo_create
 from storage.models import DvcImport, DvcReference, DvcRemoteConfig, IndexingWarning, TrainingRepo
-from tests.dvc_builders import build_history, dvc_file, md5_of
+from tests.dvc_builders import dvc_file, md5_of
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def history(tmp_path, settings):
-    settings.KURA_REPO_MIRROR_ROOT = tmp_path / "mirrors"
-    return build_history(tmp_path)
 
 
 @pytest.fixture

@@ -29,15 +29,20 @@ from storage.models import (
 )
 from storage.scanning import SimulatedCrash, scan_plan, scan_request, scan_run_inline, shard_process
 from storage.services import connection_set_dvc_repos
-from tests.dvc_builders import GitRepo, LocalRemote, build_history, dvc_config, dvc_file, md5_of
+from tests.dvc_builders import (
+    GitRepo,
+    LocalRemote,
+    build_history,
+    dvc_config,
+    dvc_file,
+    history_classes,
+    md5_of,
+    object_key,
+)
 from tests.factories import bearer, make_person
 from tests.storage_support import make_local_connection, make_s3_connection, s3_client, scan
 
 pytestmark = pytest.mark.django_db
-
-
-def _key(md5: str, *, dvc3: bool = True, is_dir: bool = False) -> str:
-    return f"{'files/md5/' if dvc3 else ''}{md5[:2]}/{md5[2:]}{'.dir' if is_dir else ''}"
 
 
 SHARED_V1, SHARED_V2, TRAINER_DVC2 = b"shared-v1", b"shared-v2", b"trainer-dvc2-exp"
@@ -87,26 +92,13 @@ def scenario(storage_settings, tmp_path, owner) -> Scenario:
     training_repo_index(repo=detector)
     training_repo_index(repo=trainer)
     expected = {
-        _key(h.images_v1.md5, dvc3=False, is_dir=True): ObjectClass.HISTORICAL,
-        _key(md5_of(b"jpeg-a"), dvc3=False): ObjectClass.HISTORICAL,
-        _key(md5_of(b"jpeg-b"), dvc3=False): ObjectClass.HISTORICAL,
-        _key(h.images_v2.md5, is_dir=True): ObjectClass.LIVE,
-        _key(md5_of(b"jpeg-a")): ObjectClass.LIVE,
-        _key(md5_of(b"jpeg-b2")): ObjectClass.LIVE,
-        _key(md5_of(b"jpeg-c")): ObjectClass.LIVE,
-        _key(md5_of(h.model)): ObjectClass.LIVE,
-        _key(md5_of(h.labels_main)): ObjectClass.HISTORICAL,
-        _key(md5_of(h.labels_merged)): ObjectClass.LIVE,
-        _key(md5_of(h.sample)): ObjectClass.LIVE,
-        _key(md5_of(h.scratch)): ObjectClass.UNREFERENCED,  # only on a branch deleted before indexing
-        "files/md5/ff/" + "0" * 30: ObjectClass.UNREFERENCED,
-        "runs/ab/cdef/0123/abcdef": ObjectClass.RUN_CACHE,
-        "files/md5/12/3456789.tmp": ObjectClass.TEMPORARY,
+        **history_classes(h),
+        object_key(md5_of(h.sample)): ObjectClass.LIVE,
         UNICODE_TMP: ObjectClass.TEMPORARY,
         "README.txt": ObjectClass.OTHER,
-        _key(md5_of(SHARED_V1)): ObjectClass.HISTORICAL,
-        _key(md5_of(SHARED_V2)): ObjectClass.LIVE,
-        _key(md5_of(TRAINER_DVC2), dvc3=False): ObjectClass.LIVE,  # live at the head of branch exp
+        object_key(md5_of(SHARED_V1)): ObjectClass.HISTORICAL,
+        object_key(md5_of(SHARED_V2)): ObjectClass.LIVE,
+        object_key(md5_of(TRAINER_DVC2), dvc3=False): ObjectClass.LIVE,  # live at the head of branch exp
     }
     assert sorted(expected) == h.remote.object_keys()  # the scenario lists every object it put there
     return Scenario(h.remote, detector, trainer, expected, trainer_commits)
@@ -203,7 +195,7 @@ def test_local_remote_shared_by_two_repositories_classifies_every_object(scenari
     assert all(finding.is_open for finding in connection.findings.all())
 
     # Data that goes away closes its finding on the next complete scan.
-    (scenario.remote.path / _key(md5_of(SHARED_V1))).unlink()
+    (scenario.remote.path / object_key(md5_of(SHARED_V1))).unlink()
     scan(connection)
     trainer_hist.refresh_from_db()
     assert trainer_hist.status == Finding.Status.RESOLVED
@@ -263,9 +255,9 @@ def test_objects_referenced_only_by_a_repository_whose_indexing_failed_are_flagg
 def test_a_repository_not_linked_explains_nothing(scenario):
     connection = _local_remote(scenario, [scenario.detector])
     classes = _classes_by_key(connection)
-    assert classes[_key(md5_of(SHARED_V2))] == ObjectClass.UNREFERENCED
-    assert classes[_key(md5_of(TRAINER_DVC2), dvc3=False)] == ObjectClass.UNREFERENCED
-    assert classes[_key(md5_of(b"jpeg-c"))] == ObjectClass.LIVE
+    assert classes[object_key(md5_of(SHARED_V2))] == ObjectClass.UNREFERENCED
+    assert classes[object_key(md5_of(TRAINER_DVC2), dvc3=False)] == ObjectClass.UNREFERENCED
+    assert classes[object_key(md5_of(b"jpeg-c"))] == ObjectClass.LIVE
 
 
 def test_export_lists_unreferenced_objects_as_csv_and_json(scenario, client):
@@ -344,7 +336,7 @@ def test_a_never_indexed_repository_leaves_its_objects_unreferenced_and_says_so(
     connection = _local_remote(scenario, [scenario.detector, unindexed])
     scan(connection)
     classes = _classes_by_key(connection)
-    assert classes[_key(md5_of(SHARED_V2))] == ObjectClass.UNREFERENCED
+    assert classes[object_key(md5_of(SHARED_V2))] == ObjectClass.UNREFERENCED
     finding = connection.findings.get(kind=Finding.Kind.DVC_UNREFERENCED)
     assert finding.object_count == 2 + 3  # the two true orphans and the fork's three objects
     warning = next(hint for hint in finding.hints if "not indexed" in hint)

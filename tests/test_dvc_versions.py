@@ -9,16 +9,10 @@ from catalog.services import LocationSpec
 from storage.dvc.indexer import training_repo_index
 from storage.dvc.repos import training_repo_create
 from storage.dvc.versions import dataset_versions_from_history
-from tests.dvc_builders import build_history, dir_object, dvc_file, md5_of
+from tests.dvc_builders import dir_object, dvc_file, md5_of
 from tests.factories import make_dataset, make_version
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def history(tmp_path, settings):
-    settings.KURA_REPO_MIRROR_ROOT = tmp_path / "mirrors"
-    return build_history(tmp_path)
 
 
 @pytest.fixture

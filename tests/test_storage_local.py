@@ -12,26 +12,20 @@ from catalog.services import LocationSpec
 from storage.models import Finding, ScanRun, ScanShard
 from storage.scanning import SimulatedCrash, scan_plan, scan_request, scan_run_inline, shard_process
 from tests.factories import make_dataset
-from tests.storage_support import make_local_connection, make_s3_connection, put_objects, scan
+from tests.storage_support import make_local_connection, make_s3_connection, put_objects, scan, write_parts
 
 pytestmark = pytest.mark.django_db
-
-
-def _write(directory, count: int, size: int = 100) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        (directory / f"part-{index:03d}.bin").write_bytes(b"k" * size)
 
 
 @pytest.fixture
 def share(storage_settings, tmp_path):
     root = tmp_path / "mnt" / "share"
-    _write(root / "signs", 4)
-    _write(root / "tmp-amara-export", 7)
-    _write(root / "old-experiments" / "kws-augmented", 9)
+    write_parts(root / "signs", 4)
+    write_parts(root / "tmp-amara-export", 7)
+    write_parts(root / "old-experiments" / "kws-augmented", 9)
     (root / "notes.txt").write_text("hello")
     outside = tmp_path / "outside"
-    _write(outside, 50)
+    write_parts(outside, 50)
     os.symlink(outside, root / "escape")  # must never be followed
     os.symlink(root / "signs", root / "signs-link")
     return root
@@ -69,7 +63,7 @@ def test_a_vanishing_location_becomes_a_missing_finding(share, owner):
     assert (missing.dataset, missing.status) == (dataset, Finding.Status.OPEN)
     assert missing.message == "No data found: the location is empty or was removed."
 
-    _write(share / "signs", 1)
+    write_parts(share / "signs", 1)
     scan(connection)
     missing.refresh_from_db()
     assert (missing.status, missing.resolution) == (Finding.Status.RESOLVED, "Data is present again.")
@@ -95,8 +89,8 @@ def _crash_then_resume(connection, shard_prefix: str, crash_after: int) -> ScanR
 
 def test_a_worker_killed_mid_scan_resumes_without_double_counting(share, settings):
     settings.KURA_SCAN_CHECKPOINT_EVERY = 10
-    _write(share / "big" / "nested", 45, size=3)
-    _write(share / "big", 50, size=2)
+    write_parts(share / "big" / "nested", 45, size=3)
+    write_parts(share / "big", 50, size=2)
     connection = make_local_connection([str(share)])
 
     run = _crash_then_resume(connection, "big/", crash_after=37)
@@ -132,7 +126,7 @@ def test_roots_escaping_the_allow_list_are_refused(storage_settings, tmp_path):
 
 def test_a_root_swapped_for_a_symlink_after_creation_is_refused_at_scan_time(storage_settings, tmp_path):
     root = tmp_path / "mnt" / "share"
-    _write(root, 2)
+    write_parts(root, 2)
     connection = make_local_connection([str(root)])
     shutil.rmtree(root)
     os.symlink(tmp_path, root)

@@ -12,23 +12,17 @@ from catalog.services import LocationSpec
 from storage.dvc.repos import training_repo_create
 from storage.models import Finding, ScanRun, StorageConnection
 from tests.factories import make_dataset, make_person
-from tests.storage_support import make_local_connection, scan
+from tests.storage_support import make_local_connection, scan, write_parts
 
 pytestmark = pytest.mark.django_db
-
-
-def _write(directory, count: int, size: int = 100) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        (directory / f"part-{index:03d}.bin").write_bytes(b"k" * size)
 
 
 @pytest.fixture
 def share(storage_settings, tmp_path):
     root = tmp_path / "mnt" / "share"
-    _write(root / "signs", 2)
-    _write(root / "tmp-amara-export", 7, size=1000)
-    _write(root / "old-experiments" / "kws-augmented", 3)
+    write_parts(root / "signs", 2)
+    write_parts(root / "tmp-amara-export", 7, size=1000)
+    write_parts(root / "old-experiments" / "kws-augmented", 3)
     return root
 
 
