@@ -1,5 +1,6 @@
 """Reads that join the access ledger with dataset visibility (``access`` cannot see datasets itself)."""
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from access.models import AccessRequest, AuditEvent, GovernanceItem, Grant, Memb
 from access.selectors import person_for_user
 from catalog.models import Dataset
 from catalog.querysets import Action
+from catalog.selectors import left_behind_datasets, proposed_successor
 
 
 def is_governance(user: Any) -> bool:
@@ -179,3 +181,48 @@ def org_events_recent(*, limit: int = 10) -> "QuerySet[OrgEvent]":
     return OrgEvent.objects.select_related("actor").prefetch_related("sources", "targets").order_by("-applied_at")[
         :limit
     ]
+
+
+@dataclass
+class LeftBehindRow:
+    dataset: Dataset
+    locations: list[Any] | None  # None: the viewer may not read the data, so not where it lives either
+    successor: Person | None
+    can_reassign: bool
+
+
+@dataclass
+class LeftBehindGroup:
+    person: Person
+    rows: list[LeftBehindRow]
+    successor: Person | None  # the successor proposed for most of this person's datasets
+
+
+def left_behind_reassignable(*, user: Any, datasets: Iterable[Dataset]) -> set[str]:
+    """Governance may reassign any left-behind dataset; a steward those they may change (their units')."""
+    ids = {str(dataset.pk) for dataset in datasets}
+    if not is_steward(user):
+        return set()
+    if is_governance(user):
+        return ids
+    return set(datasets_by_id(user=user, ids=ids, action="change"))
+
+
+def left_behind_groups(*, user: Any) -> list[LeftBehindGroup]:
+    """The Left behind queue as ``user`` may see it, by departed owner, newest departure first."""
+    datasets = list(left_behind_datasets(user=user))
+    readable = datasets_by_id(user=user, ids=[dataset.pk for dataset in datasets], action="read")
+    changeable = left_behind_reassignable(user=user, datasets=datasets)
+    groups: dict[Any, LeftBehindGroup] = {}
+    for dataset in datasets:
+        group = groups.setdefault(dataset.owner_id, LeftBehindGroup(person=dataset.owner, rows=[], successor=None))
+        group.rows.append(LeftBehindRow(
+            dataset=dataset,
+            locations=list(dataset.locations.all()) if str(dataset.pk) in readable else None,
+            successor=proposed_successor(dataset),
+            can_reassign=str(dataset.pk) in changeable,
+        ))
+    for group in groups.values():
+        successors = Counter(row.successor for row in group.rows if row.successor is not None)
+        group.successor = successors.most_common(1)[0][0] if successors else None
+    return list(groups.values())

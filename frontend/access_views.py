@@ -7,8 +7,6 @@ decisions are made only by ``Dataset.objects.restrict`` (through the selectors),
 
 import hashlib
 import json
-from collections import Counter
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -39,6 +37,8 @@ from catalog.access_selectors import (
     governance_queue,
     is_governance,
     is_steward,
+    left_behind_groups,
+    left_behind_reassignable,
     org_events_recent,
     org_unit_tree,
     request_history,
@@ -47,7 +47,7 @@ from catalog.access_selectors import (
 )
 from catalog.api.access_views import filter_audit
 from catalog.models import Dataset
-from catalog.selectors import dataset_can_change, left_behind_datasets, proposed_successor
+from catalog.selectors import dataset_can_change, left_behind_datasets
 from catalog.services import datasets_reassign_owner
 from frontend.access_forms import (
     ORG_FORMS,
@@ -322,37 +322,14 @@ def grant_revoke_view(request: HttpRequest, slug: str, grant_id: int) -> HttpRes
 
 
 def _left_behind_page(request: HttpRequest, form: ReassignForm | None = None) -> HttpResponse:
-    datasets = list(left_behind_datasets(user=request.user))
-    ids = [dataset.pk for dataset in datasets]
-    steward = is_steward(request.user)
-    readable = datasets_by_id(user=request.user, ids=ids, action="read")
-    changeable = _reassignable(request, datasets) if steward else set()
-    groups: dict[Any, dict[str, Any]] = {}
-    for dataset in datasets:
-        group = groups.setdefault(dataset.owner_id, {"person": dataset.owner, "rows": []})
-        group["rows"].append({
-            "dataset": dataset,
-            "locations": list(dataset.locations.all()) if str(dataset.pk) in readable else None,
-            "successor": proposed_successor(dataset),
-            "can_reassign": str(dataset.pk) in changeable,
-        })
-    for group in groups.values():
-        successors = Counter(row["successor"] for row in group["rows"] if row["successor"] is not None)
-        group["successor"] = successors.most_common(1)[0][0] if successors else None
+    groups = left_behind_groups(user=request.user)
+    changeable = sorted(str(row.dataset.pk) for group in groups for row in group.rows if row.can_reassign)
     if form is None and changeable:
-        form = ReassignForm(dataset_choices=[(pk, pk) for pk in sorted(changeable)])
+        form = ReassignForm(dataset_choices=[(pk, pk) for pk in changeable])
     selected = set(form["datasets"].value() or []) if form is not None and form.is_bound else set()
-    context = {"groups": list(groups.values()), "is_steward": steward, "form": form, "selected": selected,
+    context = {"groups": groups, "is_steward": is_steward(request.user), "form": form, "selected": selected,
                "any_reassignable": bool(changeable)}
     return render(request, "frontend/access/left_behind.html", context)
-
-
-def _reassignable(request: HttpRequest, datasets: list[Dataset]) -> set[str]:
-    """Governance may reassign any left-behind dataset; a steward those they may change (their units')."""
-    ids = {str(dataset.pk) for dataset in datasets}
-    if is_governance(request.user):
-        return ids
-    return set(datasets_by_id(user=request.user, ids=ids, action="change"))
 
 
 @login_required
@@ -366,7 +343,7 @@ def left_behind_reassign(request: HttpRequest) -> HttpResponse:
     if not is_steward(request.user):
         raise PermissionDenied("Only stewards and catalog governance reassign left-behind datasets.")
     datasets = {str(dataset.pk): dataset for dataset in left_behind_datasets(user=request.user)}
-    allowed = _reassignable(request, list(datasets.values()))
+    allowed = left_behind_reassignable(user=request.user, datasets=datasets.values())
     form = ReassignForm(request.POST, dataset_choices=[(pk, pk) for pk in sorted(allowed)])
     if not form.is_valid():
         return _left_behind_page(request, form)
