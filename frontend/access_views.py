@@ -61,6 +61,7 @@ from frontend.access_forms import (
 )
 from frontend.forms import apply_service_errors
 from frontend.views import access_panel_context, dataset_or_404, render_dataset_detail
+from storage.selectors import findings_pointing_to
 
 PAGE_SIZE = 25
 AUDIT_PAGE_SIZE = 50
@@ -323,11 +324,15 @@ def grant_revoke_view(request: HttpRequest, slug: str, grant_id: int) -> HttpRes
 
 def _left_behind_page(request: HttpRequest, form: ReassignForm | None = None) -> HttpResponse:
     groups = left_behind_groups(user=request.user)
+    # What each leaver left in storage that no dataset accounts for, listed beside what they owned.
+    findings = {group.person.pk: list(findings_pointing_to(user=request.user, person=group.person)[:10])
+                for group in groups}
     changeable = sorted(str(row.dataset.pk) for group in groups for row in group.rows if row.can_reassign)
     if form is None and changeable:
         form = ReassignForm(dataset_choices=[(pk, pk) for pk in changeable])
     selected = set(form["datasets"].value() or []) if form is not None and form.is_bound else set()
-    context = {"groups": groups, "is_steward": is_steward(request.user), "form": form, "selected": selected,
+    context = {"groups": groups, "findings": findings, "is_steward": is_steward(request.user), "form": form,
+               "selected": selected,
                "any_reassignable": bool(changeable)}
     return render(request, "frontend/access/left_behind.html", context)
 

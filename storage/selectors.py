@@ -4,9 +4,11 @@ whoever a finding is assigned to or was claimed by."""
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
+from access.models import Person
 from access.selectors import person_for_user
 from catalog.access_selectors import is_steward
 from catalog.models import Dataset
@@ -112,4 +114,17 @@ def dvc_remote_open_findings(*, user: Any, connection: StorageConnection) -> "Qu
     return finding_list(user=user).filter(
         connection=connection, kind__in=[Finding.Kind.DVC_UNREFERENCED, Finding.Kind.DVC_HISTORICAL],
         status__in=Finding.OPEN_STATUSES,
+    )
+
+
+def findings_pointing_to(*, user: Any, person: Person) -> "QuerySet[Finding]":
+    """Open findings whose evidence names ``person``: the store's owner of the data, a DVC commit author, or a
+    hint such as "the path names 'amara' (Amara Okafor)". What a leaver left in storage besides datasets."""
+    named = Q(storage_owner__iexact=person.user.username) | Q(storage_owner__istartswith=person.display_name)
+    return (
+        finding_list(user=user)
+        .filter(status__in=Finding.OPEN_STATUSES)
+        .annotate(hint_text=Cast("hints", TextField()))
+        .filter(named | Q(hint_text__icontains=f"({person.display_name})"))
+        .order_by("-total_bytes")
     )

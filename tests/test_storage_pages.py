@@ -5,6 +5,7 @@ import html
 import pytest
 from django.urls import reverse
 
+from access.leavers import person_depart
 from access.models import Membership
 from access.org import membership_start
 from catalog.models import Dataset
@@ -205,3 +206,19 @@ def test_scan_now_on_a_disabled_connection_says_why(client, scanned):
 
     assert response.status_code == 200 and "is disabled" in page_text(response)
     assert ScanRun.objects.count() == 1
+
+
+def test_left_behind_lists_what_a_leaver_left_in_storage(client, storage_settings, tmp_path, unit, owner, steward):
+    amara = make_person("amara", unit=unit, display_name="Amara Okafor")
+    make_dataset(amara, slug="amara-signs")
+    share = tmp_path / "mnt" / "share"
+    write_parts(share / "tmp-amara-export", 3)
+    write_parts(share / "someone-else", 2)
+    scan(make_local_connection([str(share)], name="nas"))
+    person_depart(person=amara, actor=None)
+    client.force_login(steward.user)
+
+    page = page_text(client.get(reverse("frontend:left-behind")))
+
+    assert "Also in storage, pointing to Amara Okafor" in page
+    assert f"file://{share}/tmp-amara-export/" in page and "someone-else" not in page
