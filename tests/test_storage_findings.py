@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from access.leavers import person_depart
 from access.models import AuditEvent
 from catalog.models import Dataset
+from storage.dvc.repos import training_repo_create
 from storage.models import Finding, StorageConnection
 from storage.services import finding_assign, finding_claim, finding_dismiss
 from tests.factories import bearer, make_person
@@ -102,6 +103,16 @@ def test_connections_api_is_staff_only_and_never_shows_credentials(api, storage_
     assert "LAKE_KEY_ID" not in body and "LAKE_SECRET" not in body
     assert listed.json()["results"][0]["credentials_source"] == "environment"
     assert api.get("/api/v1/storage/connections/lake/").json()["roots"] == ["lake/raw/"]
+
+    training_repo_create(actor=None, name="signs", url="https://git.example.com/signs.git")
+    remote = api.post("/api/v1/storage/connections/", {
+        "name": "dvc-remote", "kind": "local", "roots": [str(share)], "is_dvc_remote": True,
+        "dvc_repos": ["signs"]}, format="json")
+    assert remote.status_code == 201 and remote.json()["dvc_repos"] == ["signs"]
+    unknown = api.post("/api/v1/storage/connections/", {
+        "name": "dvc-two", "kind": "local", "roots": [str(share)], "is_dvc_remote": True,
+        "dvc_repos": ["nope"]}, format="json")
+    assert unknown.status_code == 400 and "dvc_repos" in unknown.json()["error"]["details"]
 
 
 def test_findings_api_filters_and_actions(api, scanned, owner, colleague):

@@ -2,7 +2,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from storage.models import Finding, ScanRun, StorageConnection
+from storage.models import Finding, ScanRun, StorageConnection, TrainingRepo
 from storage.selectors import run_progress
 
 
@@ -10,12 +10,14 @@ class ConnectionSerializer(serializers.ModelSerializer):
     """Never carries a secret: only how the connection signs in (environment, secrets file, default chain)."""
 
     credentials_source = serializers.CharField(read_only=True)
+    dvc_repos = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
     last_run = serializers.SerializerMethodField()
 
     class Meta:
         model = StorageConnection
         fields = ["id", "name", "kind", "endpoint_url", "region", "addressing_style", "roots", "inventory_manifest",
-                  "schedule_minutes", "is_dvc_remote", "enabled", "credentials_source", "created_at", "last_run"]
+                  "schedule_minutes", "is_dvc_remote", "dvc_repos", "enabled", "credentials_source", "created_at",
+                  "last_run"]
 
     def get_last_run(self, connection: StorageConnection) -> dict[str, Any] | None:
         run = connection.runs.order_by("-created_at").first()
@@ -39,6 +41,10 @@ class ConnectionCreateSerializer(serializers.Serializer):
     inventory_manifest = serializers.CharField(required=False, default="", allow_blank=True)
     schedule_minutes = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=5)
     is_dvc_remote = serializers.BooleanField(required=False, default=False)
+    dvc_repos = serializers.SlugRelatedField(
+        many=True, required=False, slug_field="name", queryset=TrainingRepo.objects.all(),
+        help_text="Names of the training repositories that push to this DVC remote.",
+    )
 
 
 class ScanRunSerializer(serializers.ModelSerializer):
