@@ -10,7 +10,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
     """Never carries a secret: only how the connection signs in (environment, secrets file, default chain)."""
 
     credentials_source = serializers.CharField(read_only=True)
-    dvc_repos = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    dvc_repos = serializers.SlugRelatedField[TrainingRepo](many=True, read_only=True, slug_field="name")
     last_run = serializers.SerializerMethodField()
 
     class Meta:
