@@ -53,9 +53,9 @@ def findings_breakdown(findings: "QuerySet[Finding]") -> Breakdown:
         total_bytes=totals["bytes"] or 0,
         total_findings=totals["count"] or 0,
         by_kind=by_kind,
-        by_connection=_bars([(name, size or 0, n, name) for name, size, n in connection_rows]),
-        by_age=_bars(_age_rows(unregistered)),
-        by_owner=_bars(_owner_rows(owner_rows)),
+        by_connection=chart_bars([(name, size or 0, n, name) for name, size, n in connection_rows]),
+        by_age=chart_bars(_age_rows(unregistered)),
+        by_owner=chart_bars(_owner_rows(owner_rows)),
     )
 
 
@@ -88,7 +88,8 @@ def _owner_rows(rows: list[tuple[str, int | None, int]]) -> list[tuple[str, int,
     return shown
 
 
-def _bars(rows: list[tuple[str, int, int, str]]) -> list[Bar]:
+def chart_bars(rows: list[tuple[str, int, int, str]]) -> list[Bar]:
+    """Rows of (label, bytes, count, filter value) as bars, each sized against the largest."""
     largest = max((size for _, size, _, _ in rows), default=0)
     return [
         Bar(label, size, count, round(100.0 * size / largest, 1) if largest else 0.0, value)

@@ -14,8 +14,9 @@ from rest_framework.views import APIView
 
 from kura.api.errors import NOT_FOUND_MESSAGE
 from storage.api.views import _connection, _staff_only
-from storage.dvc.remote_report import EXPORT_COLUMNS, Bar, remote_summary, remote_warnings, unreferenced_objects
+from storage.dvc.remote_report import EXPORT_COLUMNS, remote_summary, remote_warnings, unreferenced_objects
 from storage.models import StorageConnection
+from storage.reports import Bar
 
 
 def _dvc_remote(request: Request, name: str) -> StorageConnection:

@@ -23,19 +23,11 @@ from storage.dvc.remote_scan import (
 )
 from storage.listers import lister_for
 from storage.models import DvcScanAggregate, ScanRun, StorageConnection, TrainingRepo
+from storage.reports import Bar, chart_bars
 
 CLASS_ORDER = [ObjectClass.LIVE, ObjectClass.HISTORICAL, ObjectClass.UNREFERENCED, ObjectClass.RUN_CACHE,
                ObjectClass.TEMPORARY, ObjectClass.OTHER]
 EXPORT_COLUMNS = ["uri", "key", "size", "last_modified", "storage_owner"]
-
-
-@dataclass
-class Bar:
-    label: str
-    count: int
-    bytes: int
-    percent: float = 0.0
-    filter_value: str = ""
 
 
 @dataclass
@@ -51,13 +43,6 @@ class RemoteSummary:
 def last_finished_run(connection: StorageConnection) -> ScanRun | None:
     finished = [ScanRun.Status.SUCCEEDED, ScanRun.Status.PARTIAL]
     return connection.runs.filter(status__in=finished).order_by("-finished_at", "-pk").first()
-
-
-def _with_percent(bars: list[Bar]) -> list[Bar]:
-    largest = max((bar.bytes for bar in bars), default=0)
-    for bar in bars:
-        bar.percent = round(100 * bar.bytes / largest, 1) if largest else 0.0
-    return bars
 
 
 def remote_warnings(connection: StorageConnection, run: ScanRun | None = None) -> list[str]:
@@ -98,22 +83,20 @@ def remote_summary(connection: StorageConnection) -> RemoteSummary:
     rows = DvcScanAggregate.objects.filter(shard__run=run)
     by_class = {row["object_class"]: row for row in rows.values("object_class").annotate(
         count=Sum("object_count"), bytes=Sum("byte_count"))}
-    summary.by_class = _with_percent([
-        Bar(label=str(cls.value).replace("_", " "), count=by_class[cls]["count"], bytes=by_class[cls]["bytes"],
-            filter_value=cls.value)
+    summary.by_class = chart_bars([
+        (str(cls.value).replace("_", " "), by_class[cls]["bytes"], by_class[cls]["count"], cls.value)
         for cls in CLASS_ORDER if cls in by_class
     ])
     names = dict(TrainingRepo.objects.values_list("pk", "name"))
     referenced = Q(object_class__in=[ObjectClass.LIVE, ObjectClass.HISTORICAL])
     per_repo = rows.filter(referenced).values("repo_id").annotate(count=Sum("object_count"), bytes=Sum("byte_count"))
-    bars = [Bar(label=names.get(row["repo_id"], "(repository removed)"), count=row["count"], bytes=row["bytes"])
-            for row in per_repo]
-    bars.sort(key=lambda bar: (-bar.bytes, bar.label))
+    bars = sorted(((names.get(row["repo_id"], "(repository removed)"), row["bytes"], row["count"], "")
+                   for row in per_repo), key=lambda bar: (-bar[1], bar[0]))
     unexplained = rows.exclude(referenced).aggregate(count=Sum("object_count"), bytes=Sum("byte_count"),
                                                      groups=Count("pk"))
     if unexplained["groups"]:
-        bars.append(Bar(label="no repository", count=unexplained["count"], bytes=unexplained["bytes"]))
-    summary.by_repo = _with_percent(bars)
+        bars.append(("no repository", unexplained["bytes"], unexplained["count"], ""))
+    summary.by_repo = chart_bars(bars)
     return summary
 
 
