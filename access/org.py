@@ -5,6 +5,8 @@ preview shows is exactly what happens. Objects that domain apps own per unit (da
 through ``access.hooks``; this app imports none of them.
 """
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -93,6 +95,10 @@ class OrgPlan:
 
     def summary(self) -> list[dict[str, str]]:
         return [change.as_dict() for change in self.changes]
+
+    def digest(self) -> str:
+        """A fingerprint of what the plan would change: equal digests mean the same preview."""
+        return hashlib.sha256(json.dumps(self.summary(), sort_keys=True).encode()).hexdigest()
 
 
 def _unit_grants(unit: OrgUnit) -> list[Grant]:

@@ -5,8 +5,6 @@ decisions are made only by ``Dataset.objects.restrict`` (through the selectors),
 ``can_decide`` and ``is_steward`` / ``is_governance``. A dataset the user may not see stays a 404.
 """
 
-import hashlib
-import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -440,10 +438,6 @@ def _grouped(summary: list[dict[str, str]]) -> list[tuple[str, list[str]]]:
     return [(KIND_TITLES.get(kind, kind.title()), groups[kind]) for kind in kinds]
 
 
-def _digest(summary: list[dict[str, str]]) -> str:
-    return hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
-
-
 @login_required
 def org_event(request: HttpRequest, kind: str) -> HttpResponse:
     """Plan an org event and show its preview; "Apply" re-plans and applies only if the plan is unchanged."""
@@ -464,7 +458,7 @@ def org_event(request: HttpRequest, kind: str) -> HttpResponse:
                 apply_service_errors(form, error)
             else:
                 summary = plan.summary()
-                digest = _digest(summary)
+                digest = plan.digest()
                 if request.POST.get("step") == "apply":
                     if request.POST.get("preview_digest") == digest:
                         event = org_event_apply(plan=plan, actor=actor, reason=form.cleaned_data["reason"])
