@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from access.models import Grant, Membership, OrgUnit, Person
 from access.principals import UnitPrincipal
@@ -47,26 +47,6 @@ def granted_object_ids(
     person = principal if isinstance(principal, Person) else person_for_user(principal)
     if person is None:
         return grants.none().values("target_id")
-    return grants.filter(
-        Q(grantee_person=person) | Q(grantee_unit__in=current_unit_ids(person, at))
-    ).values("target_id")
-
-
-def grant_exists(*, principal: Any, model: type[Model], min_level: int, at: datetime | None = None) -> Q:
-    """A condition on ``model`` rows: the principal holds an active grant of at least ``min_level`` on the row.
-
-    Written as correlated EXISTS, one per way of holding a grant, so PostgreSQL may probe the grant index per
-    row when few rows are checked (a lookup by slug) and hash the principal's grants once when many are (a
-    list); a single ``pk IN (...)`` always hashes every grant the principal holds, even to check one row.
-    """
-    grants = Grant.objects.active(at).filter(
-        target_type=ContentType.objects.get_for_model(model), level__gte=min_level, target_id=OuterRef("pk")
-    ).order_by()
-    if isinstance(principal, UnitPrincipal):
-        return Q(Exists(grants.filter(grantee_unit=principal.unit)))
-    person = principal if isinstance(principal, Person) else person_for_user(principal)
-    if person is None:
-        return Q(pk__in=[])
-    return Q(Exists(grants.filter(grantee_person=person))) | Q(
-        Exists(grants.filter(grantee_unit__in=current_unit_ids(person, at)))
+    return grants.filter(Q(grantee_person=person) | Q(grantee_unit__in=current_unit_ids(person, at))).values(
+        "target_id"
     )

@@ -14,10 +14,12 @@ the ledger with their expiry inside the query, so nothing depends on a cleanup j
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.db import models
+from django.utils import timezone
 
 from access.models import Level
 from access.principals import UnitPrincipal
-from access.selectors import grant_exists, person_for_user, stewarded_unit_ids
+from access.selectors import person_for_user
+from catalog.access_condition import Caller, DatasetAccess
 
 if TYPE_CHECKING:
     from catalog.models import Dataset  # noqa: F401 - used in a string annotation
@@ -28,28 +30,38 @@ _LEVEL_FOR = {"view": Level.VIEW, "read": Level.READ, "change": Level.MANAGE}
 
 class DatasetQuerySet(models.QuerySet["Dataset"]):
     def restrict(self, user: Any, action: Action = "view") -> "DatasetQuerySet":
-        if user is None or not getattr(user, "is_authenticated", False):
-            return self.none()
-        if getattr(user, "is_staff", False) or getattr(user, "is_superuser", False):
+        allowed = self._access(user, action)
+        if allowed is True:
             return self
-        granted = grant_exists(principal=user, model=self.model, min_level=_LEVEL_FOR[action])
-        # Cheap column tests first: PostgreSQL evaluates OR arms in order and skips the rest once one holds.
-        allowed = models.Q(visibility="internal") if action == "view" else models.Q(pk__in=[])
-        if isinstance(user, UnitPrincipal):
-            return self.filter(allowed | granted)
-        person = person_for_user(user)
-        if person is None:
+        if allowed is False:
             return self.none()
-        # Separate conditions rather than one subquery joining stewards: each is then an index lookup,
-        # where a single OR across the join made PostgreSQL scan every dataset per query.
-        stewarded = self.model.stewards.through.objects.filter(person=person).values("dataset_id")
-        allowed |= (
-            models.Q(owner=person)
-            | models.Q(pk__in=stewarded)
-            | models.Q(owning_unit__in=stewarded_unit_ids(person))
-            | granted
-        )
         return self.filter(allowed)
+
+    def annotate_access(self, user: Any, action: Action, name: str) -> "DatasetQuerySet":
+        """Add a boolean column ``name``: whether ``user`` may do ``action`` on each row (same rule as restrict)."""
+        allowed = self._access(user, action)
+        value = allowed if isinstance(allowed, DatasetAccess) else models.Value(allowed)
+        return self.annotate(**{name: value})
+
+    def _access(self, user: Any, action: Action) -> "DatasetAccess | bool":
+        if user is None or not getattr(user, "is_authenticated", False):
+            return False
+        if getattr(user, "is_staff", False) or getattr(user, "is_superuser", False):
+            return True
+        if isinstance(user, UnitPrincipal):
+            caller = Caller(unit_id=user.unit.pk)
+        else:
+            person = person_for_user(user)
+            if person is None:
+                return False
+            caller = Caller(person_id=person.pk)
+        return DatasetAccess(
+            model=self.model,
+            caller=caller,
+            min_level=_LEVEL_FOR[action],
+            include_internal=action == "view",
+            at=timezone.now(),
+        )
 
     def with_list_data(self) -> "DatasetQuerySet":
         return self.select_related("owner__user", "owning_unit").prefetch_related("tags")

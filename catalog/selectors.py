@@ -4,7 +4,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 
 from access.approvals import effective_unit
 from access.models import Membership, Person
@@ -56,8 +56,7 @@ def dataset_resolve(
     """
     visible = Dataset.objects.restrict(user, action).select_related(*related)
     if with_read_access:
-        readable = Dataset.objects.restrict(user, "read").filter(pk=OuterRef("pk"))
-        visible = visible.annotate(**{READ_ACCESS_ANNOTATION: Exists(readable)})
+        visible = visible.annotate_access(user, "read", READ_ACCESS_ANNOTATION)
     dataset = visible.filter(slug=slug).first()
     if dataset is None:
         alias = SlugAlias.objects.filter(slug=slug).values_list("dataset_id", flat=True).first()
@@ -166,8 +165,11 @@ def proposed_successor(dataset: Dataset) -> Person | None:
     unit = effective_unit(dataset.owning_unit)
     for role in (Membership.Role.STEWARD, Membership.Role.HEAD):
         member = (
-            Membership.objects.current().filter(unit=unit, role=role, person__status=Person.Status.ACTIVE)
-            .select_related("person").order_by("valid_from").first()
+            Membership.objects.current()
+            .filter(unit=unit, role=role, person__status=Person.Status.ACTIVE)
+            .select_related("person")
+            .order_by("valid_from")
+            .first()
         )
         if member is not None:
             return member.person

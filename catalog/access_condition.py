@@ -1,0 +1,123 @@
+"""The dataset permission condition, written as one SQL expression.
+
+Why hand-written: built from Q objects, ``Exists`` and nested querysets, the same condition cost Django about
+10 ms per request to resolve and compile, while the statement itself ran in 0.2 ms, and its extra nesting
+cost PostgreSQL another millisecond to plan. Here Django compiles only the four dataset columns the
+condition reads, so table aliases stay right wherever the queryset ends up (a subquery, a join, an
+annotation); everything else is plain SQL with parameters, valid on PostgreSQL and SQLite alike.
+
+The caller's memberships are read inside the statement, not fetched beforehand, so a condition can never
+act on a stale picture of who belongs where. Grant expiry is checked in the statement too, so an expired
+grant is refused before any cleanup job has run.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import BooleanField, Expression, F, Model
+from django.db.models.sql.compiler import SQLCompiler
+
+from access.models import Grant, Membership, OrgUnit
+
+_STEWARD_ROLES = (Membership.Role.STEWARD.value, Membership.Role.HEAD.value)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: a person (memberships looked up in the statement) or the org unit behind a unit token."""
+
+    person_id: int | None = None
+    unit_id: UUID | None = None
+
+
+class DatasetAccess(Expression):
+    """True for the dataset rows ``caller`` may act on with a grant of at least ``min_level``.
+
+    ``include_internal`` adds "every internal dataset" (metadata is visible to everyone signed in). People
+    also qualify as the dataset's owner, one of its stewards, or a steward/head of its owning unit.
+    """
+
+    def __init__(
+        self, *, model: type[Model], caller: Caller, min_level: int, include_internal: bool, at: datetime
+    ) -> None:
+        super().__init__(output_field=BooleanField())
+        self.model = model  # the Dataset model (passed in: this module loads before it)
+        self.caller = caller
+        self.min_level = min_level
+        self.include_internal = include_internal
+        self.at = at
+        self.columns: list[Any] = [F("pk"), F("visibility"), F("owner"), F("owning_unit")]
+
+    def get_source_expressions(self) -> list[Any]:
+        return self.columns
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        self.columns = list(exprs)
+
+    def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> tuple[str, tuple[Any, ...]]:
+        pk, visibility, owner, owning_unit = (compiler.compile(column)[0] for column in self.columns)
+        tables = _Tables(connection, self.model)
+        now = connection.ops.adapt_datetimefield_value(self.at)
+        arms: list[str] = []
+        params: list[Any] = []
+        if self.include_internal:
+            arms.append(f"{visibility} = %s")
+            params.append(self.model.Visibility.INTERNAL.value)  # type: ignore[attr-defined]
+        grant_sql = (
+            f"EXISTS (SELECT 1 FROM {tables.grant} kura_acl_g WHERE kura_acl_g.target_type_id = %s"
+            f" AND kura_acl_g.target_id = {pk} AND kura_acl_g.level >= %s"
+            " AND kura_acl_g.revoked_at IS NULL AND kura_acl_g.suspended_at IS NULL AND kura_acl_g.starts_at <= %s"
+            " AND (kura_acl_g.expires_at IS NULL OR kura_acl_g.expires_at > %s) AND {grantee})"
+        )
+        grant_params = [ContentType.objects.get_for_model(self.model).pk, self.min_level, now, now]
+        caller = self.caller
+        if caller.unit_id is not None:
+            arms.append(grant_sql.format(grantee="kura_acl_g.grantee_unit_id = %s"))
+            params += [*grant_params, _db_uuid(caller.unit_id, connection)]
+        if caller.person_id is not None:
+            person = caller.person_id
+            arms.append(f"{owner} = %s")
+            params.append(person)
+            arms.append(
+                f"{pk} IN (SELECT kura_acl_s.dataset_id FROM {tables.stewards} kura_acl_s"
+                " WHERE kura_acl_s.person_id = %s)"
+            )
+            params.append(person)
+            arms.append(f"{owning_unit} IN ({_memberships_sql(tables, roles=True)})")
+            params += [person, *_STEWARD_ROLES, now, now]
+            # One EXISTS per way of holding a grant, as separate OR arms: each is then an index probe for a
+            # single dataset, and PostgreSQL can hash the caller's grants once when it checks a whole list.
+            arms.append(grant_sql.format(grantee="kura_acl_g.grantee_person_id = %s"))
+            params += [*grant_params, person]
+            arms.append(grant_sql.format(grantee=f"kura_acl_g.grantee_unit_id IN ({_memberships_sql(tables)})"))
+            params += [*grant_params, person, now, now]
+        if not arms:
+            return "1 = 0", ()
+        return "(" + " OR ".join(arms) + ")", tuple(params)
+
+
+class _Tables:
+    def __init__(self, connection: BaseDatabaseWrapper, dataset_model: type[Model]) -> None:
+        quote = connection.ops.quote_name
+        self.grant = quote(Grant._meta.db_table)
+        self.membership = quote(Membership._meta.db_table)
+        self.stewards = quote(dataset_model.stewards.through._meta.db_table)  # type: ignore[attr-defined]
+
+
+def _memberships_sql(tables: _Tables, *, roles: bool = False) -> str:
+    """Units a person belongs to now; parameters: person, [two steward roles,] now, now."""
+    role_test = " AND kura_acl_m.role IN (%s, %s)" if roles else ""
+    return (
+        f"SELECT kura_acl_m.unit_id FROM {tables.membership} kura_acl_m WHERE kura_acl_m.person_id = %s{role_test}"
+        " AND kura_acl_m.valid_from <= %s AND (kura_acl_m.valid_to IS NULL OR kura_acl_m.valid_to > %s)"
+    )
+
+
+def _db_uuid(value: UUID, connection: BaseDatabaseWrapper) -> Any:
+    # SQLite keeps UUIDs as 32 hex characters; the field knows each backend's form.
+    return OrgUnit._meta.pk.get_db_prep_value(value, connection)
