@@ -71,6 +71,12 @@ def database_from_url(url: str, base_dir: Path) -> dict[str, Any]:
         # PostgreSQL's JIT compiles any query whose estimated cost is high, and the permission filter's
         # subplans look costly on paper: it added ~0.5 s to list queries that run in tens of ms without it.
         options.setdefault("options", "-c jit=off")
+        if env_bool("KURA_DB_PREPARED_STATEMENTS", True):
+            # Parameters bound on the server let psycopg prepare a statement after its fifth run on a
+            # connection, so hot reads (the CI lookup, the permission filter) skip PostgreSQL's planner.
+            # Turn off behind a pooler in transaction mode, which cannot keep prepared statements.
+            options["server_side_binding"] = True
+            options["prepare_threshold"] = int(options.get("prepare_threshold", 5))
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")) or "kura",

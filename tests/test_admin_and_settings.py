@@ -76,11 +76,15 @@ def test_environment_parsing(tmp_path, monkeypatch):
     with pytest.raises(ImproperlyConfigured):
         env_bool("KURA_FLAG", False)
     postgres = database_from_url("postgres://u:p%40ss@db.example:6543/kura?sslmode=require", tmp_path)
+    prepared = {"server_side_binding": True, "prepare_threshold": 5}
     assert (postgres["HOST"], postgres["PORT"], postgres["PASSWORD"], postgres["OPTIONS"]) == (
-        "db.example", "6543", "p@ss", {"sslmode": "require", "options": "-c jit=off"},
+        "db.example", "6543", "p@ss", {"sslmode": "require", "options": "-c jit=off", **prepared},
     )
-    tuned = database_from_url("postgres://u@db.example/kura?options=-c%20work_mem%3D64MB", tmp_path)
-    assert tuned["OPTIONS"] == {"options": "-c work_mem=64MB"}  # explicit options replace the default
+    tuned = database_from_url("postgres://u@db.example/kura?options=-c%20work_mem%3D64MB&prepare_threshold=2", tmp_path)
+    assert tuned["OPTIONS"] == {"options": "-c work_mem=64MB", "server_side_binding": True, "prepare_threshold": 2}
+    monkeypatch.setenv("KURA_DB_PREPARED_STATEMENTS", "false")  # behind a transaction-mode pooler
+    pooled = database_from_url("postgres://u@db.example/kura", tmp_path)
+    assert pooled["OPTIONS"] == {"options": "-c jit=off"}
     sqlite = database_from_url("sqlite:///var/x.sqlite3", tmp_path)
     assert sqlite["NAME"] == str(tmp_path / "var" / "x.sqlite3")
     with pytest.raises(ImproperlyConfigured):
