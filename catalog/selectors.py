@@ -57,13 +57,16 @@ def dataset_resolve(
     visible = Dataset.objects.restrict(user, action).select_related(*related)
     if with_read_access:
         visible = visible.annotate_access(user, "read", READ_ACCESS_ANNOTATION)
-    dataset = visible.filter(slug=slug).first()
-    if dataset is None:
+    try:
+        dataset = visible.get(slug=slug)  # get() drops the default ordering, which a unique slug never needs
+    except Dataset.DoesNotExist:
         alias = SlugAlias.objects.filter(slug=slug).values_list("dataset_id", flat=True).first()
-        if alias is not None:
-            dataset = visible.filter(pk=alias).first()
-    if dataset is None:
-        raise DatasetNotFound(slug)
+        if alias is None:
+            raise DatasetNotFound(slug) from None
+        try:
+            dataset = visible.get(pk=alias)
+        except Dataset.DoesNotExist:
+            raise DatasetNotFound(slug) from None
     return ResolvedDataset(dataset=dataset, requested_slug=slug)
 
 

@@ -67,7 +67,7 @@ def database_from_url(url: str, base_dir: Path) -> dict[str, Any]:
             },
         }
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
-        options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        options: dict[str, Any] = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
         # PostgreSQL's JIT compiles any query whose estimated cost is high, and the permission filter's
         # subplans look costly on paper: it added ~0.5 s to list queries that run in tens of ms without it.
         options.setdefault("options", "-c jit=off")

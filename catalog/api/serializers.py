@@ -21,10 +21,14 @@ class OrgUnitRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name"]
 
 
-class LocationSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = StorageLocation
-        fields = ["uri", "role", "note", "last_verified_at", "last_verification_ok"]
+class LocationSerializer(serializers.Serializer):
+    # Plain fields, not a ModelSerializer: these two serializers answer every CI lookup, and introspecting
+    # the model for each answer cost more than the lookup's SQL.
+    uri = serializers.CharField()
+    role = serializers.ChoiceField(choices=StorageLocation.Role.choices)
+    note = serializers.CharField()
+    last_verified_at = serializers.DateTimeField(allow_null=True)
+    last_verification_ok = serializers.BooleanField(allow_null=True)
 
 
 class DatasetListSerializer(serializers.ModelSerializer):
@@ -112,32 +116,23 @@ class DatasetDetailSerializer(DatasetListSerializer):
         return warnings
 
 
-class VersionSerializer(serializers.ModelSerializer):
+class VersionSerializer(serializers.Serializer):
     dataset = serializers.CharField(source="dataset.slug")
+    # ``label`` and ``source`` shadow Field attributes in the stubs only; DRF's metaclass takes them as fields.
+    label = serializers.CharField()  # type: ignore[assignment]
+    status = serializers.ChoiceField(choices=DatasetVersion.Status.choices)
     digest = serializers.SerializerMethodField()
+    total_bytes = serializers.IntegerField()
+    file_count = serializers.IntegerField()
+    source = serializers.ChoiceField(choices=DatasetVersion.Source.choices)  # type: ignore[assignment]
+    git_commit = serializers.CharField()
+    guideline_revision = serializers.IntegerField(allow_null=True)
+    notes = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    published_at = serializers.DateTimeField(allow_null=True)
     locations = serializers.SerializerMethodField()
     manifest_url = serializers.SerializerMethodField()
     warnings = serializers.SerializerMethodField()
-
-    class Meta:
-        model = DatasetVersion
-        fields = [
-            "dataset",
-            "label",
-            "status",
-            "digest",
-            "total_bytes",
-            "file_count",
-            "source",
-            "git_commit",
-            "guideline_revision",
-            "notes",
-            "created_at",
-            "published_at",
-            "locations",
-            "manifest_url",
-            "warnings",
-        ]
 
     def get_digest(self, version: DatasetVersion) -> str:
         return f"sha256:{version.digest}"

@@ -179,8 +179,9 @@ class VersionListView(GenericAPIView):
 
 
 def _resolve_version(request: Request, slug: str, label: str) -> tuple[Dataset, DatasetVersion]:
-    # The version and manifest answers read only the dataset's own fields and its successor's slug.
-    dataset = _resolve_or_404(request, slug, related=("superseded_by",), with_read_access=True)
+    # The version and manifest answers read only the dataset's own fields; the successor's slug is fetched
+    # only for a deprecated dataset, so the common lookup joins nothing.
+    dataset = _resolve_or_404(request, slug, related=(), with_read_access=True)
     _refuse_archived(request, dataset)
     try:
         version = version_resolve(
