@@ -45,6 +45,7 @@ from catalog.selectors import (
 from catalog.services import LocationSpec, dataset_create, dataset_update
 from frontend.access_forms import LEVEL_HELP, AccessRequestForm
 from frontend.forms import DatasetForm, LocationFormSet, apply_service_errors
+from kura.keyset import keys_of, rows_in_key_order
 
 PAGE_SIZE = 25
 
@@ -71,8 +72,8 @@ def _filter_params(request: HttpRequest) -> QueryDict | None:
 def dataset_list(request: HttpRequest) -> HttpResponse:
     filterset, queryset = _filtered_datasets(request)
     params = _filter_params(request)
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    datasets = list(page.object_list)
+    page = Paginator(keys_of(queryset), PAGE_SIZE).get_page(request.GET.get("page"))
+    datasets = rows_in_key_order(queryset, page.object_list)
     context = {
         "filterset": filterset,
         "filtering": params is not None and any(key != "page" for key in params),

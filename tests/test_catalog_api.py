@@ -163,6 +163,23 @@ def test_list_filters_by_search_status_owner_and_tag(api, owner, colleague, unit
     assert api.get("/api/v1/datasets/").json()["count"] == 3
 
 
+def test_pages_keep_the_list_order_and_carry_owner_and_unit(api, owner, colleague):
+    # Pages are sliced as bare keys and loaded afterwards: the order, the joins and the count must survive.
+    names = ["bravo roads", "Alpha roads", "delta roads", "Charlie roads", "echo roads"]  # each page stored reversed
+    for index, name in enumerate(names):
+        make_dataset(owner, slug=f"roads-{index}", name=name)
+    make_dataset(owner, slug="hidden-roads", name="Aardvark roads", visibility="restricted")
+    api.credentials(HTTP_AUTHORIZATION=bearer(colleague))
+
+    pages = [api.get(f"/api/v1/datasets/?search=roads&page_size=2&page={n}").json() for n in (1, 2, 3)]
+
+    assert [page["count"] for page in pages] == [5, 5, 5]
+    listed = [item for page in pages for item in page["results"]]
+    assert [item["name"] for item in listed] == sorted(names, key=str.lower)
+    assert {item["owner"]["username"] for item in listed} == {owner.user.username}
+    assert all(item["owning_unit"]["name"] for item in listed)
+
+
 def test_restricted_datasets_are_not_counted_for_others(api, owner, colleague):
     make_dataset(owner, slug="open-one")
     make_dataset(owner, slug="closed-one", visibility="restricted")

@@ -39,6 +39,7 @@ from catalog.selectors import (
 )
 from catalog.services import LocationSpec, dataset_create, dataset_update, dataset_version_create
 from kura.api.errors import NOT_FOUND_MESSAGE, Gone
+from kura.api.pagination import KeysFirstPagination
 
 ALLOW_ARCHIVED = OpenApiParameter(
     "allow_archived", OpenApiTypes.BOOL, description="Answer for an archived dataset instead of 410."
@@ -86,6 +87,7 @@ def _location_specs(raw: list[dict[str, Any]]) -> list[LocationSpec]:
 )
 class DatasetViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = DatasetListSerializer
+    pagination_class = KeysFirstPagination
     filterset_class = DatasetFilterSet
     lookup_field = "slug"
     lookup_value_regex = "[^/]+"
