@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from access.models import Level
@@ -27,6 +29,24 @@ def test_version_lookup_resolves_latest_to_locations(api, owner, colleague):
     assert body["locations"][0]["uri"].startswith("s3://kura-test/")
     assert body["warnings"] == []
     assert "Deprecation" not in response
+
+
+def test_version_lookup_runs_one_statement_per_step(api, owner, colleague):
+    # CI's hot path: token, dataset with both permission answers, version, locations; nothing per field.
+    dataset = make_dataset(owner, slug="street-signs")
+    make_version(dataset, "v1")
+    grant(dataset, colleague, Level.READ)
+    api.credentials(HTTP_AUTHORIZATION=bearer(colleague))
+    api.get("/api/v1/datasets/street-signs/versions/latest/")  # the first use also stamps the token
+
+    with CaptureQueriesContext(connection) as captured:
+        response = api.get("/api/v1/datasets/street-signs/versions/latest/")
+
+    assert response.status_code == 200 and response.json()["locations"]
+    assert len(captured) == 4, [query["sql"][:120] for query in captured]
+    assert "access_apitoken" in captured[0]["sql"]
+    assert "catalog_datasetversion" in captured[2]["sql"]
+    assert "catalog_storagelocation" in captured[3]["sql"]
 
 
 def test_without_read_access_metadata_resolves_but_locations_and_manifest_do_not(api, owner, colleague):
