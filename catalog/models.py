@@ -20,6 +20,11 @@ class Tag(models.Model):
         return self.name
 
 
+class DatasetVisibility(models.TextChoices):
+    INTERNAL = "internal", "Internal: everyone signed in sees the metadata"
+    RESTRICTED = "restricted", "Restricted: only people with access see it exists"
+
+
 class Dataset(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -27,9 +32,7 @@ class Dataset(models.Model):
         DEPRECATED = "deprecated", "Deprecated"
         ARCHIVED = "archived", "Archived"
 
-    class Visibility(models.TextChoices):
-        INTERNAL = "internal", "Internal: everyone signed in sees the metadata"
-        RESTRICTED = "restricted", "Restricted: only people with access see it exists"
+    Visibility = DatasetVisibility
 
     class Classification(models.TextChoices):
         PUBLIC = "public", "Public"
@@ -75,6 +78,12 @@ class Dataset(models.Model):
             # Lists are sorted by name: with this index a page is read in order instead of sorting every
             # visible dataset first.
             models.Index(fields=["name", "slug"], name="dataset_name_slug_idx"),
+        ]
+        constraints = [
+            # The permission filter counts "internal" and "every other value" apart (catalog.access_condition).
+            models.CheckConstraint(
+                condition=models.Q(visibility__in=DatasetVisibility.values), name="dataset_visibility_known"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -14,6 +14,8 @@ the ledger with their expiry inside the query, so nothing depends on a cleanup j
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.db import models
+from django.db.models.lookups import Exact
+from django.db.models.sql.where import AND
 from django.utils import timezone
 
 from access.models import Level
@@ -62,6 +64,37 @@ class DatasetQuerySet(models.QuerySet["Dataset"]):
             include_internal=action == "view",
             at=timezone.now(),
         )
+
+    def count(self) -> int:
+        halves = self._split_by_visibility()
+        if halves is None:
+            return super().count()
+        return sum(models.QuerySet.count(half) for half in halves)
+
+    def _split_by_visibility(self) -> "list[models.QuerySet[Any, Any]] | None":
+        """This queryset as two disjoint ones, internal datasets and the rest, when a view restriction allows.
+
+        Only for a plain AND of filters with restrict()'s condition at the top: anything else is counted whole.
+        """
+        query = self.query
+        if query.is_sliced or query.distinct or query.combinator or query.where.connector != AND:
+            return None
+        if query.where.negated:
+            return None
+        for position, node in enumerate(query.where.children):
+            access = getattr(node, "lhs", None)
+            if not (isinstance(node, Exact) and node.rhs is True and isinstance(access, DatasetAccess)):
+                continue
+            parts = access.split_by_visibility()
+            if parts is None:
+                return None
+            halves: list[models.QuerySet[Any, Any]] = []
+            for part in parts:
+                half = self.all()  # a clone with its own list of conditions
+                half.query.where.children[position] = Exact(part, True)  # type: ignore[call-overload]
+                halves.append(half)
+            return halves
+        return None
 
     def with_list_data(self) -> "DatasetQuerySet":
         return self.select_related("owner__user", "owning_unit").prefetch_related("tags")
