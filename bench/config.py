@@ -11,6 +11,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 LUA_SCRIPT = BENCH_DIR / "lookup.lua"
+AUTHED_SCRIPT = BENCH_DIR / "authed.lua"
 
 
 def _env_int(name: str, default: int) -> int:

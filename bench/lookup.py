@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import probes
-from bench.config import LUA_SCRIPT, RESULTS_DIR, BenchConfig
+from bench.config import AUTHED_SCRIPT, LUA_SCRIPT, RESULTS_DIR, BenchConfig
 from bench.fixtures import BENCH_USERNAME
 from bench.loadgen import WrkResult, WrkRun, ensure_wrk
 from bench.prepare import start_run
@@ -101,9 +101,15 @@ def benchmark(config: BenchConfig, token: str, slugs_file: str, first_slug: str)
             env={"BENCH_SLUGS_FILE": slugs_file, "BENCH_TOKEN": token},
             **common,
         )
+        # Between the two: an API call that authenticates the token and reads nothing else, so the gap from bare
+        # to lookup splits into "any authenticated DRF call" and "the lookup's own work".
+        authed_run = WrkRun(
+            url=f"{server.base_url}/api/v1/whoami/", script=AUTHED_SCRIPT, env={"BENCH_TOKEN": token}, **common
+        )
+        authed = measure(config, authed_run, "authed")
         lookup = measure(config, lookup_run, "lookup")
         search = time_search_step(config, server, token)
-    return Figures(bare=bare, lookup=lookup, search=search)
+    return Figures(bare=bare, lookup=lookup, search=search, authed=authed)
 
 
 def time_search_step(config: BenchConfig, server: Server, token: str) -> SearchResult:

@@ -30,6 +30,7 @@ class Figures:
     bare: WrkResult
     lookup: WrkResult
     search: SearchResult
+    authed: WrkResult | None = None  # reference: token authentication and nothing else
 
     @property
     def ratio(self) -> float:
@@ -68,7 +69,11 @@ def render(figures: Figures, context: dict[str, Any]) -> str:
         "",
         _row(["endpoint", "requests/s", "p50 ms", "p99 ms", "non-2xx"], widths),
     ]
-    for name, result in (("GET /livez (bare)", figures.bare), ("GET .../versions/latest/", figures.lookup)):
+    rows = [("GET /livez (bare)", figures.bare)]
+    if figures.authed is not None:
+        rows.append(("GET /api/v1/whoami/ (token)", figures.authed))
+    rows.append(("GET .../versions/latest/", figures.lookup))
+    for name, result in rows:
         lines.append(
             _row(
                 [
@@ -106,6 +111,7 @@ def write_json(path: Path, figures: Figures, context: dict[str, Any]) -> None:
         "bare": figures.bare.as_dict(),
         "lookup": figures.lookup.as_dict(),
         "ratio": round(figures.ratio, 4),
+        "authed": figures.authed.as_dict() if figures.authed is not None else None,
         "search": figures.search.as_dict(),
         "targets": {
             verdict.name: {"value": round(verdict.value, 3), "target": verdict.target, "verdict": verdict.label}
