@@ -5,6 +5,8 @@ Approval tiers, in order: the target's owner → stewards of its owning unit (fo
 A request starts with the first tier that has anyone in it; each escalation admits the next tier too.
 """
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -225,10 +227,20 @@ def access_request_reroute(*, request: AccessRequest, actor: Person | None, reas
     return _route(request, actor=actor, reason=reason)
 
 
-def pending_requests_on(obj: models.Model) -> "models.QuerySet[AccessRequest]":
-    return AccessRequest.objects.filter(
-        target_type=ContentType.objects.get_for_model(obj), target_id=obj.pk, status=AccessRequest.Status.PENDING
-    ).select_related("requester")
+def pending_requests_by_object(objs: Sequence[models.Model]) -> dict[tuple[int, Any], list[AccessRequest]]:
+    """The pending requests on each of ``objs`` (newest first), one query per model: keyed by (content type id,
+    object pk)."""
+    pks_by_type: dict[int, list[Any]] = defaultdict(list)
+    for obj in objs:
+        pks_by_type[ContentType.objects.get_for_model(obj).pk].append(obj.pk)
+    pending: dict[tuple[int, Any], list[AccessRequest]] = defaultdict(list)
+    for type_id, pks in pks_by_type.items():
+        requests = AccessRequest.objects.filter(
+            target_type_id=type_id, target_id__in=pks, status=AccessRequest.Status.PENDING
+        ).select_related("requester")
+        for request in requests:
+            pending[(type_id, request.target_id)].append(request)
+    return pending
 
 
 def access_requests_reroute_for(*, person: Person, actor: Person | None) -> int:

@@ -1,15 +1,17 @@
 """Writes to the grants ledger, and the guardian projection derived from it.
 
-Nothing else writes guardian's object-permission tables: every change here re-derives the rows for the
-(grantee, object) pair it touched from the active grants.
+Nothing else writes guardian's object-permission tables (``access.grant_moves`` moves many grants at once
+for org events): every change re-derives the rows for the (grantee, object) pair it touched from the active
+grants.
 """
 
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -18,10 +20,12 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
 
-from access.audit import AuditEntry, audit_record, audit_record_many
+from access.audit import audit_record
 from access.models import Grant, Level, OrgUnit, Person
 from access.querysets import GrantQuerySet
 from kura.db import insert_rows
+
+_LEVEL_LABELS: dict[int, str] = dict(Level.choices)
 
 
 def _codenames(target: models.Model) -> dict[int, list[str]]:
@@ -123,14 +127,41 @@ def projection_sync_many(
     )
 
 
-def _targets_of(grants: Sequence[Grant], known: Sequence[Grant] = ()) -> dict[tuple[int, Any], models.Model]:
+def _target_field() -> GenericForeignKey:
+    # The field itself: class access (``Grant.target``) is typed as a descriptor by django-stubs.
+    field = Grant._meta.get_field("target")
+    assert isinstance(field, GenericForeignKey)
+    return field
+
+
+def cache_target(grant: Grant, target: models.Model) -> None:
+    """Give ``grant`` its already loaded target, as ``prefetch_related("target")`` would."""
+    _target_field().set_cached_value(grant, target)
+
+
+class Targeted(Protocol):
+    """What ``targets_of_grants`` reads of a grant: a ``Grant`` or a row of one."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def target_type_id(self) -> int: ...
+
+    @property
+    def target_id(self) -> Any: ...
+
+
+def targets_of_grants(
+    grants: Sequence[Targeted], known: Sequence[Grant] = ()
+) -> dict[tuple[int, Any], models.Model]:
     """The grants' target objects, one query per content type (instead of one per grant); targets already
     loaded on ``known`` grants (e.g. prefetched while planning) are reused."""
-    found: dict[tuple[int, Any], models.Model] = {
-        (grant.target_type_id, grant.target_id): grant.target
-        for grant in known
-        if Grant.target.is_cached(grant) and grant.target is not None
-    }
+    found: dict[tuple[int, Any], models.Model] = {}
+    for known_grant in known:
+        target = _target_field().get_cached_value(known_grant, default=None)  # ``.target`` might query
+        if target is not None and target.pk == known_grant.target_id:
+            found[(known_grant.target_type_id, known_grant.target_id)] = target
     ids_by_type: dict[int, list[Any]] = defaultdict(list)
     for grant in grants:
         if (grant.target_type_id, grant.target_id) not in found:
@@ -146,15 +177,24 @@ def _targets_of(grants: Sequence[Grant], known: Sequence[Grant] = ()) -> dict[tu
     return found
 
 
-def _snapshot(grant: Grant) -> dict[str, Any]:
+def grant_snapshot(
+    *, grantee: str, level: int, basis: str, expires_at: datetime | None, revoked_at: datetime | None,
+    suspended_at: datetime | None,
+) -> dict[str, Any]:
+    """How the audit trail records a grant, before and after a change."""
     return {
-        "grantee": grant.grantee_label,
-        "level": grant.get_level_display(),
-        "basis": grant.basis,
-        "expires_at": grant.expires_at,
-        "revoked_at": grant.revoked_at,
-        "suspended_at": grant.suspended_at,
+        "grantee": grantee,
+        "level": _LEVEL_LABELS.get(level, level),  # as ``get_level_display`` shows it
+        "basis": basis,
+        "expires_at": expires_at,
+        "revoked_at": revoked_at,
+        "suspended_at": suspended_at,
     }
+
+
+def snapshot_of(grant: Grant) -> dict[str, Any]:
+    return grant_snapshot(grantee=grant.grantee_label, level=grant.level, basis=grant.basis,
+                          expires_at=grant.expires_at, revoked_at=grant.revoked_at, suspended_at=grant.suspended_at)
 
 
 @transaction.atomic
@@ -193,7 +233,7 @@ def grant_create(
         request=request,
         replaces=replaces,
     )
-    audit_record(actor=granted_by, action="grant.created", target=target, after=_snapshot(grant),
+    audit_record(actor=granted_by, action="grant.created", target=target, after=snapshot_of(grant),
                  reason=reason or justification)
     projection_sync(target=target, person=grantee_person, unit=grantee_unit)
     return grant
@@ -206,85 +246,15 @@ def grant_revoke(*, grant: Grant, actor: Person | None, reason: str) -> Grant:
         return grant
     if not reason.strip():
         raise ValidationError({"reason": "Say why the access is revoked."})
-    before = _snapshot(grant)
+    before = snapshot_of(grant)
     grant.revoked_at = timezone.now()
     grant.revoked_by = actor
     grant.revoke_reason = reason.strip()[:300]
     grant.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
-    audit_record(actor=actor, action="grant.revoked", target=grant.target_object, before=before, after=_snapshot(grant),
-                 reason=reason)
+    audit_record(actor=actor, action="grant.revoked", target=grant.target_object, before=before,
+                 after=snapshot_of(grant), reason=reason)
     projection_sync(target=grant.target_object, person=grant.grantee_person, unit=grant.grantee_unit)
     return grant
-
-
-@transaction.atomic
-def grants_move_to_unit(
-    *, grants: Sequence[Grant], successor: OrgUnit, actor: Person | None, reason: str
-) -> list[Grant]:
-    """Revoke each grant and grant the same access to ``successor`` as a ``reorg`` replacement.
-
-    The ledger rows, audit events and projection end exactly as ``grant_revoke`` followed by ``grant_create``
-    (with ``replaces``) per grant would leave them, in a fixed number of statements per batch: a merge
-    moves tens of thousands of unit grants. Grants revoked meanwhile are not moved.
-    """
-    if not reason.strip():
-        raise ValidationError({"reason": "Say why the access is revoked."})
-    now = timezone.now()
-    locked = list(
-        Grant.objects.select_for_update(of=("self",))
-        .filter(pk__in=[grant.pk for grant in grants], revoked_at__isnull=True)
-        .select_related("grantee_person", "grantee_unit")
-        .order_by("pk")
-    )
-    if any(grant.expires_at is not None and grant.expires_at <= now for grant in locked):
-        raise ValidationError({"expires_at": "The expiry must be in the future."})
-    befores = [_snapshot(grant) for grant in locked]
-    revoke_reason = reason.strip()[:300]
-    Grant.objects.filter(pk__in=[grant.pk for grant in locked]).update(
-        revoked_at=now, revoked_by=actor, revoke_reason=revoke_reason
-    )
-    for grant in locked:
-        grant.revoked_at, grant.revoked_by, grant.revoke_reason = now, actor, revoke_reason
-    replacements = Grant.objects.bulk_create(
-        [
-            Grant(
-                target_type_id=grant.target_type_id, target_id=grant.target_id, grantee_unit=successor,
-                level=grant.level, basis=Grant.Basis.REORG, granted_by=actor, justification=grant.justification,
-                expires_at=grant.expires_at, replaces=grant,
-            )
-            for grant in locked
-        ],
-        batch_size=2000,
-    )  # fmt: skip
-    targets = _targets_of(locked, known=grants)
-    entries = []
-    for grant, before, replacement in zip(locked, befores, replacements, strict=True):
-        target = targets[(grant.target_type_id, grant.target_id)]
-        entries.append(AuditEntry("grant.revoked", target, before=before, after=_snapshot(grant), reason=reason))
-        entries.append(AuditEntry("grant.created", target, after=_snapshot(replacement), reason=reason))
-    audit_record_many(actor=actor, entries=entries)
-    _sync_moved_projection(locked, targets, successor)
-    return replacements
-
-
-def _sync_moved_projection(
-    grants: Sequence[Grant], targets: dict[tuple[int, Any], models.Model], successor: OrgUnit
-) -> None:
-    by_holder: dict[tuple[str, Any], dict[tuple[int, Any], models.Model]] = defaultdict(dict)
-    for grant in grants:
-        key = (grant.target_type_id, grant.target_id)
-        holder = ("person", grant.grantee_person) if grant.grantee_person else ("unit", grant.grantee_unit)
-        by_holder[holder][key] = targets[key]
-        by_holder[("unit", successor)][key] = targets[key]
-    for (kind, holder), held in by_holder.items():
-        by_type: dict[int, list[models.Model]] = defaultdict(list)
-        for (type_id, _), target in held.items():
-            by_type[type_id].append(target)
-        for same_model in by_type.values():
-            if kind == "person":
-                projection_sync_many(targets=same_model, person=holder)
-            else:
-                projection_sync_many(targets=same_model, unit=holder)
 
 
 @transaction.atomic
@@ -292,11 +262,11 @@ def grants_suspend_for_person(*, person: Person, actor: Person | None, reason: s
     now = timezone.now()
     grants = list(Grant.objects.active(now).filter(grantee_person=person).select_for_update())
     for grant in grants:
-        before = _snapshot(grant)
+        before = snapshot_of(grant)
         grant.suspended_at = now
         grant.save(update_fields=["suspended_at"])
         audit_record(actor=actor, action="grant.suspended", target=grant.target_object, before=before,
-                     after=_snapshot(grant), reason=reason)
+                     after=snapshot_of(grant), reason=reason)
         projection_sync(target=grant.target_object, person=person)
     return len(grants)
 
@@ -318,7 +288,7 @@ def grants_record_expiries(*, now: datetime | None = None) -> int:
                 continue
             grant.expiry_recorded_at = now
             grant.save(update_fields=["expiry_recorded_at"])
-            audit_record(actor=None, action="grant.expired", target=grant.target_object, after=_snapshot(grant))
+            audit_record(actor=None, action="grant.expired", target=grant.target_object, after=snapshot_of(grant))
             projection_sync(target=grant.target_object, person=grant.grantee_person, unit=grant.grantee_unit)
             count += 1
     return count
