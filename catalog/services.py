@@ -82,9 +82,11 @@ def _validate_dataset_fields(dataset: Dataset, *, owner_changed: bool = True) ->
             validate_safe_markdown(getattr(dataset, field))
         except ValidationError as error:
             errors.setdefault(field, []).extend(error.messages)
-    # A departed owner may stay on record (Left behind); only a newly named owner must be active.
-    owner_active = Person.objects.filter(pk=dataset.owner_id, status=Person.Status.ACTIVE).exists()
-    if owner_changed and dataset.owner_id and not owner_active:
+    # A departed owner may stay on record (Left behind); only a newly named owner must be active (and is only
+    # then looked up: a merge re-validates hundreds of datasets whose owner stays).
+    if owner_changed and dataset.owner_id and not Person.objects.filter(
+        pk=dataset.owner_id, status=Person.Status.ACTIVE
+    ).exists():
         errors.setdefault("owner", []).append("The owner must be an active person.")
     if dataset.superseded_by_id and dataset.superseded_by_id == dataset.pk:
         errors.setdefault("superseded_by", []).append("A dataset cannot supersede itself.")
