@@ -8,7 +8,7 @@ set-based statements (``access.grant_moves_pg``), elsewhere through the ORM in a
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -26,23 +26,29 @@ def set_based_moves_supported() -> bool:
 
 
 @transaction.atomic
-def grants_move_to_unit(*, grants: Sequence[Grant], successor: OrgUnit, actor: Person | None, reason: str) -> int:
+def grants_move_to_unit(
+    *, grant_ids: Sequence[int], successor: OrgUnit, actor: Person | None, reason: str,
+    known_targets: Mapping[tuple[int, Any], models.Model] | None = None,
+) -> int:
     """Revoke each grant and grant the same access to ``successor`` as a ``reorg`` replacement; answer how many
-    moved. Grants revoked meanwhile are not moved; all or nothing."""
+    moved. Grants revoked meanwhile are not moved; all or nothing. ``known_targets`` (by content type id and
+    object pk), e.g. loaded while planning, are not loaded again."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the access is revoked."})
-    if not grants:
+    if not grant_ids:
         return 0
-    if set_based_moves_supported():
-        return grant_moves_pg.grants_move_in_sql(grants=grants, successor=successor, actor=actor, reason=reason)
-    return _grants_move_with_orm(grants=grants, successor=successor, actor=actor, reason=reason)
+    move = grant_moves_pg.grants_move_in_sql if set_based_moves_supported() else _grants_move_with_orm
+    return move(grant_ids=grant_ids, successor=successor, actor=actor, reason=reason, known_targets=known_targets)
 
 
-def _grants_move_with_orm(*, grants: Sequence[Grant], successor: OrgUnit, actor: Person | None, reason: str) -> int:
+def _grants_move_with_orm(
+    *, grant_ids: Sequence[int], successor: OrgUnit, actor: Person | None, reason: str,
+    known_targets: Mapping[tuple[int, Any], models.Model] | None,
+) -> int:
     now = timezone.now()
     locked = list(
         Grant.objects.select_for_update(of=("self",))
-        .filter(pk__in=[grant.pk for grant in grants], revoked_at__isnull=True)
+        .filter(pk__in=grant_ids, revoked_at__isnull=True)
         .select_related("grantee_person", "grantee_unit")
         .order_by("pk")
     )
@@ -66,7 +72,7 @@ def _grants_move_with_orm(*, grants: Sequence[Grant], successor: OrgUnit, actor:
         ],
         batch_size=2000,
     )  # fmt: skip
-    targets = targets_of_grants(locked, known=grants)
+    targets = targets_of_grants(locked, known=known_targets)
     entries = []
     for grant, before, replacement in zip(locked, befores, replacements, strict=True):
         target = targets[(grant.target_type_id, grant.target_id)]

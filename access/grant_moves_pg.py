@@ -9,7 +9,7 @@ the ORM path in ``access.grant_moves`` (tests compare both).
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -46,14 +46,17 @@ class _Moved(NamedTuple):
     suspended_at: datetime | None
 
 
-def grants_move_in_sql(*, grants: Sequence[Grant], successor: OrgUnit, actor: Person | None, reason: str) -> int:
+def grants_move_in_sql(
+    *, grant_ids: Sequence[int], successor: OrgUnit, actor: Person | None, reason: str,
+    known_targets: Mapping[tuple[int, Any], models.Model] | None,
+) -> int:
     """The caller holds the transaction: a failure after the first statement must undo it."""
     now = timezone.now()
-    moved = _revoke(grants, actor, reason, now)
+    moved = _revoke(grant_ids, actor, reason, now)
     if any(grant.expires_at is not None and grant.expires_at <= now for grant in moved):
         raise ValidationError({"expires_at": "The expiry must be in the future."})
     _insert_replacements(moved, successor, actor, now)
-    targets = targets_of_grants(moved, known=grants)
+    targets = targets_of_grants(moved, known=known_targets)
     people = Person.objects.in_bulk({grant.grantee_person_id for grant in moved} - {None})
     units = OrgUnit.objects.in_bulk({grant.grantee_unit_id for grant in moved} - {None})
     _record_audit(moved, targets, people, units, successor, actor, reason, now)
@@ -61,7 +64,7 @@ def grants_move_in_sql(*, grants: Sequence[Grant], successor: OrgUnit, actor: Pe
     return len(moved)
 
 
-def _revoke(grants: Sequence[Grant], actor: Person | None, reason: str, now: datetime) -> list[_Moved]:
+def _revoke(grant_ids: Sequence[int], actor: Person | None, reason: str, now: datetime) -> list[_Moved]:
     """Revoke the grants not revoked meanwhile (the UPDATE locks them); answer them in id order, the order the
     replacements and audit events are written in."""
     table = connection.ops.quote_name(Grant._meta.db_table)
@@ -69,7 +72,7 @@ def _revoke(grants: Sequence[Grant], actor: Person | None, reason: str, now: dat
         cursor.execute(
             f"UPDATE {table} SET revoked_at = %s, revoked_by_id = %s, revoke_reason = %s"  # noqa: S608
             f" WHERE id = ANY(%s::bigint[]) AND revoked_at IS NULL RETURNING {', '.join(_MOVED_COLUMNS)}",
-            [now, actor.pk if actor else None, reason.strip()[:300], [grant.pk for grant in grants]],
+            [now, actor.pk if actor else None, reason.strip()[:300], list(grant_ids)],
         )
         return sorted(_Moved(*row) for row in cursor.fetchall())
 

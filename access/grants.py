@@ -6,12 +6,11 @@ grants.
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from django.contrib.auth.models import Group, Permission
-from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -26,6 +25,11 @@ from access.querysets import GrantQuerySet
 from kura.db import insert_rows
 
 _LEVEL_LABELS: dict[int, str] = dict(Level.choices)
+
+
+def level_label(level: int) -> Any:
+    """A level as ``Grant.get_level_display`` shows it."""
+    return _LEVEL_LABELS.get(level, level)
 
 
 def _codenames(target: models.Model) -> dict[int, list[str]]:
@@ -127,18 +131,6 @@ def projection_sync_many(
     )
 
 
-def _target_field() -> GenericForeignKey:
-    # The field itself: class access (``Grant.target``) is typed as a descriptor by django-stubs.
-    field = Grant._meta.get_field("target")
-    assert isinstance(field, GenericForeignKey)
-    return field
-
-
-def cache_target(grant: Grant, target: models.Model) -> None:
-    """Give ``grant`` its already loaded target, as ``prefetch_related("target")`` would."""
-    _target_field().set_cached_value(grant, target)
-
-
 class Targeted(Protocol):
     """What ``targets_of_grants`` reads of a grant: a ``Grant`` or a row of one."""
 
@@ -153,15 +145,11 @@ class Targeted(Protocol):
 
 
 def targets_of_grants(
-    grants: Sequence[Targeted], known: Sequence[Grant] = ()
+    grants: Sequence[Targeted], known: Mapping[tuple[int, Any], models.Model] | None = None
 ) -> dict[tuple[int, Any], models.Model]:
-    """The grants' target objects, one query per content type (instead of one per grant); targets already
-    loaded on ``known`` grants (e.g. prefetched while planning) are reused."""
-    found: dict[tuple[int, Any], models.Model] = {}
-    for known_grant in known:
-        target = _target_field().get_cached_value(known_grant, default=None)  # ``.target`` might query
-        if target is not None and target.pk == known_grant.target_id:
-            found[(known_grant.target_type_id, known_grant.target_id)] = target
+    """The grants' target objects by (content type id, object pk), one query per content type (instead of one
+    per grant); ``known`` targets (e.g. loaded while planning) are reused."""
+    found: dict[tuple[int, Any], models.Model] = dict(known or {})
     ids_by_type: dict[int, list[Any]] = defaultdict(list)
     for grant in grants:
         if (grant.target_type_id, grant.target_id) not in found:
@@ -184,7 +172,7 @@ def grant_snapshot(
     """How the audit trail records a grant, before and after a change."""
     return {
         "grantee": grantee,
-        "level": _LEVEL_LABELS.get(level, level),  # as ``get_level_display`` shows it
+        "level": level_label(level),
         "basis": basis,
         "expires_at": expires_at,
         "revoked_at": revoked_at,

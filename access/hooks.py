@@ -3,6 +3,7 @@
 A domain app registers a provider in its ``AppConfig.ready``; org events call it while planning.
 """
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from access.models import OrgUnit, Person
@@ -11,7 +12,9 @@ from access.models import OrgUnit, Person
 class UnitDependents(Protocol):
     def owned_by_unit(self, unit: OrgUnit) -> list[Any]: ...
 
-    def move_to_unit(self, obj: Any, unit: OrgUnit, actor: Person | None, reason: str) -> None: ...
+    def move_all_to_unit(self, objs: Sequence[Any], unit: OrgUnit, actor: Person | None, reason: str) -> None:
+        """Hand each object to ``unit``, in order, all or nothing (a merge moves hundreds at once)."""
+        ...
 
 
 _unit_dependents: list[UnitDependents] = []

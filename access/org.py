@@ -9,7 +9,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -20,7 +20,7 @@ from access import hooks
 from access.approvals import access_request_reroute, pending_requests_by_object
 from access.audit import audit_record
 from access.grant_moves import grants_move_to_unit
-from access.grants import cache_target, grant_revoke, targets_of_grants, unit_group
+from access.grants import grant_revoke, level_label, targets_of_grants, unit_group
 from access.models import AccessRequest, GovernanceItem, Grant, Membership, OrgEvent, OrgUnit, OrgUnitAlias, Person
 
 
@@ -102,21 +102,35 @@ class OrgPlan:
         return hashlib.sha256(json.dumps(self.summary(), sort_keys=True).encode()).hexdigest()
 
 
-def _unit_grants(unit: OrgUnit) -> list[tuple[Grant, models.Model]]:
-    """The unit's active grants, each with its target: the plan describes every grant by its target.
+class _GrantRow(NamedTuple):
+    pk: int
+    level: int
+    target_type_id: int
+    target_id: Any
 
-    Targets come in one query per type (a generic ``prefetch_related`` spent longer matching them to 20,000
-    grants than loading them) and stay cached on the grants, for moving them later.
-    """
-    grants = list(Grant.objects.active().filter(grantee_unit=unit))
-    targets = targets_of_grants(grants)
-    pairs = []
-    for grant in grants:
-        grant.grantee_unit = unit
-        target = targets[(grant.target_type_id, grant.target_id)]
-        cache_target(grant, target)
-        pairs.append((grant, target))
-    return pairs
+
+class PlannedGrant(NamedTuple):
+    """An active unit grant as a plan sees it: what describes and moves it, without a model instance (a merge
+    plans tens of thousands)."""
+
+    pk: int
+    level: int
+    target_type_id: int
+    target_id: Any
+    target: models.Model
+
+    def describe(self) -> str:
+        return f"{level_label(self.level)} on {self.target}"
+
+
+def _unit_grants(unit: OrgUnit) -> list[PlannedGrant]:
+    """Newest first; the id orders grants created at the same moment, so planning twice (preview, then apply)
+    lists them alike. Targets come in one query per type: a generic ``prefetch_related`` took longer matching
+    them to 20,000 grants than loading them."""
+    grants = Grant.objects.active().filter(grantee_unit=unit).order_by("-created_at", "-pk")
+    rows = [_GrantRow(*values) for values in grants.values_list("pk", "level", "target_type_id", "target_id")]
+    targets = targets_of_grants(rows)
+    return [PlannedGrant(*row, targets[(row.target_type_id, row.target_id)]) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -127,9 +141,24 @@ class GrantMove:
     since a merge may move tens of thousands of grants.
     """
 
-    grant: Grant
+    grant: PlannedGrant
     successor: OrgUnit
     reason: str
+
+
+@dataclass(frozen=True)
+class OwnershipMove:
+    """An object a domain app owns per unit, handed to ``unit``. Consecutive moves to the same unit are applied
+    together (``UnitDependents.move_all_to_unit``), in plan order."""
+
+    obj: Any
+    dependents: hooks.UnitDependents
+    unit: OrgUnit
+    actor: Person | None
+    reason: str
+
+    def batch_key(self) -> tuple[Any, ...]:
+        return (id(self.dependents), self.unit.pk, self.actor.pk if self.actor else None, self.reason)
 
 
 def _move_memberships(source: OrgUnit, successor: OrgUnit, actor: Person | None, reason: str,
@@ -207,9 +236,9 @@ def plan_merge(*, sources: list[OrgUnit], successor: OrgUnit, actor: Person | No
     reason = f"merge into {successor.name}"
     plan = OrgPlan("merge", sources, [successor], {"successor": str(successor.pk)})
     for source in sources:
-        for grant, target in _unit_grants(source):
+        for grant in _unit_grants(source):
             plan.changes.append(Change(
-                "grant", f"{grant.get_level_display()} on {target} moves from {source.name} to {successor.name}",
+                "grant", f"{grant.describe()} moves from {source.name} to {successor.name}",
                 GrantMove(grant, successor, reason)))
         plan.changes.extend(_move_memberships(source, successor, actor, reason))
         for dependents in hooks.unit_dependents():
@@ -218,7 +247,7 @@ def plan_merge(*, sources: list[OrgUnit], successor: OrgUnit, actor: Person | No
             for obj in owned:
                 plan.changes.append(Change(
                     "ownership", f"{obj} is now owned by {successor.name}",
-                    lambda o=obj, d=dependents: d.move_to_unit(o, successor, actor, reason)))
+                    OwnershipMove(obj, dependents, successor, actor, reason)))
                 key = (ContentType.objects.get_for_model(obj).pk, obj.pk)
                 plan.changes.extend(_reroutes(obj, pending.get(key, []), successor, actor, reason))
 
@@ -247,16 +276,14 @@ def plan_split(*, source: OrgUnit, successors: list[OrgUnit], assignments: dict[
             raise ValidationError("Assignments may only name the successor units of this split.")
     reason = f"split of {source.name}"
     plan = OrgPlan("split", [source], successors, {"assignments": assignments})
-    for grant, target in _unit_grants(source):
+    for grant in _unit_grants(source):
         target_unit = by_id.get(assignments.get("grants", {}).get(str(grant.pk), ""))
         if target_unit is not None:
             plan.changes.append(Change(
-                "grant", f"{grant.get_level_display()} on {target} goes to {target_unit.name}",
-                GrantMove(grant, target_unit, reason)))
+                "grant", f"{grant.describe()} goes to {target_unit.name}", GrantMove(grant, target_unit, reason)))
         else:
             plan.changes.append(Change(
-                "governance", f"{grant.get_level_display()} on {target} is suspended and queued for governance",
-                ("queue-grant", grant)))
+                "governance", f"{grant.describe()} is suspended and queued for governance", ("queue-grant", grant)))
     for membership in Membership.objects.current().filter(unit=source).select_related("person"):
         target_unit = by_id.get(assignments.get("members", {}).get(str(membership.person_id), ""))
 
@@ -273,7 +300,7 @@ def plan_split(*, source: OrgUnit, successors: list[OrgUnit], assignments: dict[
             if target_unit is not None:
                 plan.changes.append(Change(
                     "ownership", f"{obj} is now owned by {target_unit.name}",
-                    lambda o=obj, d=dependents, u=target_unit: d.move_to_unit(o, u, actor, reason)))
+                    OwnershipMove(obj, dependents, target_unit, actor, reason)))
             else:
                 plan.changes.append(Change("governance", f"{obj} has no assigned successor: queued for governance",
                                            ("queue-object", obj)))
@@ -290,9 +317,9 @@ def plan_retire(*, unit: OrgUnit, actor: Person | None) -> OrgPlan:
     if Membership.objects.current().filter(unit=unit).exists():
         raise ValidationError("Move or end this unit's memberships before retiring it.")
     plan = OrgPlan("retire", [unit], [], {})
-    for grant, target in _unit_grants(unit):
-        plan.changes.append(Change("governance", f"{grant.get_level_display()} on {target} is suspended and "
-                                   "queued for governance", ("queue-grant", grant)))
+    for grant in _unit_grants(unit):
+        plan.changes.append(Change("governance", f"{grant.describe()} is suspended and queued for governance",
+                                   ("queue-grant", grant)))
     for dependents in hooks.unit_dependents():
         for obj in dependents.owned_by_unit(unit):
             plan.changes.append(Change("governance", f"{obj} needs a new owning unit: queued for governance",
@@ -315,8 +342,17 @@ def _apply_grant_moves(moves: list[GrantMove], actor: Person | None) -> None:
     for move in moves:
         batches.setdefault((move.successor.pk, move.reason), []).append(move)
     for batch in batches.values():
-        grants_move_to_unit(grants=[move.grant for move in batch], successor=batch[0].successor, actor=actor,
-                            reason=batch[0].reason)
+        grants_move_to_unit(
+            grant_ids=[move.grant.pk for move in batch], successor=batch[0].successor, actor=actor,
+            reason=batch[0].reason,
+            known_targets={(move.grant.target_type_id, move.grant.target_id): move.grant.target for move in batch},
+        )
+
+
+def _apply_ownership_moves(moves: list[OwnershipMove]) -> None:
+    if moves:
+        first = moves[0]
+        first.dependents.move_all_to_unit([move.obj for move in moves], first.unit, first.actor, first.reason)
 
 
 @transaction.atomic
@@ -327,20 +363,31 @@ def org_event_apply(*, plan: OrgPlan, actor: Person | None, reason: str = "") ->
     event.targets.set(plan.targets)
     _apply_grant_moves([change.apply for change in plan.changes if isinstance(change.apply, GrantMove)], actor)
     ordered = [c for c in plan.changes if c.kind != "request"] + [c for c in plan.changes if c.kind == "request"]
+    ownership: list[OwnershipMove] = []  # a run of consecutive moves to one unit, applied when the run ends
     for change in ordered:
         if isinstance(change.apply, GrantMove):
             continue  # applied above, in bulk
+        if isinstance(change.apply, OwnershipMove):
+            if ownership and ownership[0].batch_key() != change.apply.batch_key():
+                _apply_ownership_moves(ownership)
+                ownership = []
+            ownership.append(change.apply)
+            continue
+        _apply_ownership_moves(ownership)
+        ownership = []
         if isinstance(change.apply, tuple):
             action, obj = change.apply
             former = plan.sources[0]
             if action == "queue-grant":
                 # A split or retirement never widens access: the grant stops until governance decides.
-                grant_revoke(grant=obj, actor=actor, reason=f"{plan.kind} of {former.name}: awaiting governance")
-                _queue(GovernanceItem.Kind.GRANT, obj, former, change.description)(event)
+                grant = Grant.objects.select_related("grantee_person", "grantee_unit").get(pk=obj.pk)
+                grant_revoke(grant=grant, actor=actor, reason=f"{plan.kind} of {former.name}: awaiting governance")
+                _queue(GovernanceItem.Kind.GRANT, grant, former, change.description)(event)
             else:
                 _queue(GovernanceItem.Kind.OWNERSHIP, obj, former, change.description)(event)
         elif change.apply is not None:
             change.apply()
+    _apply_ownership_moves(ownership)
     audit_record(actor=actor, action=f"org.{plan.kind}", target=event, after={"changes": plan.summary()},
                  reason=reason)
     return event

@@ -1,5 +1,6 @@
 """What the catalog tells ``access`` about datasets owned per unit (see access.hooks)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from access.models import OrgUnit, Person
@@ -10,7 +11,7 @@ class DatasetUnitDependents:
     def owned_by_unit(self, unit: OrgUnit) -> list[Any]:
         return list(Dataset.objects.filter(owning_unit=unit).order_by("slug"))
 
-    def move_to_unit(self, obj: Any, unit: OrgUnit, actor: Person | None, reason: str) -> None:
-        from catalog.services import dataset_update
+    def move_all_to_unit(self, objs: Sequence[Any], unit: OrgUnit, actor: Person | None, reason: str) -> None:
+        from catalog.services import datasets_move_to_unit
 
-        dataset_update(dataset=obj, actor=actor, owning_unit=unit, change_reason=reason)
+        datasets_move_to_unit(datasets=objs, unit=unit, actor=actor, reason=reason)

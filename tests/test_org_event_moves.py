@@ -1,8 +1,9 @@
-"""Moving grants in org events: the set-based PostgreSQL path must leave exactly what the ORM path leaves.
+"""What org events move in bulk must end exactly as moving it one at a time would.
 
-The ORM path (``_grants_move_with_orm``) is the reference: each moved grant ends as ``grant_revoke`` followed by
-``grant_create`` would leave it. Every comparison runs the same plan through both paths, each in a savepoint
-that is rolled back, with the clock stopped so both write the same timestamps.
+Grants: the set-based PostgreSQL path must leave what the ORM path (``_grants_move_with_orm``) leaves, and that
+is each grant as ``grant_revoke`` followed by ``grant_create`` would leave it. Datasets: moving a unit's datasets
+together must leave what ``dataset_update`` leaves for each. Every comparison runs the same work both ways, each
+in a savepoint that is rolled back, with the clock stopped so both write the same timestamps.
 """
 
 from datetime import timedelta
@@ -22,9 +23,10 @@ from access.approvals import access_request_create
 from access.grant_moves import grants_move_to_unit
 from access.grants import grant_revoke
 from access.leavers import person_depart
-from access.models import AccessRequest, AuditEvent, Grant, Level, Membership, OrgEvent, OrgUnit
-from access.org import membership_start, org_event_apply, plan_merge
+from access.models import AccessRequest, AuditEvent, GovernanceItem, Grant, Level, Membership, OrgEvent, OrgUnit
+from access.org import membership_start, org_event_apply, plan_merge, plan_retire
 from catalog.models import Dataset, DatasetGroupObjectPermission, DatasetUserObjectPermission
+from catalog.services import dataset_update, datasets_move_to_unit
 from tests.factories import grant, make_dataset, make_person, make_unit
 
 pytestmark = pytest.mark.django_db
@@ -144,10 +146,10 @@ def test_merge_through_sql_leaves_what_the_orm_path_leaves(org, owner, frozen_no
 
 
 def test_moving_person_and_unit_grants_directly_matches_the_orm_path(org, owner, colleague, frozen_now, monkeypatch):
-    chosen = [org["grants"][name] for name in ("person-d1-read", "a-d1-read", "b-d3-read", "a-d5-revoked")]
+    chosen = [org["grants"][name].pk for name in ("person-d1-read", "a-d1-read", "b-d3-read", "a-d5-revoked")]
 
     def apply() -> None:
-        assert grants_move_to_unit(grants=chosen, successor=org["c"], actor=None, reason="handover") == 3
+        assert grants_move_to_unit(grant_ids=chosen, successor=org["c"], actor=None, reason="handover") == 3
 
     through_sql = _applied(apply, set_based=True, monkeypatch=monkeypatch)
     through_orm = _applied(apply, set_based=False, monkeypatch=monkeypatch)
@@ -225,3 +227,76 @@ def test_a_grant_expired_since_planning_undoes_the_whole_merge(org, owner, monke
             with pytest.raises(ValidationError, match="expiry"):
                 org_event_apply(plan=plan, actor=owner, reason="reorganisation")
         assert _state(old_grant_ids) == before
+
+
+def test_retiring_a_unit_queues_each_grant_it_held_and_stops_it(owner):
+    unit = make_unit("Retiring")
+    data = make_dataset(owner, slug="retiring-data", unit=unit, visibility="restricted")
+    other = make_dataset(owner, slug="elsewhere", visibility="restricted")
+    held = [grant(data, unit, Level.MANAGE), grant(other, unit, Level.VIEW)]
+
+    org_event_apply(plan=plan_retire(unit=unit, actor=owner), actor=owner)
+
+    for old in held:
+        old.refresh_from_db()
+        assert old.revoked_at is not None and old.revoke_reason == "retire of Retiring: awaiting governance"
+    queued = {item.object_id: item.object_repr for item in GovernanceItem.objects.filter(kind="grant")}
+    assert queued == {str(held[0].pk): "Manage for Retiring", str(held[1].pk): "View metadata for Retiring"}
+    assert GovernanceItem.objects.get(kind="ownership").object_id == str(data.pk)
+    assert get_perms(Group.objects.get(org_unit=unit), data) == []
+    assert not Grant.objects.active().filter(grantee_unit=unit).exists()
+
+
+def _dataset_state(since_audit_id: int) -> dict[str, Any]:
+    return {
+        "datasets": list(Dataset.objects.order_by("pk").values()),
+        "audit": [
+            {name: value for name, value in row.items() if name not in _UNCOMPARED}
+            for row in AuditEvent.objects.filter(pk__gt=since_audit_id).order_by("pk").values()
+        ],
+    }
+
+
+def _left_by(apply: Any) -> dict[str, Any] | ValidationError:
+    since = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    with transaction.atomic():
+        try:
+            apply()
+        except ValidationError as error:
+            return error
+        finally:
+            state = _dataset_state(since)
+            transaction.set_rollback(True)
+    return state
+
+
+def test_moving_datasets_together_leaves_what_updating_each_leaves(owner, frozen_now):
+    a, c = make_unit("A"), make_unit("C")
+    datasets = [make_dataset(owner, slug=f"unit-a-{n}", unit=a, description=f"Set **{n}**") for n in range(3)]
+    datasets.append(make_dataset(owner, slug="already-c", unit=c))  # nothing changes: no audit event
+
+    def one_by_one() -> None:
+        for dataset in datasets:
+            dataset_update(dataset=dataset, actor=owner, owning_unit=c, change_reason="merge into C")
+
+    def together() -> None:
+        datasets_move_to_unit(datasets=datasets, unit=c, actor=owner, reason="merge into C")
+
+    expected = _left_by(one_by_one)
+    assert _left_by(together) == expected
+    assert [event["action"] for event in expected["audit"]] == ["dataset.ownership_changed"] * 3
+    assert {row["owning_unit_id"] for row in expected["datasets"] if row["slug"].startswith("unit-a")} == {c.pk}
+
+
+def test_a_dataset_that_fails_its_checks_stops_the_move_either_way(owner):
+    a, c = make_unit("A"), make_unit("C")
+    datasets = [make_dataset(owner, slug=f"unit-a-{n}", unit=a) for n in range(3)]
+    Dataset.objects.filter(pk=datasets[1].pk).update(purpose="short")
+
+    one_by_one = _left_by(lambda: [dataset_update(dataset=d, actor=owner, owning_unit=c, change_reason="merge")
+                                   for d in datasets])
+    together = _left_by(lambda: datasets_move_to_unit(datasets=datasets, unit=c, actor=owner, reason="merge"))
+
+    assert isinstance(one_by_one, ValidationError) and isinstance(together, ValidationError)
+    assert together.message_dict == one_by_one.message_dict
+    assert set(Dataset.objects.values_list("owning_unit_id", flat=True)) == {a.pk}
