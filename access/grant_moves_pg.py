@@ -23,7 +23,7 @@ from django.utils import timezone
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
 
 from access.audit import AuditEntry, audit_record_many
-from access.grants import _codenames, grant_snapshot, projection_sync, targets_of_grants, unit_group
+from access.grants import grant_snapshot, level_codenames, projection_sync, targets_of_grants, unit_group
 from access.models import Grant, Level, OrgUnit, Person
 
 _MOVED_COLUMNS = (
@@ -33,7 +33,7 @@ _MOVED_COLUMNS = (
 
 
 class _Moved(NamedTuple):
-    """A grant the move revoked, as its row was before (``_MOVED_COLUMNS``, in order)."""
+    """A grant the move revoked: the columns of ``_MOVED_COLUMNS``, in order, which revoking leaves as they were."""
 
     pk: int
     target_type_id: int
@@ -162,7 +162,7 @@ def _resync_direct_rows(
     levels_sql, levels_params = (
         grants.order_by().values("target_id").annotate(level=Max("level")).query.sql_with_params()
     )
-    codenames = _codenames(targets[0])
+    codenames = level_codenames(targets[0])
     permission_ids = dict(
         Permission.objects.filter(content_type_id=type_id, codename__in=codenames[Level.MANAGE])
         .values_list("codename", "pk")

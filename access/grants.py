@@ -32,7 +32,8 @@ def level_label(level: int) -> Any:
     return _LEVEL_LABELS.get(level, level)
 
 
-def _codenames(target: models.Model) -> dict[int, list[str]]:
+def level_codenames(target: models.Model) -> dict[int, list[str]]:
+    """The guardian permissions each level projects to, on ``target``'s model."""
     name = target._meta.model_name
     return {
         Level.VIEW: [f"view_{name}"],
@@ -63,7 +64,7 @@ def projection_sync(*, target: models.Model, person: Person | None = None, unit:
         assert unit is not None
         level = grants.filter(grantee_unit=unit).aggregate(level=Max("level"))["level"]
         holder = unit_group(unit)
-    codenames = _codenames(target)
+    codenames = level_codenames(target)
     wanted = set(codenames[level]) if level else set()
     for codename in codenames[Level.MANAGE]:
         if codename in wanted:
@@ -102,7 +103,7 @@ def projection_sync_many(
     levels: dict[Any, int] = dict(
         grants.order_by().values("target_id").annotate(level=Max("level")).values_list("target_id", "level")
     )
-    codenames = _codenames(targets[0])
+    codenames = level_codenames(targets[0])
     permission_ids = dict(
         Permission.objects.filter(content_type=ContentType.objects.get_for_model(model),
                                   codename__in=codenames[Level.MANAGE]).values_list("codename", "pk")
