@@ -4,13 +4,16 @@ All commands run against a bare mirror. Paths come back as raw bytes from ``-z``
 as UTF-8 (with surrogate escapes, so no path is ever lost or mangled).
 """
 
+import contextlib
+import itertools
 import os
+import queue
 import subprocess
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
 from storage.dvc.parsing import CONFIG_PATH, is_tracked_path
 
@@ -22,6 +25,9 @@ ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
 LIVE_REF_PREFIXES = ("refs/heads/", "refs/tags/")
 # 41-byte requests: 1,000 of them stay far below a 64 KiB pipe buffer.
 _PIPELINE_BATCH = 1000
+# git log output is drained in chunks of up to 64 KiB; at most 256 of them (16 MiB) wait to be parsed.
+_LOG_CHUNK = 1 << 16
+_LOG_QUEUE_CHUNKS = 256
 
 
 class GitError(RuntimeError):
@@ -126,73 +132,98 @@ class CommitChanges:
 _LOG_FORMAT = "%x01%H%x00%P%x00%an%x00%ae%x00%aI"
 
 
-def iter_commit_changes(mirror: Path, *, exclude: Iterable[str] = ()) -> Iterator[CommitChanges]:
+class CommitLog:
     """Every commit reachable from any ref (and not from ``exclude``) that touched a DVC file, with its changes.
 
-    Streams ``git log --all --full-history -m --raw -z`` so memory stays flat on long histories.
+    ``git log --all --full-history -m --raw -z`` starts at once and a thread drains its output into a bounded
+    queue, so git keeps walking while the caller reads blobs or writes rows instead of stalling on a full pipe;
+    the queue's bound keeps memory flat on long histories. Use as a context manager, then iterate.
     """
-    command = [
-        "git", "-c", "core.quotepath=false", "log", "--all", "--stdin", "--full-history", "-m", "--raw",
-        "--no-renames", "--no-abbrev", "-z", f"--format={_LOG_FORMAT}", "--", *TRACKED_PATHSPECS,
-    ]  # fmt: skip
-    exclusions = "".join(f"^{sha}\n" for sha in exclude).encode()
-    process = subprocess.Popen(
-        command, cwd=mirror, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
-    )
-    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
-    process.stdin.write(exclusions)
-    process.stdin.close()
-    current: CommitChanges | None = None
-    pending_meta: str | None = None
-    header: list[str] = []
-    try:
-        for token in _split_nul(process.stdout):
-            if header:
-                header.append(token)
-                if len(header) == 5:
-                    sha, parents, name, email, date = header
-                    header = []
-                    if current is not None and current.sha == sha:
-                        current.diffs.append([])  # -m prints the same commit once per differing parent
-                    else:
-                        if current is not None:
-                            yield current
-                        current = CommitChanges(sha, parents.split(), name, email, date, diffs=[[]])
-                continue
-            if pending_meta is not None:
-                meta = pending_meta.split()
-                pending_meta = None
-                if current is not None and len(meta) >= 5:
-                    current.diffs[-1].append(FileChange(path=token, old_blob=meta[2], new_blob=meta[3]))
-                continue
-            stripped = token.lstrip("\n")
-            if stripped.startswith("\x01"):
-                header = [stripped[1:]]
-            elif stripped.startswith(":"):
-                pending_meta = stripped[1:]
+
+    def __init__(self, mirror: Path, *, exclude: Iterable[str] = ()) -> None:
+        command = [
+            "git", "-c", "core.quotepath=false", "log", "--all", "--stdin", "--full-history", "-m", "--raw",
+            "--no-renames", "--no-abbrev", "-z", f"--format={_LOG_FORMAT}", "--", *TRACKED_PATHSPECS,
+        ]  # fmt: skip
+        self._process = subprocess.Popen(
+            command, cwd=mirror, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
+        )
+        assert self._process.stdin is not None
+        self._process.stdin.write("".join(f"^{sha}\n" for sha in exclude).encode())
+        self._process.stdin.close()
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_LOG_QUEUE_CHUNKS)
+        self._drainer = threading.Thread(target=self._drain, name="git-log-drain", daemon=True)
+        self._drainer.start()
+
+    def _drain(self) -> None:
+        assert self._process.stdout is not None
+        descriptor = self._process.stdout.fileno()  # read what is there, not a full chunk, so parsing starts early
+        try:
+            while chunk := os.read(descriptor, _LOG_CHUNK):
+                self._chunks.put(chunk)
+        finally:
+            self._chunks.put(None)
+
+    def _tokens(self) -> Iterator[bytes]:
+        buffer = b""
+        while (chunk := self._chunks.get()) is not None:
+            *tokens, buffer = (buffer + chunk).split(b"\0")
+            yield from tokens
+        if buffer.strip():
+            yield buffer
+
+    def __iter__(self) -> Iterator[CommitChanges]:
+        current: CommitChanges | None = None
+        tokens = self._tokens()
+        for token in tokens:
+            token = token.lstrip(b"\n")
+            if token.startswith(b"\x01"):
+                header = [token[1:], *itertools.islice(tokens, 4)]
+                if len(header) < 5:
+                    break
+                sha = header[0].decode()
+                if current is not None and current.sha == sha:
+                    current.diffs.append([])  # -m prints the same commit once per differing parent
+                    continue
+                if current is not None:
+                    yield current
+                parents, name, email, date = (_text(field) for field in header[1:])
+                current = CommitChanges(sha, parents.split(), name, email, date, diffs=[[]])
+            elif token.startswith(b":"):
+                meta = token[1:].split()
+                path = next(tokens, None)
+                if path is not None and current is not None and len(meta) >= 5:
+                    current.diffs[-1].append(FileChange(_text(path), meta[2].decode(), meta[3].decode()))
         if current is not None:
             yield current
-    finally:
-        process.stdout.close()
-        stderr = process.stderr.read()
-        process.stderr.close()
-        returncode = process.wait()
-    if returncode != 0:
-        raise GitError(f"git log failed: {_text(stderr).strip()}")
+        self._finish()
 
+    def _finish(self) -> None:
+        self._drainer.join()
+        assert self._process.stderr is not None
+        stderr = self._process.stderr.read()
+        if self._process.wait() != 0:
+            raise GitError(f"git log failed: {_text(stderr).strip()}")
 
-def _split_nul(stream: IO[bytes], chunk_size: int = 1 << 16) -> Iterator[str]:
-    buffer = b""
-    while True:
-        chunk = stream.read(chunk_size)
-        if not chunk:
-            break
-        buffer += chunk
-        *tokens, buffer = buffer.split(b"\0")
-        for token in tokens:
-            yield _text(token)
-    if buffer.strip():
-        yield _text(buffer)
+    def close(self) -> None:
+        """Stop git if the caller left early; drain so the thread, blocked on a full queue, can end."""
+        if self._process.poll() is None:
+            self._process.kill()
+        while self._drainer.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._chunks.get(timeout=0.1)
+        for stream in (self._process.stdout, self._process.stderr):
+            if stream is not None:
+                stream.close()
+        self._process.wait()
+
+    def __enter__(self) -> "CommitLog":
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 def _tree_entries(data: bytes) -> list[tuple[bool, str, str]]:

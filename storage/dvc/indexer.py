@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import NamedTuple, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -25,10 +25,10 @@ from storage.dvc.git_history import (
     NULL_SHA,
     BlobReader,
     CommitChanges,
+    CommitLog,
     RefHead,
     default_branch,
     existing_objects,
-    iter_commit_changes,
     mirror_sync,
     reachable_commits,
     ref_heads,
@@ -41,6 +41,7 @@ from storage.dvc.parsing import (
     parse_dvc_config,
     parse_tracked_file,
 )
+from storage.dvc.reference_writer import ReferenceWriter, lock_reference_writes
 from storage.models import DvcImport, DvcReference, DvcRemoteConfig, IndexingWarning, TrainingRepo
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ COMMIT_BATCH = 500
 WRITE_BATCH = 2000
 MAX_WARNING_LENGTH = 1000
 _CACHE_LIMIT = 50_000
+
+_NOT_LIVE = ("[]", False)
 
 T = TypeVar("T")
 LiveKey = tuple[str, str, str, str, bool, str]  # source_path + DvcOutput.identity
@@ -107,10 +110,35 @@ class _ParsedBlobs:
 
 @dataclass
 class _Pending:
-    references: list[tuple[Any, ...]] = field(default_factory=list)  # in _REFERENCE_COLUMNS order
+    """What the walk found besides references, written once the references' COPY has ended."""
+
     imports: list[DvcImport] = field(default_factory=list)
     warnings: list[IndexingWarning] = field(default_factory=list)
-    remotes: dict[tuple[str, str], tuple[datetime, str]] = field(default_factory=dict)
+    remotes: dict[tuple[str, str], tuple[datetime, str]] = field(default_factory=dict)  # of the current batch
+    # Each batch's remotes, applied in walk order (newest batch first) as the earlier per-batch writes did.
+    remote_batches: list[dict[tuple[str, str], tuple[datetime, str]]] = field(default_factory=list)
+
+    def end_batch(self) -> None:
+        if self.remotes:
+            self.remote_batches.append(self.remotes)
+            self.remotes = {}
+
+
+class _ExistingRow(NamedTuple):
+    id: int
+    source_path: str
+    stage: str
+    path: str
+    md5: str
+    is_dir: bool
+    hash_name: str
+    live_refs: list[str]
+    commit: str
+    reachable: bool
+
+    @property
+    def live_key(self) -> LiveKey:
+        return (self.source_path, self.stage, self.path, self.md5, self.is_dir, self.hash_name)
 
 
 @dataclass
@@ -118,10 +146,19 @@ class _Liveness:
     """Which output identities are current at which branch or tag heads, and the rows that existed before."""
 
     refs_by_key: dict[LiveKey, set[str]]
-    existing: list[tuple[Any, ...]]  # (id, *LiveKey, live_refs) of rows written by earlier runs
+    existing: list[_ExistingRow]  # rows written by earlier runs
+    _columns: dict[frozenset[str], tuple[str, bool]] = field(default_factory=dict)
 
     def refs_for(self, key: LiveKey) -> list[str]:
         return sorted(self.refs_by_key.get(key, ()))
+
+    def columns_for(self, key: LiveKey) -> tuple[str, bool]:
+        """``live_refs`` (as JSON) and ``is_live`` of a new row; outputs share few distinct ref sets."""
+        refs = frozenset(self.refs_by_key.get(key, ()))
+        columns = self._columns.get(refs)
+        if columns is None:
+            columns = self._columns[refs] = (json.dumps(sorted(refs)), bool(refs))
+        return columns
 
 
 def _changes_by_path(commit: CommitChanges) -> dict[str, list[tuple[str, str]]]:
@@ -135,9 +172,16 @@ def _changes_by_path(commit: CommitChanges) -> dict[str, list[tuple[str, str]]]:
 
 
 def _collect_commit(
-    repo: TrainingRepo, commit: CommitChanges, blobs: _ParsedBlobs, liveness: _Liveness | None, pending: _Pending
+    repo: TrainingRepo,
+    commit: CommitChanges,
+    blobs: _ParsedBlobs,
+    liveness: _Liveness | None,
+    pending: _Pending,
+    writer: ReferenceWriter,
 ) -> None:
     authored_at = datetime.fromisoformat(commit.authored_at)
+    authored_at_value = connection.ops.adapt_datetimefield_value(authored_at)
+    author_name, author_email = commit.author_name[:255], commit.author_email[:255]
 
     def warn(path: str, message: str) -> None:
         pending.warnings.append(
@@ -169,13 +213,14 @@ def _collect_commit(
         for output in parsed.outputs:
             if output.identity in known:
                 continue
-            refs = liveness.refs_for((path, *output.identity)) if liveness is not None else []
-            pending.references.append(
+            known.add(output.identity)  # a file listing one output twice yields one row, as the unique key wants
+            live_key = (path, *output.identity)
+            live_refs, is_live = liveness.columns_for(live_key) if liveness is not None else _NOT_LIVE
+            writer.add(
                 (
                     repo.pk, output.md5, output.is_dir, output.hash_name, output.size, output.nfiles, output.path,
-                    output.stage, output.cache, output.remote, path, commit.sha, commit.author_name[:255],
-                    commit.author_email[:255], connection.ops.adapt_datetimefield_value(authored_at),
-                    json.dumps(refs), bool(refs),
+                    output.stage, output.cache, output.remote, path, commit.sha, author_name, author_email,
+                    authored_at_value, live_refs, is_live,
                 )
             )  # fmt: skip
         md5_by_path = {output.path: output.md5 for output in parsed.outputs}
@@ -195,56 +240,15 @@ def _collect_commit(
             )
 
 
-# Column → PostgreSQL array type, in the order rows are built by _collect_commit.
-_REFERENCE_COLUMNS = {
-    "repo_id": "bigint", "md5": "varchar", "is_dir": "boolean", "hash_name": "varchar", "size": "bigint",
-    "nfiles": "integer", "path": "varchar", "stage": "varchar", "cache": "boolean", "remote": "varchar",
-    "source_path": "varchar", "commit": "varchar", "author_name": "varchar", "author_email": "varchar",
-    "authored_at": "timestamptz", "live_refs": "jsonb", "is_live": "boolean",
-}  # fmt: skip
-
-
-def _insert_references(repo: TrainingRepo, rows: list[tuple[Any, ...]]) -> int:
-    """Insert new reference rows, skipping ones an interrupted earlier run already wrote.
-
-    Set-based SQL rather than model instances: building and binding a model per output of a long history costs
-    more than reading the history itself. PostgreSQL gets one statement per chunk (arrays through ``unnest``).
-    """
-    if not rows:
-        return 0
-    before = DvcReference.objects.filter(repo=repo).count()
-    table = connection.ops.quote_name(DvcReference._meta.db_table)
-    all_columns = (*_REFERENCE_COLUMNS, "reachable")
-    names = ", ".join(connection.ops.quote_name(column) for column in all_columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{kind}[]" for kind in _REFERENCE_COLUMNS.values())
-            sql = (
-                f"INSERT INTO {table} ({names}) SELECT *, true FROM unnest({arrays}) "  # noqa: S608 - names from the model, values bound
-                "ON CONFLICT DO NOTHING"
-            )
-            for batch in _chunks(rows, WRITE_BATCH):
-                cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
-        else:
-            placeholders = ", ".join(["%s"] * len(_REFERENCE_COLUMNS))
-            cursor.executemany(
-                f"INSERT INTO {table} ({names}) VALUES ({placeholders}, true) ON CONFLICT DO NOTHING",  # noqa: S608
-                rows,
-            )
-    return DvcReference.objects.filter(repo=repo).count() - before
-
-
-@transaction.atomic
-def _flush(repo: TrainingRepo, pending: _Pending, result: IndexRunResult) -> None:
-    result.references_added += _insert_references(repo, pending.references)
+def _write_pending(repo: TrainingRepo, pending: _Pending, result: IndexRunResult) -> None:
     DvcImport.objects.bulk_create(pending.imports, batch_size=WRITE_BATCH, ignore_conflicts=True)
-    before = IndexingWarning.objects.filter(repo=repo).count()
-    IndexingWarning.objects.bulk_create(pending.warnings, batch_size=WRITE_BATCH, ignore_conflicts=True)
-    result.warnings_added += IndexingWarning.objects.filter(repo=repo).count() - before
-    for (name, url), (_date, sha) in pending.remotes.items():
-        DvcRemoteConfig.objects.get_or_create(repo=repo, name=name, url=url, defaults={"first_commit": sha})
-    pending.references, pending.imports, pending.warnings = [], [], []
-    pending.remotes = {}
+    if pending.warnings:
+        before = IndexingWarning.objects.filter(repo=repo).count()
+        IndexingWarning.objects.bulk_create(pending.warnings, batch_size=WRITE_BATCH, ignore_conflicts=True)
+        result.warnings_added += IndexingWarning.objects.filter(repo=repo).count() - before
+    for remotes in pending.remote_batches:
+        for (name, url), (_date, sha) in remotes.items():
+            DvcRemoteConfig.objects.get_or_create(repo=repo, name=name, url=url, defaults={"first_commit": sha})
 
 
 def _compute_liveness(
@@ -255,16 +259,15 @@ def _compute_liveness(
     """
     current = {head.name: head.commit for head in heads if head.name.startswith(LIVE_REF_PREFIXES)}
     unchanged = {name for name, commit in current.items() if previous.get(name) == commit}
-    existing = list(
-        DvcReference.objects.filter(repo=repo).values_list(
-            "id", "source_path", "stage", "path", "md5", "is_dir", "hash_name", "live_refs"
-        )
-    )
+    existing = [
+        _ExistingRow(*row)
+        for row in DvcReference.objects.filter(repo=repo).values_list(*_ExistingRow._fields).order_by()
+    ]
     live: dict[LiveKey, set[str]] = defaultdict(set)
-    for _id, source_path, stage, path, md5, is_dir, hash_name, live_refs in existing:
-        kept = [ref for ref in live_refs if ref in unchanged]
+    for row in existing:
+        kept = [ref for ref in row.live_refs if ref in unchanged]
         if kept:
-            live[(source_path, stage, path, md5, is_dir, hash_name)].update(kept)
+            live[row.live_key].update(kept)
     moved = {name: commit for name, commit in current.items() if name not in unchanged}
     files_by_commit = blobs.reader.tracked_files(list(moved.values()))
     blobs.prefetch((blob, path) for files in files_by_commit.values() for path, blob in files.items())
@@ -282,10 +285,10 @@ def _compute_liveness(
 def _apply_liveness(liveness: _Liveness) -> None:
     """Rows written by this run got their refs on insert; bring the older rows up to date."""
     changed: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for row_id, source_path, stage, path, md5, is_dir, hash_name, live_refs in liveness.existing:
-        refs = liveness.refs_for((source_path, stage, path, md5, is_dir, hash_name))
-        if refs != live_refs:
-            changed[tuple(refs)].append(row_id)
+    for row in liveness.existing:
+        refs = liveness.refs_for(row.live_key)
+        if refs != row.live_refs:
+            changed[tuple(refs)].append(row.id)
     _write_liveness(changed)
 
 
@@ -327,15 +330,17 @@ def _update_current_remotes(repo: TrainingRepo, heads: list[RefHead], blobs: _Pa
             remote.save(update_fields=["is_current", "is_default"])
 
 
-def _update_reachability(repo: TrainingRepo, mirror: Path) -> None:
+def _update_reachability(mirror: Path, existing: list[_ExistingRow]) -> None:
+    """Rows this run wrote come from commits the walk just reached; only the older rows can have changed."""
+    if not existing:
+        return
     reachable = reachable_commits(mirror)
-    commits = set(DvcReference.objects.filter(repo=repo).values_list("commit", flat=True).order_by().distinct())
-    gone = sorted(commits - reachable)
-    back = sorted(commits & reachable)
+    gone = [row.id for row in existing if row.reachable and row.commit not in reachable]
+    back = [row.id for row in existing if not row.reachable and row.commit in reachable]
     for chunk in _chunks(gone):
-        DvcReference.objects.filter(repo=repo, commit__in=chunk, reachable=True).update(reachable=False)
+        DvcReference.objects.filter(pk__in=chunk).update(reachable=False)
     for chunk in _chunks(back):
-        DvcReference.objects.filter(repo=repo, commit__in=chunk, reachable=False).update(reachable=True)
+        DvcReference.objects.filter(pk__in=chunk).update(reachable=True)
 
 
 def _chunks(items: Sequence[T], size: int = WRITE_BATCH) -> Iterable[Sequence[T]]:
@@ -380,29 +385,34 @@ def _index(repo: TrainingRepo, *, fetch: bool) -> tuple[IndexRunResult, dict[str
     repo.default_branch = default_branch(mirror)
     exclude = existing_objects(mirror, repo.indexed_heads.values())
     refs_moved = head_map != repo.indexed_heads  # unmoved heads reach no new commit and change no liveness
-    with BlobReader(mirror) as reader:
+    # git walks the history while the heads' files are read for liveness; the run's rows commit together.
+    with CommitLog(mirror, exclude=exclude) as log, BlobReader(mirror) as reader, transaction.atomic():
+        lock_reference_writes(repo)
         blobs = _ParsedBlobs(reader)
         liveness = _compute_liveness(repo, heads, repo.indexed_heads, blobs) if refs_moved else None
+        existing = liveness.existing if liveness is not None else []
         pending = _Pending()
-        for batch in _batches(iter_commit_changes(mirror, exclude=exclude), COMMIT_BATCH):
-            blobs.prefetch(
-                (blob, change.path)
-                for commit in batch
-                for diff in commit.diffs
-                for change in diff
-                for blob in (change.old_blob, change.new_blob)
-                if blob != NULL_SHA
-            )
-            for commit in batch:
-                _collect_commit(repo, commit, blobs, liveness, pending)
-            result.commits_read += len(batch)
-            _flush(repo, pending, result)
+        with ReferenceWriter(repo, commits_with_rows={row.commit for row in existing}) as writer:
+            for batch in _batches(log, COMMIT_BATCH):
+                blobs.prefetch(
+                    (blob, change.path)
+                    for commit in batch
+                    for diff in commit.diffs
+                    for change in diff
+                    for blob in (change.old_blob, change.new_blob)
+                    if blob != NULL_SHA
+                )
+                for commit in batch:
+                    _collect_commit(repo, commit, blobs, liveness, pending, writer)
+                result.commits_read += len(batch)
+                pending.end_batch()
+        result.references_added = writer.added
+        _write_pending(repo, pending, result)
         if liveness is not None:
             _apply_liveness(liveness)
             _update_current_remotes(repo, heads, blobs)
         result.blobs_read = reader.reads
-    if refs_moved:
-        _update_reachability(repo, mirror)
+        _update_reachability(mirror, existing)
     result.live_references = DvcReference.objects.filter(repo=repo, is_live=True).count()
     result.unreachable_references = DvcReference.objects.filter(repo=repo, reachable=False).count()
     return result, head_map
@@ -411,8 +421,8 @@ def _index(repo: TrainingRepo, *, fetch: bool) -> tuple[IndexRunResult, dict[str
 def training_repo_index(*, repo: TrainingRepo, fetch: bool = True) -> IndexRunResult:
     """Bring ``repo``'s index up to date with its upstream. Safe to re-run; only new commits are read.
 
-    Rows are written in batches as the walk goes; the heads are recorded only at the end, so a run that dies
-    half-way is simply repeated by the next one (already written rows are skipped).
+    A run's rows are written in one transaction as the walk goes and the heads are recorded only at the end, so a
+    run that dies half-way leaves nothing behind and is simply repeated by the next one.
     """
     _claim(repo)
     try:

@@ -1,0 +1,109 @@
+"""Write an indexing run's new ``DvcReference`` rows while the history walk is still going.
+
+On PostgreSQL the rows of commits that have none yet stream through one ``COPY`` opened for the whole walk, so
+the server checks and indexes them while Python parses the next commits instead of after it. ``COPY`` cannot
+skip duplicates, so a commit that already has rows (written by an interrupted run, or walked again because the
+head that excluded it was garbage-collected) goes through ``INSERT … ON CONFLICT DO NOTHING`` at the end instead;
+a commit's own outputs are made unique by the caller. A transaction-scoped advisory lock per repository
+(``lock_reference_writes``) keeps a second run, one taking over a presumed-stale run, from writing at the same
+time, so the commits read as fresh stay fresh until this run commits.
+"""
+
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+from django.db import connection
+from psycopg import Copy
+
+from storage.models import DvcReference, TrainingRepo
+
+# Column order of the rows handed to ``add``; ``reachable`` is always true for a commit the walk just reached.
+REFERENCE_COLUMNS = (
+    "repo_id", "md5", "is_dir", "hash_name", "size", "nfiles", "path", "stage", "cache", "remote", "source_path",
+    "commit", "author_name", "author_email", "authored_at", "live_refs", "is_live",
+)  # fmt: skip
+_ARRAY_TYPES = (
+    "bigint", "varchar", "boolean", "varchar", "bigint", "integer", "varchar", "varchar", "boolean", "varchar",
+    "varchar", "varchar", "varchar", "varchar", "timestamptz", "jsonb", "boolean",
+)  # fmt: skip
+_COMMIT = REFERENCE_COLUMNS.index("commit")
+_INDEX_LOCK_CLASS = 0x4B555241  # first half of the (class, repository) advisory lock key; any constant of ours
+_CONFLICT_BATCH = 2000
+
+
+def lock_reference_writes(repo: TrainingRepo) -> None:
+    """Call first in the run's transaction, before reading which commits already have rows; held until it ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_INDEX_LOCK_CLASS, repo.pk])
+
+
+class ReferenceWriter:
+    """Use inside ``transaction.atomic()``: rows become visible, all at once, when the caller's transaction commits.
+
+    No other query may run on the connection between ``__enter__`` and ``__exit__`` (the ``COPY`` holds it).
+    """
+
+    def __init__(self, repo: TrainingRepo, *, commits_with_rows: Iterable[str]) -> None:
+        self.repo = repo
+        self.added = 0
+        self._commits_with_rows = set(commits_with_rows)
+        self._maybe_present: list[tuple[Any, ...]] = []
+        self._fresh: list[tuple[Any, ...]] = []  # only where COPY is not available
+        self._copy: Copy | None = None
+        self._table = connection.ops.quote_name(DvcReference._meta.db_table)
+        self._names = ", ".join(connection.ops.quote_name(column) for column in (*REFERENCE_COLUMNS, "reachable"))
+
+    def __enter__(self) -> "ReferenceWriter":
+        if connection.vendor == "postgresql":
+            self._cursor = connection.cursor()
+            self._copy_context = self._cursor.cursor.copy(f"COPY {self._table} ({self._names}) FROM STDIN")
+            self._copy = self._copy_context.__enter__()
+        return self
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        if row[_COMMIT] in self._commits_with_rows:
+            self._maybe_present.append(row)
+        elif self._copy is not None:
+            self._copy.write_row((*row, True))
+            self.added += 1
+        else:
+            self._fresh.append(row)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self._copy is not None:
+            self._copy = None
+            self._copy_context.__exit__(exc_type, exc, traceback)  # ends the COPY, or aborts it on an error
+            self._cursor.close()
+        if exc_type is None:
+            self.added += self._insert_skipping_present(self._fresh) + self._insert_skipping_present(
+                self._maybe_present
+            )
+
+    def _insert_skipping_present(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        if not rows:
+            return 0
+        with connection.cursor() as cursor:
+            if connection.vendor != "postgresql":
+                before = DvcReference.objects.filter(repo=self.repo).count()
+                placeholders = ", ".join(["%s"] * len(REFERENCE_COLUMNS))
+                cursor.executemany(
+                    f"INSERT INTO {self._table} ({self._names}) VALUES ({placeholders}, true) "  # noqa: S608 - names from the model, values bound
+                    "ON CONFLICT DO NOTHING",
+                    rows,
+                )
+                return DvcReference.objects.filter(repo=self.repo).count() - before
+            arrays = ", ".join(f"%s::{kind}[]" for kind in _ARRAY_TYPES)
+            sql = (
+                f"INSERT INTO {self._table} ({self._names}) SELECT *, true FROM unnest({arrays}) "  # noqa: S608 - names from the model, values bound
+                "ON CONFLICT DO NOTHING"
+            )
+            added = 0
+            for start in range(0, len(rows), _CONFLICT_BATCH):
+                batch = rows[start : start + _CONFLICT_BATCH]
+                cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
+                added += cursor.rowcount
+            return added
