@@ -5,6 +5,7 @@ Each takes the file's bytes and the path it was committed at, returns plain data
 warning and carries on.
 """
 
+import functools
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -179,14 +180,61 @@ def _outputs(raw: Any, *, base_dir: str, stage: str, where: str) -> list[DvcOutp
 
 def parse_dvc_file(content: bytes, source_path: str) -> DvcFileContent:
     """A ``.dvc`` file written by ``dvc add`` or ``dvc import`` (DVC 1 to 3)."""
-    data = _load_yaml(content, source_path)
+    canonical = _canonical_dvc_output(content, source_path)
+    if canonical is not None:
+        return DvcFileContent(outputs=[canonical])
+    return _dvc_file_content(_load_yaml(content, source_path), source_path)
+
+
+def _canonical_dvc_output(content: bytes, source_path: str) -> DvcOutput | None:
+    """The output of a canonical ``dvc add`` file, built straight from the match rather than through a mapping.
+
+    Most files of a long history have this shape, so this skips the generic walk over ``outs``; what it returns
+    is exactly what ``_dvc_file_content`` builds from ``_canonical_dvc``'s mapping.
+    """
+    try:
+        match = _CANONICAL_DVC.fullmatch(content.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    if match is None:
+        return None
+    path = _canonical_output_path(posixpath.dirname(source_path), match["path"])
+    if path is None:
+        return None
+    raw_md5, nfiles = match["md5"], match["nfiles"]
+    return DvcOutput(
+        path=path,
+        md5=raw_md5.removesuffix(DIR_SUFFIX),
+        is_dir=raw_md5.endswith(DIR_SUFFIX),
+        hash_name="md5" if match["hash"] else "",
+        size=int(match["size"]),
+        nfiles=None if nfiles is None else int(nfiles),
+    )
+
+
+@functools.lru_cache(maxsize=16384)
+def _canonical_output_path(source_dir: str, path: str) -> str | None:
+    """Root-relative output path of a ``.dvc`` file in ``source_dir`` (no ``wdir``); None if YAML reads it otherwise.
+
+    Cached: the same few paths recur in every version of a file across the history.
+    """
+    if not mini_yaml.plain_string(path):
+        return None
+    return _resolve(_base_dir(source_dir, "."), path)
+
+
+def _base_dir(source_dir: str, wdir: str) -> str:
+    base_dir = posixpath.normpath(posixpath.join(source_dir, wdir))
+    return "" if base_dir == "." else base_dir
+
+
+def _dvc_file_content(data: Any, source_path: str) -> DvcFileContent:
     if not isinstance(data, dict):
         raise DvcFileError(f"{source_path}: expected a mapping with 'outs'")
     wdir = data.get("wdir", ".")
     if not isinstance(wdir, str):
         raise DvcFileError(f"{source_path}: 'wdir' must be a path")
-    base_dir = posixpath.normpath(posixpath.join(posixpath.dirname(source_path), wdir))
-    base_dir = "" if base_dir == "." else base_dir
+    base_dir = _base_dir(posixpath.dirname(source_path), wdir)
     outputs = _outputs(data.get("outs"), base_dir=base_dir, stage="", where=source_path)
     imports: list[DvcImportDep] = []
     deps = data.get("deps") or []
