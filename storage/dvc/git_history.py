@@ -5,11 +5,11 @@ as UTF-8 (with surrogate escapes, so no path is ever lost or mangled).
 """
 
 import contextlib
+import fcntl
 import itertools
 import os
-import queue
 import subprocess
-import threading
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +25,8 @@ ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
 LIVE_REF_PREFIXES = ("refs/heads/", "refs/tags/")
 # 41-byte requests: 1,000 of them stay far below a 64 KiB pipe buffer.
 _PIPELINE_BATCH = 1000
-# git log output is drained in chunks of up to 64 KiB; at most 256 of them (16 MiB) wait to be parsed.
-_LOG_CHUNK = 1 << 16
-_LOG_QUEUE_CHUNKS = 256
+# git log may run this far ahead of the parsing (Linux's default cap for one unprivileged pipe).
+_LOG_PIPE_SIZE = 1 << 20
 
 
 class GitError(RuntimeError):
@@ -135,9 +134,10 @@ _LOG_FORMAT = "%x01%H%x00%P%x00%an%x00%ae%x00%aI"
 class CommitLog:
     """Every commit reachable from any ref (and not from ``exclude``) that touched a DVC file, with its changes.
 
-    ``git log --all --full-history -m --raw -z`` starts at once and a thread drains its output into a bounded
-    queue, so git keeps walking while the caller reads blobs or writes rows instead of stalling on a full pipe;
-    the queue's bound keeps memory flat on long histories. Use as a context manager, then iterate.
+    ``git log --all --full-history -m --raw -z`` starts at once, writing into a pipe enlarged to hold a long
+    stretch of history, so git walks ahead while the caller reads blobs or writes rows, and memory stays flat on
+    long histories. No reader thread: one would fight the parsing for the GIL. Use as a context manager, then
+    iterate.
     """
 
     def __init__(self, mirror: Path, *, exclude: Iterable[str] = ()) -> None:
@@ -145,28 +145,21 @@ class CommitLog:
             "git", "-c", "core.quotepath=false", "log", "--all", "--stdin", "--full-history", "-m", "--raw",
             "--no-renames", "--no-abbrev", "-z", f"--format={_LOG_FORMAT}", "--", *TRACKED_PATHSPECS,
         ]  # fmt: skip
+        # A file, so git never blocks on errors nobody reads yet; closed by close().
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         self._process = subprocess.Popen(
-            command, cwd=mirror, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
+            command, cwd=mirror, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=_env()
         )
-        assert self._process.stdin is not None
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._stdout = self._process.stdout.fileno()
+        with contextlib.suppress(AttributeError, OSError):  # Linux only, and capped per user: a larger pipe helps
+            fcntl.fcntl(self._stdout, fcntl.F_SETPIPE_SZ, _LOG_PIPE_SIZE)
         self._process.stdin.write("".join(f"^{sha}\n" for sha in exclude).encode())
         self._process.stdin.close()
-        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_LOG_QUEUE_CHUNKS)
-        self._drainer = threading.Thread(target=self._drain, name="git-log-drain", daemon=True)
-        self._drainer.start()
-
-    def _drain(self) -> None:
-        assert self._process.stdout is not None
-        descriptor = self._process.stdout.fileno()  # read what is there, not a full chunk, so parsing starts early
-        try:
-            while chunk := os.read(descriptor, _LOG_CHUNK):
-                self._chunks.put(chunk)
-        finally:
-            self._chunks.put(None)
 
     def _tokens(self) -> Iterator[bytes]:
         buffer = b""
-        while (chunk := self._chunks.get()) is not None:
+        while chunk := os.read(self._stdout, _LOG_PIPE_SIZE):  # what is there, so parsing starts at once
             *tokens, buffer = (buffer + chunk).split(b"\0")
             yield from tokens
         if buffer.strip():
@@ -196,26 +189,18 @@ class CommitLog:
                     current.diffs[-1].append(FileChange(_text(path), meta[2].decode(), meta[3].decode()))
         if current is not None:
             yield current
-        self._finish()
-
-    def _finish(self) -> None:
-        self._drainer.join()
-        assert self._process.stderr is not None
-        stderr = self._process.stderr.read()
         if self._process.wait() != 0:
-            raise GitError(f"git log failed: {_text(stderr).strip()}")
+            self._stderr.seek(0)
+            raise GitError(f"git log failed: {_text(self._stderr.read()).strip()}")
 
     def close(self) -> None:
-        """Stop git if the caller left early; drain so the thread, blocked on a full queue, can end."""
+        """Stop git if the caller left early."""
         if self._process.poll() is None:
             self._process.kill()
-        while self._drainer.is_alive():
-            with contextlib.suppress(queue.Empty):
-                self._chunks.get(timeout=0.1)
-        for stream in (self._process.stdout, self._process.stderr):
-            if stream is not None:
-                stream.close()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
         self._process.wait()
+        self._stderr.close()
 
     def __enter__(self) -> "CommitLog":
         return self
