@@ -262,7 +262,13 @@ def _dvc_file_content(data: Any, source_path: str) -> DvcFileContent:
 
 def parse_dvc_lock(content: bytes, source_path: str) -> DvcFileContent:
     """``dvc.lock``: ``schema: '2.0'`` with ``stages: {name: {outs: […]}}``, or the DVC 1 form (stages at top level)."""
-    data = _load_yaml(content, source_path)
+    by_stage = _lock_outputs_by_stage(content, source_path)
+    if by_stage is not None:
+        return DvcFileContent(outputs=by_stage)
+    return _dvc_lock_content(_load_yaml(content, source_path), source_path)
+
+
+def _dvc_lock_content(data: Any, source_path: str) -> DvcFileContent:
     if data is None:
         return DvcFileContent()
     if not isinstance(data, dict):
@@ -282,6 +288,62 @@ def parse_dvc_lock(content: bytes, source_path: str) -> DvcFileContent:
             raise DvcFileError(f"{source_path}: stage '{name}' must be a mapping")
         outputs.extend(_outputs(stage.get("outs"), base_dir=base_dir, stage=str(name), where=f"{source_path}:{name}"))
     return DvcFileContent(outputs=outputs)
+
+
+_LOCK_HEAD = "schema: '2.0'\nstages:\n"
+_STAGE_START = re.compile(r"^  (?=[^ \n])", re.MULTILINE)  # a line indented by exactly two spaces: a stage's name
+
+
+def _lock_outputs_by_stage(content: bytes, source_path: str) -> list[DvcOutput] | None:
+    """A DVC 2/3 ``dvc.lock`` read one stage block at a time, each block's outputs cached by its text.
+
+    A commit usually changes one stage of a long file, so the other stages cost a lookup. Each block is read
+    alone by the strict YAML subset reader, which reads it exactly as it reads it inside the whole document; any
+    block it declines, or a stage named twice, returns None and the whole file is read the ordinary way.
+    """
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not text.startswith(_LOCK_HEAD):
+        return None
+    body = text[len(_LOCK_HEAD) :]
+    if not body:
+        return []
+    starts = [match.start() for match in _STAGE_START.finditer(body)]
+    if not starts or starts[0] != 0:
+        return None
+    stages: list[tuple[str, tuple[DvcOutput, ...] | str]] = []
+    for start, end in zip(starts, [*starts[1:], len(body)], strict=True):
+        stage = _lock_stage(body[start:end], source_path)
+        if stage is None:
+            return None
+        stages.append(stage)
+    if len({name for name, _outputs in stages}) != len(stages):
+        return None
+    outputs: list[DvcOutput] = []
+    for _name, stage_outputs in stages:
+        if isinstance(stage_outputs, str):
+            raise DvcFileError(stage_outputs)  # the first invalid stage, as the whole-file reading reports it
+        outputs.extend(stage_outputs)
+    return outputs
+
+
+@functools.lru_cache(maxsize=4096)
+def _lock_stage(block: str, source_path: str) -> tuple[str, tuple[DvcOutput, ...] | str] | None:
+    """(stage name, its outputs or the error they raise) of one ``  name:`` block; None outside the subset."""
+    data = mini_yaml.load(block)
+    if not isinstance(data, dict) or len(data) != 1:
+        return None
+    [(name, stage)] = data.items()
+    if not isinstance(stage, dict):
+        return name, f"{source_path}: stage '{name}' must be a mapping"
+    try:
+        outputs = _outputs(stage.get("outs"), base_dir=posixpath.dirname(source_path), stage=str(name),
+                           where=f"{source_path}:{name}")  # fmt: skip
+    except DvcFileError as error:
+        return name, str(error)
+    return name, tuple(outputs)
 
 
 _SECTION = re.compile(r"^\[\s*(?P<name>.+?)\s*\]$")
