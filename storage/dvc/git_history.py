@@ -7,7 +7,6 @@ as UTF-8 (with surrogate escapes, so no path is ever lost or mangled).
 import contextlib
 import fcntl
 import functools
-import itertools
 import os
 import re
 import subprocess
@@ -16,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 from storage.dvc.parsing import CONFIG_PATH, is_tracked_path
 
@@ -112,8 +112,7 @@ def existing_objects(mirror: Path, shas: Iterable[str]) -> set[str]:
     return found
 
 
-@dataclass(frozen=True)
-class FileChange:
+class FileChange(NamedTuple):  # a tuple: thousands are made per history
     path: str
     old_blob: str  # NULL_SHA when the file did not exist in that parent
     new_blob: str  # NULL_SHA when the file was deleted
@@ -159,36 +158,44 @@ class CommitLog:
         self._process.stdin.write("".join(f"^{sha}\n" for sha in exclude).encode())
         self._process.stdin.close()
 
-    def _tokens(self) -> Iterator[bytes]:
-        buffer = b""
-        while chunk := os.read(self._stdout, _LOG_PIPE_SIZE):  # what is there, so parsing starts at once
-            *tokens, buffer = (buffer + chunk).split(b"\0")
-            yield from tokens
-        if buffer.strip():
-            yield buffer
+    def _token_lists(self) -> Iterator[list[bytes]]:
+        """NUL-separated fields, a list per read: what is in the pipe, so parsing starts at once."""
+        rest = b""
+        while chunk := os.read(self._stdout, _LOG_PIPE_SIZE):
+            *tokens, rest = (rest + chunk).split(b"\0")
+            yield tokens
+        if rest.strip():
+            yield [rest]
 
     def __iter__(self) -> Iterator[CommitChanges]:
         current: CommitChanges | None = None
-        tokens = self._tokens()
-        for token in tokens:
-            token = token.lstrip(b"\n")
-            if token.startswith(b"\x01"):
-                header = [token[1:], *itertools.islice(tokens, 4)]
-                if len(header) < 5:
-                    break
-                sha = header[0].decode()
-                if current is not None and current.sha == sha:
-                    current.diffs.append([])  # -m prints the same commit once per differing parent
-                    continue
-                if current is not None:
-                    yield current
-                parents, name, email, date = (_text(field) for field in header[1:])
-                current = CommitChanges(sha, parents.split(), name, email, date, diffs=[[]])
-            elif token.startswith(b":"):
-                meta = token[1:].split()
-                path = next(tokens, None)
-                if path is not None and current is not None and len(meta) >= 5:
-                    current.diffs[-1].append(FileChange(_text(path), meta[2].decode(), meta[3].decode()))
+        header: list[bytes] | None = None  # the fields of a commit line read so far
+        meta: list[bytes] | None = None  # a raw diff line whose path comes next
+        for tokens in self._token_lists():
+            for token in tokens:
+                if header is not None:
+                    header.append(token)
+                    if len(header) < 5:
+                        continue
+                    sha = header[0].decode()
+                    if current is not None and current.sha == sha:
+                        current.diffs.append([])  # -m prints the same commit once per differing parent
+                    else:
+                        if current is not None:
+                            yield current
+                        parents, name, email, date = (_text(field) for field in header[1:])
+                        current = CommitChanges(sha, parents.split(), name, email, date, diffs=[[]])
+                    header = None
+                elif meta is not None:
+                    if current is not None and len(meta) >= 5:
+                        current.diffs[-1].append(FileChange(_text(token), meta[2].decode(), meta[3].decode()))
+                    meta = None
+                else:
+                    token = token.lstrip(b"\n")
+                    if token.startswith(b"\x01"):
+                        header = [token[1:]]
+                    elif token.startswith(b":"):
+                        meta = token[1:].split()
         if current is not None:
             yield current
         if self._process.wait() != 0:
