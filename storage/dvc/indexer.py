@@ -270,15 +270,18 @@ def _compute_liveness(
             live[row.live_key].update(kept)
     moved = {name: commit for name, commit in current.items() if name not in unchanged}
     files_by_commit = blobs.reader.tracked_files(list(moved.values()))
-    blobs.prefetch((blob, path) for files in files_by_commit.values() for path, blob in files.items())
+    # Heads share most files: each (path, blob) is looked at once, with every head that holds it.
+    heads_by_file: dict[tuple[str, str], list[str]] = defaultdict(list)
     for name, commit in moved.items():
         for path, blob in files_by_commit.get(commit, {}).items():
-            if path == CONFIG_PATH:
-                continue
-            parsed = blobs.get(blob, path)
-            if isinstance(parsed, DvcFileContent):
-                for output in parsed.outputs:
-                    live[(path, *output.identity)].add(name)
+            if path != CONFIG_PATH:
+                heads_by_file[(blob, path)].append(name)
+    blobs.prefetch(heads_by_file)
+    for (blob, path), names in heads_by_file.items():
+        parsed = blobs.get(blob, path)
+        if isinstance(parsed, DvcFileContent):
+            for output in parsed.outputs:
+                live[(path, *output.identity)].update(names)
     return _Liveness(refs_by_key=live, existing=existing)
 
 
