@@ -154,10 +154,13 @@ class _Liveness:
 
     def columns_for(self, key: LiveKey) -> tuple[str, bool]:
         """``live_refs`` (as JSON) and ``is_live`` of a new row; outputs share few distinct ref sets."""
-        refs = frozenset(self.refs_by_key.get(key, ()))
-        columns = self._columns.get(refs)
+        refs = self.refs_by_key.get(key)
+        if not refs:
+            return _NOT_LIVE
+        frozen = frozenset(refs)
+        columns = self._columns.get(frozen)
         if columns is None:
-            columns = self._columns[refs] = (json.dumps(sorted(refs)), bool(refs))
+            columns = self._columns[frozen] = (json.dumps(sorted(frozen)), True)
         return columns
 
 
@@ -211,11 +214,11 @@ def _collect_commit(
                 if isinstance(previous, DvcFileContent):
                     known.update(output.identity for output in previous.outputs)
         for output in parsed.outputs:
-            if output.identity in known:
+            identity = output.identity
+            if identity in known:
                 continue
-            known.add(output.identity)  # a file listing one output twice yields one row, as the unique key wants
-            live_key = (path, *output.identity)
-            live_refs, is_live = liveness.columns_for(live_key) if liveness is not None else _NOT_LIVE
+            known.add(identity)  # a file listing one output twice yields one row, as the unique key wants
+            live_refs, is_live = liveness.columns_for((path, *identity)) if liveness is not None else _NOT_LIVE
             writer.add(
                 (
                     repo.pk, output.md5, output.is_dir, output.hash_name, output.size, output.nfiles, output.path,
