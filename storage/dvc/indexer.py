@@ -18,6 +18,7 @@ from typing import NamedTuple, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from storage.dvc.git_history import (
@@ -41,7 +42,7 @@ from storage.dvc.parsing import (
     parse_dvc_config,
     parse_tracked_file,
 )
-from storage.dvc.reference_writer import ReferenceWriter, lock_reference_writes
+from storage.dvc.reference_writer import ReferenceWriter, start_reference_writes
 from storage.models import DvcImport, DvcReference, DvcRemoteConfig, IndexingWarning, TrainingRepo
 
 logger = logging.getLogger(__name__)
@@ -383,45 +384,54 @@ def _claim(repo: TrainingRepo) -> None:
 
 def _index(repo: TrainingRepo, *, fetch: bool) -> tuple[IndexRunResult, dict[str, str]]:
     mirror = repo.mirror_path
-    result = IndexRunResult()
     if fetch or not (mirror / "HEAD").exists():
         mirror_sync(repo.url, mirror)
-    heads = ref_heads(mirror)
-    head_map = {head.name: head.commit for head in heads}
-    repo.default_branch = default_branch(mirror)
     exclude = existing_objects(mirror, repo.indexed_heads.values())
-    refs_moved = head_map != repo.indexed_heads  # unmoved heads reach no new commit and change no liveness
-    # git walks the history while the heads' files are read for liveness; the run's rows commit together.
-    with CommitLog(mirror, exclude=exclude) as log, BlobReader(mirror) as reader, transaction.atomic():
-        lock_reference_writes(repo)
-        blobs = _ParsedBlobs(reader)
-        liveness = _compute_liveness(repo, heads, repo.indexed_heads, blobs) if refs_moved else None
-        existing = liveness.existing if liveness is not None else []
-        pending = _Pending()
-        with ReferenceWriter(repo, commits_with_rows={row.commit for row in existing}) as writer:
-            for batch in _batches(log, COMMIT_BATCH):
-                blobs.prefetch(
-                    (blob, change.path)
-                    for commit in batch
-                    for diff in commit.diffs
-                    for change in diff
-                    for blob in (change.old_blob, change.new_blob)
-                    if blob != NULL_SHA
-                )
-                for commit in batch:
-                    _collect_commit(repo, commit, blobs, liveness, pending, writer)
-                result.commits_read += len(batch)
-                pending.end_batch()
-        result.references_added = writer.added
-        _write_pending(repo, pending, result)
-        if liveness is not None:
-            _apply_liveness(liveness)
-            _update_current_remotes(repo, heads, blobs)
-        result.blobs_read = reader.reads
-        _update_reachability(mirror, existing)
-    result.live_references = DvcReference.objects.filter(repo=repo, is_live=True).count()
-    result.unreachable_references = DvcReference.objects.filter(repo=repo, reachable=False).count()
-    return result, head_map
+    # git walks the history while the heads are listed and their files read for liveness.
+    with CommitLog(mirror, exclude=exclude) as log, BlobReader(mirror) as reader:
+        heads = ref_heads(mirror)
+        repo.default_branch = default_branch(mirror)
+        result = _record_history(repo, mirror, heads, log, _ParsedBlobs(reader))
+    counts = DvcReference.objects.filter(repo=repo).aggregate(
+        live=Count("pk", filter=Q(is_live=True)), unreachable=Count("pk", filter=Q(reachable=False))
+    )
+    result.live_references, result.unreachable_references = counts["live"], counts["unreachable"]
+    return result, {head.name: head.commit for head in heads}
+
+
+@transaction.atomic  # the run's rows commit together
+def _record_history(
+    repo: TrainingRepo, mirror: Path, heads: list[RefHead], log: CommitLog, blobs: _ParsedBlobs
+) -> IndexRunResult:
+    start_reference_writes(repo)
+    result = IndexRunResult()
+    # Unmoved heads reach no new commit and change no liveness.
+    refs_moved = {head.name: head.commit for head in heads} != repo.indexed_heads
+    liveness = _compute_liveness(repo, heads, repo.indexed_heads, blobs) if refs_moved else None
+    existing = liveness.existing if liveness is not None else []
+    pending = _Pending()
+    with ReferenceWriter(repo, commits_with_rows={row.commit for row in existing}) as writer:
+        for batch in _batches(log, COMMIT_BATCH):
+            blobs.prefetch(
+                (blob, change.path)
+                for commit in batch
+                for diff in commit.diffs
+                for change in diff
+                for blob in (change.old_blob, change.new_blob)
+                if blob != NULL_SHA
+            )
+            for commit in batch:
+                _collect_commit(repo, commit, blobs, liveness, pending, writer)
+            result.commits_read += len(batch)
+            pending.end_batch()
+    result.references_added = writer.added
+    _write_pending(repo, pending, result)
+    if liveness is not None:
+        _apply_liveness(liveness)
+        _update_current_remotes(repo, heads, blobs)
+    result.blobs_read = blobs.reader.reads
+    _update_reachability(mirror, existing)
+    return result
 
 
 def training_repo_index(*, repo: TrainingRepo, fetch: bool = True) -> IndexRunResult:

@@ -5,7 +5,7 @@ the server checks and indexes them while Python parses the next commits instead 
 skip duplicates, so a commit that already has rows (written by an interrupted run, or walked again because the
 head that excluded it was garbage-collected) goes through ``INSERT … ON CONFLICT DO NOTHING`` at the end instead;
 a commit's own outputs are made unique by the caller. A transaction-scoped advisory lock per repository
-(``lock_reference_writes``) keeps a second run, one taking over a presumed-stale run, from writing at the same
+(``start_reference_writes``) keeps a second run, one taking over a presumed-stale run, from writing at the same
 time, so the commits read as fresh stay fresh until this run commits.
 """
 
@@ -32,8 +32,9 @@ _INDEX_LOCK_CLASS = 0x4B555241  # first half of the (class, repository) advisory
 _CONFLICT_BATCH = 2000
 
 
-def lock_reference_writes(repo: TrainingRepo) -> None:
-    """Call first in the run's transaction, before reading which commits already have rows; held until it ends."""
+def start_reference_writes(repo: TrainingRepo) -> None:
+    """Call first in the run's transaction, before reading which commits already have rows; the repository's
+    advisory lock is then held until the transaction ends."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_INDEX_LOCK_CLASS, repo.pk])
