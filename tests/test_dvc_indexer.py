@@ -1,5 +1,6 @@
 """Indexing real git repositories built in the test: all refs, all history, incremental, never aborting."""
 
+import gc
 import subprocess
 
 import pytest
@@ -269,6 +270,7 @@ def test_a_run_failing_half_way_leaves_no_rows_and_the_next_run_indexes_everythi
     monkeypatch.setattr(indexer, "_collect_commit", failing_collect)
     with pytest.raises(RuntimeError, match="disk on fire"):
         training_repo_index(repo=repo)
+    assert gc.isenabled()  # paused for the run only
     repo.refresh_from_db()
     assert (repo.status, repo.indexed_heads) == (TrainingRepo.Status.FAILED, {})
     assert not DvcReference.objects.filter(repo=repo).exists()
