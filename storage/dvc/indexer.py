@@ -226,7 +226,7 @@ def _collect_commit(
                 (
                     repo.pk, output.md5, output.is_dir, output.hash_name, output.size, output.nfiles, output.path,
                     output.stage, output.cache, output.remote, path, commit.sha, author_name, author_email,
-                    authored_at_value, live_refs, is_live,
+                    authored_at_value, live_refs, is_live, True,  # reachable: the walk just reached the commit
                 )
             )  # fmt: skip
         md5_by_path = {output.path: output.md5 for output in parsed.outputs}

@@ -1,10 +1,10 @@
 """Write an indexing run's new ``DvcReference`` rows while the history walk is still going.
 
-On PostgreSQL the rows of commits that have none yet stream through one ``COPY`` opened for the whole walk, so
-the server checks and indexes them while Python parses the next commits instead of after it. ``COPY`` cannot
-skip duplicates, so a commit that already has rows (written by an interrupted run, or walked again because the
-head that excluded it was garbage-collected) goes through ``INSERT … ON CONFLICT DO NOTHING`` at the end instead;
-a commit's own outputs are made unique by the caller. A transaction-scoped advisory lock per repository
+On PostgreSQL the rows of commits that have none yet stream through one binary ``COPY`` opened for the whole
+walk, so the server checks and indexes them while Python parses the next commits instead of after it. ``COPY``
+cannot skip duplicates, so a commit that already has rows (walked again because the head that excluded it is
+gone from the mirror, say) goes through ``INSERT … ON CONFLICT DO NOTHING`` at the end instead; a commit's own
+outputs are made unique by the caller. A transaction-scoped advisory lock per repository
 (``start_reference_writes``) keeps a second run, one taking over a presumed-stale run, from writing at the same
 time, so the commits read as fresh stay fresh until this run commits.
 """
@@ -14,22 +14,36 @@ from types import TracebackType
 from typing import Any
 
 from django.db import connection
-from psycopg import Copy
+from psycopg import Copy, postgres
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 from storage.models import DvcReference, TrainingRepo
 
-# Column order of the rows handed to ``add``; ``reachable`` is always true for a commit the walk just reached.
-REFERENCE_COLUMNS = (
-    "repo_id", "md5", "is_dir", "hash_name", "size", "nfiles", "path", "stage", "cache", "remote", "source_path",
-    "commit", "author_name", "author_email", "authored_at", "live_refs", "is_live",
-)  # fmt: skip
-_ARRAY_TYPES = (
-    "bigint", "varchar", "boolean", "varchar", "bigint", "integer", "varchar", "varchar", "boolean", "varchar",
-    "varchar", "varchar", "varchar", "varchar", "timestamptz", "jsonb", "boolean",
-)  # fmt: skip
-_COMMIT = REFERENCE_COLUMNS.index("commit")
+# The columns of the rows handed to ``add``, with their PostgreSQL types.
+REFERENCE_COLUMNS = {
+    "repo_id": "bigint", "md5": "varchar", "is_dir": "boolean", "hash_name": "varchar", "size": "bigint",
+    "nfiles": "integer", "path": "varchar", "stage": "varchar", "cache": "boolean", "remote": "varchar",
+    "source_path": "varchar", "commit": "varchar", "author_name": "varchar", "author_email": "varchar",
+    "authored_at": "timestamptz", "live_refs": "jsonb", "is_live": "boolean", "reachable": "boolean",
+}  # fmt: skip
+_COMMIT = list(REFERENCE_COLUMNS).index("commit")
 _INDEX_LOCK_CLASS = 0x4B555241  # first half of the (class, repository) advisory lock key; any constant of ours
 _CONFLICT_BATCH = 2000
+
+
+class _JsonText(str):
+    """Only names the dumper below; rows carry ``live_refs`` as plain JSON text."""
+
+
+class _JsonTextBinaryDumper(Dumper):
+    """JSON text as jsonb's binary form (a version byte, then the text); psycopg's own would encode it again."""
+
+    format = Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj: str) -> bytes:
+        return b"\x01" + obj.encode()
 
 
 def start_reference_writes(repo: TrainingRepo) -> None:
@@ -54,20 +68,24 @@ class ReferenceWriter:
         self._fresh: list[tuple[Any, ...]] = []  # only where COPY is not available
         self._copy: Copy | None = None
         self._table = connection.ops.quote_name(DvcReference._meta.db_table)
-        self._names = ", ".join(connection.ops.quote_name(column) for column in (*REFERENCE_COLUMNS, "reachable"))
+        self._names = ", ".join(connection.ops.quote_name(column) for column in REFERENCE_COLUMNS)
 
     def __enter__(self) -> "ReferenceWriter":
         if connection.vendor == "postgresql":
             self._cursor = connection.cursor()
-            self._copy_context = self._cursor.cursor.copy(f"COPY {self._table} ({self._names}) FROM STDIN")
+            self._cursor.cursor.adapters.register_dumper(_JsonText, _JsonTextBinaryDumper)  # this cursor only
+            self._copy_context = self._cursor.cursor.copy(
+                f"COPY {self._table} ({self._names}) FROM STDIN (FORMAT BINARY)"
+            )
             self._copy = self._copy_context.__enter__()
+            self._copy.set_types(list(REFERENCE_COLUMNS.values()))
         return self
 
     def add(self, row: tuple[Any, ...]) -> None:
         if row[_COMMIT] in self._commits_with_rows:
             self._maybe_present.append(row)
         elif self._copy is not None:
-            self._copy.write_row((*row, True))
+            self._copy.write_row(row)
             self.added += 1
         else:
             self._fresh.append(row)
@@ -92,14 +110,14 @@ class ReferenceWriter:
                 before = DvcReference.objects.filter(repo=self.repo).count()
                 placeholders = ", ".join(["%s"] * len(REFERENCE_COLUMNS))
                 cursor.executemany(
-                    f"INSERT INTO {self._table} ({self._names}) VALUES ({placeholders}, true) "  # noqa: S608 - names from the model, values bound
+                    f"INSERT INTO {self._table} ({self._names}) VALUES ({placeholders}) "  # noqa: S608 - names from the model, values bound
                     "ON CONFLICT DO NOTHING",
                     rows,
                 )
                 return DvcReference.objects.filter(repo=self.repo).count() - before
-            arrays = ", ".join(f"%s::{kind}[]" for kind in _ARRAY_TYPES)
+            arrays = ", ".join(f"%s::{kind}[]" for kind in REFERENCE_COLUMNS.values())
             sql = (
-                f"INSERT INTO {self._table} ({self._names}) SELECT *, true FROM unnest({arrays}) "  # noqa: S608 - names from the model, values bound
+                f"INSERT INTO {self._table} ({self._names}) SELECT * FROM unnest({arrays}) "  # noqa: S608 - names from the model, values bound
                 "ON CONFLICT DO NOTHING"
             )
             added = 0
