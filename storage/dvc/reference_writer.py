@@ -10,6 +10,7 @@ time, so the commits read as fresh stay fresh until this run commits.
 """
 
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from types import TracebackType
 from typing import Any
 
@@ -67,17 +68,17 @@ class ReferenceWriter:
         self._maybe_present: list[tuple[Any, ...]] = []
         self._fresh: list[tuple[Any, ...]] = []  # only where COPY is not available
         self._copy: Copy | None = None
+        self._open = ExitStack()
         self._table = connection.ops.quote_name(DvcReference._meta.db_table)
         self._names = ", ".join(connection.ops.quote_name(column) for column in REFERENCE_COLUMNS)
 
     def __enter__(self) -> "ReferenceWriter":
         if connection.vendor == "postgresql":
-            self._cursor = connection.cursor()
-            self._cursor.cursor.adapters.register_dumper(_JsonText, _JsonTextBinaryDumper)  # this cursor only
-            self._copy_context = self._cursor.cursor.copy(
-                f"COPY {self._table} ({self._names}) FROM STDIN (FORMAT BINARY)"
+            cursor = self._open.enter_context(connection.cursor()).cursor
+            cursor.adapters.register_dumper(_JsonText, _JsonTextBinaryDumper)  # for this cursor only
+            self._copy = self._open.enter_context(
+                cursor.copy(f"COPY {self._table} ({self._names}) FROM STDIN (FORMAT BINARY)")
             )
-            self._copy = self._copy_context.__enter__()
             self._copy.set_types(list(REFERENCE_COLUMNS.values()))
         return self
 
@@ -93,10 +94,8 @@ class ReferenceWriter:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        if self._copy is not None:
-            self._copy = None
-            self._copy_context.__exit__(exc_type, exc, traceback)  # ends the COPY, or aborts it on an error
-            self._cursor.close()
+        self._copy = None
+        self._open.__exit__(exc_type, exc, traceback)  # ends the COPY, or aborts it on an error; closes the cursor
         if exc_type is None:
             self.added += self._insert_skipping_present(self._fresh) + self._insert_skipping_present(
                 self._maybe_present
