@@ -258,23 +258,23 @@ def test_a_file_listing_one_output_twice_yields_one_row(history, repo):
 def test_a_run_failing_half_way_leaves_no_rows_and_the_next_run_indexes_everything(history, repo, monkeypatch):
     from storage.dvc import indexer
 
-    real_collect = indexer._collect_commit
+    real_collect = indexer._Walk.collect
     seen = []
 
-    def failing_collect(*args, **kwargs):
-        seen.append(args[1].sha)
+    def failing_collect(walk, commit):
+        seen.append(commit.sha)
         if len(seen) == 3:
             raise RuntimeError("disk on fire")
-        return real_collect(*args, **kwargs)
+        return real_collect(walk, commit)
 
-    monkeypatch.setattr(indexer, "_collect_commit", failing_collect)
+    monkeypatch.setattr(indexer._Walk, "collect", failing_collect)
     with pytest.raises(RuntimeError, match="disk on fire"):
         training_repo_index(repo=repo)
     assert gc.isenabled()  # paused for the run only
     repo.refresh_from_db()
     assert (repo.status, repo.indexed_heads) == (TrainingRepo.Status.FAILED, {})
     assert not DvcReference.objects.filter(repo=repo).exists()
-    monkeypatch.setattr(indexer, "_collect_commit", real_collect)
+    monkeypatch.undo()
     assert training_repo_index(repo=repo).references_added == 12
 
 

@@ -11,12 +11,12 @@ import gc
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -177,63 +177,73 @@ def _changes_by_path(commit: CommitChanges) -> dict[str, list[tuple[str, str]]]:
     return {path: pairs for path, pairs in grouped.items() if len(pairs) >= parents and pairs[0][1] != NULL_SHA}
 
 
-def _collect_commit(
-    repo: TrainingRepo,
-    commit: CommitChanges,
-    blobs: _ParsedBlobs,
-    liveness: _Liveness | None,
-    pending: _Pending,
-    writer: ReferenceWriter,
-) -> None:
-    authored_at = datetime.fromisoformat(commit.authored_at)
-    authored_at_value = connection.ops.adapt_datetimefield_value(authored_at)
-    author_name, author_email = commit.author_name[:255], commit.author_email[:255]
+@dataclass
+class _Walk:
+    """What one run needs to turn the commits it walks into rows."""
 
-    def warn(path: str, message: str) -> None:
-        pending.warnings.append(
-            IndexingWarning(repo=repo, commit=commit.sha, path=path, message=message[:MAX_WARNING_LENGTH])
+    repo: TrainingRepo
+    blobs: _ParsedBlobs
+    liveness: _Liveness | None
+    pending: _Pending
+    writer: ReferenceWriter
+    datetime_value: Callable[[datetime], Any]  # the connection's adapter, looked up once per run, not per commit
+
+    def collect(self, commit: CommitChanges) -> None:
+        for path, pairs in _changes_by_path(commit).items():
+            if path == CONFIG_PATH:
+                self._collect_config(commit, path, pairs[0][1])
+            else:
+                self._collect_file(commit, path, pairs)
+
+    def _warn(self, commit: CommitChanges, path: str, message: str) -> None:
+        self.pending.warnings.append(
+            IndexingWarning(repo=self.repo, commit=commit.sha, path=path, message=message[:MAX_WARNING_LENGTH])
         )
 
-    for path, pairs in _changes_by_path(commit).items():
-        new_blob = pairs[0][1]
-        if path == CONFIG_PATH:
-            config = blobs.config(new_blob)
-            if isinstance(config, DvcFileError):
-                warn(path, str(config))
-                continue
-            for name, url in config.remotes.items():
-                seen = pending.remotes.get((name, url))
-                if seen is None or authored_at < seen[0]:
-                    pending.remotes[(name, url)] = (authored_at, commit.sha)
-            continue
-        parsed = blobs.get(new_blob, path)
+    def _collect_config(self, commit: CommitChanges, path: str, blob: str) -> None:
+        config = self.blobs.config(blob)
+        if isinstance(config, DvcFileError):
+            self._warn(commit, path, str(config))
+            return
+        authored_at = datetime.fromisoformat(commit.authored_at)
+        remotes = self.pending.remotes
+        for name, url in config.remotes.items():
+            seen = remotes.get((name, url))
+            if seen is None or authored_at < seen[0]:
+                remotes[(name, url)] = (authored_at, commit.sha)
+
+    def _collect_file(self, commit: CommitChanges, path: str, pairs: list[tuple[str, str]]) -> None:
+        parsed = self.blobs.get(pairs[0][1], path)
         if isinstance(parsed, DvcFileError):
-            warn(path, str(parsed))
-            continue
+            self._warn(commit, path, str(parsed))
+            return
         known: set[tuple[str, str, str, bool, str]] = set()
         for old_blob, _new in pairs:
             if old_blob != NULL_SHA:
-                previous = blobs.get(old_blob, path)
+                previous = self.blobs.get(old_blob, path)
                 if isinstance(previous, DvcFileContent):
                     known.update(output.identity for output in previous.outputs)
+        authored_at = self.datetime_value(datetime.fromisoformat(commit.authored_at))
+        author_name, author_email = commit.author_name[:255], commit.author_email[:255]
         for output in parsed.outputs:
             identity = output.identity
             if identity in known:
                 continue
             known.add(identity)  # a file listing one output twice yields one row, as the unique key wants
-            live_refs, is_live = liveness.columns_for((path, *identity)) if liveness is not None else _NOT_LIVE
-            writer.add(
+            live = self.liveness
+            live_refs, is_live = live.columns_for((path, *identity)) if live is not None else _NOT_LIVE
+            self.writer.add(
                 (
-                    repo.pk, output.md5, output.is_dir, output.hash_name, output.size, output.nfiles, output.path,
-                    output.stage, output.cache, output.remote, path, commit.sha, author_name, author_email,
-                    authored_at_value, live_refs, is_live, True,  # reachable: the walk just reached the commit
+                    self.repo.pk, output.md5, output.is_dir, output.hash_name, output.size, output.nfiles,
+                    output.path, output.stage, output.cache, output.remote, path, commit.sha, author_name,
+                    author_email, authored_at, live_refs, is_live, True,  # reachable: the walk just reached it
                 )
             )  # fmt: skip
-        md5_by_path = {output.path: output.md5 for output in parsed.outputs}
-        for dep in parsed.imports:
-            pending.imports.append(
+        if parsed.imports:
+            md5_by_path = {output.path: output.md5 for output in parsed.outputs}
+            self.pending.imports.extend(
                 DvcImport(
-                    repo=repo,
+                    repo=self.repo,
                     commit=commit.sha,
                     source_path=path,
                     path=dep.path,
@@ -243,6 +253,7 @@ def _collect_commit(
                     rev_lock=dep.rev_lock,
                     md5=md5_by_path.get(dep.path, ""),
                 )
+                for dep in parsed.imports
             )
 
 
@@ -413,6 +424,7 @@ def _record_history(
     existing = liveness.existing if liveness is not None else []
     pending = _Pending()
     with ReferenceWriter(repo, commits_with_rows={row.commit for row in existing}) as writer:
+        walk = _Walk(repo, blobs, liveness, pending, writer, connection.ops.adapt_datetimefield_value)
         for batch in _batches(log, COMMIT_BATCH):
             blobs.prefetch(
                 (blob, change.path)
@@ -423,7 +435,7 @@ def _record_history(
                 if blob != NULL_SHA
             )
             for commit in batch:
-                _collect_commit(repo, commit, blobs, liveness, pending, writer)
+                walk.collect(commit)
             result.commits_read += len(batch)
             pending.end_batch()
     result.references_added = writer.added
