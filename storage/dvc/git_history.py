@@ -27,6 +27,8 @@ ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
 LIVE_REF_PREFIXES = ("refs/heads/", "refs/tags/")
 # Requests of at most 50 bytes: 1,000 of them stay below a 64 KiB pipe buffer.
 _PIPELINE_BATCH = 1000
+# Names that can be a DVC file (see is_tracked_path) or .dvc/config.
+_CANDIDATE_SUFFIXES = (b".dvc", b"dvc.lock", b"config")
 # git log may run this far ahead of the parsing (Linux's default cap for one unprivileged pipe).
 _LOG_PIPE_SIZE = 1 << 20
 
@@ -221,16 +223,23 @@ class CommitLog:
 
 
 def _tree_entries(data: bytes) -> list[tuple[bool, str, str]]:
-    """Parse a raw tree object: ``<mode> <name>\\0<20-byte sha>`` repeated."""
+    """(is_tree, name, sha) of a raw tree object's subtrees and of the files that may be DVC's.
+
+    A tree is ``<mode> <name>\\0<20-byte sha>`` repeated.
+    """
     found: list[tuple[bool, str, str]] = []
-    position = 0
-    while position < len(data):
+    position, end = 0, len(data)
+    while position < end:
         space = data.index(b" ", position)
         nul = data.index(b"\0", space)
-        mode = data[position:space]
-        sha = data[nul + 1 : nul + 21].hex()
-        if mode not in (b"160000", b"120000"):  # submodules and symlinks hold no DVC file content
-            found.append((mode == b"40000", _text(data[space + 1 : nul]), sha))
+        mode, name = data[position:space], data[space + 1 : nul]
+        if mode == b"40000":
+            found.append((True, _text(name), data[nul + 1 : nul + 21].hex()))
+        # Submodules and symlinks hold no DVC file content; the suffix test only spares decoding the other names.
+        elif mode not in (b"160000", b"120000") and name.endswith(_CANDIDATE_SUFFIXES):
+            text = _text(name)
+            if is_tracked_path(text) or text == "config":
+                found.append((False, text, data[nul + 1 : nul + 21].hex()))
         position = nul + 21
     return found
 
@@ -300,28 +309,36 @@ class BlobReader:
         entries: dict[str, list[tuple[bool, str, str]]] = {}  # tree → (is_tree, name, sha)
         wanted = set(roots.values())
         while wanted:
-            for tree, (kind, data) in self.read_objects(sorted(wanted)).items():
-                entries[tree] = _tree_entries(data) if kind == "tree" and data is not None else []
-            wanted = {sha for tree_entries in entries.values() for is_tree, _n, sha in tree_entries
+            found = {
+                tree: _tree_entries(data) if kind == "tree" and data is not None else []
+                for tree, (kind, data) in self.read_objects(sorted(wanted)).items()
+            }
+            entries.update(found)
+            wanted = {sha for tree_entries in found.values() for is_tree, _n, sha in tree_entries
                       if is_tree and sha not in entries}  # fmt: skip
         memo: dict[str, dict[str, str]] = {}
 
         def files_under(tree: str) -> dict[str, str]:
+            """Every .dvc file and dvc.lock below ``tree``; ``config`` files only count in the root's .dvc/."""
             if tree not in memo:
                 found: dict[str, str] = {}
                 for is_tree, name, sha in entries.get(tree, []):
                     if is_tree:
                         found.update({f"{name}/{path}": blob for path, blob in files_under(sha).items()})
-                    elif is_tracked_path(name) or name == "config":
+                    elif name != "config":
                         found[name] = sha
                 memo[tree] = found
             return memo[tree]
 
-        result: dict[str, dict[str, str]] = {}
-        for commit, tree in roots.items():
-            # "config" was kept at every level only so .dvc/config survives; keep just that one.
-            result[commit] = {path: blob for path, blob in files_under(tree).items() if is_tracked_path(path)}
-        return result
+        def dvc_config(root: str) -> dict[str, str]:
+            for is_tree, name, sha in entries.get(root, []):
+                if is_tree and name == ".dvc":
+                    for is_subtree, file, blob in entries.get(sha, []):
+                        if not is_subtree and file == "config":
+                            return {CONFIG_PATH: blob}
+            return {}
+
+        return {commit: {**files_under(tree), **dvc_config(tree)} for commit, tree in roots.items()}
 
     def close(self) -> None:
         if self._process.stdin is not None:
