@@ -282,19 +282,18 @@ class BlobReader:
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None
         found: dict[str, tuple[str, bytes | None]] = {}
+        readline, read = stdout.readline, stdout.read
         for start in range(0, len(shas), _PIPELINE_BATCH):
             batch = shas[start : start + _PIPELINE_BATCH]
-            stdin.write("".join(self._request.format(sha) for sha in batch).encode() + self._flush)
+            stdin.write("".join([self._request.format(sha) for sha in batch]).encode() + self._flush)
             stdin.flush()
             for sha in batch:
-                header = stdout.readline().split()
+                header = readline().split()
                 if len(header) != 3:  # "<sha> missing"
                     found[sha] = ("missing", None)
                     continue
-                data = stdout.read(int(header[2]))
-                stdout.read(1)  # the newline after every object
+                found[sha] = (header[1].decode(), read(int(header[2]) + 1)[:-1])  # each object ends with a newline
                 self.reads += 1
-                found[sha] = (header[1].decode(), data)
         return found
 
     def tracked_files(self, commits: list[str]) -> dict[str, dict[str, str]]:
