@@ -308,12 +308,12 @@ class BlobReader:
         entries: dict[str, list[tuple[bool, str, str]]] = {}  # tree → (is_tree, name, sha)
         wanted = set(roots.values())
         while wanted:
-            found = {
+            level = {
                 tree: _tree_entries(data) if kind == "tree" and data is not None else []
                 for tree, (kind, data) in self.read_objects(sorted(wanted)).items()
             }
-            entries.update(found)
-            wanted = {sha for tree_entries in found.values() for is_tree, _n, sha in tree_entries
+            entries.update(level)
+            wanted = {sha for tree_entries in level.values() for is_tree, _n, sha in tree_entries
                       if is_tree and sha not in entries}  # fmt: skip
         memo: dict[str, dict[str, str]] = {}
 
