@@ -1,5 +1,6 @@
 """Indexing real git repositories built in the test: all refs, all history, incremental, never aborting."""
 
+import gc
 import subprocess
 
 import pytest
@@ -148,7 +149,7 @@ def test_mirror_is_bare_and_uses_one_cat_file_process(history, repo, monkeypatch
 
     monkeypatch.setattr(subprocess, "Popen", counting_popen)
     result = training_repo_index(repo=repo)
-    cat_files = [args for args in started if "cat-file" in args and "--batch" in args]
+    cat_files = [args for args in started if "cat-file" in args and any(arg.startswith("--batch") for arg in args)]
     assert len(cat_files) == 1
     assert result.blobs_read > 0
     assert (repo.mirror_path / "HEAD").exists()
@@ -215,3 +216,80 @@ def test_reverting_to_an_older_hash_makes_it_live_again(history, repo):
         (history.commits["c5"], ["refs/heads/main"]), (revert, ["refs/heads/main"])
     ]
     assert DvcReference.objects.get(md5=md5_of(history.labels_merged)).live_refs == []
+
+
+def _snapshot(repo):
+    columns = [field.name for field in DvcReference._meta.concrete_fields if field.name not in ("id", "repo")]
+    return sorted(DvcReference.objects.filter(repo=repo).values_list(*columns))
+
+
+def test_walking_indexed_commits_again_adds_nothing_and_fails_nothing(history, repo):
+    training_repo_index(repo=repo)
+    before = _snapshot(repo)
+    # As if the heads that excluded them were gone: every commit is walked again and every row is already there.
+    TrainingRepo.objects.filter(pk=repo.pk).update(indexed_heads={})
+    repo.refresh_from_db()
+    again = training_repo_index(repo=repo)
+    assert (again.commits_read, again.references_added) == (7, 0)
+    assert _snapshot(repo) == before
+
+
+def test_rows_of_an_interrupted_run_are_kept_and_not_written_twice(history, repo):
+    training_repo_index(repo=repo)
+    before = _snapshot(repo)
+    # An earlier run wrote some rows, then died before recording its heads.
+    DvcReference.objects.filter(repo=repo, commit=history.commits["c7"]).delete()
+    TrainingRepo.objects.filter(pk=repo.pk).update(indexed_heads={})
+    repo.refresh_from_db()
+    again = training_repo_index(repo=repo)
+    assert again.references_added == 3  # c7's three outputs, and nothing else twice
+    assert _snapshot(repo) == before
+
+
+def test_a_file_listing_one_output_twice_yields_one_row(history, repo):
+    twice = b"twice-data"
+    entry = f"- md5: {md5_of(twice)}\n  size: {len(twice)}\n  hash: md5\n  path: twice.bin\n"
+    history.repo.write("twice.dvc", "outs:\n" + entry + entry)
+    commit = history.repo.commit("Same output twice", author="Gina Gray", date="2024-06-01T10:00:00+00:00")
+    training_repo_index(repo=repo)
+    assert list(DvcReference.objects.filter(repo=repo, commit=commit).values_list("path", flat=True)) == ["twice.bin"]
+
+
+def test_a_run_failing_half_way_leaves_no_rows_and_the_next_run_indexes_everything(history, repo, monkeypatch):
+    from storage.dvc import indexer
+
+    real_collect = indexer._Walk.collect
+    seen = []
+
+    def failing_collect(walk, commit):
+        seen.append(commit.sha)
+        if len(seen) == 3:
+            raise RuntimeError("disk on fire")
+        return real_collect(walk, commit)
+
+    monkeypatch.setattr(indexer._Walk, "collect", failing_collect)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        training_repo_index(repo=repo)
+    assert gc.isenabled()  # paused for the run only
+    repo.refresh_from_db()
+    assert (repo.status, repo.indexed_heads) == (TrainingRepo.Status.FAILED, {})
+    assert not DvcReference.objects.filter(repo=repo).exists()
+    monkeypatch.undo()
+    assert training_repo_index(repo=repo).references_added == 12
+
+
+def test_a_branch_pushed_again_makes_its_outputs_reachable_again(history, repo):
+    history.repo.git("checkout", "-q", "-b", "tmp")
+    tmp_data = b"tmp-data"
+    history.repo.write("tmp.dvc", dvc_file(md5_of(tmp_data), len(tmp_data), "tmp.bin"))
+    tmp_commit = history.repo.commit("Temp work", author="Tom Temp", date="2024-07-01T10:00:00+00:00")
+    history.repo.git("checkout", "-q", "main")
+    training_repo_index(repo=repo)
+    history.repo.git("branch", "-q", "-D", "tmp")
+    training_repo_index(repo=repo)
+    assert DvcReference.objects.get(md5=md5_of(tmp_data)).reachable is False
+
+    history.repo.git("branch", "-q", "tmp", tmp_commit)
+    result = training_repo_index(repo=repo)
+    back = DvcReference.objects.get(md5=md5_of(tmp_data))
+    assert (back.reachable, back.live_refs, result.unreachable_references) == (True, ["refs/heads/tmp"], 0)

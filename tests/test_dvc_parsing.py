@@ -22,6 +22,9 @@ from storage.dvc.parsing import (
     DvcImportDep,
     DvcOutput,
     _canonical_dvc,
+    _dvc_file_content,
+    _dvc_lock_content,
+    _load_yaml,
     is_tracked_path,
     parse_dvc_config,
     parse_dvc_file,
@@ -188,3 +191,57 @@ def test_canonical_dvc_add_output_fast_path_agrees_with_pyyaml(path, dvc3, nfile
 @pytest.mark.parametrize("path", ["yes", "123", "a: b", "x #y", "'quoted'", "[list]", "null", "1:30"])
 def test_canonical_fast_path_leaves_paths_yaml_would_read_differently(path):
     assert _canonical_dvc(dvc_file(MD5, 1, path)) is None
+
+
+@pytest.mark.parametrize("source_path", ["x.dvc", "data/x.dvc", "a/b/../c/x.dvc"])
+@pytest.mark.parametrize("path", ["data.xml", "../up.bin", "./images", "s3://bucket/key", "/abs/file", "yes"])
+@pytest.mark.parametrize(("dvc3", "nfiles"), [(True, None), (False, 2)])
+def test_canonical_dvc_file_reads_as_the_generic_path_would(source_path, path, dvc3, nfiles):
+    text = dvc_file(DIR_MD5 if nfiles else MD5, 123, path, dvc3=dvc3, nfiles=nfiles)
+    fast = _outcome(lambda: parse_dvc_file(text.encode(), source_path))
+    assert fast == _outcome(lambda: _dvc_file_content(yaml.safe_load(text), source_path))
+
+
+@pytest.mark.parametrize(
+    "value", [MD5, DIR_MD5, "1234e5" + "f" * 26, "0b1", "0b101", "0b1f", "0b", "1e5", "00ff", "ff", "f", "deadbeef"]
+)
+def test_fast_yaml_reader_reads_hash_like_scalars_as_pyyaml_does(value):
+    text = f"md5: {value}\n"
+    fast = mini_yaml.load(text)
+    assert fast is None or (fast == yaml.safe_load(text) and type(fast["md5"]) is type(yaml.safe_load(text)["md5"]))
+
+
+def _outcome(parse):
+    try:
+        return parse()
+    except DvcFileError as error:
+        return str(error)
+
+
+_STAGE = "  {name}:\n    cmd: python {name}.py\n    outs:\n    - path: {path}\n      hash: md5\n      md5: {md5}\n"
+LOCKS_READ_BY_STAGE = [
+    "schema: '2.0'\nstages:\n",
+    "schema: '2.0'\nstages:\n" + _STAGE.format(name="a", path="a.bin", md5=MD5)
+    + _STAGE.format(name="b", path="../b.bin", md5=DIR_MD5 + ".dir"),
+    # Invalid stages: the first one in file order is the error reported.
+    "schema: '2.0'\nstages:\n" + _STAGE.format(name="a", path="a.bin", md5="nothex")
+    + _STAGE.format(name="b", path="b.bin", md5="alsobad"),
+    "schema: '2.0'\nstages:\n  a: just text\n" + _STAGE.format(name="b", path="b.bin", md5=MD5),
+    "schema: '2.0'\nstages:\n  a:\n" + _STAGE.format(name="b", path="b.bin", md5=MD5),
+    # Outside what a stage block can be read alone: the whole file is read instead, with the same result.
+    "schema: '2.0'\nstages:\n" + _STAGE.format(name="a", path="a.bin", md5=MD5) * 2,
+    "schema: '2.0'\nstages:\n" + _STAGE.format(name="a", path="a.bin", md5=MD5) + "extra: 1\n",
+    "schema: '2.0'\nstages:\n  # a comment\n" + _STAGE.format(name="a", path="a.bin", md5=MD5),
+    "schema: '2.0'\nstages:\n" + _STAGE.format(name="a", path="a.bin", md5=MD5) + "   odd: indent\n",
+    "schema: '2.0'\nstages:\n" + _STAGE.format(name="a", path="a.bin", md5=MD5).replace("cmd:", "cmd: [x]\n    c:"),
+    "schema: '2.0'\nstages:\n" + _STAGE.format(name="a", path="yes", md5=MD5),
+    "schema: '2.0'\nstages:\n\n" + _STAGE.format(name="a", path="a.bin", md5=MD5),
+]
+
+
+@pytest.mark.parametrize("text", LOCKS_READ_BY_STAGE)
+@pytest.mark.parametrize("source_path", ["dvc.lock", "pipelines/p/dvc.lock"])
+def test_dvc_lock_read_by_stage_agrees_with_the_whole_file(text, source_path):
+    by_stage = _outcome(lambda: parse_dvc_lock(text.encode(), source_path))
+    assert by_stage == _outcome(lambda: _dvc_lock_content(_load_yaml(text.encode(), source_path), source_path))
+    assert by_stage == _outcome(lambda: parse_dvc_lock(text.encode(), source_path))  # again, from the cache

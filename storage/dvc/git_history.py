@@ -4,13 +4,18 @@ All commands run against a bare mirror. Paths come back as raw bytes from ``-z``
 as UTF-8 (with surrogate escapes, so no path is ever lost or mangled).
 """
 
+import contextlib
+import fcntl
+import functools
 import os
+import re
 import subprocess
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import NamedTuple
 
 from storage.dvc.parsing import CONFIG_PATH, is_tracked_path
 
@@ -20,8 +25,12 @@ TRACKED_PATHSPECS = ("*.dvc", "dvc.lock", "*/dvc.lock", CONFIG_PATH)
 # Transports a repository URL may use; ext:: and friends would run commands.
 ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
 LIVE_REF_PREFIXES = ("refs/heads/", "refs/tags/")
-# 41-byte requests: 1,000 of them stay far below a 64 KiB pipe buffer.
+# Requests of at most 50 bytes: 1,000 of them stay below a 64 KiB pipe buffer.
 _PIPELINE_BATCH = 1000
+# Names that can be a DVC file (see is_tracked_path) or .dvc/config.
+_CANDIDATE_SUFFIXES = (b".dvc", b"dvc.lock", b"config")
+# git log may run this far ahead of the parsing (Linux's default cap for one unprivileged pipe).
+_LOG_PIPE_SIZE = 1 << 20
 
 
 class GitError(RuntimeError):
@@ -105,8 +114,7 @@ def existing_objects(mirror: Path, shas: Iterable[str]) -> set[str]:
     return found
 
 
-@dataclass(frozen=True)
-class FileChange:
+class FileChange(NamedTuple):  # a tuple: thousands are made per history
     path: str
     old_blob: str  # NULL_SHA when the file did not exist in that parent
     new_blob: str  # NULL_SHA when the file was deleted
@@ -126,96 +134,134 @@ class CommitChanges:
 _LOG_FORMAT = "%x01%H%x00%P%x00%an%x00%ae%x00%aI"
 
 
-def iter_commit_changes(mirror: Path, *, exclude: Iterable[str] = ()) -> Iterator[CommitChanges]:
+class CommitLog:
     """Every commit reachable from any ref (and not from ``exclude``) that touched a DVC file, with its changes.
 
-    Streams ``git log --all --full-history -m --raw -z`` so memory stays flat on long histories.
+    ``git log --all --full-history -m --raw -z`` starts at once, writing into a pipe enlarged to hold a long
+    stretch of history, so git walks ahead while the caller reads blobs or writes rows, and memory stays flat on
+    long histories. No reader thread: one would fight the parsing for the GIL. Use as a context manager, then
+    iterate.
     """
-    command = [
-        "git", "-c", "core.quotepath=false", "log", "--all", "--stdin", "--full-history", "-m", "--raw",
-        "--no-renames", "--no-abbrev", "-z", f"--format={_LOG_FORMAT}", "--", *TRACKED_PATHSPECS,
-    ]  # fmt: skip
-    exclusions = "".join(f"^{sha}\n" for sha in exclude).encode()
-    process = subprocess.Popen(
-        command, cwd=mirror, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
-    )
-    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
-    process.stdin.write(exclusions)
-    process.stdin.close()
-    current: CommitChanges | None = None
-    pending_meta: str | None = None
-    header: list[str] = []
-    try:
-        for token in _split_nul(process.stdout):
-            if header:
-                header.append(token)
-                if len(header) == 5:
-                    sha, parents, name, email, date = header
-                    header = []
+
+    def __init__(self, mirror: Path, *, exclude: Iterable[str] = ()) -> None:
+        command = [
+            "git", "-c", "core.quotepath=false", "log", "--all", "--stdin", "--full-history", "-m", "--raw",
+            "--no-renames", "--no-abbrev", "-z", f"--format={_LOG_FORMAT}", "--", *TRACKED_PATHSPECS,
+        ]  # fmt: skip
+        # A file, so git never blocks on errors nobody reads yet; closed by close().
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        self._process = subprocess.Popen(
+            command, cwd=mirror, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=_env()
+        )
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._stdout = self._process.stdout.fileno()
+        with contextlib.suppress(AttributeError, OSError):  # Linux only, and capped per user: a larger pipe helps
+            fcntl.fcntl(self._stdout, fcntl.F_SETPIPE_SZ, _LOG_PIPE_SIZE)
+        self._process.stdin.write("".join(f"^{sha}\n" for sha in exclude).encode())
+        self._process.stdin.close()
+
+    def _token_lists(self) -> Iterator[list[bytes]]:
+        """NUL-separated fields, a list per read: what is in the pipe, so parsing starts at once."""
+        rest = b""
+        while chunk := os.read(self._stdout, _LOG_PIPE_SIZE):
+            *tokens, rest = (rest + chunk).split(b"\0")
+            yield tokens
+        if rest.strip():
+            yield [rest]
+
+    def __iter__(self) -> Iterator[CommitChanges]:
+        current: CommitChanges | None = None
+        header: list[bytes] | None = None  # the fields of a commit line read so far
+        meta: list[bytes] | None = None  # a raw diff line whose path comes next
+        for tokens in self._token_lists():
+            for token in tokens:
+                if header is not None:
+                    header.append(token)
+                    if len(header) < 5:
+                        continue
+                    sha = header[0].decode()
                     if current is not None and current.sha == sha:
                         current.diffs.append([])  # -m prints the same commit once per differing parent
                     else:
                         if current is not None:
                             yield current
+                        parents, name, email, date = (_text(field) for field in header[1:])
                         current = CommitChanges(sha, parents.split(), name, email, date, diffs=[[]])
-                continue
-            if pending_meta is not None:
-                meta = pending_meta.split()
-                pending_meta = None
-                if current is not None and len(meta) >= 5:
-                    current.diffs[-1].append(FileChange(path=token, old_blob=meta[2], new_blob=meta[3]))
-                continue
-            stripped = token.lstrip("\n")
-            if stripped.startswith("\x01"):
-                header = [stripped[1:]]
-            elif stripped.startswith(":"):
-                pending_meta = stripped[1:]
+                    header = None
+                elif meta is not None:
+                    if current is not None and len(meta) >= 5:
+                        current.diffs[-1].append(FileChange(_text(token), meta[2].decode(), meta[3].decode()))
+                    meta = None
+                else:
+                    token = token.lstrip(b"\n")
+                    if token.startswith(b"\x01"):
+                        header = [token[1:]]
+                    elif token.startswith(b":"):
+                        meta = token[1:].split()
         if current is not None:
             yield current
-    finally:
-        process.stdout.close()
-        stderr = process.stderr.read()
-        process.stderr.close()
-        returncode = process.wait()
-    if returncode != 0:
-        raise GitError(f"git log failed: {_text(stderr).strip()}")
+        if self._process.wait() != 0:
+            self._stderr.seek(0)
+            raise GitError(f"git log failed: {_text(self._stderr.read()).strip()}")
 
+    def close(self) -> None:
+        """Stop git if the caller left early."""
+        if self._process.poll() is None:
+            self._process.kill()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+        self._process.wait()
+        self._stderr.close()
 
-def _split_nul(stream: IO[bytes], chunk_size: int = 1 << 16) -> Iterator[str]:
-    buffer = b""
-    while True:
-        chunk = stream.read(chunk_size)
-        if not chunk:
-            break
-        buffer += chunk
-        *tokens, buffer = buffer.split(b"\0")
-        for token in tokens:
-            yield _text(token)
-    if buffer.strip():
-        yield _text(buffer)
+    def __enter__(self) -> "CommitLog":
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 def _tree_entries(data: bytes) -> list[tuple[bool, str, str]]:
-    """Parse a raw tree object: ``<mode> <name>\\0<20-byte sha>`` repeated."""
+    """(is_tree, name, sha) of a raw tree object's subtrees and of the files that may be DVC's.
+
+    A tree is ``<mode> <name>\\0<20-byte sha>`` repeated.
+    """
     found: list[tuple[bool, str, str]] = []
-    position = 0
-    while position < len(data):
+    position, end = 0, len(data)
+    while position < end:
         space = data.index(b" ", position)
         nul = data.index(b"\0", space)
-        mode = data[position:space]
-        sha = data[nul + 1 : nul + 21].hex()
-        if mode not in (b"160000", b"120000"):  # submodules and symlinks hold no DVC file content
-            found.append((mode == b"40000", _text(data[space + 1 : nul]), sha))
+        mode, name = data[position:space], data[space + 1 : nul]
+        if mode == b"40000":
+            found.append((True, _text(name), data[nul + 1 : nul + 21].hex()))
+        # Submodules and symlinks hold no DVC file content; the suffix test only spares decoding the other names.
+        elif mode not in (b"160000", b"120000") and name.endswith(_CANDIDATE_SUFFIXES):
+            text = _text(name)
+            if is_tracked_path(text) or text == "config":
+                found.append((False, text, data[nul + 1 : nul + 21].hex()))
         position = nul + 21
     return found
 
 
+@functools.cache
+def _cat_file_mode() -> list[str]:
+    """``--batch-command --buffer`` (git 2.36+) answers a batch in a few large writes, where ``--batch`` makes
+    three per object, each waking the reader; older gits get ``--batch``."""
+    words = _text(_git(["version"])).split()
+    version = tuple(int(part) for part in re.findall(r"\d+", words[2] if len(words) > 2 else "")[:2])
+    return ["--batch-command", "--buffer"] if version >= (2, 36) else ["--batch"]
+
+
 class BlobReader:
-    """One long-lived ``git cat-file --batch`` process: ask for a blob, get its bytes."""
+    """One long-lived ``git cat-file`` batch process: ask for a blob, get its bytes."""
 
     def __init__(self, mirror: Path) -> None:
+        self._mode = _cat_file_mode()
+        self._request = "contents {}\n" if self._mode[0] == "--batch-command" else "{}\n"
+        self._flush = b"flush\n" if self._mode[0] == "--batch-command" else b""
         self._process = subprocess.Popen(
-            ["git", "cat-file", "--batch"],
+            ["git", "cat-file", *self._mode],
             cwd=mirror,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -236,19 +282,18 @@ class BlobReader:
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None
         found: dict[str, tuple[str, bytes | None]] = {}
+        readline, read = stdout.readline, stdout.read
         for start in range(0, len(shas), _PIPELINE_BATCH):
             batch = shas[start : start + _PIPELINE_BATCH]
-            stdin.write("".join(f"{sha}\n" for sha in batch).encode())
+            stdin.write("".join([self._request.format(sha) for sha in batch]).encode() + self._flush)
             stdin.flush()
             for sha in batch:
-                header = stdout.readline().split()
+                header = readline().split()
                 if len(header) != 3:  # "<sha> missing"
                     found[sha] = ("missing", None)
                     continue
-                data = stdout.read(int(header[2]))
-                stdout.read(1)  # the newline after every object
+                found[sha] = (header[1].decode(), read(int(header[2]) + 1)[:-1])  # each object ends with a newline
                 self.reads += 1
-                found[sha] = (header[1].decode(), data)
         return found
 
     def tracked_files(self, commits: list[str]) -> dict[str, dict[str, str]]:
@@ -263,28 +308,36 @@ class BlobReader:
         entries: dict[str, list[tuple[bool, str, str]]] = {}  # tree → (is_tree, name, sha)
         wanted = set(roots.values())
         while wanted:
-            for tree, (kind, data) in self.read_objects(sorted(wanted)).items():
-                entries[tree] = _tree_entries(data) if kind == "tree" and data is not None else []
-            wanted = {sha for tree_entries in entries.values() for is_tree, _n, sha in tree_entries
+            level = {
+                tree: _tree_entries(data) if kind == "tree" and data is not None else []
+                for tree, (kind, data) in self.read_objects(sorted(wanted)).items()
+            }
+            entries.update(level)
+            wanted = {sha for tree_entries in level.values() for is_tree, _n, sha in tree_entries
                       if is_tree and sha not in entries}  # fmt: skip
         memo: dict[str, dict[str, str]] = {}
 
         def files_under(tree: str) -> dict[str, str]:
+            """Every .dvc file and dvc.lock below ``tree``; ``config`` files only count in the root's .dvc/."""
             if tree not in memo:
                 found: dict[str, str] = {}
                 for is_tree, name, sha in entries.get(tree, []):
                     if is_tree:
                         found.update({f"{name}/{path}": blob for path, blob in files_under(sha).items()})
-                    elif is_tracked_path(name) or name == "config":
+                    elif name != "config":
                         found[name] = sha
                 memo[tree] = found
             return memo[tree]
 
-        result: dict[str, dict[str, str]] = {}
-        for commit, tree in roots.items():
-            # "config" was kept at every level only so .dvc/config survives; keep just that one.
-            result[commit] = {path: blob for path, blob in files_under(tree).items() if is_tracked_path(path)}
-        return result
+        def dvc_config(root: str) -> dict[str, str]:
+            for is_tree, name, sha in entries.get(root, []):
+                if is_tree and name == ".dvc":
+                    for is_subtree, file, blob in entries.get(sha, []):
+                        if not is_subtree and file == "config":
+                            return {CONFIG_PATH: blob}
+            return {}
+
+        return {commit: {**files_under(tree), **dvc_config(tree)} for commit, tree in roots.items()}
 
     def close(self) -> None:
         if self._process.stdin is not None:

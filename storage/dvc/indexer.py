@@ -7,17 +7,20 @@ reachability (whether any ref still reaches a commit) are recomputed every run b
 Files that do not parse become ``IndexingWarning`` rows; they never stop the run.
 """
 
+import gc
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from storage.dvc.git_history import (
@@ -25,10 +28,10 @@ from storage.dvc.git_history import (
     NULL_SHA,
     BlobReader,
     CommitChanges,
+    CommitLog,
     RefHead,
     default_branch,
     existing_objects,
-    iter_commit_changes,
     mirror_sync,
     reachable_commits,
     ref_heads,
@@ -41,6 +44,7 @@ from storage.dvc.parsing import (
     parse_dvc_config,
     parse_tracked_file,
 )
+from storage.dvc.reference_writer import ReferenceWriter, start_reference_writes
 from storage.models import DvcImport, DvcReference, DvcRemoteConfig, IndexingWarning, TrainingRepo
 
 logger = logging.getLogger(__name__)
@@ -49,6 +53,8 @@ COMMIT_BATCH = 500
 WRITE_BATCH = 2000
 MAX_WARNING_LENGTH = 1000
 _CACHE_LIMIT = 50_000
+
+_NOT_LIVE = ("[]", False)
 
 T = TypeVar("T")
 LiveKey = tuple[str, str, str, str, bool, str]  # source_path + DvcOutput.identity
@@ -107,10 +113,35 @@ class _ParsedBlobs:
 
 @dataclass
 class _Pending:
-    references: list[tuple[Any, ...]] = field(default_factory=list)  # in _REFERENCE_COLUMNS order
+    """What the walk found besides references, written once the references' COPY has ended."""
+
     imports: list[DvcImport] = field(default_factory=list)
     warnings: list[IndexingWarning] = field(default_factory=list)
-    remotes: dict[tuple[str, str], tuple[datetime, str]] = field(default_factory=dict)
+    remotes: dict[tuple[str, str], tuple[datetime, str]] = field(default_factory=dict)  # of the current batch
+    # Each batch's remotes, applied in walk order (newest batch first) as the earlier per-batch writes did.
+    remote_batches: list[dict[tuple[str, str], tuple[datetime, str]]] = field(default_factory=list)
+
+    def end_batch(self) -> None:
+        if self.remotes:
+            self.remote_batches.append(self.remotes)
+            self.remotes = {}
+
+
+class _ExistingRow(NamedTuple):
+    id: int
+    source_path: str
+    stage: str
+    path: str
+    md5: str
+    is_dir: bool
+    hash_name: str
+    live_refs: list[str]
+    commit: str
+    reachable: bool
+
+    @property
+    def live_key(self) -> LiveKey:
+        return (self.source_path, self.stage, self.path, self.md5, self.is_dir, self.hash_name)
 
 
 @dataclass
@@ -118,10 +149,22 @@ class _Liveness:
     """Which output identities are current at which branch or tag heads, and the rows that existed before."""
 
     refs_by_key: dict[LiveKey, set[str]]
-    existing: list[tuple[Any, ...]]  # (id, *LiveKey, live_refs) of rows written by earlier runs
+    existing: list[_ExistingRow]  # rows written by earlier runs
+    _columns: dict[frozenset[str], tuple[str, bool]] = field(default_factory=dict)
 
     def refs_for(self, key: LiveKey) -> list[str]:
         return sorted(self.refs_by_key.get(key, ()))
+
+    def columns_for(self, key: LiveKey) -> tuple[str, bool]:
+        """``live_refs`` (as JSON) and ``is_live`` of a new row; outputs share few distinct ref sets."""
+        refs = self.refs_by_key.get(key)
+        if not refs:
+            return _NOT_LIVE
+        frozen = frozenset(refs)
+        columns = self._columns.get(frozen)
+        if columns is None:
+            columns = self._columns[frozen] = (json.dumps(sorted(frozen)), True)
+        return columns
 
 
 def _changes_by_path(commit: CommitChanges) -> dict[str, list[tuple[str, str]]]:
@@ -134,55 +177,73 @@ def _changes_by_path(commit: CommitChanges) -> dict[str, list[tuple[str, str]]]:
     return {path: pairs for path, pairs in grouped.items() if len(pairs) >= parents and pairs[0][1] != NULL_SHA}
 
 
-def _collect_commit(
-    repo: TrainingRepo, commit: CommitChanges, blobs: _ParsedBlobs, liveness: _Liveness | None, pending: _Pending
-) -> None:
-    authored_at = datetime.fromisoformat(commit.authored_at)
+@dataclass
+class _Walk:
+    """What one run needs to turn the commits it walks into rows."""
 
-    def warn(path: str, message: str) -> None:
-        pending.warnings.append(
-            IndexingWarning(repo=repo, commit=commit.sha, path=path, message=message[:MAX_WARNING_LENGTH])
+    repo: TrainingRepo
+    blobs: _ParsedBlobs
+    liveness: _Liveness | None
+    pending: _Pending
+    writer: ReferenceWriter
+    datetime_value: Callable[[datetime], Any]  # the connection's adapter, looked up once per run, not per commit
+
+    def collect(self, commit: CommitChanges) -> None:
+        for path, pairs in _changes_by_path(commit).items():
+            if path == CONFIG_PATH:
+                self._collect_config(commit, path, pairs[0][1])
+            else:
+                self._collect_file(commit, path, pairs)
+
+    def _warn(self, commit: CommitChanges, path: str, message: str) -> None:
+        self.pending.warnings.append(
+            IndexingWarning(repo=self.repo, commit=commit.sha, path=path, message=message[:MAX_WARNING_LENGTH])
         )
 
-    for path, pairs in _changes_by_path(commit).items():
-        new_blob = pairs[0][1]
-        if path == CONFIG_PATH:
-            config = blobs.config(new_blob)
-            if isinstance(config, DvcFileError):
-                warn(path, str(config))
-                continue
-            for name, url in config.remotes.items():
-                seen = pending.remotes.get((name, url))
-                if seen is None or authored_at < seen[0]:
-                    pending.remotes[(name, url)] = (authored_at, commit.sha)
-            continue
-        parsed = blobs.get(new_blob, path)
+    def _collect_config(self, commit: CommitChanges, path: str, blob: str) -> None:
+        config = self.blobs.config(blob)
+        if isinstance(config, DvcFileError):
+            self._warn(commit, path, str(config))
+            return
+        authored_at = datetime.fromisoformat(commit.authored_at)
+        remotes = self.pending.remotes
+        for name, url in config.remotes.items():
+            seen = remotes.get((name, url))
+            if seen is None or authored_at < seen[0]:
+                remotes[(name, url)] = (authored_at, commit.sha)
+
+    def _collect_file(self, commit: CommitChanges, path: str, pairs: list[tuple[str, str]]) -> None:
+        parsed = self.blobs.get(pairs[0][1], path)
         if isinstance(parsed, DvcFileError):
-            warn(path, str(parsed))
-            continue
+            self._warn(commit, path, str(parsed))
+            return
         known: set[tuple[str, str, str, bool, str]] = set()
         for old_blob, _new in pairs:
             if old_blob != NULL_SHA:
-                previous = blobs.get(old_blob, path)
+                previous = self.blobs.get(old_blob, path)
                 if isinstance(previous, DvcFileContent):
                     known.update(output.identity for output in previous.outputs)
+        authored_at = self.datetime_value(datetime.fromisoformat(commit.authored_at))
+        author_name, author_email = commit.author_name[:255], commit.author_email[:255]
         for output in parsed.outputs:
-            if output.identity in known:
+            identity = output.identity
+            if identity in known:
                 continue
-            refs = liveness.refs_for((path, *output.identity)) if liveness is not None else []
-            pending.references.append(
+            known.add(identity)  # a file listing one output twice yields one row, as the unique key wants
+            live = self.liveness
+            live_refs, is_live = live.columns_for((path, *identity)) if live is not None else _NOT_LIVE
+            self.writer.add(
                 (
-                    repo.pk, output.md5, output.is_dir, output.hash_name, output.size, output.nfiles, output.path,
-                    output.stage, output.cache, output.remote, path, commit.sha, commit.author_name[:255],
-                    commit.author_email[:255], connection.ops.adapt_datetimefield_value(authored_at),
-                    json.dumps(refs), bool(refs),
+                    self.repo.pk, output.md5, output.is_dir, output.hash_name, output.size, output.nfiles,
+                    output.path, output.stage, output.cache, output.remote, path, commit.sha, author_name,
+                    author_email, authored_at, live_refs, is_live, True,  # reachable: the walk just reached it
                 )
             )  # fmt: skip
-        md5_by_path = {output.path: output.md5 for output in parsed.outputs}
-        for dep in parsed.imports:
-            pending.imports.append(
+        if parsed.imports:
+            md5_by_path = {output.path: output.md5 for output in parsed.outputs}
+            self.pending.imports.extend(
                 DvcImport(
-                    repo=repo,
+                    repo=self.repo,
                     commit=commit.sha,
                     source_path=path,
                     path=dep.path,
@@ -192,59 +253,19 @@ def _collect_commit(
                     rev_lock=dep.rev_lock,
                     md5=md5_by_path.get(dep.path, ""),
                 )
+                for dep in parsed.imports
             )
 
 
-# Column → PostgreSQL array type, in the order rows are built by _collect_commit.
-_REFERENCE_COLUMNS = {
-    "repo_id": "bigint", "md5": "varchar", "is_dir": "boolean", "hash_name": "varchar", "size": "bigint",
-    "nfiles": "integer", "path": "varchar", "stage": "varchar", "cache": "boolean", "remote": "varchar",
-    "source_path": "varchar", "commit": "varchar", "author_name": "varchar", "author_email": "varchar",
-    "authored_at": "timestamptz", "live_refs": "jsonb", "is_live": "boolean",
-}  # fmt: skip
-
-
-def _insert_references(repo: TrainingRepo, rows: list[tuple[Any, ...]]) -> int:
-    """Insert new reference rows, skipping ones an interrupted earlier run already wrote.
-
-    Set-based SQL rather than model instances: building and binding a model per output of a long history costs
-    more than reading the history itself. PostgreSQL gets one statement per chunk (arrays through ``unnest``).
-    """
-    if not rows:
-        return 0
-    before = DvcReference.objects.filter(repo=repo).count()
-    table = connection.ops.quote_name(DvcReference._meta.db_table)
-    all_columns = (*_REFERENCE_COLUMNS, "reachable")
-    names = ", ".join(connection.ops.quote_name(column) for column in all_columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{kind}[]" for kind in _REFERENCE_COLUMNS.values())
-            sql = (
-                f"INSERT INTO {table} ({names}) SELECT *, true FROM unnest({arrays}) "  # noqa: S608 - names from the model, values bound
-                "ON CONFLICT DO NOTHING"
-            )
-            for batch in _chunks(rows, WRITE_BATCH):
-                cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
-        else:
-            placeholders = ", ".join(["%s"] * len(_REFERENCE_COLUMNS))
-            cursor.executemany(
-                f"INSERT INTO {table} ({names}) VALUES ({placeholders}, true) ON CONFLICT DO NOTHING",  # noqa: S608
-                rows,
-            )
-    return DvcReference.objects.filter(repo=repo).count() - before
-
-
-@transaction.atomic
-def _flush(repo: TrainingRepo, pending: _Pending, result: IndexRunResult) -> None:
-    result.references_added += _insert_references(repo, pending.references)
+def _write_pending(repo: TrainingRepo, pending: _Pending, result: IndexRunResult) -> None:
     DvcImport.objects.bulk_create(pending.imports, batch_size=WRITE_BATCH, ignore_conflicts=True)
-    before = IndexingWarning.objects.filter(repo=repo).count()
-    IndexingWarning.objects.bulk_create(pending.warnings, batch_size=WRITE_BATCH, ignore_conflicts=True)
-    result.warnings_added += IndexingWarning.objects.filter(repo=repo).count() - before
-    for (name, url), (_date, sha) in pending.remotes.items():
-        DvcRemoteConfig.objects.get_or_create(repo=repo, name=name, url=url, defaults={"first_commit": sha})
-    pending.references, pending.imports, pending.warnings = [], [], []
-    pending.remotes = {}
+    if pending.warnings:
+        before = IndexingWarning.objects.filter(repo=repo).count()
+        IndexingWarning.objects.bulk_create(pending.warnings, batch_size=WRITE_BATCH, ignore_conflicts=True)
+        result.warnings_added += IndexingWarning.objects.filter(repo=repo).count() - before
+    for remotes in pending.remote_batches:
+        for (name, url), (_date, sha) in remotes.items():
+            DvcRemoteConfig.objects.get_or_create(repo=repo, name=name, url=url, defaults={"first_commit": sha})
 
 
 def _compute_liveness(
@@ -255,37 +276,39 @@ def _compute_liveness(
     """
     current = {head.name: head.commit for head in heads if head.name.startswith(LIVE_REF_PREFIXES)}
     unchanged = {name for name, commit in current.items() if previous.get(name) == commit}
-    existing = list(
-        DvcReference.objects.filter(repo=repo).values_list(
-            "id", "source_path", "stage", "path", "md5", "is_dir", "hash_name", "live_refs"
-        )
-    )
+    existing = [
+        _ExistingRow(*row)
+        for row in DvcReference.objects.filter(repo=repo).values_list(*_ExistingRow._fields).order_by()
+    ]
     live: dict[LiveKey, set[str]] = defaultdict(set)
-    for _id, source_path, stage, path, md5, is_dir, hash_name, live_refs in existing:
-        kept = [ref for ref in live_refs if ref in unchanged]
+    for row in existing:
+        kept = [ref for ref in row.live_refs if ref in unchanged]
         if kept:
-            live[(source_path, stage, path, md5, is_dir, hash_name)].update(kept)
+            live[row.live_key].update(kept)
     moved = {name: commit for name, commit in current.items() if name not in unchanged}
     files_by_commit = blobs.reader.tracked_files(list(moved.values()))
-    blobs.prefetch((blob, path) for files in files_by_commit.values() for path, blob in files.items())
+    # Heads share most files: each (path, blob) is looked at once, with every head that holds it.
+    heads_by_file: dict[tuple[str, str], list[str]] = defaultdict(list)
     for name, commit in moved.items():
         for path, blob in files_by_commit.get(commit, {}).items():
-            if path == CONFIG_PATH:
-                continue
-            parsed = blobs.get(blob, path)
-            if isinstance(parsed, DvcFileContent):
-                for output in parsed.outputs:
-                    live[(path, *output.identity)].add(name)
+            if path != CONFIG_PATH:
+                heads_by_file[(blob, path)].append(name)
+    blobs.prefetch(heads_by_file)
+    for (blob, path), names in heads_by_file.items():
+        parsed = blobs.get(blob, path)
+        if isinstance(parsed, DvcFileContent):
+            for output in parsed.outputs:
+                live[(path, *output.identity)].update(names)
     return _Liveness(refs_by_key=live, existing=existing)
 
 
 def _apply_liveness(liveness: _Liveness) -> None:
     """Rows written by this run got their refs on insert; bring the older rows up to date."""
     changed: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for row_id, source_path, stage, path, md5, is_dir, hash_name, live_refs in liveness.existing:
-        refs = liveness.refs_for((source_path, stage, path, md5, is_dir, hash_name))
-        if refs != live_refs:
-            changed[tuple(refs)].append(row_id)
+    for row in liveness.existing:
+        refs = liveness.refs_for(row.live_key)
+        if refs != row.live_refs:
+            changed[tuple(refs)].append(row.id)
     _write_liveness(changed)
 
 
@@ -327,15 +350,17 @@ def _update_current_remotes(repo: TrainingRepo, heads: list[RefHead], blobs: _Pa
             remote.save(update_fields=["is_current", "is_default"])
 
 
-def _update_reachability(repo: TrainingRepo, mirror: Path) -> None:
+def _update_reachability(mirror: Path, existing: list[_ExistingRow]) -> None:
+    """Rows this run wrote come from commits the walk just reached; only the older rows can have changed."""
+    if not existing:
+        return
     reachable = reachable_commits(mirror)
-    commits = set(DvcReference.objects.filter(repo=repo).values_list("commit", flat=True).order_by().distinct())
-    gone = sorted(commits - reachable)
-    back = sorted(commits & reachable)
+    gone = [row.id for row in existing if row.reachable and row.commit not in reachable]
+    back = [row.id for row in existing if not row.reachable and row.commit in reachable]
     for chunk in _chunks(gone):
-        DvcReference.objects.filter(repo=repo, commit__in=chunk, reachable=True).update(reachable=False)
+        DvcReference.objects.filter(pk__in=chunk).update(reachable=False)
     for chunk in _chunks(back):
-        DvcReference.objects.filter(repo=repo, commit__in=chunk, reachable=False).update(reachable=True)
+        DvcReference.objects.filter(pk__in=chunk).update(reachable=True)
 
 
 def _chunks(items: Sequence[T], size: int = WRITE_BATCH) -> Iterable[Sequence[T]]:
@@ -372,19 +397,35 @@ def _claim(repo: TrainingRepo) -> None:
 
 def _index(repo: TrainingRepo, *, fetch: bool) -> tuple[IndexRunResult, dict[str, str]]:
     mirror = repo.mirror_path
-    result = IndexRunResult()
     if fetch or not (mirror / "HEAD").exists():
         mirror_sync(repo.url, mirror)
-    heads = ref_heads(mirror)
-    head_map = {head.name: head.commit for head in heads}
-    repo.default_branch = default_branch(mirror)
     exclude = existing_objects(mirror, repo.indexed_heads.values())
-    refs_moved = head_map != repo.indexed_heads  # unmoved heads reach no new commit and change no liveness
-    with BlobReader(mirror) as reader:
-        blobs = _ParsedBlobs(reader)
-        liveness = _compute_liveness(repo, heads, repo.indexed_heads, blobs) if refs_moved else None
-        pending = _Pending()
-        for batch in _batches(iter_commit_changes(mirror, exclude=exclude), COMMIT_BATCH):
+    # git walks the history while the heads are listed and their files read for liveness.
+    with CommitLog(mirror, exclude=exclude) as log, BlobReader(mirror) as reader:
+        heads = ref_heads(mirror)
+        repo.default_branch = default_branch(mirror)
+        result = _record_history(repo, mirror, heads, log, _ParsedBlobs(reader))
+    counts = DvcReference.objects.filter(repo=repo).aggregate(
+        live=Count("pk", filter=Q(is_live=True)), unreachable=Count("pk", filter=Q(reachable=False))
+    )
+    result.live_references, result.unreachable_references = counts["live"], counts["unreachable"]
+    return result, {head.name: head.commit for head in heads}
+
+
+@transaction.atomic  # the run's rows commit together
+def _record_history(
+    repo: TrainingRepo, mirror: Path, heads: list[RefHead], log: CommitLog, blobs: _ParsedBlobs
+) -> IndexRunResult:
+    start_reference_writes(repo)
+    result = IndexRunResult()
+    # Unmoved heads reach no new commit and change no liveness.
+    refs_moved = {head.name: head.commit for head in heads} != repo.indexed_heads
+    liveness = _compute_liveness(repo, heads, repo.indexed_heads, blobs) if refs_moved else None
+    existing = liveness.existing if liveness is not None else []
+    pending = _Pending()
+    with ReferenceWriter(repo, commits_with_rows={row.commit for row in existing}) as writer:
+        walk = _Walk(repo, blobs, liveness, pending, writer, connection.ops.adapt_datetimefield_value)
+        for batch in _batches(log, COMMIT_BATCH):
             blobs.prefetch(
                 (blob, change.path)
                 for commit in batch
@@ -394,29 +435,44 @@ def _index(repo: TrainingRepo, *, fetch: bool) -> tuple[IndexRunResult, dict[str
                 if blob != NULL_SHA
             )
             for commit in batch:
-                _collect_commit(repo, commit, blobs, liveness, pending)
+                walk.collect(commit)
             result.commits_read += len(batch)
-            _flush(repo, pending, result)
-        if liveness is not None:
-            _apply_liveness(liveness)
-            _update_current_remotes(repo, heads, blobs)
-        result.blobs_read = reader.reads
-    if refs_moved:
-        _update_reachability(repo, mirror)
-    result.live_references = DvcReference.objects.filter(repo=repo, is_live=True).count()
-    result.unreachable_references = DvcReference.objects.filter(repo=repo, reachable=False).count()
-    return result, head_map
+            pending.end_batch()
+    result.references_added = writer.added
+    _write_pending(repo, pending, result)
+    if liveness is not None:
+        _apply_liveness(liveness)
+        _update_current_remotes(repo, heads, blobs)
+    result.blobs_read = blobs.reader.reads
+    _update_reachability(mirror, existing)
+    return result
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """A run makes a few objects per blob and per row, all freed by reference counting. Left on, the cyclic
+    collector would make full passes over the whole process, Django's objects included, costing about as much as
+    the parsing; whatever cyclic garbage the run leaves is collected once it ends."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def training_repo_index(*, repo: TrainingRepo, fetch: bool = True) -> IndexRunResult:
     """Bring ``repo``'s index up to date with its upstream. Safe to re-run; only new commits are read.
 
-    Rows are written in batches as the walk goes; the heads are recorded only at the end, so a run that dies
-    half-way is simply repeated by the next one (already written rows are skipped).
+    A run's rows are written in one transaction as the walk goes and the heads are recorded only at the end, so a
+    run that dies half-way leaves nothing behind and is simply repeated by the next one.
     """
     _claim(repo)
     try:
-        result, head_map = _index(repo, fetch=fetch)
+        with _cycle_collector_paused():
+            result, head_map = _index(repo, fetch=fetch)
     except Exception as error:
         logger.warning("Indexing %s failed: %s", repo.name, error)
         TrainingRepo.objects.filter(pk=repo.pk).update(

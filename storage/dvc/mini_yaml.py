@@ -6,6 +6,7 @@ multi-line scalars, comments after values, YAML 1.1 oddities like ``yes``), so t
 YAML parser and the result never differs from ``yaml.safe_load``.
 """
 
+import functools
 import re
 from typing import Any
 
@@ -19,6 +20,10 @@ _RESOLVER = yaml.resolver.Resolver()
 _STR, _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _BOOL_TAG, _NULL_TAG = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
 _EXACT = {"true": True, "false": False, "null": None}
+# Lower-case hex with a letter in it (an md5) matches no implicit YAML type unless it is a binary int ("0b1…"):
+# float needs a '.', the other ints only digits or "0x", timestamps a '-', bool and null words other letters.
+_HEX_STRING = re.compile(r"[0-9a-f]*[a-f][0-9a-f]*")
+_UNSUPPORTED = object()
 
 
 class _Unsupported(Exception):
@@ -30,8 +35,19 @@ def _scalar(text: str) -> Any:
         if len(text) < 2 or not text.endswith("'") or "'" in text[1:-1].replace("''", ""):
             raise _Unsupported
         return text[1:-1].replace("''", "'")
-    if text.startswith(_UNSAFE_START) or " #" in text or ": " in text or text.endswith(":"):
+    if _HEX_STRING.fullmatch(text) and not text.startswith("0b"):
+        return text  # a hash: most scalars of a dvc.lock, and all distinct, so not worth caching
+    value = _plain_scalar(text)
+    if value is _UNSUPPORTED:
         raise _Unsupported
+    return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_scalar(text: str) -> Any:
+    """The value of an unquoted scalar, or ``_UNSUPPORTED``; cached as keys' values recur across a history."""
+    if text.startswith(_UNSAFE_START) or " #" in text or ": " in text or text.endswith(":"):
+        return _UNSUPPORTED
     tag = _RESOLVER.resolve(yaml.nodes.ScalarNode, text, (True, False))
     if tag == _STR:
         return text
@@ -41,7 +57,7 @@ def _scalar(text: str) -> Any:
         return float(text)
     if tag in (_BOOL_TAG, _NULL_TAG) and text in _EXACT:
         return _EXACT[text]
-    raise _Unsupported
+    return _UNSUPPORTED
 
 
 def _lines(text: str) -> list[tuple[int, str]]:

@@ -5,6 +5,7 @@ Each takes the file's bytes and the path it was committed at, returns plain data
 warning and carries on.
 """
 
+import functools
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -179,14 +180,61 @@ def _outputs(raw: Any, *, base_dir: str, stage: str, where: str) -> list[DvcOutp
 
 def parse_dvc_file(content: bytes, source_path: str) -> DvcFileContent:
     """A ``.dvc`` file written by ``dvc add`` or ``dvc import`` (DVC 1 to 3)."""
-    data = _load_yaml(content, source_path)
+    canonical = _canonical_dvc_output(content, source_path)
+    if canonical is not None:
+        return DvcFileContent(outputs=[canonical])
+    return _dvc_file_content(_load_yaml(content, source_path), source_path)
+
+
+def _canonical_dvc_output(content: bytes, source_path: str) -> DvcOutput | None:
+    """The output of a canonical ``dvc add`` file, built straight from the match rather than through a mapping.
+
+    Most files of a long history have this shape, so this skips the generic walk over ``outs``; what it returns
+    is exactly what ``_dvc_file_content`` builds from ``_canonical_dvc``'s mapping.
+    """
+    try:
+        match = _CANONICAL_DVC.fullmatch(content.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    if match is None:
+        return None
+    path = _canonical_output_path(posixpath.dirname(source_path), match["path"])
+    if path is None:
+        return None
+    raw_md5, nfiles = match["md5"], match["nfiles"]
+    return DvcOutput(
+        path=path,
+        md5=raw_md5.removesuffix(DIR_SUFFIX),
+        is_dir=raw_md5.endswith(DIR_SUFFIX),
+        hash_name="md5" if match["hash"] else "",
+        size=int(match["size"]),
+        nfiles=None if nfiles is None else int(nfiles),
+    )
+
+
+@functools.lru_cache(maxsize=16384)
+def _canonical_output_path(source_dir: str, path: str) -> str | None:
+    """Root-relative output path of a ``.dvc`` file in ``source_dir`` (no ``wdir``); None if YAML reads it otherwise.
+
+    Cached: the same few paths recur in every version of a file across the history.
+    """
+    if not mini_yaml.plain_string(path):
+        return None
+    return _resolve(_base_dir(source_dir, "."), path)
+
+
+def _base_dir(source_dir: str, wdir: str) -> str:
+    base_dir = posixpath.normpath(posixpath.join(source_dir, wdir))
+    return "" if base_dir == "." else base_dir
+
+
+def _dvc_file_content(data: Any, source_path: str) -> DvcFileContent:
     if not isinstance(data, dict):
         raise DvcFileError(f"{source_path}: expected a mapping with 'outs'")
     wdir = data.get("wdir", ".")
     if not isinstance(wdir, str):
         raise DvcFileError(f"{source_path}: 'wdir' must be a path")
-    base_dir = posixpath.normpath(posixpath.join(posixpath.dirname(source_path), wdir))
-    base_dir = "" if base_dir == "." else base_dir
+    base_dir = _base_dir(posixpath.dirname(source_path), wdir)
     outputs = _outputs(data.get("outs"), base_dir=base_dir, stage="", where=source_path)
     imports: list[DvcImportDep] = []
     deps = data.get("deps") or []
@@ -214,7 +262,13 @@ def parse_dvc_file(content: bytes, source_path: str) -> DvcFileContent:
 
 def parse_dvc_lock(content: bytes, source_path: str) -> DvcFileContent:
     """``dvc.lock``: ``schema: '2.0'`` with ``stages: {name: {outs: […]}}``, or the DVC 1 form (stages at top level)."""
-    data = _load_yaml(content, source_path)
+    by_stage = _lock_outputs_by_stage(content, source_path)
+    if by_stage is not None:
+        return DvcFileContent(outputs=by_stage)
+    return _dvc_lock_content(_load_yaml(content, source_path), source_path)
+
+
+def _dvc_lock_content(data: Any, source_path: str) -> DvcFileContent:
     if data is None:
         return DvcFileContent()
     if not isinstance(data, dict):
@@ -234,6 +288,62 @@ def parse_dvc_lock(content: bytes, source_path: str) -> DvcFileContent:
             raise DvcFileError(f"{source_path}: stage '{name}' must be a mapping")
         outputs.extend(_outputs(stage.get("outs"), base_dir=base_dir, stage=str(name), where=f"{source_path}:{name}"))
     return DvcFileContent(outputs=outputs)
+
+
+_LOCK_HEAD = "schema: '2.0'\nstages:\n"
+_STAGE_START = re.compile(r"^  (?=[^ \n])", re.MULTILINE)  # a line indented by exactly two spaces: a stage's name
+
+
+def _lock_outputs_by_stage(content: bytes, source_path: str) -> list[DvcOutput] | None:
+    """A DVC 2/3 ``dvc.lock`` read one stage block at a time, each block's outputs cached by its text.
+
+    A commit usually changes one stage of a long file, so the other stages cost a lookup. Each block is read
+    alone by the strict YAML subset reader, which reads it exactly as it reads it inside the whole document; any
+    block it declines, or a stage named twice, returns None and the whole file is read the ordinary way.
+    """
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not text.startswith(_LOCK_HEAD):
+        return None
+    body = text[len(_LOCK_HEAD) :]
+    if not body:
+        return []
+    starts = [match.start() for match in _STAGE_START.finditer(body)]
+    if not starts or starts[0] != 0:
+        return None
+    stages: list[tuple[str, tuple[DvcOutput, ...] | str]] = []
+    for start, end in zip(starts, [*starts[1:], len(body)], strict=True):
+        stage = _lock_stage(body[start:end], source_path)
+        if stage is None:
+            return None
+        stages.append(stage)
+    if len({name for name, _outputs in stages}) != len(stages):
+        return None
+    outputs: list[DvcOutput] = []
+    for _name, stage_outputs in stages:
+        if isinstance(stage_outputs, str):
+            raise DvcFileError(stage_outputs)  # the first invalid stage, as the whole-file reading reports it
+        outputs.extend(stage_outputs)
+    return outputs
+
+
+@functools.lru_cache(maxsize=4096)
+def _lock_stage(block: str, source_path: str) -> tuple[str, tuple[DvcOutput, ...] | str] | None:
+    """(stage name, its outputs or the error they raise) of one ``  name:`` block; None outside the subset."""
+    data = mini_yaml.load(block)
+    if not isinstance(data, dict) or len(data) != 1:
+        return None
+    [(name, stage)] = data.items()
+    if not isinstance(stage, dict):
+        return name, f"{source_path}: stage '{name}' must be a mapping"
+    try:
+        outputs = _outputs(stage.get("outs"), base_dir=posixpath.dirname(source_path), stage=str(name),
+                           where=f"{source_path}:{name}")  # fmt: skip
+    except DvcFileError as error:
+        return name, str(error)
+    return name, tuple(outputs)
 
 
 _SECTION = re.compile(r"^\[\s*(?P<name>.+?)\s*\]$")
