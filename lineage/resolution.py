@@ -9,16 +9,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 
-from catalog.models import Dataset, DatasetVersion, SlugAlias, StorageLocation
+from catalog.models import Dataset, DatasetVersion, SlugAlias
 from catalog.uris import SCHEMES
 from lineage.openlineage import KURA_NAMESPACE, MODEL_NAMESPACE, DatasetRef
+from lineage.statements import newest_published_versions, published_versions_named, storage_locations
 
 KURA_SCHEME = "kura://"
 MODEL_SCHEME = "kura-model://"
 LATEST = "latest"
-
 
 
 @dataclass(frozen=True)
@@ -97,21 +97,20 @@ class _Batch:
         for uri in self.uris:
             for prefix in _prefixes(uri):
                 wanted_by.setdefault(prefix, set()).add(uri)
-        rows = StorageLocation.objects.filter(uri__in=wanted_by).values_list("uri", "dataset_id")
-        return {location: (dataset_id, wanted_by[location]) for location, dataset_id in rows}
+        rows = storage_locations(wanted_by)
+        return {uri: (dataset_id, wanted_by[uri]) for dataset_id, uri in rows}
 
 
 def _versions(wanted: set[tuple[Any, str]]) -> dict[tuple[Any, str], DatasetVersion]:
     """Published versions by (dataset id, label or manifest digest); label "" or "latest" means the newest."""
-    published = DatasetVersion.objects.filter(status=DatasetVersion.Status.PUBLISHED)
     named = {(dataset_id, label) for dataset_id, label in wanted if label and label != LATEST}
     found: dict[tuple[Any, str], DatasetVersion] = {}
     if named:
-        # One condition of fixed shape whatever the number of refs (cheap to build); the few extra rows it may
-        # return (another candidate's label) match no wanted pair below.
+        # One condition of fixed shape whatever the number of refs; the few extra rows it may return (another
+        # candidate's label) match no wanted pair below.
         labels = {label for _, label in named}
-        candidates = published.filter(dataset_id__in={dataset_id for dataset_id, _ in named}).filter(
-            Q(label__in=labels) | Q(digest__in={label.removeprefix("sha256:") for label in labels})
+        candidates = published_versions_named(
+            {dataset_id for dataset_id, _ in named}, labels, {label.removeprefix("sha256:") for label in labels}
         )
         for version in candidates:
             for dataset_id, label in named:
@@ -120,9 +119,7 @@ def _versions(wanted: set[tuple[Any, str]]) -> dict[tuple[Any, str], DatasetVers
                     found.setdefault((dataset_id, label), version)
     latest = {dataset_id for dataset_id, label in wanted - named}
     if latest:
-        newest_of_dataset = published.filter(dataset_id=OuterRef("dataset_id")).order_by("-published_at")
-        newest = published.filter(dataset_id__in=latest, pk=Subquery(newest_of_dataset.values("pk")[:1]))
-        by_dataset = {version.dataset_id: version for version in newest}
+        by_dataset = {version.dataset_id: version for version in newest_published_versions(latest)}
         for dataset_id, label in wanted - named:
             if dataset_id in by_dataset:
                 found[(dataset_id, label)] = by_dataset[dataset_id]

@@ -4,15 +4,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
 
 from access.models import Person
 from catalog.models import DatasetVersion
+from kura.statements import insert, insert_ignoring_conflicts, update_all
 from lineage.models import (
     Consumer,
     ConsumerDependency,
@@ -27,6 +26,7 @@ from lineage.models import (
 from lineage.openlineage import DatasetRef, ParsedEvent, event_digest, parse_run_event
 from lineage.resolution import ModelRef, resolve_dataset_refs
 from lineage.selectors import downstream
+from lineage.statements import external_datasets_named, model_and_version, run_upsert
 
 TERMINAL_STATUS = {
     "COMPLETE": TrainingRun.Status.COMPLETE,
@@ -55,31 +55,9 @@ class IngestResult:
     event: RawLineageEvent
 
 
-@cache
-def _run_upsert_sql() -> str:
-    """``INSERT`` of every column of a run; on the (namespace, run id) conflict a no-op update, and the row back."""
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(field.column)) for field in TrainingRun._meta.concrete_fields)
-    placeholders = ", ".join(["%s"] * len(TrainingRun._meta.concrete_fields))
-    namespace, run_id = quote("job_namespace"), quote("external_run_id")
-    return (
-        f"INSERT INTO {quote(TrainingRun._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-        f"ON CONFLICT ({namespace}, {run_id}) DO UPDATE SET {namespace} = EXCLUDED.{namespace} RETURNING {columns}"
-    )
-
-
 def _run_for(*, namespace: str, external_run_id: str, job_name: str) -> TrainingRun:
-    """The run, created if new, locked so concurrent events of one run fold in one after the other.
-
-    One statement instead of an insert and a ``SELECT ... FOR UPDATE``: the no-op ``DO UPDATE`` takes the row
-    lock (waiting for a concurrent event of the same run) and ``RETURNING`` hands back the stored row.
-    """
-    candidate = TrainingRun(job_namespace=namespace, external_run_id=external_run_id, job_name=job_name)
-    params = [
-        field.get_db_prep_save(field.pre_save(candidate, add=True), connection)
-        for field in TrainingRun._meta.concrete_fields
-    ]
-    return next(iter(TrainingRun.objects.raw(_run_upsert_sql(), params)))
+    """The run, created if new, locked so concurrent events of one run fold in one after the other."""
+    return run_upsert(TrainingRun(job_namespace=namespace, external_run_id=external_run_id, job_name=job_name))
 
 
 def _apply_event_to_run(run: TrainingRun, event: ParsedEvent) -> None:
@@ -116,17 +94,25 @@ def _check_model_name(name: str, version: str) -> None:
 def _model_version_get_or_create(
     *, name: str, version: str, owner: Person | None, produced_by: TrainingRun | None = None
 ) -> tuple[ModelVersion, bool]:
-    """The model version (and its model), created if missing; inserts that lose a race keep the winner's row."""
+    """The model version (and its model), created if missing; ``True`` if this call created the version.
+
+    Inserts that lose a race to a concurrent transaction keep the winner's row.
+    """
     _check_model_name(name, version)
-    existing = ModelVersion.objects.select_related("model").filter(model__name=name, version=version).first()
+    model, existing = model_and_version(name, version)
     if existing is not None:
         return existing, False
-    Model.objects.bulk_create([Model(name=name, owner=owner)], ignore_conflicts=True)
-    model = Model.objects.get(name=name)
-    ModelVersion.objects.bulk_create(
-        [ModelVersion(model=model, version=version, produced_by=produced_by)], ignore_conflicts=True
+    if model is None:
+        inserted = insert_ignoring_conflicts([Model(name=name, owner=owner)], returning=True)
+        model = inserted[0] if inserted else model_and_version(name, version)[0]
+        assert model is not None  # inserted now, or by the transaction that won the race
+    created = insert_ignoring_conflicts(
+        [ModelVersion(model=model, version=version, produced_by=produced_by)], returning=True
     )
-    return ModelVersion.objects.select_related("model").get(model=model, version=version), True
+    model_version = created[0] if created else model_and_version(name, version)[1]
+    assert model_version is not None
+    model_version.model = model
+    return model_version, bool(created)
 
 
 @transaction.atomic
@@ -155,7 +141,7 @@ def _link_input(run: TrainingRun, model_version: ModelVersion, *, linked: bool =
     ).model_version_ids:
         raise LineageCycle(f"Run {run.external_run_id} cannot read {model_version}: that model version is "
                            "downstream of the run itself.")
-    RunInput.objects.bulk_create([RunInput(run=run, model_version=model_version)], ignore_conflicts=True)
+    insert_ignoring_conflicts([RunInput(run=run, model_version=model_version)])
 
 
 def _link_output(run: TrainingRun, model_version: ModelVersion, *, stage: str = "", fresh: bool = False) -> None:
@@ -173,7 +159,7 @@ def _link_output(run: TrainingRun, model_version: ModelVersion, *, stage: str = 
         model_version.produced_by = run
         model_version.stage = stage or model_version.stage
         model_version.save(update_fields=["produced_by", "stage"])
-    RunOutput.objects.bulk_create([RunOutput(run=run, model_version=model_version)], ignore_conflicts=True)
+    insert_ignoring_conflicts([RunOutput(run=run, model_version=model_version)])
 
 
 def _validate_stage(stage: str) -> None:
@@ -188,21 +174,17 @@ def _external_datasets(refs: list[DatasetRef]) -> dict[tuple[str, str], External
     missing = wanted - set(found)
     if missing:
         # One insert order for everyone, so two events naming the same datasets cannot deadlock on each other.
-        ExternalDataset.objects.bulk_create(
-            [ExternalDataset(namespace=namespace, name=name) for namespace, name in sorted(missing)],
-            ignore_conflicts=True,
+        inserted = insert_ignoring_conflicts(
+            [ExternalDataset(namespace=namespace, name=name) for namespace, name in sorted(missing)], returning=True
         )
-        found.update(_externals_named(missing))
+        found.update({(external.namespace, external.name): external for external in inserted})
+        if len(found) < len(wanted):  # another event inserted some first: read what it committed
+            found.update(_externals_named(wanted - set(found)))
     return found
 
 
 def _externals_named(keys: set[tuple[str, str]]) -> dict[tuple[str, str], ExternalDataset]:
-    if not keys:
-        return {}
-    condition = Q()
-    for namespace, name in keys:
-        condition |= Q(namespace=namespace, name=name)
-    return {(external.namespace, external.name): external for external in ExternalDataset.objects.filter(condition)}
+    return {(external.namespace, external.name): external for external in external_datasets_named(keys)}
 
 
 def _model_versions_read(run: TrainingRun, model_versions: list[ModelVersion]) -> set[int]:
@@ -235,10 +217,9 @@ def _link_refs(*, run: TrainingRun, event: ParsedEvent, user: Any, owner: Person
     new_inputs += [RunInput(run=run, dataset_version=target) for target in input_targets
                    if isinstance(target, DatasetVersion)]
     new_inputs += [RunInput(run=run, external_dataset=externals[(ref.namespace, ref.name)]) for ref in unknown_inputs]
-    RunInput.objects.bulk_create(new_inputs, ignore_conflicts=True)
-    RunOutput.objects.bulk_create(
-        [RunOutput(run=run, external_dataset=externals[(ref.namespace, ref.name)]) for ref in unknown_outputs],
-        ignore_conflicts=True,
+    insert_ignoring_conflicts(new_inputs)
+    insert_ignoring_conflicts(
+        [RunOutput(run=run, external_dataset=externals[(ref.namespace, ref.name)]) for ref in unknown_outputs]
     )
     for ref, target in zip(event.outputs, output_targets, strict=True):
         if isinstance(target, ModelRef):
@@ -256,11 +237,12 @@ def lineage_event_ingest(*, payload: Any, user: Any, actor: Person | None) -> In
     try:
         with transaction.atomic():
             run = _run_for(namespace=event.job_namespace, external_run_id=event.run_id, job_name=event.job_name)
-            raw = RawLineageEvent.objects.create(
+            raw = RawLineageEvent(
                 digest=digest, payload=payload, event_type=event.event_type, event_time=event.event_time, run=run
             )
+            insert(raw)
             _apply_event_to_run(run, event)
-            run.save()
+            update_all(run)
             _link_refs(run=run, event=event, user=user, owner=actor)
     except IntegrityError:
         # A duplicate (a client retry, perhaps racing on another connection): the stored copy stands.

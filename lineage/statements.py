@@ -1,0 +1,143 @@
+"""The OpenLineage intake's reads and upserts, written out as SQL (why: see ``kura.statements``).
+
+Each function is one statement whose text is built once per process (per number of values in its ``IN``
+lists) from the models' metadata; the ORM's forms of the same queries are in the comments where the intent
+is not obvious. Valid on PostgreSQL and on the embedded SQLite.
+"""
+
+from collections.abc import Collection
+from functools import cache
+from typing import Any
+
+from django.db import connection
+
+from catalog.models import Dataset, DatasetVersion, StorageLocation
+from kura.statements import Columns, all_columns, columns, fetch, placeholders, quote, table
+from lineage.models import ExternalDataset, Model, ModelVersion, TrainingRun
+
+_PUBLISHED = DatasetVersion.Status.PUBLISHED.value
+
+
+def run_upsert(candidate: TrainingRun) -> TrainingRun:
+    """The run with the candidate's (namespace, run id), inserted as the candidate if new, and locked.
+
+    On the conflict a no-op ``DO UPDATE`` takes the row lock (waiting for a concurrent event of the same run)
+    and ``RETURNING`` hands back the stored row: an insert and a ``SELECT ... FOR UPDATE`` in one statement.
+    """
+    run = all_columns(TrainingRun)
+    (stored,) = run.instances(fetch(_run_upsert_sql(), run.params(candidate, add=True)))
+    return stored
+
+
+@cache
+def _run_upsert_sql() -> str:
+    run = all_columns(TrainingRun)
+    namespace, run_id = quote("job_namespace"), quote("external_run_id")
+    return (
+        f"INSERT INTO {table(TrainingRun)} ({run.sql()}) VALUES ({placeholders(len(run.fields))}) "
+        f"ON CONFLICT ({namespace}, {run_id}) DO UPDATE SET {namespace} = EXCLUDED.{namespace} RETURNING {run.sql()}"
+    )
+
+
+def model_and_version(name: str, version: str) -> tuple[Model | None, ModelVersion | None]:
+    """The model named ``name`` and its version ``version`` (with ``.model`` set); each None if missing."""
+    model, model_version = all_columns(Model), all_columns(ModelVersion)
+    rows = fetch(_model_and_version_sql(), [version, name])  # name is unique, (model, version) too: one row
+    if not rows:
+        return None, None
+    width = len(model.fields)
+    (found,) = model.instances([rows[0][:width]])
+    if rows[0][width] is None:  # the version's id: the model has no such version
+        return found, None
+    (found_version,) = model_version.instances([rows[0][width:]])
+    found_version.model = found
+    return found, found_version
+
+
+@cache
+def _model_and_version_sql() -> str:
+    return (
+        f"SELECT {all_columns(Model).sql('m')}, {all_columns(ModelVersion).sql('v')} FROM {table(Model)} m"
+        f" LEFT JOIN {table(ModelVersion)} v ON v.{quote('model_id')} = m.{quote('id')} AND v.{quote('version')} = %s"
+        f" WHERE m.{quote('name')} = %s"
+    )
+
+
+def external_datasets_named(keys: Collection[tuple[str, str]]) -> list[ExternalDataset]:
+    """The external datasets with these (namespace, name) pairs (id, namespace and name read)."""
+    if not keys:
+        return []
+    external = columns(ExternalDataset, "id", "namespace", "name")
+    return external.instances(fetch(_externals_named_sql(len(keys)), [value for key in keys for value in key]))
+
+
+@cache
+def _externals_named_sql(count: int) -> str:
+    external = columns(ExternalDataset, "id", "namespace", "name")
+    named = " OR ".join([f"({quote('namespace')} = %s AND {quote('name')} = %s)"] * count)
+    return f"SELECT {external.sql()} FROM {table(ExternalDataset)} WHERE {named}"
+
+
+def storage_locations(uris: Collection[str]) -> list[tuple[Any, str]]:
+    """(dataset id, URI) of every registered location whose URI is one of ``uris``, in the model's order."""
+    if not uris:
+        return []
+    location = columns(StorageLocation, "dataset_id", "uri")
+    rows = fetch(_locations_sql(len(uris)), list(uris))
+    return [(dataset_id, uri) for dataset_id, uri in map(location.values, rows)]
+
+
+@cache
+def _locations_sql(count: int) -> str:
+    location = columns(StorageLocation, "dataset_id", "uri")
+    return (f"SELECT {location.sql()} FROM {table(StorageLocation)} WHERE {quote('uri')} IN ({placeholders(count)})"
+            f" ORDER BY {quote('role')}, {quote('uri')}")
+
+
+def _version_columns() -> Columns[DatasetVersion]:
+    """What binding a ref reads of a version; the instances returned defer the other fields."""
+    return columns(DatasetVersion, "id", "dataset_id", "label", "digest")
+
+
+def published_versions_named(
+    dataset_ids: Collection[Any], labels: Collection[str], digests: Collection[str]
+) -> list[DatasetVersion]:
+    """Published versions of these datasets whose label is one of ``labels`` or digest one of ``digests``,
+    newest first (the model's order)."""
+    sql = _named_versions_sql(len(dataset_ids), len(labels), len(digests))
+    rows = fetch(sql, [_PUBLISHED, *_dataset_params(dataset_ids), *labels, *digests])
+    return _version_columns().instances(rows)
+
+
+@cache
+def _named_versions_sql(datasets: int, labels: int, digests: int) -> str:
+    status, dataset, label, digest = (quote(name) for name in ("status", "dataset_id", "label", "digest"))
+    return (
+        f"SELECT {_version_columns().sql('v')} FROM {table(DatasetVersion)} v WHERE v.{status} = %s"
+        f" AND v.{dataset} IN ({placeholders(datasets)})"
+        f" AND (v.{label} IN ({placeholders(labels)}) OR v.{digest} IN ({placeholders(digests)}))"
+        f" ORDER BY v.{quote('published_at')} DESC, v.{quote('created_at')} DESC"
+    )
+
+
+def newest_published_versions(dataset_ids: Collection[Any]) -> list[DatasetVersion]:
+    """The newest published version (by publication time) of each of these datasets that has one."""
+    rows = fetch(_newest_versions_sql(len(dataset_ids)), [_PUBLISHED, *_dataset_params(dataset_ids), _PUBLISHED])
+    return _version_columns().instances(rows)
+
+
+@cache
+def _newest_versions_sql(datasets: int) -> str:
+    status, dataset, pk = quote("status"), quote("dataset_id"), quote("id")
+    newest = (f"SELECT w.{pk} FROM {table(DatasetVersion)} w WHERE w.{status} = %s AND w.{dataset} = v.{dataset}"
+              f" ORDER BY w.{quote('published_at')} DESC LIMIT 1")
+    return (
+        f"SELECT {_version_columns().sql('v')} FROM {table(DatasetVersion)} v WHERE v.{status} = %s"
+        f" AND v.{dataset} IN ({placeholders(datasets)}) AND v.{pk} = ({newest})"
+    )
+
+
+def _dataset_params(dataset_ids: Collection[Any]) -> list[Any]:
+    pk = Dataset._meta.pk
+    assert pk is not None
+    return [pk.get_db_prep_value(dataset_id, connection) for dataset_id in dataset_ids]
