@@ -14,12 +14,12 @@ grant is refused before any cleanup job has run.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from uuid import UUID
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField, Expression, F, Model
+from django.db.models import BooleanField, Expression, F, Field, Model
 from django.db.models.sql.compiler import SQLCompiler
 
 from access.models import Grant, Membership, OrgUnit
@@ -75,6 +75,20 @@ class DatasetAccess(Expression):
 
     def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> tuple[str, tuple[Any, ...]]:
         pk, visibility, owner, owning_unit = (compiler.compile(column)[0] for column in self.columns)
+        return self._sql(connection, pk=pk, visibility=visibility, owner=owner, owning_unit=owning_unit)
+
+    def sql_over(self, table: str, connection: BaseDatabaseWrapper) -> tuple[str, tuple[Any, ...]]:
+        """The same condition over the dataset table (or its alias) ``table``, for a statement written out by
+        hand: no queryset to build and compile."""
+        fields = [cast("Field[Any, Any]", self.model._meta.get_field(name))
+                  for name in ("id", "visibility", "owner", "owning_unit")]
+        pk, visibility, owner, owning_unit = (f"{table}.{connection.ops.quote_name(str(field.column))}"
+                                              for field in fields)
+        return self._sql(connection, pk=pk, visibility=visibility, owner=owner, owning_unit=owning_unit)
+
+    def _sql(
+        self, connection: BaseDatabaseWrapper, *, pk: str, visibility: str, owner: str, owning_unit: str
+    ) -> tuple[str, tuple[Any, ...]]:
         tables = _Tables(connection, self.model)
         now = connection.ops.adapt_datetimefield_value(self.at)
         internal = self.model.Visibility.INTERNAL.value  # type: ignore[attr-defined]

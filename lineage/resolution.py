@@ -9,12 +9,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from catalog.models import Dataset, DatasetVersion, SlugAlias
 from catalog.uris import SCHEMES
 from lineage.openlineage import KURA_NAMESPACE, MODEL_NAMESPACE, DatasetRef
-from lineage.statements import newest_published_versions, published_versions_named, storage_locations
+from lineage.statements import (
+    newest_published_versions,
+    published_versions_named,
+    storage_locations,
+    visible_datasets,
+)
 
 KURA_SCHEME = "kura://"
 MODEL_SCHEME = "kura-model://"
@@ -50,7 +55,8 @@ def _prefixes(uri: str) -> list[str]:
 class _Batch:
     """Collects what the refs ask for and answers it in two queries: the storage locations that prefix the URIs,
     then the visible datasets among those named by slug or location (the permission query, narrowed to these
-    candidates, is the lookup itself). A slug no dataset has now may be an old one: only then are aliases read."""
+    candidates, is the lookup itself, written out with restrict's condition). A slug no dataset has now may be an
+    old one: only then are aliases read."""
 
     def __init__(self, user: Any) -> None:
         self.user = user
@@ -62,8 +68,7 @@ class _Batch:
         located = {dataset_id for dataset_id, _ in locations.values()}
         if not self.slugs and not located:
             return {}, {}
-        named = (Q(slug__in=self.slugs) if self.slugs else Q()) | (Q(pk__in=located) if located else Q())
-        rows = list(self._visible().filter(named).order_by().values_list("pk", "slug"))
+        rows = visible_datasets(self.user, slugs=self.slugs, ids=located)
         visible = {pk for pk, _ in rows}
         by_slug = {slug: pk for pk, slug in rows if slug in self.slugs}
         if len(by_slug) < len(self.slugs):

@@ -78,6 +78,20 @@ def _externals_named_sql(count: int) -> str:
     return f"SELECT {external.sql()} FROM {table(ExternalDataset)} WHERE {named}"
 
 
+def visible_datasets(user: Any, *, slugs: Collection[str], ids: Collection[Any]) -> list[tuple[Any, str]]:
+    """(id, slug) of the datasets ``user`` may view among those with one of ``slugs`` or ``ids``; the permission
+    condition is ``restrict(user, "view")``'s own, as SQL."""
+    if not slugs and not ids:
+        return []
+    condition, condition_params = Dataset.objects.restrict_sql(user, "view", table="d")
+    named = [f"d.{quote(column)} IN ({placeholders(len(values))})"
+             for column, values in (("slug", slugs), ("id", ids)) if values]
+    dataset = columns(Dataset, "id", "slug")
+    sql = f"SELECT {dataset.sql('d')} FROM {table(Dataset)} d WHERE {condition} AND ({' OR '.join(named)})"
+    rows = fetch(sql, [*condition_params, *slugs, *_dataset_params(ids)])
+    return [(pk, slug) for pk, slug in map(dataset.values, rows)]
+
+
 def storage_locations(uris: Collection[str]) -> list[tuple[Any, str]]:
     """(dataset id, URI) of every registered location whose URI is one of ``uris``, in the model's order."""
     if not uris:

@@ -5,6 +5,8 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -13,6 +15,8 @@ from access.grants import grant_revoke
 from access.leavers import person_depart, person_move
 from access.models import Grant, Level, Membership
 from access.org import membership_start
+from access.principals import UnitPrincipal
+from access.services import token_create
 from catalog.models import Dataset
 from tests.factories import bearer, grant, make_dataset, make_person, make_unit, make_version
 
@@ -192,3 +196,18 @@ def test_read_only_token_cannot_write_anywhere(world):
         response = getattr(api, method)(url, body, format="json")
         assert response.status_code == 403, url
         assert response.json()["error"]["code"] == "token_read_only"
+
+
+@pytest.mark.parametrize("action", ["view", "read", "change"])
+def test_restrict_as_sql_selects_what_restrict_selects(world, action):
+    """Hot statements written out by hand embed restrict's condition as SQL: same datasets for every caller."""
+    unit = Grant.objects.get(grantee_unit__isnull=False).grantee_unit
+    unit_token = token_create(name="unit", owner_unit=unit).token
+    callers = [person.user for person in world["people"].values()]
+    callers += [AnonymousUser(), UnitPrincipal(unit, unit_token), make_person("bystander", unit=unit).user]
+    for user in callers:
+        condition, params = Dataset.objects.restrict_sql(user, action, table="d")
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT d.slug FROM {Dataset._meta.db_table} d WHERE {condition}", params)  # noqa: S608
+            by_sql = {slug for (slug,) in cursor.fetchall()}
+        assert by_sql == set(Dataset.objects.restrict(user, action).values_list("slug", flat=True)), user
