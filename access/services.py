@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from access.models import ApiToken, OrgUnit, Person
+from access.token_lookup import token_by_prefix
 
 TOKEN_PATTERN = re.compile(r"^kura_(?P<prefix>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{20,100})$")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -130,12 +131,7 @@ def token_authenticate(*, plaintext: str) -> ApiToken:
     match = TOKEN_PATTERN.match(plaintext)
     if match is None:
         raise TokenError("token_malformed", "The bearer token is not a Kura token (expected kura_<id>_<secret>).")
-    try:  # get(), not first(): the prefix is unique, and ordering by creation cost every CI request a sort
-        token: ApiToken | None = ApiToken.objects.select_related("owner_person__user", "owner_unit").get(
-            prefix=match.group("prefix")
-        )
-    except ApiToken.DoesNotExist:
-        token = None
+    token = token_by_prefix(match.group("prefix"))
     if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(plaintext)):
         raise TokenError("token_invalid", "The bearer token is not recognised.")
     now = timezone.now()
