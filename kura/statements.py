@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any, Generic, TypeVar, cast
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
@@ -23,7 +24,7 @@ Converter = Callable[[Any, Any, Any], Any]
 
 
 def quote(name: str) -> str:
-    return str(connection.ops.quote_name(name))
+    return str(_db().ops.quote_name(name))
 
 
 def table(model: type[Model]) -> str:
@@ -34,11 +35,22 @@ def placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+def _db() -> BaseDatabaseWrapper:
+    """This thread's connection itself: ``django.db.connection`` is a proxy that looks it up on every use."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def fetch(sql: str, params: Sequence[Any]) -> list[Row]:
-    """The rows of one statement, as the database driver returns them (none for a statement without rows)."""
-    with connection.cursor() as cursor:
+    """The rows of one statement that returns rows, as the database driver returns them."""
+    with _db().cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description is not None else []
+        return cursor.fetchall()
+
+
+def execute(sql: str, params: Sequence[Any]) -> None:
+    """One statement that returns no rows."""
+    with _db().cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 class Columns(Generic[M]):
@@ -54,6 +66,7 @@ class Columns(Generic[M]):
             raise ValueError(f"{model.__name__} has no concrete fields named {sorted(wanted)}")
         self.attnames = [field.attname for field in self.fields]
         self._converters = [_converters(field) for field in self.fields]
+        self._converting = any(converters is not None for converters in self._converters)
 
     def sql(self, alias: str = "") -> str:
         prefix = f"{alias}." if alias else ""
@@ -61,52 +74,72 @@ class Columns(Generic[M]):
 
     def params(self, obj: Model, *, add: bool) -> list[Any]:
         """The object's values for these columns, as ``save()`` would send them."""
-        return [field.get_db_prep_save(field.pre_save(obj, add), connection) for field in self.fields]
+        db = _db()
+        return [field.get_db_prep_save(field.pre_save(obj, add), db) for field in self.fields]
 
     def values(self, row: Sequence[Any]) -> Row:
         """A row of these columns converted as the ORM converts what it reads (UUIDs and times on SQLite, JSON)."""
+        if not self._converting:
+            return tuple(row)
+        db = _db()
         return tuple(
-            _convert(value, converters) if converters is not None else value
+            _convert(value, converters, db) if converters is not None else value
             for value, converters in zip(row, self._converters, strict=True)
         )
 
     def instances(self, rows: Iterable[Sequence[Any]]) -> list[M]:
         """Instances as the ORM builds them from rows of these columns; other fields are deferred (read on access)."""
-        return [self.model.from_db(connection.alias, self.attnames, self.values(row)) for row in rows]
+        return [self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, self.values(row)) for row in rows]
 
 
 def _converters(field: "Field[Any, Any]") -> tuple[Any, list[Converter]] | None:
     column = field.get_col(field.model._meta.db_table)
-    found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+    db = _db()
+    found = db.ops.get_db_converters(column) + column.get_db_converters(db)
     return (column, found) if found else None
 
 
-def _convert(value: Any, converters: tuple[Any, list[Converter]]) -> Any:
+def _convert(value: Any, converters: tuple[Any, list[Converter]], db: BaseDatabaseWrapper) -> Any:
     column, functions = converters
     for function in functions:
-        value = function(value, column, connection)
+        value = function(value, column, db)
     return value
 
 
 def columns(model: type[M], *names: str) -> Columns[M]:
     """The columns ``names`` (attribute names, any order) of ``model``, in the model's order; built once."""
-    return cast(Columns[M], _columns(model, frozenset(names)))
+    return cast(Columns[M], _columns_named(model, names))
 
 
-def all_columns(model: type[M]) -> Columns[M]:
-    return columns(model, *(field.attname for field in model._meta.concrete_fields))
-
-
-def inserted_columns(model: type[M]) -> Columns[M]:
-    """Every column but an auto-assigned primary key."""
-    meta = model._meta
-    auto = meta.pk if meta.pk is not None and meta.pk.db_returning else None
-    return columns(model, *(field.attname for field in meta.concrete_fields if field is not auto))
+@cache
+def _columns_named(model: type[Model], names: tuple[str, ...]) -> Columns[Any]:
+    return _columns(model, frozenset(names))
 
 
 @cache
 def _columns(model: type[Model], names: frozenset[str]) -> Columns[Any]:
     return Columns(model, names)
+
+
+def all_columns(model: type[M]) -> Columns[M]:
+    return cast(Columns[M], _all_columns(model))
+
+
+@cache
+def _all_columns(model: type[Model]) -> Columns[Any]:
+    return _columns(model, frozenset(field.attname for field in model._meta.concrete_fields))
+
+
+def inserted_columns(model: type[M]) -> Columns[M]:
+    """Every column but an auto-assigned primary key."""
+    return cast(Columns[M], _inserted_columns(model))
+
+
+@cache
+def _inserted_columns(model: type[Model]) -> Columns[Any]:
+    meta = model._meta
+    auto = meta.pk if meta.pk is not None and meta.pk.db_returning else None
+    return _columns(model, frozenset(field.attname for field in meta.concrete_fields if field is not auto))
 
 
 def insert(obj: Model) -> None:
@@ -115,7 +148,7 @@ def insert(obj: Model) -> None:
     returned = columns(type(obj), obj._meta.pk.attname)
     (row,) = fetch(_insert_sql(target, 1, returned, ignore_conflicts=False), target.params(obj, add=True))
     obj.pk = returned.values(row)[0]
-    obj._state.adding, obj._state.db = False, connection.alias
+    obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS
 
 
 def insert_ignoring_conflicts(objs: Sequence[M], *, returning: bool = False) -> list[M]:
@@ -127,8 +160,11 @@ def insert_ignoring_conflicts(objs: Sequence[M], *, returning: bool = False) -> 
     target = inserted_columns(model)
     returned = all_columns(model) if returning else None
     params = [param for obj in objs for param in target.params(obj, add=True)]
-    rows = fetch(_insert_sql(target, len(objs), returned, ignore_conflicts=True), params)
-    return returned.instances(rows) if returned is not None else []
+    sql = _insert_sql(target, len(objs), returned, ignore_conflicts=True)
+    if returned is None:
+        execute(sql, params)
+        return []
+    return returned.instances(fetch(sql, params))
 
 
 @cache
@@ -143,13 +179,18 @@ def _insert_sql(target: Columns[Any], count: int, returning: Columns[Any] | None
 def update(obj: Model, names: Sequence[str]) -> None:
     """``obj.save(update_fields=names)`` in one statement."""
     target = columns(type(obj), *names)
-    fetch(_update_sql(target), [*target.params(obj, add=False), obj._meta.pk.get_db_prep_value(obj.pk, connection)])
+    execute(_update_sql(target), [*target.params(obj, add=False), obj._meta.pk.get_db_prep_value(obj.pk, _db())])
 
 
 def update_all(obj: Model) -> None:
     """``obj.save()`` of a row known to exist: every column but the primary key."""
-    meta = obj._meta
-    update(obj, [field.attname for field in meta.concrete_fields if not field.primary_key])
+    target = _updated_columns(type(obj))
+    execute(_update_sql(target), [*target.params(obj, add=False), obj._meta.pk.get_db_prep_value(obj.pk, _db())])
+
+
+@cache
+def _updated_columns(model: type[Model]) -> Columns[Any]:
+    return _columns(model, frozenset(field.attname for field in model._meta.concrete_fields if not field.primary_key))
 
 
 @cache

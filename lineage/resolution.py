@@ -111,13 +111,7 @@ def _versions(wanted: set[tuple[Any, str]]) -> dict[tuple[Any, str], DatasetVers
     named = {(dataset_id, label) for dataset_id, label in wanted if label and label != LATEST}
     found: dict[tuple[Any, str], DatasetVersion] = {}
     if named:
-        # One condition of fixed shape whatever the number of refs; the few extra rows it may return (another
-        # candidate's label) match no wanted pair below.
-        labels = {label for _, label in named}
-        candidates = published_versions_named(
-            {dataset_id for dataset_id, _ in named}, labels, {label.removeprefix("sha256:") for label in labels}
-        )
-        for version in candidates:
+        for version in published_versions_named(named):
             for dataset_id, label in named:
                 if version.dataset_id == dataset_id and label in {version.label, f"sha256:{version.digest}",
                                                                   version.digest}:

@@ -113,23 +113,21 @@ def _version_columns() -> Columns[DatasetVersion]:
     return columns(DatasetVersion, "id", "dataset_id", "label", "digest")
 
 
-def published_versions_named(
-    dataset_ids: Collection[Any], labels: Collection[str], digests: Collection[str]
-) -> list[DatasetVersion]:
-    """Published versions of these datasets whose label is one of ``labels`` or digest one of ``digests``,
-    newest first (the model's order)."""
-    sql = _named_versions_sql(len(dataset_ids), len(labels), len(digests))
-    rows = fetch(sql, [_PUBLISHED, *_dataset_params(dataset_ids), *labels, *digests])
-    return _version_columns().instances(rows)
+def published_versions_named(wanted: Collection[tuple[Any, str]]) -> list[DatasetVersion]:
+    """Published versions matching a wanted (dataset id, label) pair by label or manifest digest (the label,
+    with or without ``sha256:``), newest first (the model's order)."""
+    params: list[Any] = [_PUBLISHED]
+    for dataset_id, label in wanted:
+        params += [_dataset_param(dataset_id), label, label.removeprefix("sha256:")]
+    return _version_columns().instances(fetch(_named_versions_sql(len(wanted)), params))
 
 
 @cache
-def _named_versions_sql(datasets: int, labels: int, digests: int) -> str:
+def _named_versions_sql(pairs: int) -> str:
     status, dataset, label, digest = (quote(name) for name in ("status", "dataset_id", "label", "digest"))
+    named = " OR ".join([f"(v.{dataset} = %s AND (v.{label} = %s OR v.{digest} = %s))"] * pairs)
     return (
-        f"SELECT {_version_columns().sql('v')} FROM {table(DatasetVersion)} v WHERE v.{status} = %s"
-        f" AND v.{dataset} IN ({placeholders(datasets)})"
-        f" AND (v.{label} IN ({placeholders(labels)}) OR v.{digest} IN ({placeholders(digests)}))"
+        f"SELECT {_version_columns().sql('v')} FROM {table(DatasetVersion)} v WHERE v.{status} = %s AND ({named})"
         f" ORDER BY v.{quote('published_at')} DESC, v.{quote('created_at')} DESC"
     )
 
@@ -152,6 +150,10 @@ def _newest_versions_sql(datasets: int) -> str:
 
 
 def _dataset_params(dataset_ids: Collection[Any]) -> list[Any]:
+    return [_dataset_param(dataset_id) for dataset_id in dataset_ids]
+
+
+def _dataset_param(dataset_id: Any) -> Any:
     pk = Dataset._meta.pk
     assert pk is not None
-    return [pk.get_db_prep_value(dataset_id, connection) for dataset_id in dataset_ids]
+    return pk.get_db_prep_value(dataset_id, connection)
