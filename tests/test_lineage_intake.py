@@ -221,3 +221,32 @@ def test_storage_uri_binds_by_longest_prefix_and_digest_facet(api, owner):
     inputs = RunInput.objects.select_related("dataset_version__dataset")
     bound = {str(run_input.dataset_version) for run_input in inputs}
     assert bound == {"lake-signs@v1", "lake-everything@v1"}
+
+
+def test_run_facets_fold_across_events_and_a_second_producer_is_refused(api, owner):
+    token = bearer(owner, scope="read_write")
+    run_id = str(uuid.uuid4())
+    facets = {"kura": {"ciJobUrl": "https://ci.example.com/jobs/7", "parameters": {"lr": 0.1, "epochs": 3}}}
+    start = _payload(run_id, "START", "2026-11-01T10:00:00Z", run={"runId": run_id, "facets": facets})
+    running = _payload(run_id, "RUNNING", "2026-11-01T11:00:00Z",
+                       run={"runId": run_id, "facets": {"kura": {"parameters": {"epochs": 5, "seed": None}}}})
+    output = {"namespace": "kura-model", "name": "signs@2.0", "facets": {"kura": {"stage": "staging"}}}
+    complete = _payload(run_id, "COMPLETE", "2026-11-01T12:00:00Z", outputs=[output])
+    for event in (start, running, complete):
+        response = _post(api, token, json.dumps(event))
+        assert response.status_code == 201, response.json()
+    assert response.json()["run_status"] == "complete"
+    run = TrainingRun.objects.get()
+    assert run.parameters == {"lr": 0.1, "epochs": 5, "seed": None}
+    assert run.ci_job_url == "https://ci.example.com/jobs/7"
+    assert run.started_at == datetime(2026, 11, 1, 10, tzinfo=UTC)
+    assert run.ended_at == datetime(2026, 11, 1, 12, tzinfo=UTC)
+    model_version = ModelVersion.objects.get(model__name="signs", version="2.0")
+    assert (model_version.produced_by, model_version.stage, model_version.model.owner) == (run, "staging", owner)
+
+    other_run = str(uuid.uuid4())
+    refused = _post(api, token, json.dumps(_payload(other_run, "COMPLETE", "2026-11-02T12:00:00Z", outputs=[output])))
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "lineage_conflict"
+    assert not TrainingRun.objects.filter(external_run_id=other_run).exists()
+    assert RawLineageEvent.objects.count() == 3
