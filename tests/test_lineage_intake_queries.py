@@ -21,10 +21,11 @@ from tests.factories import bearer, make_dataset, make_version
 pytestmark = pytest.mark.django_db
 
 # Per event, besides the token lookup and the test's savepoint pair: the run (one upsert), the raw event, the run's
-# update, three lookups to resolve every ref (storage locations, visible datasets, versions), one to three for
-# external datasets, one insert of input edges and, for a new model version, five more with its output edge.
-MAX_START_QUERIES = 13
-MAX_COMPLETE_QUERIES = 17
+# update, three lookups to resolve every ref (storage locations, visible datasets, versions), one or two for
+# external datasets (looked up, and the missing ones inserted), one insert of input edges and, for a new model
+# version, four more: the model and its version looked up together, each inserted, and the output edge.
+MAX_START_QUERIES = 12
+MAX_COMPLETE_QUERIES = 15
 
 
 def _event(run_id, event_type, *, inputs, outputs=(), hour=8):
