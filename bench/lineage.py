@@ -176,6 +176,12 @@ class Burst:
     latencies_ms: list[float]
     statuses: list[int]
     server_cpu_ms: float  # gunicorn's CPU time per request: less sensitive than per_s to what else runs here
+    postgres_cpu_ms: float  # the bench database's PostgreSQL backends, per request
+    sender_cpu_ms: float  # this process (the senders), per request
+
+    @property
+    def total_cpu_ms(self) -> float:
+        return self.server_cpu_ms + self.postgres_cpu_ms + self.sender_cpu_ms
 
 
 def burst(server: Server, token: str, method: str, path: str, sequences: list[list[bytes | None]]) -> Burst:
@@ -198,12 +204,16 @@ def burst(server: Server, token: str, method: str, path: str, sequences: list[li
     def send_all(sequence: list[bytes | None]) -> list[tuple[int, float]]:
         return [send(body) for body in sequence]
 
-    cpu_before, started = server.cpu_seconds(), time.perf_counter()
+    cpu_before, postgres_before = server.cpu_seconds(), server.postgres_cpu_seconds()
+    sender_before, started = time.process_time(), time.perf_counter()
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
         answers = [answer for answered in pool.map(send_all, sequences) for answer in answered]
-    elapsed, cpu = time.perf_counter() - started, server.cpu_seconds() - cpu_before
+    elapsed, sender = time.perf_counter() - started, time.process_time() - sender_before
+    cpu, postgres = server.cpu_seconds() - cpu_before, server.postgres_cpu_seconds() - postgres_before
+    per_request = 1000 / len(answers)
     return Burst(per_s=len(answers) / elapsed, latencies_ms=[ms for _, ms in answers],
-                 statuses=[status for status, _ in answers], server_cpu_ms=cpu * 1000 / len(answers))
+                 statuses=[status for status, _ in answers], server_cpu_ms=cpu * per_request,
+                 postgres_cpu_ms=postgres * per_request, sender_cpu_ms=sender * per_request)
 
 
 def ingest(server: Server, token: str, runs: list[list[bytes]]) -> Burst:
@@ -285,15 +295,19 @@ def main() -> int:
     print(_row("impact_of_version (in-process)", selector_ms))
     print()
     print(f"{'concurrent requests (' + str(CLIENTS) + ' senders)':<40} {'n':>5} {'req/s':>6} {'p50 ms':>7} "
-          f"{'p95 ms':>7} {'CPU ms':>7} {'rate ratio':>10} {'CPU ratio':>9}")
+          f"{'p95 ms':>7} {'CPU ms':>7} {'PG ms':>6} {'send ms':>7} {'rate ratio':>10} {'CPU ratio':>9}")
     for name, result in [*baselines.items(), ("POST /api/v1/lineage (events, 201)", ingested)]:
         latencies = result.latencies_ms
         print(f"{name:<40} {len(latencies):>5} {result.per_s:>6.0f} {statistics.median(latencies):>7.1f} "
-              f"{_percentile(latencies, 0.95):>7.1f} {result.server_cpu_ms:>7.2f} {rate / result.per_s:>10.2f} "
+              f"{_percentile(latencies, 0.95):>7.1f} {result.server_cpu_ms:>7.2f} {result.postgres_cpu_ms:>6.2f} "
+              f"{result.sender_cpu_ms:>7.2f} {rate / result.per_s:>10.2f} "
               f"{ingested.server_cpu_ms / result.server_cpu_ms:>9.2f}")
     cores = os.cpu_count() or 1
-    print(f"(CPU ms: gunicorn's CPU time per request; ratios: ingest over that row; {cores} cores allow at most "
-          f"{cores * 1000 / ingested.server_cpu_ms:.0f} events/s at this CPU cost, before PostgreSQL and the senders)")
+    print(f"(CPU time per request: CPU ms gunicorn's, PG ms the database's backends, send ms the senders'; ratios: "
+          f"ingest over that row, CPU of gunicorn; {cores} cores allow at most "
+          f"{cores * 1000 / ingested.server_cpu_ms:.0f} events/s at gunicorn's CPU cost alone, "
+          f"{cores * 1000 / ingested.total_cpu_ms:.0f} with PostgreSQL and the senders, "
+          f"before anything else running here; load average {os.getloadavg()[0]:.1f} at the end)")
     verdict_impact = "PASS" if p95 <= IMPACT_P95_TARGET_MS else "MISS"
     verdict_ingest = "PASS" if rate >= EVENTS_PER_S_TARGET else "MISS"
     print(f"impact p95 {p95:.1f} ms (target ≤ {IMPACT_P95_TARGET_MS:.0f} ms): {verdict_impact}")
@@ -307,8 +321,12 @@ def main() -> int:
         "ingest_events_per_s": rate,
         "ingest_ms": {"p50": statistics.median(ingested.latencies_ms), "p95": _percentile(ingested.latencies_ms, 0.95)},
         "ingest_server_cpu_ms": ingested.server_cpu_ms,
-        "ingest_baselines": {name: {"per_s": result.per_s, "server_cpu_ms": result.server_cpu_ms}
+        "ingest_postgres_cpu_ms": ingested.postgres_cpu_ms,
+        "ingest_sender_cpu_ms": ingested.sender_cpu_ms,
+        "ingest_baselines": {name: {"per_s": result.per_s, "server_cpu_ms": result.server_cpu_ms,
+                                    "postgres_cpu_ms": result.postgres_cpu_ms, "sender_cpu_ms": result.sender_cpu_ms}
                              for name, result in baselines.items()},
+        "load_average": os.getloadavg()[0],
         "clients": CLIENTS,
         "gunicorn": config.gunicorn_label,
         "edges": graph.edges,

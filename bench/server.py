@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,20 +26,32 @@ class Server:
     port: int
     log_path: Path
     pid: int = 0  # the gunicorn arbiter
+    db_name: str = ""
 
     def cpu_seconds(self) -> float:
         """User + system CPU time used so far by the arbiter and its workers (Linux ``/proc``; 0 elsewhere)."""
-        ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        total = 0
-        for stat_path in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                pid_text, _, rest = stat_path.read_text().partition(" (")
-                fields = rest.rsplit(") ", 1)[1].split()
-            except (OSError, IndexError):
-                continue  # a process that ended while we looked
-            if int(pid_text) == self.pid or int(fields[1]) == self.pid:  # fields[1] is the parent pid
-                total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / ticks
+        return _cpu_seconds(lambda pid, parent, _: self.pid in (pid, parent))
+
+    def postgres_cpu_seconds(self) -> float:
+        """The same for the PostgreSQL backends serving the bench database. A backend that ended in between is
+        not counted; gunicorn's workers keep theirs for a minute (``CONN_MAX_AGE``)."""
+        marker = f" {self.db_name} ".encode()
+        return _cpu_seconds(lambda _, __, cmdline: cmdline.startswith(b"postgres:") and marker in cmdline)
+
+
+def _cpu_seconds(wanted: Callable[[int, int, bytes], bool]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for stat_path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid_text, _, rest = stat_path.read_text().partition(" (")
+            fields = rest.rsplit(") ", 1)[1].split()
+            cmdline = (stat_path.parent / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue  # a process that ended while we looked
+        if wanted(int(pid_text), int(fields[1]), cmdline):  # fields[1] is the parent pid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
     @property
     def base_url(self) -> str:
@@ -109,7 +121,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def running_server(config: BenchConfig, log_path: Path) -> Iterator[Server]:
-    server = Server(host="127.0.0.1", port=free_port(), log_path=log_path)
+    server = Server(host="127.0.0.1", port=free_port(), log_path=log_path, db_name=config.db_name)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
