@@ -54,29 +54,41 @@ def _prefixes(uri: str) -> list[str]:
 
 class _Batch:
     """Collects what the refs ask for and answers it in two queries: the storage locations that prefix the URIs,
-    then the visible datasets among those named by slug or location (the permission query, narrowed to these
-    candidates, is the lookup itself, written out with restrict's condition). A slug no dataset has now may be an
-    old one: only then are aliases read."""
+    then the visible datasets among those named by slug or location with their versions the refs name (the
+    permission query, narrowed to these candidates, is the lookup itself, written out with restrict's condition).
+    A slug no dataset has now may be an old one: only then are aliases read, and their versions."""
 
     def __init__(self, user: Any) -> None:
         self.user = user
         self.slugs: set[str] = set()
-        self.uris: set[str] = set()
+        self.uris: dict[str, set[str]] = {}  # URI → the version labels asked of it
+        self.labels: set[str] = set()  # version labels or digests asked of the datasets read
+        self.newest = False  # whether some ref asks for a dataset's newest version
+        self.versions: dict[Any, list[tuple[DatasetVersion, bool]]] = {}  # read with the datasets, by dataset id
+
+    def want(self, label: str) -> None:
+        if label and label != LATEST:
+            self.labels.add(label)
+        else:
+            self.newest = True
 
     def resolve(self) -> tuple[dict[str, Any], dict[str, Any]]:
         locations = self._locations()
         located = {dataset_id for dataset_id, _ in locations.values()}
         if not self.slugs and not located:
             return {}, {}
-        rows = visible_datasets(self.user, slugs=self.slugs, ids=located)
-        visible = {pk for pk, _ in rows}
-        by_slug = {slug: pk for pk, slug in rows if slug in self.slugs}
+        for uri in {uri for _, wanted_by in locations.values() for uri in wanted_by}:
+            for label in self.uris[uri]:
+                self.want(label)  # only URIs under a registered location can name a version
+        rows = visible_datasets(self.user, slugs=self.slugs, ids=located, labels=self.labels, newest=self.newest)
+        self.versions = {row.id: row.versions for row in rows}
+        by_slug = {row.slug: row.id for row in rows if row.slug in self.slugs}
         if len(by_slug) < len(self.slugs):
             by_slug.update(self._visible_by_alias(self.slugs - set(by_slug)))
         by_uri: dict[str, Any] = {}
         for uri in self.uris:
             matches = [(len(location), dataset_id) for location, (dataset_id, wanted_by) in locations.items()
-                       if uri in wanted_by and dataset_id in visible]
+                       if uri in wanted_by and dataset_id in self.versions]
             if matches:
                 by_uri[uri] = max(matches, key=lambda match: match[0])[1]  # the longest registered prefix wins
         return by_slug, by_uri
@@ -106,23 +118,36 @@ class _Batch:
         return {uri: (dataset_id, wanted_by[uri]) for dataset_id, uri in rows}
 
 
-def _versions(wanted: set[tuple[Any, str]]) -> dict[tuple[Any, str], DatasetVersion]:
-    """Published versions by (dataset id, label or manifest digest); label "" or "latest" means the newest."""
-    named = {(dataset_id, label) for dataset_id, label in wanted if label and label != LATEST}
+def _versions(
+    wanted: set[tuple[Any, str]], read: dict[Any, list[tuple[DatasetVersion, bool]]]
+) -> dict[tuple[Any, str], DatasetVersion]:
+    """Published versions by (dataset id, label or manifest digest); label "" or "latest" means the newest.
+
+    ``read``: candidate versions already read for some datasets, newest first, each flagged if the newest; those
+    of the other datasets (bound through an old slug) are read here.
+    """
+    unread = {(dataset_id, label) for dataset_id, label in wanted if dataset_id not in read}
+    if unread:
+        read = {**read, **_read_versions(unread)}
     found: dict[tuple[Any, str], DatasetVersion] = {}
-    if named:
-        for version in published_versions_named(named):
-            for dataset_id, label in named:
-                if version.dataset_id == dataset_id and label in {version.label, f"sha256:{version.digest}",
-                                                                  version.digest}:
-                    found.setdefault((dataset_id, label), version)
-    latest = {dataset_id for dataset_id, label in wanted - named}
-    if latest:
-        by_dataset = {version.dataset_id: version for version in newest_published_versions(latest)}
-        for dataset_id, label in wanted - named:
-            if dataset_id in by_dataset:
-                found[(dataset_id, label)] = by_dataset[dataset_id]
+    for dataset_id, label in wanted:
+        for version, newest in read.get(dataset_id, []):
+            if newest if label in {"", LATEST} else label in {version.label, f"sha256:{version.digest}",
+                                                               version.digest}:
+                found[(dataset_id, label)] = version
+                break
     return found
+
+
+def _read_versions(wanted: set[tuple[Any, str]]) -> dict[Any, list[tuple[DatasetVersion, bool]]]:
+    named = {(dataset_id, label) for dataset_id, label in wanted if label and label != LATEST}
+    read: dict[Any, list[tuple[DatasetVersion, bool]]] = {}
+    for version in published_versions_named(named) if named else []:
+        read.setdefault(version.dataset_id, []).append((version, False))
+    latest = {dataset_id for dataset_id, label in wanted - named}
+    for version in newest_published_versions(latest) if latest else []:
+        read.setdefault(version.dataset_id, []).append((version, True))
+    return read
 
 
 def resolve_dataset_refs(refs: Sequence[DatasetRef], *, user: Any) -> list[Resolved]:
@@ -139,9 +164,10 @@ def resolve_dataset_refs(refs: Sequence[DatasetRef], *, user: Any) -> list[Resol
             spec = ref.name if ref.namespace == KURA_NAMESPACE else uri[len(KURA_SCHEME):]
             slug, label = _split_at(spec.strip("/"), ref.version_facet)
             batch.slugs.add(slug)
+            batch.want(label)
             plans.append(("slug", slug, label))
         elif uri.partition("://")[0].lower() in SCHEMES:
-            batch.uris.add(uri)
+            batch.uris.setdefault(uri, set()).add(ref.version_facet)
             plans.append(("uri", uri, ref.version_facet))
         else:
             plans.append(("external", None, ""))
@@ -149,7 +175,7 @@ def resolve_dataset_refs(refs: Sequence[DatasetRef], *, user: Any) -> list[Resol
     dataset_for: dict[tuple[str, Any], Any] = {("slug", slug): pk for slug, pk in by_slug.items()}
     dataset_for.update({("uri", uri): pk for uri, pk in by_uri.items()})
     wanted = {(dataset_for[(kind, key)], label) for kind, key, label in plans if (kind, key) in dataset_for}
-    versions = _versions(wanted)
+    versions = _versions(wanted, batch.versions)
     results: list[Resolved] = []
     for kind, key, label in plans:
         if kind == "model":

@@ -6,6 +6,7 @@ is not obvious. Valid on PostgreSQL and on the embedded SQLite.
 """
 
 from collections.abc import Collection
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -78,18 +79,52 @@ def _externals_named_sql(count: int) -> str:
     return f"SELECT {external.sql()} FROM {table(ExternalDataset)} WHERE {named}"
 
 
-def visible_datasets(user: Any, *, slugs: Collection[str], ids: Collection[Any]) -> list[tuple[Any, str]]:
-    """(id, slug) of the datasets ``user`` may view among those with one of ``slugs`` or ``ids``; the permission
-    condition is ``restrict(user, "view")``'s own, as SQL."""
+@dataclass(frozen=True)
+class VisibleDataset:
+    id: Any
+    slug: str
+    versions: list[tuple[DatasetVersion, bool]]  # (version, whether it is the newest), newest first
+
+
+def visible_datasets(
+    user: Any, *, slugs: Collection[str], ids: Collection[Any], labels: Collection[str], newest: bool
+) -> list[VisibleDataset]:
+    """The datasets ``user`` may view among those with one of ``slugs`` or ``ids``, each with its published
+    versions whose label or manifest digest is one of ``labels`` and, if ``newest``, its newest one.
+
+    The permission condition is ``restrict(user, "view")``'s own, as SQL; the versions come in the same
+    statement (a LEFT JOIN), read as ``published_versions_named`` and ``newest_published_versions`` read them.
+    """
     if not slugs and not ids:
         return []
     condition, condition_params = Dataset.objects.restrict_sql(user, "view", table="d")
+    version = _version_columns()
+    status, dataset_id, pk = quote("status"), quote("dataset_id"), quote("id")
+    newest_sql = (f"(SELECT w.{pk} FROM {table(DatasetVersion)} w WHERE w.{dataset_id} = d.{pk} AND w.{status} = %s"
+                  f" ORDER BY w.{quote('published_at')} DESC LIMIT 1)")
+    select, params = f"d.{pk}, d.{quote('slug')}, {version.sql('v')}", []
+    if newest:
+        select, params = f"{select}, v.{pk} = {newest_sql}", [_PUBLISHED]
+    wanted = [f"v.{quote(column)} IN ({placeholders(len(labels))})" for column in ("label", "digest") if labels]
+    params += [_PUBLISHED, *labels, *(label.removeprefix("sha256:") for label in labels)]
+    if newest:
+        wanted.append(f"v.{pk} = {newest_sql}")
+        params.append(_PUBLISHED)
     named = [f"d.{quote(column)} IN ({placeholders(len(values))})"
              for column, values in (("slug", slugs), ("id", ids)) if values]
-    dataset = columns(Dataset, "id", "slug")
-    sql = f"SELECT {dataset.sql('d')} FROM {table(Dataset)} d WHERE {condition} AND ({' OR '.join(named)})"
-    rows = fetch(sql, [*condition_params, *slugs, *_dataset_params(ids)])
-    return [(pk, slug) for pk, slug in map(dataset.values, rows)]
+    sql = (
+        f"SELECT {select} FROM {table(Dataset)} d LEFT JOIN {table(DatasetVersion)} v"
+        f" ON v.{dataset_id} = d.{pk} AND v.{status} = %s AND ({' OR '.join(wanted) or '1 = 0'})"
+        f" WHERE {condition} AND ({' OR '.join(named)})"
+        f" ORDER BY v.{quote('published_at')} DESC, v.{quote('created_at')} DESC"
+    )
+    found: dict[Any, VisibleDataset] = {}
+    width = len(version.fields)
+    for row in fetch(sql, [*params, *condition_params, *slugs, *_dataset_params(ids)]):
+        visible = found.setdefault(row[0], VisibleDataset(id=row[0], slug=row[1], versions=[]))
+        if row[2] is not None:  # the version's id: NULL when none of the dataset's versions is wanted
+            visible.versions.append((version.instances([row[2: 2 + width]])[0], bool(newest and row[2 + width])))
+    return [replace(visible, id=_dataset_id(visible.id)) for visible in found.values()]
 
 
 def storage_locations(uris: Collection[str]) -> list[tuple[Any, str]]:
@@ -151,6 +186,12 @@ def _newest_versions_sql(datasets: int) -> str:
 
 def _dataset_params(dataset_ids: Collection[Any]) -> list[Any]:
     return [_dataset_param(dataset_id) for dataset_id in dataset_ids]
+
+
+def _dataset_id(value: Any) -> Any:
+    """A dataset id read from the database, as the ORM reads it (a UUID on SQLite too)."""
+    (converted,) = columns(Dataset, "id").values([value])
+    return converted
 
 
 def _dataset_param(dataset_id: Any) -> Any:
