@@ -182,17 +182,6 @@ def update(obj: Model, names: Sequence[str]) -> None:
     execute(_update_sql(target), [*target.params(obj, add=False), obj._meta.pk.get_db_prep_value(obj.pk, _db())])
 
 
-def update_all(obj: Model) -> None:
-    """``obj.save()`` of a row known to exist: every column but the primary key."""
-    target = _updated_columns(type(obj))
-    execute(_update_sql(target), [*target.params(obj, add=False), obj._meta.pk.get_db_prep_value(obj.pk, _db())])
-
-
-@cache
-def _updated_columns(model: type[Model]) -> Columns[Any]:
-    return _columns(model, frozenset(field.attname for field in model._meta.concrete_fields if not field.primary_key))
-
-
 @cache
 def _update_sql(target: Columns[Any]) -> str:
     assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in target.fields)

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 
 from access.models import Person
 from catalog.models import DatasetVersion
-from kura.statements import insert, insert_ignoring_conflicts, update_all
+from kura.statements import insert, insert_ignoring_conflicts, update
 from lineage.models import (
     Consumer,
     ConsumerDependency,
@@ -26,7 +26,7 @@ from lineage.models import (
 from lineage.openlineage import DatasetRef, ParsedEvent, event_digest, parse_run_event
 from lineage.resolution import ModelRef, resolve_dataset_refs
 from lineage.selectors import downstream
-from lineage.statements import external_datasets_named, model_and_version, run_upsert
+from lineage.statements import external_datasets_named, model_and_version, run_upsert, run_upsert_folding
 
 TERMINAL_STATUS = {
     "COMPLETE": TrainingRun.Status.COMPLETE,
@@ -60,8 +60,24 @@ def _run_for(*, namespace: str, external_run_id: str, job_name: str) -> Training
     return run_upsert(TrainingRun(job_namespace=namespace, external_run_id=external_run_id, job_name=job_name))
 
 
+def _run_folding(event: ParsedEvent) -> TrainingRun:
+    """The event's run with the event folded in, created if new, locked so concurrent events of one run fold in
+    one after the other. One statement folds into a stored run (``run_upsert_folding``); merging parameters into
+    the stored ones takes a second."""
+    fresh = TrainingRun(job_namespace=event.job_namespace, external_run_id=event.run_id, job_name=event.job_name)
+    _apply_event_to_run(fresh, event)
+    run = run_upsert_folding(fresh, terminal=event.event_type in TERMINAL_STATUS)
+    if run.pk != fresh.pk and event.parameters:  # a stored run: its parameters are still the stored ones
+        run.parameters = {**run.parameters, **event.parameters}
+        update(run, ["parameters"])
+    return run
+
+
 def _apply_event_to_run(run: TrainingRun, event: ParsedEvent) -> None:
-    """Fold one event into the run so that any arrival order gives the same final state."""
+    """Fold one event into the run so that any arrival order gives the same final state.
+
+    ``statements.run_upsert_folding`` folds an event into a stored run the same way, in SQL: keep them in step.
+    """
     run.started_at = min(filter(None, [run.started_at, event.event_time]))
     terminal = TERMINAL_STATUS.get(event.event_type)
     if terminal is not None:
@@ -236,13 +252,11 @@ def lineage_event_ingest(*, payload: Any, user: Any, actor: Person | None) -> In
     digest = event_digest(payload)
     try:
         with transaction.atomic():
-            run = _run_for(namespace=event.job_namespace, external_run_id=event.run_id, job_name=event.job_name)
+            run = _run_folding(event)
             raw = RawLineageEvent(
                 digest=digest, payload=payload, event_type=event.event_type, event_time=event.event_time, run=run
             )
             insert(raw)
-            _apply_event_to_run(run, event)
-            update_all(run)
             _link_refs(run=run, event=event, user=user, owner=actor)
     except IntegrityError:
         # A duplicate (a client retry, perhaps racing on another connection): the stored copy stands.

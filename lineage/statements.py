@@ -40,6 +40,50 @@ def _run_upsert_sql() -> str:
     )
 
 
+def run_upsert_folding(fresh: TrainingRun, *, terminal: bool) -> TrainingRun:
+    """The run with ``fresh``'s (namespace, run id), locked: inserted as ``fresh`` (a new run with one event
+    folded in) if new, else the stored run with the same event folded in by the statement itself: an upsert, a
+    ``SELECT ... FOR UPDATE`` and the update of the fold in one statement.
+
+    The fold is ``services._apply_event_to_run``'s, column by column (its parameters excepted: merging JSON is
+    left to the caller): the earliest start; the status, its time and the end of a ``terminal`` event unless the
+    run already ended later; the job's name; code location and CI job URL where the event gives them.
+    """
+    run = all_columns(TrainingRun)
+    terminal_statuses = [TrainingRun.Status.COMPLETE, TrainingRun.Status.FAILED, TrainingRun.Status.ABORTED]
+    params = [*run.params(fresh, add=True), *[terminal, *terminal_statuses] * 3]
+    (stored,) = run.instances(fetch(_run_fold_sql(), params))
+    return stored
+
+
+@cache
+def _run_fold_sql() -> str:
+    run = all_columns(TrainingRun)
+
+    def stored(name: str) -> str:
+        return f"{table(TrainingRun)}.{quote(name)}"
+
+    def new(name: str) -> str:
+        return f"EXCLUDED.{quote(name)}"
+
+    takes_status = (f"%s AND ({stored('status')} NOT IN (%s, %s, %s) OR {stored('status_event_time')} IS NULL"
+                    f" OR {new('status_event_time')} >= {stored('status_event_time')})")
+    earliest = f"{stored('started_at')} IS NULL OR {new('started_at')} < {stored('started_at')}"
+    assignments = [
+        f"{quote('started_at')} = CASE WHEN {earliest} THEN {new('started_at')} ELSE {stored('started_at')} END",
+        *(f"{quote(name)} = CASE WHEN {takes_status} THEN {new(name)} ELSE {stored(name)} END"
+          for name in ("status", "status_event_time", "ended_at")),
+        f"{quote('job_name')} = {new('job_name')}",
+        *(f"{quote(name)} = CASE WHEN {new(name)} <> '' THEN {new(name)} ELSE {stored(name)} END"
+          for name in ("code_repository", "code_path", "code_commit", "ci_job_url")),
+    ]
+    return (
+        f"INSERT INTO {table(TrainingRun)} ({run.sql()}) VALUES ({placeholders(len(run.fields))})"
+        f" ON CONFLICT ({quote('job_namespace')}, {quote('external_run_id')}) DO UPDATE SET {', '.join(assignments)}"
+        f" RETURNING {run.sql()}"
+    )
+
+
 def model_and_version(name: str, version: str) -> tuple[Model | None, ModelVersion | None]:
     """The model named ``name`` and its version ``version`` (with ``.model`` set); each None if missing."""
     model, model_version = all_columns(Model), all_columns(ModelVersion)

@@ -1,7 +1,9 @@
 """OpenLineage intake, driven by the real openlineage-python client over HTTP against a running test server."""
 
 import gzip
+import itertools
 import json
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +15,8 @@ from openlineage.client.transport.http import ApiKeyTokenProvider, HttpCompressi
 
 from catalog.services import LocationSpec
 from lineage.models import ExternalDataset, ModelVersion, RawLineageEvent, RunInput, TrainingRun
+from lineage.openlineage import parse_run_event
+from lineage.services import _apply_event_to_run
 from tests.factories import bearer, make_dataset, make_version
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -250,3 +254,36 @@ def test_run_facets_fold_across_events_and_a_second_producer_is_refused(api, own
     assert refused.json()["error"]["code"] == "lineage_conflict"
     assert not TrainingRun.objects.filter(external_run_id=other_run).exists()
     assert RawLineageEvent.objects.count() == 3
+
+
+_FOLDED = [
+    ("START", "2026-11-01T10:00:00Z", "train", {"kura": {"parameters": {"lr": 0.1, "epochs": 3}}},
+     {"sourceCodeLocation": {"type": "git", "url": "https://git.example.com/a", "version": "AAAA1111"}}),
+    ("RUNNING", "2026-11-01T11:00:00Z", "train-v2",
+     {"kura": {"parameters": {"epochs": 5}, "ciJobUrl": "https://ci.example.com/jobs/1"}}, {}),
+    ("FAIL", "2026-11-01T12:00:00Z", "train", {},
+     {"sourceCodeLocation": {"type": "git", "url": "https://git.example.com/b", "path": "train/"}}),
+    ("COMPLETE", "2026-11-01T13:00:00Z", "train", {"kura": {"parameters": {"lr": 0.2}}},
+     {"sourceCodeLocation": {"type": "git", "url": "https://git.example.com/b", "version": "bbbb2222"}}),
+    ("ABORT", "2026-11-01T11:30:00Z", "train", {}, {}),
+]
+_ORDERS = random.Random(20261123).sample(list(itertools.permutations(range(len(_FOLDED)))), 12)
+
+
+@pytest.mark.parametrize("order", _ORDERS)
+def test_events_of_a_stored_run_fold_as_the_python_fold_does(api, owner, order):
+    """The first event creates the run; later ones are folded in by the upsert's SQL: the same result as
+    ``_apply_event_to_run`` applying the events in the same order."""
+    token = bearer(owner, scope="read_write")
+    run_id = str(uuid.uuid4())
+    expected = TrainingRun(job_namespace="ci", external_run_id=run_id, job_name="train")
+    for index in order:
+        event_type, when, job_name, run_facets, job_facets = _FOLDED[index]
+        payload = _payload(run_id, event_type, when, run={"runId": run_id, "facets": run_facets},
+                           job={"namespace": "ci", "name": job_name, "facets": job_facets})
+        assert _post(api, token, json.dumps(payload)).status_code == 201
+        _apply_event_to_run(expected, parse_run_event(payload))
+    run = TrainingRun.objects.get()
+    fields = ["status", "started_at", "status_event_time", "ended_at", "job_name", "code_repository", "code_path",
+              "code_commit", "ci_job_url", "parameters"]
+    assert {name: getattr(run, name) for name in fields} == {name: getattr(expected, name) for name in fields}

@@ -20,12 +20,12 @@ from tests.factories import bearer, make_dataset, make_version
 
 pytestmark = pytest.mark.django_db
 
-# Per event, besides the token lookup and the test's savepoint pair: the run (one upsert), the raw event, the run's
-# update, two lookups to resolve every ref (storage locations, visible datasets with their versions), one or two for
-# external datasets (looked up, and the missing ones inserted), one insert of input edges and, for a new model
-# version, four more: the model and its version looked up together, each inserted, and the output edge.
-MAX_START_QUERIES = 11
-MAX_COMPLETE_QUERIES = 14
+# Per event, besides the token lookup and the test's savepoint pair: the run (one upsert that folds the event in),
+# the raw event, two lookups to resolve every ref (storage locations, visible datasets with their versions), one or
+# two for external datasets (looked up, and the missing ones inserted), one insert of input edges and, for a new
+# model version, four more: the model and its version looked up together, each inserted, and the output edge.
+MAX_START_QUERIES = 10
+MAX_COMPLETE_QUERIES = 13
 
 
 def _event(run_id, event_type, *, inputs, outputs=(), hour=8):
