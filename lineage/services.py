@@ -66,7 +66,7 @@ def _run_folding(event: ParsedEvent) -> TrainingRun:
     the stored ones takes a second."""
     fresh = TrainingRun(job_namespace=event.job_namespace, external_run_id=event.run_id, job_name=event.job_name)
     _apply_event_to_run(fresh, event)
-    run = run_upsert_folding(fresh, terminal=event.event_type in TERMINAL_STATUS)
+    run = run_upsert_folding(fresh, terminal=event.event_type in TERMINAL_STATUS, ended=TERMINAL_STATUS.values())
     if run.pk != fresh.pk and event.parameters:  # a stored run: its parameters are still the stored ones
         run.parameters = {**run.parameters, **event.parameters}
         update(run, ["parameters"])

@@ -1,8 +1,7 @@
 """The OpenLineage intake's reads and upserts, written out as SQL (why: see ``kura.statements``).
 
-Each function is one statement whose text is built once per process (per number of values in its ``IN``
-lists) from the models' metadata; the ORM's forms of the same queries are in the comments where the intent
-is not obvious. Valid on PostgreSQL and on the embedded SQLite.
+Each function runs one statement whose text is built once per process (per number of values in its lists)
+from the models' metadata. Valid on PostgreSQL and on the embedded SQLite.
 """
 
 from collections.abc import Collection
@@ -40,24 +39,24 @@ def _run_upsert_sql() -> str:
     )
 
 
-def run_upsert_folding(fresh: TrainingRun, *, terminal: bool) -> TrainingRun:
+def run_upsert_folding(fresh: TrainingRun, *, terminal: bool, ended: Collection[str]) -> TrainingRun:
     """The run with ``fresh``'s (namespace, run id), locked: inserted as ``fresh`` (a new run with one event
     folded in) if new, else the stored run with the same event folded in by the statement itself: an upsert, a
     ``SELECT ... FOR UPDATE`` and the update of the fold in one statement.
 
     The fold is ``services._apply_event_to_run``'s, column by column (its parameters excepted: merging JSON is
     left to the caller): the earliest start; the status, its time and the end of a ``terminal`` event unless the
-    run already ended later; the job's name; code location and CI job URL where the event gives them.
+    run has already ended (a status in ``ended``) at a later time; the job's name; code location and CI job URL
+    where the event gives them.
     """
     run = all_columns(TrainingRun)
-    terminal_statuses = [TrainingRun.Status.COMPLETE, TrainingRun.Status.FAILED, TrainingRun.Status.ABORTED]
-    params = [*run.params(fresh, add=True), *[terminal, *terminal_statuses] * 3]
-    (stored,) = run.instances(fetch(_run_fold_sql(), params))
+    params = [*run.params(fresh, add=True), *[terminal, *ended] * 3]
+    (stored,) = run.instances(fetch(_run_fold_sql(len(ended)), params))
     return stored
 
 
 @cache
-def _run_fold_sql() -> str:
+def _run_fold_sql(ended: int) -> str:
     run = all_columns(TrainingRun)
 
     def stored(name: str) -> str:
@@ -66,8 +65,9 @@ def _run_fold_sql() -> str:
     def new(name: str) -> str:
         return f"EXCLUDED.{quote(name)}"
 
-    takes_status = (f"%s AND ({stored('status')} NOT IN (%s, %s, %s) OR {stored('status_event_time')} IS NULL"
-                    f" OR {new('status_event_time')} >= {stored('status_event_time')})")
+    not_older = f"{new('status_event_time')} >= {stored('status_event_time')}"
+    takes_status = (f"%s AND ({stored('status')} NOT IN ({placeholders(ended)})"
+                    f" OR {stored('status_event_time')} IS NULL OR {not_older})")
     earliest = f"{stored('started_at')} IS NULL OR {new('started_at')} < {stored('started_at')}"
     assignments = [
         f"{quote('started_at')} = CASE WHEN {earliest} THEN {new('started_at')} ELSE {stored('started_at')} END",
