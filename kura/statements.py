@@ -147,7 +147,12 @@ def insert(obj: Model) -> None:
     target = inserted_columns(type(obj))
     returned = columns(type(obj), obj._meta.pk.attname)
     (row,) = fetch(_insert_sql(target, 1, returned, ignore_conflicts=False), target.params(obj, add=True))
-    obj.pk = returned.values(row)[0]
+    stored(obj, returned.values(row)[0])
+
+
+def stored(obj: Model, pk: Any) -> None:
+    """Mark ``obj`` as the row just inserted with primary key ``pk``, as ``save()`` leaves it."""
+    obj.pk = pk
     obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS
 
 

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 
 from access.models import Person
 from catalog.models import DatasetVersion
-from kura.statements import insert, insert_ignoring_conflicts, update
+from kura.statements import insert_ignoring_conflicts, update
 from lineage.models import (
     Consumer,
     ConsumerDependency,
@@ -60,13 +60,15 @@ def _run_for(*, namespace: str, external_run_id: str, job_name: str) -> Training
     return run_upsert(TrainingRun(job_namespace=namespace, external_run_id=external_run_id, job_name=job_name))
 
 
-def _run_folding(event: ParsedEvent) -> TrainingRun:
+def _run_folding(event: ParsedEvent, raw: RawLineageEvent) -> TrainingRun:
     """The event's run with the event folded in, created if new, locked so concurrent events of one run fold in
-    one after the other. One statement folds into a stored run (``run_upsert_folding``); merging parameters into
-    the stored ones takes a second."""
+    one after the other, and the raw event stored for it. One statement on PostgreSQL (``run_upsert_folding``);
+    merging parameters into those of a stored run takes another."""
     fresh = TrainingRun(job_namespace=event.job_namespace, external_run_id=event.run_id, job_name=event.job_name)
     _apply_event_to_run(fresh, event)
-    run = run_upsert_folding(fresh, terminal=event.event_type in TERMINAL_STATUS, ended=TERMINAL_STATUS.values())
+    run = run_upsert_folding(
+        fresh, terminal=event.event_type in TERMINAL_STATUS, ended=TERMINAL_STATUS.values(), recording=raw
+    )
     if run.pk != fresh.pk and event.parameters:  # a stored run: its parameters are still the stored ones
         run.parameters = {**run.parameters, **event.parameters}
         update(run, ["parameters"])
@@ -252,11 +254,9 @@ def lineage_event_ingest(*, payload: Any, user: Any, actor: Person | None) -> In
     digest = event_digest(payload)
     try:
         with transaction.atomic():
-            run = _run_folding(event)
-            raw = RawLineageEvent(
-                digest=digest, payload=payload, event_type=event.event_type, event_time=event.event_time, run=run
-            )
-            insert(raw)
+            raw = RawLineageEvent(digest=digest, payload=payload, event_type=event.event_type,
+                                  event_time=event.event_time)
+            run = _run_folding(event, raw)
             _link_refs(run=run, event=event, user=user, owner=actor)
     except IntegrityError:
         # A duplicate (a client retry, perhaps racing on another connection): the stored copy stands.

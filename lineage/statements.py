@@ -12,8 +12,8 @@ from typing import Any
 from django.db import connection
 
 from catalog.models import Dataset, DatasetVersion, StorageLocation
-from kura.statements import Columns, all_columns, columns, fetch, placeholders, quote, table
-from lineage.models import ExternalDataset, Model, ModelVersion, TrainingRun
+from kura.statements import Columns, all_columns, columns, fetch, insert, placeholders, quote, stored, table
+from lineage.models import ExternalDataset, Model, ModelVersion, RawLineageEvent, TrainingRun
 
 _PUBLISHED = DatasetVersion.Status.PUBLISHED.value
 
@@ -39,10 +39,13 @@ def _run_upsert_sql() -> str:
     )
 
 
-def run_upsert_folding(fresh: TrainingRun, *, terminal: bool, ended: Collection[str]) -> TrainingRun:
+def run_upsert_folding(
+    fresh: TrainingRun, *, terminal: bool, ended: Collection[str], recording: RawLineageEvent
+) -> TrainingRun:
     """The run with ``fresh``'s (namespace, run id), locked: inserted as ``fresh`` (a new run with one event
     folded in) if new, else the stored run with the same event folded in by the statement itself: an upsert, a
-    ``SELECT ... FOR UPDATE`` and the update of the fold in one statement.
+    ``SELECT ... FOR UPDATE`` and the update of the fold in one statement. ``recording``, the raw event, is then
+    inserted for the run (its key set), on PostgreSQL in the same statement (a data-modifying ``WITH``).
 
     The fold is ``services._apply_event_to_run``'s, column by column (its parameters excepted: merging JSON is
     left to the caller): the earliest start; the status, its time and the end of a ``terminal`` event unless the
@@ -51,8 +54,35 @@ def run_upsert_folding(fresh: TrainingRun, *, terminal: bool, ended: Collection[
     """
     run = all_columns(TrainingRun)
     params = [*run.params(fresh, add=True), *[terminal, *ended] * 3]
-    (stored,) = run.instances(fetch(_run_fold_sql(len(ended)), params))
-    return stored
+    if connection.vendor != "postgresql":
+        (found,) = run.instances(fetch(_run_fold_sql(len(ended)), params))
+        recording.run = found
+        insert(recording)
+        return found
+    recorded = _recorded_columns()
+    (row,) = fetch(_run_fold_and_record_sql(len(ended)), [*params, *recorded.params(recording, add=True)])
+    (found,) = run.instances([row[:-1]])
+    recording.run = found
+    stored(recording, row[-1])
+    return found
+
+
+def _recorded_columns() -> Columns[RawLineageEvent]:
+    """The raw event's columns but its key and its run."""
+    return columns(RawLineageEvent, *(field.attname for field in RawLineageEvent._meta.concrete_fields
+                                      if not field.primary_key and field.attname != "run_id"))
+
+
+@cache
+def _run_fold_and_record_sql(ended: int) -> str:
+    recorded = _recorded_columns()
+    values = ", ".join(["%s"] * len(recorded.fields))
+    return (
+        f"WITH r AS ({_run_fold_sql(ended)}),"
+        f" e AS (INSERT INTO {table(RawLineageEvent)} ({recorded.sql()}, {quote('run_id')})"
+        f" SELECT {values}, r.{quote('id')} FROM r RETURNING {quote('id')})"
+        f" SELECT {all_columns(TrainingRun).sql('r')}, e.{quote('id')} FROM r, e"
+    )
 
 
 @cache
