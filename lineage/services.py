@@ -26,7 +26,13 @@ from lineage.models import (
 from lineage.openlineage import DatasetRef, ParsedEvent, event_digest, parse_run_event
 from lineage.resolution import ModelRef, resolve_dataset_refs
 from lineage.selectors import downstream
-from lineage.statements import external_datasets_named, model_and_version, run_upsert, run_upsert_folding
+from lineage.statements import (
+    external_datasets_ensured,
+    external_datasets_named,
+    model_and_version,
+    run_upsert,
+    run_upsert_folding,
+)
 
 TERMINAL_STATUS = {
     "COMPLETE": TrainingRun.Status.COMPLETE,
@@ -186,18 +192,11 @@ def _validate_stage(stage: str) -> None:
 
 
 def _external_datasets(refs: list[DatasetRef]) -> dict[tuple[str, str], ExternalDataset]:
-    """The external datasets the refs name, created if missing; most are known already, so look before inserting."""
+    """The external datasets the refs name, created if missing."""
     wanted = {(ref.namespace, ref.name) for ref in refs}
-    found = _externals_named(wanted)
-    missing = wanted - set(found)
-    if missing:
-        # One insert order for everyone, so two events naming the same datasets cannot deadlock on each other.
-        inserted = insert_ignoring_conflicts(
-            [ExternalDataset(namespace=namespace, name=name) for namespace, name in sorted(missing)], returning=True
-        )
-        found.update({(external.namespace, external.name): external for external in inserted})
-        if len(found) < len(wanted):  # another event inserted some first: read what it committed
-            found.update(_externals_named(wanted - set(found)))
+    found = {(external.namespace, external.name): external for external in external_datasets_ensured(wanted)}
+    if len(found) < len(wanted):  # another event was inserting some: read what it committed
+        found.update(_externals_named(wanted - set(found)))
     return found
 
 

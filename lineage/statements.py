@@ -10,9 +10,21 @@ from functools import cache
 from typing import Any
 
 from django.db import connection
+from django.utils import timezone
 
 from catalog.models import Dataset, DatasetVersion, StorageLocation
-from kura.statements import Columns, all_columns, columns, fetch, insert, placeholders, quote, stored, table
+from kura.statements import (
+    Columns,
+    all_columns,
+    columns,
+    fetch,
+    insert,
+    insert_ignoring_conflicts,
+    placeholders,
+    quote,
+    stored,
+    table,
+)
 from lineage.models import ExternalDataset, Model, ModelVersion, RawLineageEvent, TrainingRun
 
 _PUBLISHED = DatasetVersion.Status.PUBLISHED.value
@@ -151,6 +163,43 @@ def _externals_named_sql(count: int) -> str:
     external = columns(ExternalDataset, "id", "namespace", "name")
     named = " OR ".join([f"({quote('namespace')} = %s AND {quote('name')} = %s)"] * count)
     return f"SELECT {external.sql()} FROM {table(ExternalDataset)} WHERE {named}"
+
+
+def external_datasets_ensured(keys: Collection[tuple[str, str]]) -> list[ExternalDataset]:
+    """The external datasets with these (namespace, name) pairs, the missing ones inserted.
+
+    Most are known already, so they are looked for before anything is inserted, and inserts go in one order for
+    everyone, so two events naming the same datasets cannot deadlock on each other. One statement on PostgreSQL,
+    two elsewhere. A pair another transaction is inserting meanwhile is left out of the answer (read it again).
+    """
+    if not keys:
+        return []
+    if connection.vendor != "postgresql":
+        found = external_datasets_named(keys)
+        missing = set(keys) - {(external.namespace, external.name) for external in found}
+        inserted = [ExternalDataset(namespace=namespace, name=name) for namespace, name in sorted(missing)]
+        return found + insert_ignoring_conflicts(inserted, returning=True)
+    created_at = ExternalDataset._meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
+    params = [value for key in sorted(keys) for value in key]
+    return columns(ExternalDataset, "id", "namespace", "name").instances(
+        fetch(_externals_ensured_sql(len(keys)), [*params, created_at])
+    )
+
+
+@cache
+def _externals_ensured_sql(count: int) -> str:
+    external = columns(ExternalDataset, "id", "namespace", "name")
+    namespace, name = quote("namespace"), quote("name")
+    same = f"e.{namespace} = w.{namespace} AND e.{name} = w.{name}"
+    return (
+        f"WITH w ({namespace}, {name}) AS (VALUES {', '.join(['(%s, %s)'] * count)}),"
+        f" inserted AS (INSERT INTO {table(ExternalDataset)} ({namespace}, {name}, {quote('created_at')})"
+        f" SELECT w.{namespace}, w.{name}, %s FROM w WHERE NOT EXISTS"
+        f" (SELECT 1 FROM {table(ExternalDataset)} e WHERE {same}) ORDER BY w.{namespace}, w.{name}"
+        f" ON CONFLICT DO NOTHING RETURNING {external.sql()})"
+        f" SELECT {external.sql('e')} FROM {table(ExternalDataset)} e JOIN w ON {same}"
+        f" UNION ALL SELECT {external.sql()} FROM inserted"
+    )
 
 
 @dataclass(frozen=True)
