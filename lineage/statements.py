@@ -1,7 +1,9 @@
 """The OpenLineage intake's reads and upserts, written out as SQL (why: see ``kura.statements``).
 
 Each function runs one statement whose text is built once per process (per number of values in its lists)
-from the models' metadata. Valid on PostgreSQL and on the embedded SQLite.
+from the models' metadata, valid on PostgreSQL and on the embedded SQLite. Two do more in that statement on
+PostgreSQL, with a data-modifying ``WITH``, and take two statements elsewhere: ``run_upsert_folding`` (which
+also stores the raw event) and ``external_datasets_ensured``.
 """
 
 from collections.abc import Collection
