@@ -5,8 +5,9 @@ Kura under gunicorn, then
   next to a trivial authenticated ``GET /api/v1/whoami/`` on the same server, and the selector alone in-process;
 * 1,000 OpenLineage run events POSTed to ``/api/v1/lineage`` by concurrent senders (target ≥ 200 events/s), each
   sender reporting whole runs (START, then COMPLETE) as a CI job does, next to the same senders' rate for a
-  trivial authenticated GET and for a malformed POST to the intake (400): the floor under any request. gunicorn's
-  CPU time per request is printed too, as it depends far less than the rates on whatever else runs on the machine.
+  trivial authenticated GET and for a malformed POST to the intake (400): the floor under any request. The CPU
+  time per request of gunicorn, of the bench database's PostgreSQL backends and of the senders is printed too, as
+  it depends far less than the rates on whatever else runs on the machine (the load average is printed with it).
 
 Knobs (BENCH_* variables) are those of bench/config.py plus BENCH_LINEAGE_* below; the database is
 ``kura_bench_lineage`` unless BENCH_LINEAGE_DB_NAME says otherwise.
