@@ -38,6 +38,10 @@ class Server:
         marker = f" {self.db_name} ".encode()
         return _cpu_seconds(lambda _, __, cmdline: cmdline.startswith(b"postgres:") and marker in cmdline)
 
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
 
 def _cpu_seconds(wanted: Callable[[int, int, bytes], bool]) -> float:
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -52,10 +56,6 @@ def _cpu_seconds(wanted: Callable[[int, int, bytes], bool]) -> float:
         if wanted(int(pid_text), int(fields[1]), cmdline):  # fields[1] is the parent pid
             total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / ticks
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
