@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from access.approvals import effective_unit
 from access.models import Membership, Person
 from catalog.lifecycle import retirement_warnings
+from catalog.lookup_statements import latest_published_version
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, Tag
 from catalog.querysets import Action
 
@@ -92,7 +93,7 @@ def version_resolve(
     """
     versions = DatasetVersion.objects.filter(dataset=dataset)
     if label == "latest":
-        version = versions.filter(status=DatasetVersion.Status.PUBLISHED).order_by("-published_at").first()
+        version = latest_published_version(dataset)
     else:
         version = versions.filter(label=label).first()  # (dataset, label) is unique
         if version is not None and not version.is_published and not _allowed(include_drafts):

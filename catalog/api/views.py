@@ -23,6 +23,7 @@ from catalog.api.serializers import (
     VersionSerializer,
 )
 from catalog.filtersets import DatasetFilterSet
+from catalog.lookup_statements import dataset_locations
 from catalog.models import Dataset, DatasetVersion
 from catalog.selectors import (
     RESOLVE_RELATED,
@@ -212,7 +213,7 @@ class VersionDetailView(APIView):
         dataset, version = _resolve_version(request, slug, label)
         can_read = dataset_can_read_data(user=request.user, dataset=dataset)
         context = {
-            "locations": list(dataset.locations.all()) if can_read else None,
+            "locations": dataset_locations(dataset) if can_read else None,
             "warnings": deprecation_warnings(dataset),
         }
         version.dataset = dataset
