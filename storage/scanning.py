@@ -10,6 +10,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,15 +33,19 @@ from storage.dvc.remote_scan import (
     shard_head,
     totals_key,
 )
-from storage.listers import ListedObject, Lister, ListingError, ObjectBatch, ShardSpec, lister_for
+from storage.listers import Lister, ListingError, ObjectBatch, ShardSpec, lister_for
 from storage.models import DvcScanAggregate, ScanAggregate, ScanRun, ScanShard, StorageConnection
 from storage.reconcile import reconcile_run
 
 Progress = Callable[[int, int], None]
+_Aggregate = TypeVar("_Aggregate", ScanAggregate, DvcScanAggregate)
 UNFINISHED = (ScanRun.Status.QUEUED, ScanRun.Status.RUNNING)
 LISTING_BATCH = 1000  # objects counted at a time: bounds memory and how far past `every` a checkpoint lands
 AGGREGATE_FIELDS = [
     "object_count", "byte_count", "oldest", "newest", "newest_owner", "owners", "sample_keys", "dvc_like",
+]
+DVC_AGGREGATE_FIELDS = [
+    "object_count", "byte_count", "oldest", "newest", "last_commit", "last_author", "last_authored_at", "sample_keys",
 ]
 
 
@@ -101,7 +106,8 @@ def scan_plan(*, run: ScanRun) -> list[int]:
         manifests_refresh(connection)  # before any shard: members are classified through their .dir object
     for root in connection.roots:
         try:
-            specs = dvc_shard_specs(connection, lister, root) if connection.is_dvc_remote else lister.shards(root)
+            specs = (dvc_shard_specs(connection, lister, root, run.expected_objects) if connection.is_dvc_remote
+                     else lister.shards(root))
         except ListingError as error:
             shards.append(ScanShard(run=run, root=root, prefix="", status=ScanShard.Status.FAILED, attempts=1,
                                     error=error.message, error_code=error.code, finished_at=timezone.now()))
@@ -243,17 +249,14 @@ class CheckpointWriter:
                 raise LeaseLost(f"shard {self.shard.pk} was taken over by another worker")
             rows = {row.key: row for row in ScanAggregate.objects.filter(shard=self.shard, key__in=list(self.pending))
                     } if self._stored_aggregates else {}
-            created: list[ScanAggregate] = []
+            merged: list[ScanAggregate] = []
             for key, totals in self.pending.items():
-                row = rows.get(key)
-                if row is None:
-                    row = ScanAggregate(shard=self.shard, key=key, uri=totals.uri, location_id=totals.location_id)
-                    created.append(row)
+                row = rows.get(key) or ScanAggregate(shard=self.shard, key=key, uri=totals.uri,
+                                                     location_id=totals.location_id)
                 totals.merge_into(row)
-            ScanAggregate.objects.bulk_create(created)
-            self._stored_aggregates = self._stored_aggregates or bool(created)
-            changed = [row for key, row in rows.items() if key in self.pending]
-            ScanAggregate.objects.bulk_update(changed, AGGREGATE_FIELDS)
+                merged.append(row)
+            _write_aggregates(ScanAggregate, merged, AGGREGATE_FIELDS)
+            self._stored_aggregates = self._stored_aggregates or bool(merged)
             self.save_extra()
         self.pending.clear()
         self._directory, self._targets = None, []
@@ -273,62 +276,73 @@ class DvcCheckpointWriter(CheckpointWriter):
         super().__init__(shard, token, LocationIndex(root_uri), progress)
         self.classifier = classifier_for_run(shard.run_id, shard.run.connection)
         head = shard_head(shard.prefix)
-        self.preloaded = self.classifier.preload(head) if head else None
+        self.preloaded = self.classifier.preload(head) if head else self.classifier.preload_everything()
         self.dvc_pending: dict[tuple[str, int | None, str, str], DvcTotals] = {}
+        self._stored_dvc_aggregates = self._stored_aggregates  # written together, like ScanAggregate
 
     def consume(self, batches: Iterable[ObjectBatch], crash_after: int | None = None) -> None:
         # The checkpoint only moves past a whole classified group, so a crash re-reads at most one group.
-        group: list[ListedObject] = []
-        seen, position, size = 0, self.last_key, min(BATCH, self.every)
+        group: list[ObjectBatch] = []
+        seen = grouped = 0
+        position, size = self.last_key, min(BATCH, self.every)
         for batch in batches:
             crash = crash_after is not None and seen + len(batch.names) >= crash_after
             if crash:
                 assert crash_after is not None
                 batch = batch.part(0, crash_after - seen)
             seen += len(batch.names)
-            group.extend(batch.objects())
+            if batch.names:
+                group.append(batch)
+                grouped += len(batch.names)
             position = batch.position
             if crash:
                 raise SimulatedCrash(f"stopped after {seen} objects")
-            if len(group) >= size:
+            if grouped >= size:
                 self._take(group, position)
-                group = []
+                group, grouped = [], 0
         if group or position != self.last_key:
             self._take(group, position)
 
-    def _take(self, group: list[ListedObject], position: str) -> None:
-        root_uri = self.index.root_uri
-        for item, verdict in zip(group, self.classifier.classify(group, self.preloaded), strict=True):
-            key = totals_key(verdict, item[3])
-            totals = self.dvc_pending.get(key)
-            if totals is None:
-                totals = self.dvc_pending[key] = DvcTotals(*key)
-            totals.add(item, verdict.evidence, root_uri)
-            self.bytes += item[1]
-        self.objects += len(group)
+    def _take(self, group: list[ObjectBatch], position: str) -> None:
+        root_uri, pending = self.index.root_uri, self.dvc_pending
+        for batch, verdicts in zip(group, self.classifier.classify_batches(group, self.preloaded), strict=True):
+            directory = batch.directory
+            for name, size, modified, owner, verdict in zip(batch.names, batch.sizes, batch.modified, batch.owners,
+                                                            verdicts, strict=True):
+                key = totals_key(verdict, owner)
+                totals = pending.get(key)
+                if totals is None:
+                    totals = pending[key] = DvcTotals(*key)
+                totals.add(directory, name, size, modified, verdict.evidence, root_uri)
+            self.objects += len(batch.names)
+            self.bytes += sum(batch.sizes)
+            self.unflushed += len(batch.names)
         self.last_key = position
-        self.unflushed += len(group)
         if self.unflushed >= self.every:
             self.flush()
 
     def save_extra(self) -> None:
         keys = {"|".join(str(part or "") for part in key): totals for key, totals in self.dvc_pending.items()}
-        rows = {row.key: row for row in DvcScanAggregate.objects.filter(shard=self.shard, key__in=list(keys))}
-        created: list[DvcScanAggregate] = []
+        rows = {row.key: row for row in DvcScanAggregate.objects.filter(shard=self.shard, key__in=list(keys))
+                } if self._stored_dvc_aggregates else {}
+        merged: list[DvcScanAggregate] = []
         for key, totals in keys.items():
-            row = rows.get(key)
-            if row is None:
-                row = DvcScanAggregate(shard=self.shard, key=key, object_class=totals.object_class,
-                                       repo_id=totals.repo_id, path=totals.path[:1024], owner=totals.owner[:200])
-                created.append(row)
+            row = rows.get(key) or DvcScanAggregate(shard=self.shard, key=key, object_class=totals.object_class,
+                                                    repo_id=totals.repo_id, path=totals.path[:1024],
+                                                    owner=totals.owner[:200])
             _merge_dvc_totals(totals, row)
-        DvcScanAggregate.objects.bulk_create(created)
-        DvcScanAggregate.objects.bulk_update(
-            [row for row in rows.values()],
-            ["object_count", "byte_count", "oldest", "newest", "last_commit", "last_author", "last_authored_at",
-             "sample_keys"],
-        )
+            merged.append(row)
+        _write_aggregates(DvcScanAggregate, merged, DVC_AGGREGATE_FIELDS)
+        self._stored_dvc_aggregates = self._stored_dvc_aggregates or bool(merged)
         self.dvc_pending.clear()
+
+
+def _write_aggregates(model: type[_Aggregate], rows: list[_Aggregate], fields: list[str]) -> None:
+    """New and grown aggregates in one INSERT … ON CONFLICT (shard, key) DO UPDATE: an UPDATE of many rows through
+    bulk_update builds a CASE per row and field, which costs more than the checkpoint's listing."""
+    for row in rows:
+        row.pk = None  # matched on (shard, key), the unique constraint
+    model.objects.bulk_create(rows, update_conflicts=True, unique_fields=["shard", "key"], update_fields=fields)
 
 
 def _merge_dvc_totals(totals: DvcTotals, row: DvcScanAggregate) -> None:
