@@ -8,7 +8,7 @@ import pytest
 
 from catalog.services import LocationSpec
 from storage.aggregation import MAX_OWNERS, SAMPLE_KEYS, Totals, batch_figures
-from storage.listers.base import ListedObject, ObjectBatch, batched, dvc_like_count, looks_like_dvc
+from storage.listers.base import ListedObject, ListingError, ObjectBatch, batched, dvc_like_count, looks_like_dvc
 from storage.listers.local import LocalLister
 from storage.listers.s3 import ShardSpec
 from storage.models import Finding, ScanAggregate
@@ -80,6 +80,18 @@ def test_batched_groups_rows_by_directory_and_keeps_inventory_positions():
     ]
     assert list(batched([ListedObject("", 0, None, position="009")], limit=2)) == [
         ObjectBatch("", [], [], [], [], "009")]
+
+
+def test_a_failing_listing_still_hands_over_what_it_listed_before():
+    def listing():
+        yield ListedObject("a/1", 1, 1.0)
+        yield ListedObject("a/2", 2, 1.0)
+        raise ListingError("gone", code="listing_failed", permanent=False)
+
+    batches = batched(listing(), limit=10)
+    assert next(batches) == ObjectBatch("a/", ["1", "2"], [1, 2], [1.0, 1.0], ["", ""], "a/2")
+    with pytest.raises(ListingError):
+        next(batches)
 
 
 def test_dvc_like_count_agrees_with_looks_like_dvc():

@@ -58,34 +58,6 @@ class ObjectBatch(NamedTuple):
             yield ListedObject(directory + name, size, modified, owner)
 
 
-def batched(listing: Iterable[ListedObject], limit: int) -> Iterator[ObjectBatch]:
-    """Consecutive objects of one directory as batches of at most ``limit`` objects."""
-    directory: str | None = None
-    names: list[str] = []
-    sizes: list[int] = []
-    modified: list[float | None] = []
-    owners: list[str] = []
-    position = ""
-    for item in listing:
-        key = item[0]
-        if not key:  # a row that belongs to no root (inventory): only the checkpoint moves
-            position = item[4]
-            continue
-        cut = key.rfind("/") + 1
-        if len(names) >= limit or directory is None or not key.startswith(directory) or cut != len(directory):
-            if names:
-                yield ObjectBatch(directory or "", names, sizes, modified, owners, position)
-                names, sizes, modified, owners = [], [], [], []
-            directory = key[:cut]
-        names.append(key[cut:])
-        sizes.append(item[1])
-        modified.append(item[2])
-        owners.append(item[3])
-        position = item[4] or key
-    if names or position:
-        yield ObjectBatch(directory or "", names, sizes, modified, owners, position)
-
-
 @dataclass(frozen=True)
 class ShardSpec:
     prefix: str  # '' or 'name/' relative to the root
@@ -100,6 +72,39 @@ class ListingError(Exception):
         self.message = message
         self.code = code
         self.permanent = permanent
+
+
+def batched(listing: Iterable[ListedObject], limit: int) -> Iterator[ObjectBatch]:
+    """Consecutive objects of one directory as batches of at most ``limit`` objects."""
+    directory: str | None = None
+    names: list[str] = []
+    sizes: list[int] = []
+    modified: list[float | None] = []
+    owners: list[str] = []
+    position = ""
+    try:
+        for item in listing:
+            key = item[0]
+            if not key:  # a row that belongs to no root (inventory): only the checkpoint moves
+                position = item[4]
+                continue
+            cut = key.rfind("/") + 1
+            if len(names) >= limit or directory is None or not key.startswith(directory) or cut != len(directory):
+                if names:
+                    yield ObjectBatch(directory or "", names, sizes, modified, owners, position)
+                    names, sizes, modified, owners = [], [], [], []
+                directory = key[:cut]
+            names.append(key[cut:])
+            sizes.append(item[1])
+            modified.append(item[2])
+            owners.append(item[3])
+            position = item[4] or key
+    except ListingError:
+        if names:  # what was listed before the failure is counted before it, as it was object by object
+            yield ObjectBatch(directory or "", names, sizes, modified, owners, position)
+        raise
+    if names or position:
+        yield ObjectBatch(directory or "", names, sizes, modified, owners, position)
 
 
 class Lister(Protocol):
