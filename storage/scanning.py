@@ -258,6 +258,8 @@ class CheckpointWriter:
             _write_aggregates(ScanAggregate, merged, AGGREGATE_FIELDS)
             self._stored_aggregates = self._stored_aggregates or bool(merged)
             self.save_extra()
+        for field, value in updates.items():  # the shard as written, without reading it back
+            setattr(self.shard, field, value)
         self.pending.clear()
         self._directory, self._targets = None, []
         self.unflushed = 0
@@ -396,8 +398,7 @@ def shard_process(*, shard_id: int, progress: Progress | None = None, crash_afte
         writer.flush(status=status, error=error)  # what was counted before the failure stays counted
         if not final:
             raise ShardRetry(error.message) from error
-    shard.refresh_from_db()
-    return shard
+    return shard  # as the last checkpoint wrote it
 
 
 @transaction.atomic
