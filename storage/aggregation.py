@@ -9,10 +9,11 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple, cast
 
 from catalog.models import StorageLocation
 from catalog.uris import parse_storage_uri
-from storage.listers.base import ListedObject, looks_like_dvc
+from storage.listers.base import ObjectBatch, dvc_like_count
 from storage.listers.s3 import split_root
 from storage.models import ScanAggregate, StorageConnection
 
@@ -29,6 +30,7 @@ class LocationIndex:
     containing: set[str] = field(default_factory=set)  # directories with a registered location inside
     location_paths: dict[int, str] = field(default_factory=dict)
     exact_keys: set[str] = field(default_factory=set)  # locations naming a single object
+    exact_directories: set[str] = field(default_factory=set)  # the directories those objects are in
 
     def add(self, location_id: int, relative: str) -> None:
         relative = relative.lstrip("/")
@@ -36,6 +38,7 @@ class LocationIndex:
         forms = {relative} if relative == "" or relative.endswith("/") else {relative, relative + "/"}
         if relative and not relative.endswith("/"):
             self.exact_keys.add(relative)
+            self.exact_directories.add(relative[: relative.rfind("/") + 1])
         for form in forms:
             self.covering.setdefault(form, []).append(location_id)
         parts = relative.rstrip("/").split("/") if relative else []
@@ -100,6 +103,33 @@ def location_index(connection: StorageConnection, root: str, root_uri: str) -> L
     return index
 
 
+class BatchFigures(NamedTuple):
+    """What one batch adds to each of its totals, worked out once however many totals it counts for."""
+
+    objects: int
+    bytes: int
+    oldest: float | None
+    newest: float | None
+    newest_owner: str  # the owner of the first object with the newest date
+    owners: Counter[str]  # object counts by owner, in order of first appearance (only with details)
+    dvc_like: int  # only with details
+
+
+def batch_figures(batch: ObjectBatch, *, details: bool) -> BatchFigures:
+    modified = batch.modified
+    oldest: float | None
+    newest: float | None
+    try:
+        oldest, newest = min(cast(list[float], modified)), max(cast(list[float], modified))
+    except TypeError:  # some objects have no date: min and max cannot compare None
+        dated = [timestamp for timestamp in modified if timestamp is not None]
+        oldest, newest = (min(dated), max(dated)) if dated else (None, None)
+    newest_owner = batch.owners[modified.index(newest)] if newest is not None else ""
+    owners: Counter[str] = Counter(batch.owners) if details else Counter()
+    dvc_like = dvc_like_count(batch.directory, batch.names) if details else 0
+    return BatchFigures(len(batch.names), sum(batch.sizes), oldest, newest, newest_owner, owners, dvc_like)
+
+
 @dataclass
 class Totals:
     """In-memory counts for one aggregate between two checkpoints."""
@@ -116,30 +146,30 @@ class Totals:
     samples: list[str] = field(default_factory=list)
     dvc_like: int = 0
 
-    def add(self, item: ListedObject, *, track_details: bool) -> None:
-        # Runs once per object: locals instead of repeated attribute lookups.
-        key, size, modified, owner, _ = item
-        self.objects += 1
-        self.bytes += size
-        if modified is not None:
-            oldest, newest = self.oldest, self.newest
-            if oldest is None or modified < oldest:
-                self.oldest = modified
-            if newest is None or modified > newest:
-                self.newest, self.newest_owner = modified, owner
+    def add(self, batch: ObjectBatch, figures: BatchFigures, *, track_details: bool) -> None:
+        """Count a batch: the same totals as adding its objects one by one, in order."""
+        self.objects += figures.objects
+        self.bytes += figures.bytes
+        oldest, newest = figures.oldest, figures.newest
+        if oldest is not None and (self.oldest is None or oldest < self.oldest):
+            self.oldest = oldest
+        if newest is not None and (self.newest is None or newest > self.newest):
+            self.newest, self.newest_owner = newest, figures.newest_owner
         if not track_details:
             return
-        if owner:
-            owners = self.owners
-            count = owners.get(owner)
-            if count is not None:
-                owners[owner] = count + 1
-            elif len(owners) < MAX_OWNERS:
-                owners[owner] = 1
-        if len(self.samples) < SAMPLE_KEYS:
-            self.samples.append(self.root_uri + key)
-        if looks_like_dvc(key):
-            self.dvc_like += 1
+        owners = self.owners
+        for owner, count in figures.owners.items():
+            if not owner:
+                continue
+            if owner in owners:
+                owners[owner] += count
+            elif len(owners) < MAX_OWNERS:  # an owner first seen once the list is full is never counted
+                owners[owner] = count
+        missing = SAMPLE_KEYS - len(self.samples)
+        if missing > 0:
+            prefix = self.root_uri + batch.directory
+            self.samples.extend(prefix + name for name in batch.names[:missing])
+        self.dvc_like += figures.dvc_like
 
     def merge_into(self, row: ScanAggregate) -> None:
         row.object_count += self.objects

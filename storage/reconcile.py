@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Sum
+from django.db.models import Model, Sum
 from django.utils import timezone
 
 from access.models import Person
@@ -24,6 +24,7 @@ from storage.models import Finding, ScanAggregate, ScanRun, ScanShard, StorageCo
 LOCATION_FAILURES = {"access_denied", "not_found", "unreachable", "endpoint_not_allowed", "credentials_unavailable",
                      "root_not_allowed"}
 _TOKEN = re.compile(r"[^a-z0-9]+")
+_ATTNAMES = {field.name: field.attname for field in Finding._meta.concrete_fields}
 
 
 @dataclass
@@ -122,6 +123,7 @@ class Reconciler:
         self.now = timezone.now()
         self.existing = {finding.key: finding for finding in self.connection.findings.all()}
         self.seen: set[str] = set()
+        self.seen_unchanged: list[int] = []
         lister = lister_for(self.connection)
         shards_by_root: dict[str, dict[tuple[str, bool], ScanShard]] = {}
         for shard in run.shards.all():
@@ -140,6 +142,12 @@ class Reconciler:
                                              first_seen_at=self.now, last_seen_at=self.now, **values)
             self.existing[key] = finding
             return finding
+        if finding.status != Finding.Status.RESOLVED and all(_unchanged(finding, field, value)
+                                                             for field, value in values.items()):
+            # Seen again as it was: one UPDATE for all of those in finish(), not a save() each.
+            finding.last_seen_at, finding.last_run = self.now, self.run
+            self.seen_unchanged.append(finding.pk)
+            return finding
         for field, value in values.items():
             setattr(finding, field, value)
         finding.last_seen_at, finding.last_run = self.now, self.run
@@ -147,6 +155,11 @@ class Reconciler:
             finding.status, finding.closed_at, finding.resolution = Finding.Status.OPEN, None, ""
         finding.save()
         return finding
+
+    def finish(self) -> None:
+        """Write what upsert() left for later."""
+        Finding.objects.filter(pk__in=self.seen_unchanged).update(last_seen_at=self.now, last_run=self.run)
+        self.seen_unchanged.clear()
 
     def close(self, finding: Finding, resolution: str) -> None:
         if not finding.is_open:
@@ -235,7 +248,14 @@ class Reconciler:
             self.close(self.existing[key], f"{owner} owns the dataset now.")
 
 
+def _unchanged(finding: Finding, field: str, value: Any) -> bool:
+    # A foreign key compares by id (location_id), so no query loads the related object.
+    attname = _ATTNAMES.get(field, field)
+    return bool(getattr(finding, attname) == (value.pk if isinstance(value, Model) else value))
+
+
 def reconcile_run(run: ScanRun) -> None:
     reconciler = Reconciler(run)
     reconciler.unregistered()
     reconciler.registered()
+    reconciler.finish()

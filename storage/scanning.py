@@ -8,8 +8,9 @@ Several workers share one bucket by taking different shards; a lease keeps two o
 
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from access.audit import audit_record
 from access.models import Person
-from storage.aggregation import LocationIndex, Totals, location_index
+from storage.aggregation import LocationIndex, Totals, batch_figures, location_index
 from storage.dvc.remote_reconcile import reconcile_dvc_run
 from storage.dvc.remote_scan import (
     BATCH,
@@ -32,14 +33,19 @@ from storage.dvc.remote_scan import (
     shard_head,
     totals_key,
 )
-from storage.listers import ListedObject, Lister, ListingError, ShardSpec, lister_for
+from storage.listers import Lister, ListingError, ObjectBatch, ShardSpec, lister_for
 from storage.models import DvcScanAggregate, ScanAggregate, ScanRun, ScanShard, StorageConnection
 from storage.reconcile import reconcile_run
 
 Progress = Callable[[int, int], None]
+_Aggregate = TypeVar("_Aggregate", ScanAggregate, DvcScanAggregate)
 UNFINISHED = (ScanRun.Status.QUEUED, ScanRun.Status.RUNNING)
+LISTING_BATCH = 1000  # objects counted at a time: bounds memory and how far past `every` a checkpoint lands
 AGGREGATE_FIELDS = [
     "object_count", "byte_count", "oldest", "newest", "newest_owner", "owners", "sample_keys", "dvc_like",
+]
+DVC_AGGREGATE_FIELDS = [
+    "object_count", "byte_count", "oldest", "newest", "last_commit", "last_author", "last_authored_at", "sample_keys",
 ]
 
 
@@ -100,7 +106,8 @@ def scan_plan(*, run: ScanRun) -> list[int]:
         manifests_refresh(connection)  # before any shard: members are classified through their .dir object
     for root in connection.roots:
         try:
-            specs = dvc_shard_specs(connection, lister, root) if connection.is_dvc_remote else lister.shards(root)
+            specs = (dvc_shard_specs(connection, lister, root, run.expected_objects) if connection.is_dvc_remote
+                     else lister.shards(root))
         except ListingError as error:
             shards.append(ScanShard(run=run, root=root, prefix="", status=ScanShard.Status.FAILED, attempts=1,
                                     error=error.message, error_code=error.code, finished_at=timezone.now()))
@@ -125,12 +132,13 @@ def _relax_commit_durability() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-def _lease(shard_id: int) -> str | None:
+def _lease(shard_id: int) -> tuple[ScanShard, str | None]:
+    """The shard with its run and connection, and a lease token unless the shard is finished."""
     with transaction.atomic():
         _relax_commit_durability()  # a lease lost to a database crash is simply taken again
-        shard = ScanShard.objects.select_for_update().get(pk=shard_id)
+        shard = ScanShard.objects.select_for_update(of=("self",)).select_related("run__connection").get(pk=shard_id)
         if shard.status in (ScanShard.Status.DONE, ScanShard.Status.FAILED):
-            return None
+            return shard, None
         now = timezone.now()
         if shard.status == ScanShard.Status.RUNNING and shard.lease_expires_at and shard.lease_expires_at > now:
             raise ShardBusy((shard.lease_expires_at - now).total_seconds())
@@ -139,7 +147,7 @@ def _lease(shard_id: int) -> str | None:
         shard.attempts += 1
         shard.started_at = shard.started_at or now
         shard.save(update_fields=["status", "lease_token", "lease_expires_at", "attempts", "started_at"])
-        return token
+        return shard, token
 
 
 class CheckpointWriter:
@@ -149,10 +157,13 @@ class CheckpointWriter:
         self.shard, self.token, self.index, self.progress = shard, token, index, progress
         self.last_key, self.objects, self.bytes = shard.last_key, shard.objects_seen, shard.bytes_seen
         self.pending: dict[str, Totals] = {}
+        # Aggregates are written with the counts, so a shard that counted nothing yet has none to read back.
+        self._stored_aggregates = shard.objects_seen > 0
         self._directory: str | None = None
         self._targets: list[tuple[Totals, bool]] = []
         self.unflushed = 0
         self.every = max(1, settings.KURA_SCAN_CHECKPOINT_EVERY)
+        self.batch_limit = min(LISTING_BATCH, self.every)  # a checkpoint lands at most one batch late
         self.max_depth = settings.KURA_SCAN_AGGREGATE_MAX_DEPTH
 
     def _totals(self, key: str, uri: str, location_id: int | None = None) -> Totals:
@@ -169,41 +180,58 @@ class CheckpointWriter:
         group = self.index.group_of(key, self.max_depth)
         return [(self._totals(f"dir:{group}", self.index.root_uri + group), True)]
 
-    def consume(self, listing: Iterable[ListedObject], crash_after: int | None = None) -> None:
-        """Count every object of ``listing``, checkpointing as it goes. The per-object loop of every scan."""
-        exact_keys, every = self.index.exact_keys, self.every
-        # Counters live in locals inside the loop (it runs once per object) and go back to self before any
-        # flush, and in `finally`, so a failing listing still checkpoints exactly what was counted.
-        objects, size, last_key, unflushed = self.objects, self.bytes, self.last_key, self.unflushed
-        cached_directory, targets = self._directory, self._targets
-        seen = 0
-        try:
-            for item in listing:
-                key = item[0]
-                if not key:  # a row that belongs to no root (inventory): only the checkpoint moves
-                    last_key = item[4]
-                    continue
-                # Objects of one directory arrive together and count alike: where they count is found once.
-                directory = key[: key.rfind("/") + 1]
-                if directory != cached_directory or key in exact_keys:
-                    targets = self._targets_of(key)
-                    cached_directory = None if key in exact_keys else directory
-                for totals, details in targets:
-                    totals.add(item, track_details=details)
-                objects += 1
-                size += item[1]
-                last_key = item[4] or key
-                unflushed += 1
-                if unflushed >= every:
-                    self.objects, self.bytes, self.last_key, self.unflushed = objects, size, last_key, unflushed
-                    self.flush()  # empties the pending totals, so the cached targets go too
-                    unflushed, cached_directory = 0, None
-                seen += 1
-                if crash_after is not None and seen >= crash_after:
-                    raise SimulatedCrash(f"stopped after {seen} objects")
-        finally:
-            self.objects, self.bytes, self.last_key, self.unflushed = objects, size, last_key, unflushed
-            self._directory, self._targets = cached_directory, targets
+    def _runs(self, batch: ObjectBatch) -> Iterator[tuple[ObjectBatch, str | None]]:
+        """The batch in runs that count alike: (run, its exact key or None). A registered single object counts
+        for its own location, so it is a run of its own; all other objects of a directory count alike."""
+        directory = batch.directory
+        if directory not in self.index.exact_directories:
+            yield batch, None
+            return
+        exact_keys, names, start = self.index.exact_keys, batch.names, 0
+        for index, name in enumerate(names):
+            if directory + name in exact_keys:
+                if index > start:
+                    yield batch.part(start, index), None
+                yield batch.part(index, index + 1), directory + name
+                start = index + 1
+        if start < len(names):
+            yield batch.part(start, len(names)), None
+
+    def consume(self, batches: Iterable[ObjectBatch], crash_after: int | None = None) -> None:
+        """Count every batch of a listing, checkpointing as it goes: the loop of every scan."""
+        every, seen = self.every, 0
+        for batch in batches:
+            crash = crash_after is not None and seen + len(batch.names) >= crash_after
+            if crash:
+                assert crash_after is not None
+                batch = batch.part(0, crash_after - seen)
+            seen += len(batch.names)
+            if batch.names:
+                for run, exact_key in self._runs(batch):
+                    self._count(run, exact_key)
+            self.last_key = batch.position
+            if crash:
+                raise SimulatedCrash(f"stopped after {seen} objects")  # before the checkpoint, as kill -9
+            if self.unflushed >= every:
+                self.flush()
+
+    def _count(self, run: ObjectBatch, exact_key: str | None) -> None:
+        # Objects of one directory arrive together and count alike: where they count is found once.
+        directory = run.directory
+        if exact_key is not None:
+            targets = self._targets_of(exact_key)
+            self._directory = None
+        elif directory != self._directory:
+            targets = self._targets = self._targets_of(directory + run.names[0])
+            self._directory = directory
+        else:
+            targets = self._targets
+        figures = batch_figures(run, details=any(details for _, details in targets))
+        for totals, details in targets:
+            totals.add(run, figures, track_details=details)
+        self.objects += figures.objects
+        self.bytes += figures.bytes
+        self.unflushed += figures.objects
 
     def flush(self, *, status: str | None = None, error: ListingError | None = None) -> None:
         now = timezone.now()
@@ -219,18 +247,19 @@ class CheckpointWriter:
             _relax_commit_durability()
             if not ScanShard.objects.filter(pk=self.shard.pk, lease_token=self.token).update(**updates):
                 raise LeaseLost(f"shard {self.shard.pk} was taken over by another worker")
-            rows = {row.key: row for row in ScanAggregate.objects.filter(shard=self.shard, key__in=list(self.pending))}
-            created: list[ScanAggregate] = []
+            rows = {row.key: row for row in ScanAggregate.objects.filter(shard=self.shard, key__in=list(self.pending))
+                    } if self._stored_aggregates else {}
+            merged: list[ScanAggregate] = []
             for key, totals in self.pending.items():
-                row = rows.get(key)
-                if row is None:
-                    row = ScanAggregate(shard=self.shard, key=key, uri=totals.uri, location_id=totals.location_id)
-                    created.append(row)
+                row = rows.get(key) or ScanAggregate(shard=self.shard, key=key, uri=totals.uri,
+                                                     location_id=totals.location_id)
                 totals.merge_into(row)
-            ScanAggregate.objects.bulk_create(created)
-            changed = [row for key, row in rows.items() if key in self.pending]
-            ScanAggregate.objects.bulk_update(changed, AGGREGATE_FIELDS)
+                merged.append(row)
+            _write_aggregates(ScanAggregate, merged, AGGREGATE_FIELDS)
+            self._stored_aggregates = self._stored_aggregates or bool(merged)
             self.save_extra()
+        for field, value in updates.items():  # the shard as written, without reading it back
+            setattr(self.shard, field, value)
         self.pending.clear()
         self._directory, self._targets = None, []
         self.unflushed = 0
@@ -249,56 +278,73 @@ class DvcCheckpointWriter(CheckpointWriter):
         super().__init__(shard, token, LocationIndex(root_uri), progress)
         self.classifier = classifier_for_run(shard.run_id, shard.run.connection)
         head = shard_head(shard.prefix)
-        self.preloaded = self.classifier.preload(head) if head else None
+        self.preloaded = self.classifier.preload(head) if head else self.classifier.preload_everything()
         self.dvc_pending: dict[tuple[str, int | None, str, str], DvcTotals] = {}
+        self._stored_dvc_aggregates = self._stored_aggregates  # written together, like ScanAggregate
 
-    def consume(self, listing: Iterable[ListedObject], crash_after: int | None = None) -> None:
-        # The checkpoint only moves past a whole classified batch, so a crash re-reads at most one batch.
-        batch: list[ListedObject] = []
-        for seen, item in enumerate(listing, start=1):
-            if item[0]:
-                batch.append(item)
-            if len(batch) >= min(BATCH, self.every):
-                self._take(batch)
-                batch = []
-            if crash_after is not None and seen >= crash_after:
+    def consume(self, batches: Iterable[ObjectBatch], crash_after: int | None = None) -> None:
+        # The checkpoint only moves past a whole classified group, so a crash re-reads at most one group.
+        group: list[ObjectBatch] = []
+        seen = grouped = 0
+        position, size = self.last_key, min(BATCH, self.every)
+        for batch in batches:
+            crash = crash_after is not None and seen + len(batch.names) >= crash_after
+            if crash:
+                assert crash_after is not None
+                batch = batch.part(0, crash_after - seen)
+            seen += len(batch.names)
+            if batch.names:
+                group.append(batch)
+                grouped += len(batch.names)
+            position = batch.position
+            if crash:
                 raise SimulatedCrash(f"stopped after {seen} objects")
-        if batch:
-            self._take(batch)
+            if grouped >= size:
+                self._take(group, position)
+                group, grouped = [], 0
+        if group or position != self.last_key:
+            self._take(group, position)
 
-    def _take(self, batch: list[ListedObject]) -> None:
-        root_uri = self.index.root_uri
-        for item, verdict in zip(batch, self.classifier.classify(batch, self.preloaded), strict=True):
-            key = totals_key(verdict, item[3])
-            totals = self.dvc_pending.get(key)
-            if totals is None:
-                totals = self.dvc_pending[key] = DvcTotals(*key)
-            totals.add(item, verdict.evidence, root_uri)
-            self.bytes += item[1]
-        self.objects += len(batch)
-        self.last_key = batch[-1][4] or batch[-1][0]
-        self.unflushed += len(batch)
+    def _take(self, group: list[ObjectBatch], position: str) -> None:
+        root_uri, pending = self.index.root_uri, self.dvc_pending
+        for batch, verdicts in zip(group, self.classifier.classify_batches(group, self.preloaded), strict=True):
+            directory = batch.directory
+            for name, size, modified, owner, verdict in zip(batch.names, batch.sizes, batch.modified, batch.owners,
+                                                            verdicts, strict=True):
+                key = totals_key(verdict, owner)
+                totals = pending.get(key)
+                if totals is None:
+                    totals = pending[key] = DvcTotals(*key)
+                totals.add(directory, name, size, modified, verdict.evidence, root_uri)
+            self.objects += len(batch.names)
+            self.bytes += sum(batch.sizes)
+            self.unflushed += len(batch.names)
+        self.last_key = position
         if self.unflushed >= self.every:
             self.flush()
 
     def save_extra(self) -> None:
         keys = {"|".join(str(part or "") for part in key): totals for key, totals in self.dvc_pending.items()}
-        rows = {row.key: row for row in DvcScanAggregate.objects.filter(shard=self.shard, key__in=list(keys))}
-        created: list[DvcScanAggregate] = []
+        rows = {row.key: row for row in DvcScanAggregate.objects.filter(shard=self.shard, key__in=list(keys))
+                } if self._stored_dvc_aggregates else {}
+        merged: list[DvcScanAggregate] = []
         for key, totals in keys.items():
-            row = rows.get(key)
-            if row is None:
-                row = DvcScanAggregate(shard=self.shard, key=key, object_class=totals.object_class,
-                                       repo_id=totals.repo_id, path=totals.path[:1024], owner=totals.owner[:200])
-                created.append(row)
+            row = rows.get(key) or DvcScanAggregate(shard=self.shard, key=key, object_class=totals.object_class,
+                                                    repo_id=totals.repo_id, path=totals.path[:1024],
+                                                    owner=totals.owner[:200])
             _merge_dvc_totals(totals, row)
-        DvcScanAggregate.objects.bulk_create(created)
-        DvcScanAggregate.objects.bulk_update(
-            [row for row in rows.values()],
-            ["object_count", "byte_count", "oldest", "newest", "last_commit", "last_author", "last_authored_at",
-             "sample_keys"],
-        )
+            merged.append(row)
+        _write_aggregates(DvcScanAggregate, merged, DVC_AGGREGATE_FIELDS)
+        self._stored_dvc_aggregates = self._stored_dvc_aggregates or bool(merged)
         self.dvc_pending.clear()
+
+
+def _write_aggregates(model: type[_Aggregate], rows: list[_Aggregate], fields: list[str]) -> None:
+    """New and grown aggregates in one INSERT … ON CONFLICT (shard, key) DO UPDATE: an UPDATE of many rows through
+    bulk_update builds a CASE per row and field, which costs more than the checkpoint's listing."""
+    for row in rows:
+        row.pk = None  # matched on (shard, key), the unique constraint
+    model.objects.bulk_create(rows, update_conflicts=True, unique_fields=["shard", "key"], update_fields=fields)
 
 
 def _merge_dvc_totals(totals: DvcTotals, row: DvcScanAggregate) -> None:
@@ -330,8 +376,7 @@ def _run_location_index(shard: ScanShard, lister: Lister) -> LocationIndex:
 
 def shard_process(*, shard_id: int, progress: Progress | None = None, crash_after: int | None = None) -> ScanShard:
     """List one shard from its checkpoint to the end. Raises ShardBusy, ShardRetry or LeaseLost."""
-    token = _lease(shard_id)
-    shard = ScanShard.objects.select_related("run__connection").get(pk=shard_id)
+    shard, token = _lease(shard_id)
     if token is None:
         return shard
     connection = shard.run.connection
@@ -342,8 +387,8 @@ def shard_process(*, shard_id: int, progress: Progress | None = None, crash_afte
             writer = DvcCheckpointWriter(shard, token, lister.root_uri(shard.root), progress)
         else:
             writer = CheckpointWriter(shard, token, _run_location_index(shard, lister), progress)
-        writer.consume(lister.iter_objects(shard.root, ShardSpec(shard.prefix, shard.top_level_only), shard.last_key),
-                       crash_after)
+        spec = ShardSpec(shard.prefix, shard.top_level_only)
+        writer.consume(lister.iter_batches(shard.root, spec, shard.last_key, writer.batch_limit), crash_after)
         writer.flush(status=ScanShard.Status.DONE)
     except ListingError as error:
         final = error.permanent or shard.attempts >= settings.KURA_SCAN_SHARD_MAX_ATTEMPTS
@@ -353,8 +398,7 @@ def shard_process(*, shard_id: int, progress: Progress | None = None, crash_afte
         writer.flush(status=status, error=error)  # what was counted before the failure stays counted
         if not final:
             raise ShardRetry(error.message) from error
-    shard.refresh_from_db()
-    return shard
+    return shard  # as the last checkpoint wrote it
 
 
 @transaction.atomic

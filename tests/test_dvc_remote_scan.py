@@ -17,7 +17,8 @@ from storage.dvc.layout import parse_object_key
 from storage.dvc.remote_report import remote_summary, unreferenced_objects
 from storage.dvc.remote_scan import RemoteClassifier, classify_listing, dvc_shard_specs, manifests_refresh
 from storage.dvc.repos import training_repo_create
-from storage.listers import lister_for
+from storage.listers import ListedObject, lister_for
+from storage.listers.base import batched
 from storage.models import (
     DvcDirManifest,
     DvcScanAggregate,
@@ -341,3 +342,56 @@ def test_a_never_indexed_repository_leaves_its_objects_unreferenced_and_says_so(
     assert finding.object_count == 2 + 3  # the two true orphans and the fork's three objects
     warning = next(hint for hint in finding.hints if "not indexed" in hint)
     assert "vision/trainer-fork (not indexed yet)" in warning and "shared by 2 repositories" in warning
+
+
+def test_a_small_remote_is_scanned_again_as_one_shard_with_the_same_totals(scenario, settings):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    first = scan(connection)
+    assert first.shards.count() > 2  # nothing known yet: split by hash directory
+    findings = {finding.key: (finding.pk, finding.object_count, finding.total_bytes)
+                for finding in connection.findings.all()}
+
+    again = scan(connection)
+
+    assert again.expected_objects == len(scenario.expected)
+    assert [(shard.prefix, shard.top_level_only) for shard in again.shards.all()] == [("", False)]
+    assert _scanned_totals(again) == _scanned_totals(first) == _expected_totals(scenario)
+    assert {finding.key: (finding.pk, finding.object_count, finding.total_bytes)
+            for finding in connection.findings.all()} == findings
+    assert set(connection.findings.values_list("last_run", flat=True)) == {again.pk}
+
+    settings.KURA_SCAN_DVC_SPLIT_ABOVE = len(scenario.expected) - 1  # it grew past the limit: split again
+    assert scan(connection).shards.count() == first.shards.count()
+
+
+@pytest.mark.parametrize("preload_rows", [1, 10**9])
+def test_preloads_by_chunks_of_hash_heads_classify_like_lookups(scenario, monkeypatch, preload_rows):
+    monkeypatch.setattr("storage.dvc.remote_scan.PRELOAD_ROWS", preload_rows)
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    manifests_refresh(connection)
+    classifier = RemoteClassifier(connection)
+    assert (classifier.heads_per_chunk() < 256) == (preload_rows == 1)  # chunks of a few heads, or all of them
+    keys = scenario.remote.object_keys()
+    items = [ListedObject(key, 1, None) for key in keys]
+    looked_up = classifier.classify(items)
+    for key, verdict in zip(keys, looked_up, strict=True):
+        parsed = parse_object_key(key)
+        if parsed is not None:
+            preloaded = classifier.preload(parsed.md5[:2])
+            assert preloaded.covers(parsed.md5)
+            assert classifier.classify([ListedObject(key, 1, None)], preloaded) == [verdict]
+    assert dict(zip(keys, (verdict.object_class for verdict in looked_up), strict=True)) == scenario.expected
+    assert _assert_scan_matches(scenario, connection).status == ScanRun.Status.SUCCEEDED
+
+
+def test_batches_are_classified_like_single_keys(scenario):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    manifests_refresh(connection)
+    classifier = RemoteClassifier(connection)
+    hex30 = "0123456789abcdef0123456789abcd"
+    keys = [*scenario.remote.object_keys(), f"ab/{hex30}\n", f"ab/{hex30.upper()}", f"files/md5/ab/{hex30}.dir",
+            f"xfiles/md5/ab/{hex30}", f"files/ab/{hex30}", f"abc/{hex30}", f"ab/{hex30}0", "runs/ab/x.tmp",
+            f"ab/{hex30}.tmp", "top"]
+    batches = list(batched([ListedObject(key, 1, None) for key in sorted(keys)], limit=3))
+    by_batch = [verdict for verdicts in classifier.classify_batches(batches) for verdict in verdicts]
+    assert by_batch == classifier.classify([ListedObject(key, 1, None) for key in sorted(keys)])

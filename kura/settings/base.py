@@ -204,6 +204,9 @@ KURA_SCAN_CHECKPOINT_EVERY = env_int("KURA_SCAN_CHECKPOINT_EVERY", 20000)
 KURA_SCAN_AGGREGATE_MAX_DEPTH = env_int("KURA_SCAN_AGGREGATE_MAX_DEPTH", 4)
 KURA_SCAN_SHARD_MAX_ATTEMPTS = env_int("KURA_SCAN_SHARD_MAX_ATTEMPTS", 3)
 KURA_SCAN_LEASE_SECONDS = env_int("KURA_SCAN_LEASE_SECONDS", 120)
+# A DVC remote is split into a shard per hash directory (512) unless its last complete scan found at most this
+# many objects: then one worker lists it as one shard, with far fewer listing requests and checkpoints.
+KURA_SCAN_DVC_SPLIT_ABOVE = env_int("KURA_SCAN_DVC_SPLIT_ABOVE", 250_000)
 KURA_S3_MAX_ATTEMPTS = env_int("KURA_S3_MAX_ATTEMPTS", 8)
 CELERY_BEAT_SCHEDULE["scan-due-connections"] = {
     "task": "storage.tasks.scan_due_connections",

@@ -109,4 +109,6 @@ class DvcReconciler(Reconciler):
 
 
 def reconcile_dvc_run(run: ScanRun) -> None:
-    DvcReconciler(run).dvc_findings()
+    reconciler = DvcReconciler(run)
+    reconciler.dvc_findings()
+    reconciler.finish()

@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, CharField, Exists, OuterRef, Q, Value, When
 
 from storage.dvc.decode import ObjectClass
 from storage.dvc.layout import (
@@ -30,12 +31,13 @@ from storage.dvc.layout import (
     KeyKind,
     Layout,
     ManifestError,
+    ObjectId,
     key_kind,
     object_key,
     parse_dir_manifest,
     parse_object_key,
 )
-from storage.listers import ListedObject, Lister, ShardSpec
+from storage.listers import ListedObject, Lister, ObjectBatch, ShardSpec
 from storage.listers.s3 import make_client, split_root
 from storage.models import DvcDirManifest, DvcDirMember, DvcReference, StorageConnection, TrainingRepo
 from storage.validation import resolve_local_root
@@ -43,6 +45,7 @@ from storage.validation import resolve_local_root
 logger = logging.getLogger(__name__)
 
 BATCH = 1000
+PRELOAD_ROWS = 100_000  # references and directory members one preload may hold
 MANIFEST_READERS = 8
 MANIFEST_CHUNK = 2000
 UNREADABLE = "unreadable: "
@@ -51,9 +54,13 @@ MAX_CACHED_DIRS = 200_000
 _RANK = {ObjectClass.UNREFERENCED: 0, ObjectClass.HISTORICAL: 1, ObjectClass.LIVE: 2}
 _HASH_NAME = {Layout.DVC3: "md5", Layout.DVC2: ""}
 _LAYOUT_OF_HASH = {"md5": Layout.DVC3, "": Layout.DVC2}
+_LAYOUTS = {layout.value: layout for layout in Layout}
 _NON_OBJECT_CLASS = {KeyKind.RUN_CACHE: ObjectClass.RUN_CACHE, KeyKind.TEMPORARY: ObjectClass.TEMPORARY}
 _RefKey = tuple[str, bool, Layout]
 _HASHED_SHARD = re.compile(r"^(?:files/md5/)?([0-9a-f]{2})/$")
+# layout.parse_object_key in two parts, a directory's and its object names' (the same pattern, split at the '/')
+_OBJECT_DIRECTORY = re.compile(r"(files/md5/)?([0-9a-f]{2})/\Z")
+_OBJECT_NAME = re.compile(r"([0-9a-f]{30})(\.dir)?$")
 
 
 # --- shards ---------------------------------------------------------------------------------------------------
@@ -63,12 +70,17 @@ def _sub_root(root: str, prefix: str) -> str:
     return f"{root.rstrip('/')}/{prefix.rstrip('/')}"
 
 
-def dvc_shard_specs(connection: StorageConnection, lister: Lister, root: str) -> list[ShardSpec]:
+def dvc_shard_specs(connection: StorageConnection, lister: Lister, root: str,
+                    expected_objects: int | None = None) -> list[ShardSpec]:
     """One shard per two-hex directory of either layout (``ab/`` and ``files/md5/ab/``), plus the rest.
 
     The directories above the hash directories (the root, ``files/``, ``files/md5/``) get top-level-only
-    shards, so every object belongs to exactly one shard.
+    shards, so every object belongs to exactly one shard. A remote whose last complete scan found at most
+    KURA_SCAN_DVC_SPLIT_ABOVE objects is one shard: hundreds of shards of a few hundred objects each cost more
+    listing requests and checkpoints than the objects themselves, and the next scan splits it again if it grew.
     """
+    if expected_objects is not None and expected_objects <= settings.KURA_SCAN_DVC_SPLIT_ABOVE:
+        return [ShardSpec("")]
     specs: list[ShardSpec] = []
     for spec in lister.shards(root):
         if spec.prefix != "files/":
@@ -111,10 +123,17 @@ class ObjectReader:
             raise
 
 
-def _referenced_dirs(repo_ids: Sequence[int]) -> set[tuple[str, Layout]]:
-    rows = DvcReference.objects.filter(repo_id__in=repo_ids, is_dir=True, reachable=True)
-    return {(md5, _LAYOUT_OF_HASH.get(hash_name, Layout.DVC2))
-            for md5, hash_name in rows.values_list("md5", "hash_name").distinct()}
+def _unread_dirs(connection: StorageConnection, repo_ids: Sequence[int]) -> list[tuple[str, Layout]]:
+    """The directories the repositories reference whose manifest this remote has no row for, in md5 order.
+
+    One query: a scan after the first usually finds none, and comparing sets in Python meant reading every
+    reference and every manifest row."""
+    layout = Case(When(hash_name="md5", then=Value(Layout.DVC3.value)), default=Value(Layout.DVC2.value),
+                  output_field=CharField())  # _LAYOUT_OF_HASH
+    read = DvcDirManifest.objects.filter(connection=connection, md5=OuterRef("md5"), layout=OuterRef("dir_layout"))
+    rows = (DvcReference.objects.filter(repo_id__in=repo_ids, is_dir=True, reachable=True)
+            .annotate(dir_layout=layout).filter(~Exists(read)).values_list("md5", "dir_layout").distinct())
+    return sorted((md5, _LAYOUTS[layout]) for md5, layout in rows)
 
 
 def unread_manifests(connection: StorageConnection) -> int:
@@ -129,8 +148,7 @@ def manifests_refresh(connection: StorageConnection) -> int:
     """
     repo_ids = list(connection.dvc_repos.values_list("pk", flat=True))
     DvcDirManifest.objects.filter(connection=connection, error__startswith=UNREADABLE).delete()  # try again
-    known = set(DvcDirManifest.objects.filter(connection=connection).values_list("md5", "layout"))
-    wanted = sorted((md5, layout) for md5, layout in _referenced_dirs(repo_ids) if (md5, layout.value) not in known)
+    wanted = _unread_dirs(connection, repo_ids)
     if not wanted:
         return 0
     reader = ObjectReader(connection)
@@ -226,6 +244,8 @@ class RemoteClassifier:
         self.repo_ids = [pk for pk, _ in repos]
         self.failed_repo_ids = {pk for pk, status in repos if status == TrainingRepo.Status.FAILED}
         self._dirs: dict[_RefKey, _Best] = {}  # a directory's best reference, shared by all its members
+        self._heads_per_chunk: int | None = None
+        self._chunk: Preloaded | None = None  # the last chunk preloaded, reused by the next shards of the run
 
     def _preferred(self, current: Evidence | None, candidate: Evidence) -> bool:
         """Owner evidence: a repository that indexed fine, then the better class, then the latest commit."""
@@ -241,13 +261,13 @@ class RemoteClassifier:
         if self._preferred(best.evidence, candidate):
             best.evidence = candidate
 
-    def _references(self, md5s: Iterable[str] | None = None, *, head: str = "",
+    def _references(self, md5s: Iterable[str] | None = None, *, low: str = "", high: str = "",
                     dirs_only: bool = False) -> dict[_RefKey, _Best]:
-        """Best reference per object, for the given md5s or for every md5 starting with ``head``."""
+        """Best reference per object, for the given md5s or for every md5 from ``low`` up to ``high``."""
         found: dict[_RefKey, _Best] = {}
         if not self.repo_ids:
             return found
-        rows = DvcReference.objects.filter(_md5_filter(md5s, head), repo_id__in=self.repo_ids, reachable=True)
+        rows = DvcReference.objects.filter(_md5_filter(md5s, low, high), repo_id__in=self.repo_ids, reachable=True)
         if dirs_only:
             rows = rows.filter(is_dir=True)
         columns = ("md5", "is_dir", "hash_name", "is_live", "repo_id", "path", "commit", "author_name",
@@ -271,54 +291,119 @@ class RemoteClassifier:
                 self._dirs[key] = found.get(key, _Best())
         return {key: self._dirs[key] for key in keys}
 
-    def _lookup(self, md5s: set[str] | None, head: str = "") -> dict[_RefKey, _Best]:
+    def _lookup(self, md5s: set[str] | None, low: str = "", high: str = "") -> dict[_RefKey, _Best]:
         """Direct references, plus membership in a referenced directory (the member inherits its class)."""
-        best = self._references(md5s, head=head)
+        best = self._references(md5s, low=low, high=high)
         if not self.repo_ids:
             return best
-        members = DvcDirMember.objects.filter(_md5_filter(md5s, head), manifest__connection_id=self.connection_id,
+        members = DvcDirMember.objects.filter(_md5_filter(md5s, low, high), manifest__connection_id=self.connection_id,
                                               manifest__error="")
-        rows = list(members.values_list("md5", "manifest__md5", "manifest__layout"))
-        directories = self._directories({(dir_md5, True, Layout(layout)) for _, dir_md5, layout in rows})
-        for md5, dir_md5, layout in rows:
-            directory = directories[(dir_md5, True, Layout(layout))]
+        rows = [(md5, (dir_md5, True, _LAYOUTS[layout])) for md5, dir_md5, layout in
+                members.values_list("md5", "manifest__md5", "manifest__layout")]
+        wanted = {directory for _, directory in rows}
+        directories: dict[_RefKey, _Best] = {}
+        if md5s is None:
+            # A range read holds the references of the directories in that range already: the same rows a
+            # directory lookup would read (only is_dir rows count for a directory's key).
+            directories = {key: best.get(key) or _Best() for key in wanted
+                           if low <= key[0] and (not high or key[0] < high)}
+        directories.update(self._directories(wanted - directories.keys()))
+        for md5, directory_key in rows:
+            directory = directories[directory_key]
             if directory.evidence is None:
                 continue
-            target = best.setdefault((md5, False, Layout(layout)), _Best())
+            target = best.setdefault((md5, False, directory_key[2]), _Best())
             if _RANK[directory.object_class] > _RANK[target.object_class]:
                 target.object_class = directory.object_class
             if self._preferred(target.evidence, directory.evidence):
                 target.evidence = directory.evidence
         return best
 
+    def heads_per_chunk(self) -> int:
+        """How many two-hex heads one preload covers: all 256 for a small history, fewer for a large one, so a
+        preload holds about PRELOAD_ROWS references and directory members whatever the history's size."""
+        if self._heads_per_chunk is None:
+            rows = 0
+            if self.repo_ids:
+                rows = DvcReference.objects.filter(repo_id__in=self.repo_ids, reachable=True).count()
+                rows += DvcDirMember.objects.filter(manifest__connection_id=self.connection_id).count()
+            heads = 256
+            while heads > 1 and heads * rows > 256 * PRELOAD_ROWS:
+                heads //= 2
+            self._heads_per_chunk = heads
+        return self._heads_per_chunk
+
     def preload(self, head: str) -> "Preloaded":
-        """Everything about md5s starting with ``head`` (a shard's two hex digits) in a few range queries: about
-        1/256 of the history, so a shard costs the same few queries however many objects it holds."""
-        return Preloaded(head, self._lookup(None, head))
+        """Everything about md5s starting with ``head`` (a shard's two hex digits) and the heads next to it, in a
+        few range queries. Consecutive shards share the chunk, so a run costs a few queries per chunk rather than
+        per shard, and memory stays bounded (see heads_per_chunk)."""
+        chunk = self._chunk
+        if chunk is not None and chunk.low <= head and (not chunk.high or head < chunk.high):
+            return chunk
+        width = self.heads_per_chunk()
+        first = int(head, 16) // width * width
+        low, high = format(first, "02x"), format(first + width, "02x") if first + width < 256 else ""
+        self._chunk = Preloaded(low, high, self._lookup(None, low, high))
+        return self._chunk
+
+    def preload_everything(self) -> "Preloaded | None":
+        """The whole history in one preload when it is small enough (see heads_per_chunk), else None."""
+        return self.preload("00") if self.heads_per_chunk() == 256 else None
 
     def classify(self, items: Sequence[ListedObject], preloaded: "Preloaded | None" = None) -> list[Verdict]:
-        parsed = [parse_object_key(item[0]) for item in items]
-        md5s = {obj.md5 for obj in parsed if obj is not None}
-        if preloaded is not None and all(md5.startswith(preloaded.head) for md5 in md5s):
-            best = preloaded.best
-        else:
-            best = self._lookup(md5s) if md5s else {}
-        verdicts: list[Verdict] = []
-        for item, obj in zip(items, parsed, strict=True):
-            if obj is None:
-                verdicts.append(Verdict(_NON_OBJECT_CLASS.get(key_kind(item[0]), ObjectClass.OTHER), None))
-                continue
-            found = best.get((obj.md5, obj.is_dir, obj.layout or Layout.DVC3))
-            verdicts.append(Verdict(found.object_class, found.evidence) if found else _UNREFERENCED)
-        return verdicts
+        parsed = [_reference_key(parse_object_key(item[0])) for item in items]
+        best = self._best({key[0] for key in parsed if key is not None}, preloaded)
+        return [_verdict(best, key) if key is not None else _other(item[0])
+                for item, key in zip(items, parsed, strict=True)]
+
+    def classify_batches(self, batches: Sequence[ObjectBatch], preloaded: "Preloaded | None" = None,
+                         ) -> list[list[Verdict]]:
+        """classify() for batches of a listing, a list of verdicts per batch: a batch's directory says the layout
+        and the first two hex digits once for all its objects."""
+        parsed = [_parse_names(batch.directory, batch.names) for batch in batches]
+        best = self._best({key[0] for keys in parsed for key in keys if key is not None}, preloaded)
+        return [[_verdict(best, key) if key is not None else _other(batch.directory + name)
+                 for name, key in zip(batch.names, keys, strict=True)]
+                for batch, keys in zip(batches, parsed, strict=True)]
+
+    def _best(self, md5s: set[str], preloaded: "Preloaded | None") -> dict[_RefKey, _Best]:
+        if preloaded is not None and all(preloaded.covers(md5) for md5 in md5s):
+            return preloaded.best
+        return self._lookup(md5s) if md5s else {}
 
 
-def _md5_filter(md5s: Iterable[str] | None, head: str) -> Q:
+def _reference_key(obj: ObjectId | None) -> _RefKey | None:
+    return (obj.md5, obj.is_dir, obj.layout or Layout.DVC3) if obj is not None else None
+
+
+def _parse_names(directory: str, names: list[str]) -> list[_RefKey | None]:
+    """What parse_object_key says of each ``directory + name``, as reference keys (names hold no '/')."""
+    match = _OBJECT_DIRECTORY.match(directory)
+    if match is None:
+        return [None] * len(names)
+    layout = Layout.DVC3 if match.group(1) else Layout.DVC2
+    head = match.group(2)
+    keys: list[_RefKey | None] = []
+    for name in names:
+        named = _OBJECT_NAME.match(name)
+        keys.append((head + named.group(1), named.group(2) is not None, layout) if named is not None else None)
+    return keys
+
+
+def _verdict(best: dict[_RefKey, _Best], key: _RefKey) -> Verdict:
+    found = best.get(key)
+    return Verdict(found.object_class, found.evidence) if found else _UNREFERENCED
+
+
+def _other(key: str) -> Verdict:
+    return Verdict(_NON_OBJECT_CLASS.get(key_kind(key), ObjectClass.OTHER), None)
+
+
+def _md5_filter(md5s: Iterable[str] | None, low: str, high: str) -> Q:
     if md5s is not None:
         return Q(md5__in=list(md5s))
-    upper = format(int(head, 16) + 1, "02x") if head != "ff" else ""
     # A range, not LIKE: the plain btree index on md5 serves it whatever the collation.
-    return Q(md5__gte=head, md5__lt=upper) if upper else Q(md5__gte=head)
+    return Q(md5__gte=low, md5__lt=high) if high else Q(md5__gte=low)
 
 
 def shard_head(prefix: str) -> str:
@@ -332,8 +417,14 @@ _UNREFERENCED = Verdict(ObjectClass.UNREFERENCED, None)
 
 @dataclass(frozen=True)
 class Preloaded:
-    head: str
+    """What the history says about every md5 from ``low`` up to ``high`` ('' = to the end)."""
+
+    low: str
+    high: str
     best: dict[_RefKey, _Best]
+
+    def covers(self, md5: str) -> bool:
+        return self.low <= md5 and (not self.high or md5 < self.high)
 _run_classifier: tuple[int, RemoteClassifier] | None = None
 
 
@@ -378,10 +469,10 @@ class DvcTotals:
     last: Evidence | None = None
     samples: list[str] = field(default_factory=list)
 
-    def add(self, item: ListedObject, evidence: Evidence | None, root_uri: str) -> None:
+    def add(self, directory: str, name: str, size: int, modified: float | None, evidence: Evidence | None,
+            root_uri: str) -> None:
         self.objects += 1
-        self.bytes += item[1]
-        modified = item[2]
+        self.bytes += size
         if modified is not None:
             if self.oldest is None or modified < self.oldest:
                 self.oldest = modified
@@ -390,7 +481,7 @@ class DvcTotals:
         if evidence is not None and (self.last is None or evidence.authored_at > self.last.authored_at):
             self.last = evidence
         if len(self.samples) < SAMPLE_KEYS:
-            self.samples.append(root_uri + item[0])
+            self.samples.append(root_uri + directory + name)
 
 
 def totals_key(verdict: Verdict, owner: str) -> tuple[str, int | None, str, str]:

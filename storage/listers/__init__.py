@@ -3,7 +3,7 @@
 Every lister is read-only: it lists and stats, it never writes, moves or deletes stored data.
 """
 
-from storage.listers.base import ListedObject, Lister, ListingError, ShardSpec
+from storage.listers.base import ListedObject, Lister, ListingError, ObjectBatch, ShardSpec
 from storage.listers.factory import lister_for
 
-__all__ = ["ListedObject", "Lister", "ListingError", "ShardSpec", "lister_for"]
+__all__ = ["ListedObject", "Lister", "ListingError", "ObjectBatch", "ShardSpec", "lister_for"]

@@ -6,15 +6,24 @@ relative paths in the same byte order S3 uses; a checkpointed "last path" theref
 
 import os
 import pwd
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from functools import lru_cache
-from operator import itemgetter
+from operator import attrgetter
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
-from storage.listers.base import ListedObject, ListingError, ShardSpec
+from storage.listers.base import ListedObject, ListingError, ObjectBatch, ShardSpec
 from storage.validation import resolve_local_root
+
+BATCH = 1000
+_NAME = attrgetter("name")
+_SIZE, _MTIME, _UID = attrgetter("st_size"), attrgetter("st_mtime"), attrgetter("st_uid")
+
+
+def _directory_key(entry: os.DirEntry[str]) -> str:
+    return entry.name + "/"
 
 
 @lru_cache(maxsize=1024)
@@ -25,19 +34,28 @@ def _user_name(uid: int) -> str:
         return str(uid)
 
 
-def _sorted_entries(directory: str) -> list[tuple[str, os.DirEntry[str], bool]]:
-    entries = []
-    with os.scandir(directory) as iterator:
+class _Listing:
+    """One directory's files and subdirectories, each sorted, and how far the walk has got through them."""
+
+    __slots__ = ("dir_names", "dirs", "file_names", "files", "next_dir", "next_file", "prefix")
+
+    def __init__(self, directory: str, prefix: str) -> None:
+        with os.scandir(directory) as iterator:
+            entries = list(iterator)
         # Without following links a symlink is neither a directory nor a file, so it is never entered;
         # sockets, fifos and devices hold no dataset either.
-        for entry in iterator:
-            if entry.is_dir(follow_symlinks=False):
-                entries.append((entry.name + "/", entry, True))
-            elif entry.is_file(follow_symlinks=False):
-                entries.append((entry.name, entry, False))
-    # Code-point order is UTF-8 byte order (S3's order) and the order the checkpoint comparison uses.
-    entries.sort(key=itemgetter(0))
-    return entries
+        files = [entry for entry in entries if entry.is_file(follow_symlinks=False)]
+        dirs = [entry for entry in entries if entry.is_dir(follow_symlinks=False)] if len(files) < len(entries) else []
+        # Code-point order is UTF-8 byte order (S3's order) and the order the checkpoint comparison uses;
+        # a directory sorts as "name/".
+        files.sort(key=_NAME)
+        dirs.sort(key=_directory_key)
+        self.prefix = prefix
+        self.file_names = list(map(_NAME, files))
+        self.files = files
+        self.dir_names = list(map(_directory_key, dirs))
+        self.dirs = dirs
+        self.next_file = self.next_dir = 0
 
 
 def _clean(relative: str) -> str:
@@ -45,6 +63,46 @@ def _clean(relative: str) -> str:
         return relative
     # Undecodable file names survive as visible escapes instead of breaking the database write.
     return relative.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _first_after(names: list[str], prefix: str, start_after: str, low: int, high: int) -> int:
+    """The first index in names[low:high] whose key (prefix + name) sorts after ``start_after``."""
+    if not start_after:
+        return low
+    if start_after.startswith(prefix):
+        return bisect_right(names, start_after[len(prefix):], low, high)
+    # The keys differ from start_after within the prefix (or start_after is shorter): all sort alike.
+    return low if prefix > start_after else high
+
+
+def _stats(names: list[str], entries: list[os.DirEntry[str]]) -> tuple[list[str], list[os.stat_result]]:
+    try:
+        return names, [entry.stat(follow_symlinks=False) for entry in entries]
+    except FileNotFoundError:  # some were removed while we walked: skip just those
+        kept, stats = [], []
+        for name, entry in zip(names, entries, strict=True):
+            try:
+                stats.append(entry.stat(follow_symlinks=False))
+            except FileNotFoundError:
+                continue
+            kept.append(name)
+        return kept, stats
+
+
+def _file_batches(listing: _Listing, low: int, high: int, limit: int) -> Iterator[ObjectBatch]:
+    directory = _clean(listing.prefix)
+    for start in range(low, high, limit):
+        stop = min(start + limit, high)
+        names, stats = _stats(listing.file_names[start:stop], listing.files[start:stop])
+        if not names:
+            continue
+        uids = list(map(_UID, stats))
+        user_names = {uid: _user_name(uid) for uid in set(uids)}
+        if not "".join(names).isascii():
+            # Cleaning each part cleans the key: the directory ends with '/', so no byte sequence spans both.
+            names = [_clean(name) for name in names]
+        yield ObjectBatch(directory, names, list(map(_SIZE, stats)), list(map(_MTIME, stats)),
+                          list(map(user_names.__getitem__, uids)), directory + names[-1])
 
 
 class LocalLister:
@@ -60,46 +118,57 @@ class LocalLister:
     def shards(self, root: str) -> list[ShardSpec]:
         directory = self._directory(root)
         try:
-            entries = _sorted_entries(str(directory))
+            listing = _Listing(str(directory), "")
         except PermissionError as error:
             raise ListingError(f"Permission denied reading {root}.", code="access_denied", permanent=True) from error
         except FileNotFoundError as error:
             raise ListingError(f"{root} does not exist.", code="not_found", permanent=True) from error
-        return [ShardSpec("", top_level_only=True)] + [ShardSpec(name) for name, _, is_dir in entries if is_dir]
+        return [ShardSpec("", top_level_only=True)] + [ShardSpec(name) for name in listing.dir_names]
 
     def iter_objects(self, root: str, shard: ShardSpec, start_after: str) -> Iterator[ListedObject]:
+        for batch in self.iter_batches(root, shard, start_after, BATCH):
+            yield from batch.objects()
+
+    def iter_batches(self, root: str, shard: ShardSpec, start_after: str, limit: int) -> Iterator[ObjectBatch]:
         directory = self._directory(root)
         start = os.path.join(directory, shard.prefix) if shard.prefix else str(directory)
-        yield from self._walk(start, shard.prefix, start_after, descend=not shard.top_level_only)
+        yield from self._walk(start, shard.prefix, start_after, descend=not shard.top_level_only, limit=limit)
 
-    def _entries(self, path: str, relative: str) -> list[tuple[str, os.DirEntry[str], bool]]:
+    def _listing(self, path: str, relative: str) -> _Listing | None:
         try:
-            return _sorted_entries(path)
+            return _Listing(path, relative)
         except PermissionError as error:
             raise ListingError(f"Permission denied reading {_clean(relative) or 'the root'}.",
                                code="access_denied", permanent=True) from error
         except FileNotFoundError:
-            return []  # removed while we walked: it simply holds nothing any more
+            return None  # removed while we walked: it simply holds nothing any more
 
-    def _walk(self, path: str, relative: str, start_after: str, *, descend: bool) -> Iterator[ListedObject]:
-        """Depth-first in key order, with an explicit stack (one generator frame, however deep the tree)."""
-        stack = [(iter(self._entries(path, relative)), relative)]
+    def _walk(self, path: str, relative: str, start_after: str, *, descend: bool,
+              limit: int) -> Iterator[ObjectBatch]:
+        """Depth-first in key order, with an explicit stack (one generator frame, however deep the tree).
+
+        The files between two subdirectories go out as batches; a subdirectory is entered in its place.
+        """
+        root = self._listing(path, relative)
+        stack = [root] if root is not None else []
         while stack:
-            entries, prefix = stack[-1]
-            for name, entry, is_dir in entries:
-                key = prefix + name
-                if is_dir:
-                    # The subtree holds exactly the keys starting with key; skip it if the checkpoint is past it.
-                    if descend and not (start_after and start_after > key and not start_after.startswith(key)):
-                        stack.append((iter(self._entries(entry.path, key)), key))
-                        break  # this directory's remaining entries continue after the subtree
-                    continue
-                if start_after and key <= start_after:
-                    continue
-                try:
-                    stat = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue
-                yield ListedObject(_clean(key), stat.st_size, stat.st_mtime, _user_name(stat.st_uid))
-            else:
+            listing = stack[-1]
+            prefix, file_names = listing.prefix, listing.file_names
+            subdirectory = listing.dir_names[listing.next_dir] if descend and listing.next_dir < len(
+                listing.dirs) else None
+            # Files sort before the subdirectory exactly when their name sorts before "name/".
+            end = bisect_left(file_names, subdirectory, listing.next_file) if subdirectory else len(file_names)
+            first = _first_after(file_names, prefix, start_after, listing.next_file, end)
+            yield from _file_batches(listing, first, end, limit)
+            listing.next_file = end
+            if subdirectory is None:
                 stack.pop()
+                continue
+            entry = listing.dirs[listing.next_dir]
+            listing.next_dir += 1
+            key = prefix + subdirectory
+            # The subtree holds exactly the keys starting with key; skip it if the checkpoint is past it.
+            if not (start_after and start_after > key and not start_after.startswith(key)):
+                child = self._listing(entry.path, key)
+                if child is not None:
+                    stack.append(child)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from storage.credentials import CredentialsError, s3_credentials
-from storage.listers.base import ListedObject, ListingError, ShardSpec
+from storage.listers.base import ListedObject, ListingError, ObjectBatch, ShardSpec, batched
 from storage.models import StorageConnection
 from storage.validation import validate_endpoint_url
 
@@ -152,3 +152,6 @@ class S3Lister:
                 modified = item.get("LastModified")
                 yield ListedObject(key, int(item.get("Size", 0)), modified.timestamp() if modified else None,
                                    owner.get("DisplayName") or owner.get("ID", ""))
+
+    def iter_batches(self, root: str, shard: ShardSpec, start_after: str, limit: int) -> Iterator[ObjectBatch]:
+        return batched(self.iter_objects(root, shard, start_after), limit)
