@@ -80,12 +80,15 @@ class DatasetQuerySet(models.QuerySet["Dataset"]):
         return sum(models.QuerySet.count(half) for half in halves)
 
     def _split_by_visibility(self) -> "list[models.QuerySet[Any, Any]] | None":
-        """This queryset as two disjoint ones, internal datasets and the rest, when a view restriction allows.
+        """This queryset as two disjoint ones, internal datasets and the rest, when it is a bare view restriction.
 
-        Only for a plain AND of filters with restrict()'s condition at the top: anything else is counted whole.
+        Only the unfiltered list gains: there PostgreSQL would test the condition on every row of the table. A
+        search or filter already narrows the rows through its own index, and two halves would scan that twice.
         """
         query = self.query
         if query.is_sliced or query.distinct or query.combinator or query.where.connector != AND:
+            return None
+        if len(query.where.children) != 1:
             return None
         if query.where.negated:
             return None
