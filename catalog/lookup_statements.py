@@ -5,11 +5,28 @@ statements cost PostgreSQL. They read exactly what the ORM read before: the same
 """
 
 from functools import cache
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from catalog.models import Dataset, DatasetVersion, StorageLocation
 from kura.statements import all_columns, fetch, quote, table
+
+
+def visible_dataset_by_slug(user: Any, slug: str) -> tuple[Dataset, bool] | None:
+    """The dataset whose current slug is ``slug`` if ``user`` may view it, and whether they may read its data.
+
+    Both answers come from restrict()'s own condition (``restrict_sql``). None covers both "not visible" and
+    "no such current slug"; the caller falls back to the full resolution, which also follows former slugs.
+    """
+    view, view_params = Dataset.objects.restrict_sql(user, "view", table="d")
+    read, read_params = Dataset.objects.restrict_sql(user, "read", table="d")
+    columns = all_columns(Dataset)
+    sql = f"SELECT {columns.sql('d')}, ({read}) FROM {table(Dataset)} d WHERE d.{quote('slug')} = %s AND ({view})"
+    rows = fetch(sql, [*read_params, slug, *view_params])
+    if not rows:
+        return None
+    return columns.instances([rows[0][:-1]])[0], bool(rows[0][-1])
 
 
 def latest_published_version(dataset: Dataset) -> DatasetVersion | None:

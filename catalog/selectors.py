@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from access.approvals import effective_unit
 from access.models import Membership, Person
 from catalog.lifecycle import retirement_warnings
-from catalog.lookup_statements import latest_published_version
+from catalog.lookup_statements import latest_published_version, visible_dataset_by_slug
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, Tag
 from catalog.querysets import Action
 
@@ -55,6 +55,12 @@ def dataset_resolve(
     (the CI version lookup) pass less. ``with_read_access`` answers ``dataset_can_read_data`` in the same
     query too.
     """
+    if with_read_access and action == "view" and not related:  # the CI lookup: one written-out statement
+        found = visible_dataset_by_slug(user, slug)
+        if found is not None:
+            dataset, can_read = found
+            setattr(dataset, READ_ACCESS_ANNOTATION, can_read)
+            return ResolvedDataset(dataset=dataset, requested_slug=slug)
     visible = Dataset.objects.restrict(user, action).select_related(*related)
     if with_read_access:
         visible = visible.annotate_access(user, "read", READ_ACCESS_ANNOTATION)
