@@ -13,6 +13,7 @@ class GrantQuerySet(models.QuerySet["Grant"]):
         """Grants in force at ``at``: started, not expired, not revoked, not suspended.
 
         Expiry is part of the query, so an expired grant stops working before any cleanup job runs.
+        The dataset permission condition states the same test in SQL (catalog/access_condition.py): change both.
         """
         now = at or timezone.now()
         return self.filter(
@@ -25,5 +26,6 @@ class GrantQuerySet(models.QuerySet["Grant"]):
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
     def current(self, at: datetime | None = None) -> "MembershipQuerySet":
+        # catalog/access_condition.py states the same test in SQL for the permission condition: change both.
         now = at or timezone.now()
         return self.filter(models.Q(valid_to__isnull=True) | models.Q(valid_to__gt=now), valid_from__lte=now)

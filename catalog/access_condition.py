@@ -23,6 +23,7 @@ from django.db.models import BooleanField, Expression, F, Field, Model
 from django.db.models.sql.compiler import SQLCompiler
 
 from access.models import Grant, Membership, OrgUnit
+from kura.statements import key_param
 
 Part = Literal["whole", "internal", "others"]
 _STEWARD_ROLES = (Membership.Role.STEWARD.value, Membership.Role.HEAD.value)
@@ -109,7 +110,7 @@ class DatasetAccess(Expression):
         caller = self.caller
         if caller.unit_id is not None:
             arms.append(grant_sql.format(grantee="kura_acl_g.grantee_unit_id = %s"))
-            params += [*grant_params, _db_uuid(caller.unit_id, connection)]
+            params += [*grant_params, key_param(OrgUnit, caller.unit_id, connection)]
         if caller.person_id is not None:
             person = caller.person_id
             arms.append(f"{owner} = %s")
@@ -155,7 +156,3 @@ def _memberships_sql(tables: _Tables, *, roles: bool = False) -> str:
         " AND kura_acl_m.valid_from <= %s AND (kura_acl_m.valid_to IS NULL OR kura_acl_m.valid_to > %s)"
     )
 
-
-def _db_uuid(value: UUID, connection: BaseDatabaseWrapper) -> Any:
-    # SQLite keeps UUIDs as 32 hex characters; the field knows each backend's form.
-    return OrgUnit._meta.pk.get_db_prep_value(value, connection)

@@ -7,10 +7,8 @@ statements cost PostgreSQL. They read exactly what the ORM read before: the same
 from functools import cache
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
-
 from catalog.models import Dataset, DatasetVersion, StorageLocation
-from kura.statements import all_columns, fetch, quote, table
+from kura.statements import all_columns, fetch, key_param, quote, table
 
 
 def visible_dataset_by_slug(user: Any, slug: str) -> tuple[Dataset, bool] | None:
@@ -31,18 +29,13 @@ def visible_dataset_by_slug(user: Any, slug: str) -> tuple[Dataset, bool] | None
 
 def latest_published_version(dataset: Dataset) -> DatasetVersion | None:
     """The newest published version, as ``version_list(dataset=...).first()`` orders them."""
-    rows = fetch(_latest_sql(), [_dataset_key(dataset), DatasetVersion.Status.PUBLISHED.value])
+    rows = fetch(_latest_sql(), [key_param(Dataset, dataset.pk), DatasetVersion.Status.PUBLISHED.value])
     return all_columns(DatasetVersion).instances(rows)[0] if rows else None
 
 
 def dataset_locations(dataset: Dataset) -> list[StorageLocation]:
     """``dataset.locations.all()`` in the model's order."""
-    return all_columns(StorageLocation).instances(fetch(_locations_sql(), [_dataset_key(dataset)]))
-
-
-def _dataset_key(dataset: Dataset) -> object:
-    # SQLite keeps UUIDs as hex text; the field knows each backend's form.
-    return Dataset._meta.pk.get_db_prep_value(dataset.pk, connections[DEFAULT_DB_ALIAS])
+    return all_columns(StorageLocation).instances(fetch(_locations_sql(), [key_param(Dataset, dataset.pk)]))
 
 
 @cache

@@ -181,10 +181,17 @@ def _insert_sql(target: Columns[Any], count: int, returning: Columns[Any] | None
     return sql + (f" RETURNING {returning.sql()}" if returning is not None else "")
 
 
+def key_param(model: type[Model], value: Any, connection: BaseDatabaseWrapper | None = None) -> Any:
+    """A primary key value as a statement parameter, in the backend's form (SQLite keeps UUIDs as hex text)."""
+    pk = model._meta.pk
+    assert pk is not None
+    return pk.get_db_prep_value(value, connection or _db())
+
+
 def update(obj: Model, names: Sequence[str]) -> None:
     """``obj.save(update_fields=names)`` in one statement."""
     target = columns(type(obj), *names)
-    execute(_update_sql(target), [*target.params(obj, add=False), obj._meta.pk.get_db_prep_value(obj.pk, _db())])
+    execute(_update_sql(target), [*target.params(obj, add=False), key_param(type(obj), obj.pk)])
 
 
 @cache

@@ -22,6 +22,7 @@ from kura.statements import (
     fetch,
     insert,
     insert_ignoring_conflicts,
+    key_param,
     placeholders,
     quote,
     stored,
@@ -278,7 +279,7 @@ def published_versions_named(wanted: Collection[tuple[Any, str]]) -> list[Datase
     with or without ``sha256:``), newest first (the model's order)."""
     params: list[Any] = [_PUBLISHED]
     for dataset_id, label in wanted:
-        params += [_dataset_param(dataset_id), label, label.removeprefix("sha256:")]
+        params += [key_param(Dataset, dataset_id), label, label.removeprefix("sha256:")]
     return _version_columns().instances(fetch(_named_versions_sql(len(wanted)), params))
 
 
@@ -310,7 +311,7 @@ def _newest_versions_sql(datasets: int) -> str:
 
 
 def _dataset_params(dataset_ids: Collection[Any]) -> list[Any]:
-    return [_dataset_param(dataset_id) for dataset_id in dataset_ids]
+    return [key_param(Dataset, dataset_id) for dataset_id in dataset_ids]
 
 
 def _dataset_id(value: Any) -> Any:
@@ -318,8 +319,3 @@ def _dataset_id(value: Any) -> Any:
     (converted,) = columns(Dataset, "id").values([value])
     return converted
 
-
-def _dataset_param(dataset_id: Any) -> Any:
-    pk = Dataset._meta.pk
-    assert pk is not None
-    return pk.get_db_prep_value(dataset_id, connection)

@@ -122,6 +122,22 @@ def test_api_matrix(world, role):
         assert audit.status_code == 403
 
 
+def test_a_suspended_or_future_grant_gives_nothing(world):
+    # restrict()'s SQL restates Grant.objects.active(); these are the two tests the matrix roles do not reach.
+    restricted = world["restricted"]
+    person = make_person("suspended", unit=make_unit("Legal"))
+    suspended = grant(restricted, person, Level.READ)
+    Grant.objects.filter(pk=suspended.pk).update(suspended_at=timezone.now())
+    later = make_person("later", unit=make_unit("Finance"))
+    future = grant(restricted, later, Level.READ)
+    Grant.objects.filter(pk=future.pk).update(starts_at=timezone.now() + timedelta(days=1))
+    for user in (person.user, later.user):
+        for action in ("view", "read"):
+            assert not Dataset.objects.restrict(user, action).filter(pk=restricted.pk).exists()
+    Grant.objects.filter(pk=suspended.pk).update(suspended_at=None)
+    assert Dataset.objects.restrict(person.user, "read").filter(pk=restricted.pk).exists()
+
+
 @pytest.mark.parametrize("role", [role for role in ROLES if EXPECTED[role] is not None])
 def test_counts_agree_with_the_rows(world, role):
     # A view restriction is counted in two halves (internal, the rest); the sum must be the rows listed.
