@@ -12,17 +12,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from access import grant_moves_pg
 from access.audit import AuditEntry, audit_record_many
 from access.grants import projection_sync_many, snapshot_of, targets_of_grants
 from access.models import Grant, OrgUnit, Person
+from kura.db import copy_supported
 
 
 def set_based_moves_supported() -> bool:
-    return connection.vendor == "postgresql"
+    return copy_supported(Grant)  # the SQL path is PostgreSQL's, as COPY is
 
 
 @transaction.atomic

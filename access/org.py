@@ -363,6 +363,12 @@ def org_event_apply(*, plan: OrgPlan, actor: Person | None, reason: str = "") ->
     event.targets.set(plan.targets)
     _apply_grant_moves([change.apply for change in plan.changes if isinstance(change.apply, GrantMove)], actor)
     ordered = [c for c in plan.changes if c.kind != "request"] + [c for c in plan.changes if c.kind == "request"]
+    queued_grant_ids = [
+        change.apply[1].pk
+        for change in plan.changes
+        if isinstance(change.apply, tuple) and change.apply[0] == "queue-grant"
+    ]
+    queued_grants = Grant.objects.select_related("grantee_person", "grantee_unit").in_bulk(queued_grant_ids)
     ownership: list[OwnershipMove] = []  # a run of consecutive moves to one unit, applied when the run ends
     for change in ordered:
         if isinstance(change.apply, GrantMove):
@@ -380,7 +386,7 @@ def org_event_apply(*, plan: OrgPlan, actor: Person | None, reason: str = "") ->
             former = plan.sources[0]
             if action == "queue-grant":
                 # A split or retirement never widens access: the grant stops until governance decides.
-                grant = Grant.objects.select_related("grantee_person", "grantee_unit").get(pk=obj.pk)
+                grant = queued_grants[obj.pk]
                 grant_revoke(grant=grant, actor=actor, reason=f"{plan.kind} of {former.name}: awaiting governance")
                 _queue(GovernanceItem.Kind.GRANT, grant, former, change.description)(event)
             else:

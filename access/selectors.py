@@ -32,11 +32,6 @@ def current_unit_ids(person: Person, at: datetime | None = None) -> "QuerySet[Me
     return Membership.objects.current(at).filter(person=person).values("unit_id")
 
 
-def stewarded_unit_ids(person: Person, at: datetime | None = None) -> "QuerySet[Membership, Any]":
-    roles = [Membership.Role.STEWARD, Membership.Role.HEAD]
-    return Membership.objects.current(at).filter(person=person, role__in=roles).values("unit_id")
-
-
 def granted_object_ids(
     *, principal: Any, model: type[Model], min_level: int, at: datetime | None = None
 ) -> "QuerySet[Grant, Any]":

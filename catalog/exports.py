@@ -4,12 +4,12 @@ import csv
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import Prefetch
 
 from catalog.models import Dataset, StorageLocation
 
 if TYPE_CHECKING:
-    from django.db.models import QuerySet
+    from catalog.querysets import DatasetQuerySet
 
 EXPORT_COLUMNS = [
     "slug", "name", "status", "visibility", "classification", "purpose", "owner", "owner_status", "owning_unit",
@@ -24,16 +24,17 @@ class _Echo:
         return value
 
 
-def datasets_for_export(*, user: Any, datasets: "QuerySet[Dataset]") -> Iterator[Dataset]:
+def datasets_for_export(*, user: Any, datasets: "DatasetQuerySet") -> Iterator[Dataset]:
     """``datasets`` (already restricted to what ``user`` may view), marked with whether ``user`` may read each."""
-    readable = Dataset.objects.restrict(user, "read").filter(pk=OuterRef("pk"))
-    annotated = datasets.annotate(may_read=Exists(readable)).select_related("owner", "owning_unit").prefetch_related(
-        "tags", Prefetch("locations", queryset=StorageLocation.objects.order_by("role", "uri"))
+    annotated = (
+        datasets.annotate_access(user, "read", "may_read")
+        .select_related("owner", "owning_unit")
+        .prefetch_related("tags", Prefetch("locations", queryset=StorageLocation.objects.order_by("role", "uri")))
     )
     return annotated.iterator(chunk_size=500)
 
 
-def dataset_csv_lines(*, user: Any, datasets: "QuerySet[Dataset]") -> Iterator[str]:
+def dataset_csv_lines(*, user: Any, datasets: "DatasetQuerySet") -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(EXPORT_COLUMNS)
     for dataset in datasets_for_export(user=user, datasets=datasets):

@@ -88,24 +88,21 @@ class DatasetQuerySet(models.QuerySet["Dataset"]):
         query = self.query
         if query.is_sliced or query.distinct or query.combinator or query.where.connector != AND:
             return None
-        if len(query.where.children) != 1:
+        if len(query.where.children) != 1 or query.where.negated:
             return None
-        if query.where.negated:
+        node = query.where.children[0]
+        access = getattr(node, "lhs", None)
+        if not (isinstance(node, Exact) and node.rhs is True and isinstance(access, DatasetAccess)):
             return None
-        for position, node in enumerate(query.where.children):
-            access = getattr(node, "lhs", None)
-            if not (isinstance(node, Exact) and node.rhs is True and isinstance(access, DatasetAccess)):
-                continue
-            parts = access.split_by_visibility()
-            if parts is None:
-                return None
-            halves: list[models.QuerySet[Any, Any]] = []
-            for part in parts:
-                half = self.all()  # a clone with its own list of conditions
-                half.query.where.children[position] = Exact(part, True)  # type: ignore[call-overload]
-                halves.append(half)
-            return halves
-        return None
+        parts = access.split_by_visibility()
+        if parts is None:
+            return None
+        halves: list[models.QuerySet[Any, Any]] = []
+        for part in parts:
+            half = self.all()  # a clone with its own list of conditions
+            half.query.where.children[0] = Exact(part, True)  # type: ignore[call-overload]
+            halves.append(half)
+        return halves
 
     def with_list_data(self) -> "DatasetQuerySet":
         return self.select_related("owner__user", "owning_unit").prefetch_related("tags")

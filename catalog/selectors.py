@@ -55,12 +55,6 @@ def dataset_resolve(
     (the CI version lookup) pass less. ``with_read_access`` answers ``dataset_can_read_data`` in the same
     query too.
     """
-    if with_read_access and action == "view" and not related:  # the CI lookup: one written-out statement
-        found = visible_dataset_by_slug(user, slug)
-        if found is not None:
-            dataset, can_read = found
-            setattr(dataset, READ_ACCESS_ANNOTATION, can_read)
-            return ResolvedDataset(dataset=dataset, requested_slug=slug)
     visible = Dataset.objects.restrict(user, action).select_related(*related)
     if with_read_access:
         visible = visible.annotate_access(user, "read", READ_ACCESS_ANNOTATION)
@@ -75,6 +69,20 @@ def dataset_resolve(
         except Dataset.DoesNotExist:
             raise DatasetNotFound(slug) from None
     return ResolvedDataset(dataset=dataset, requested_slug=slug)
+
+
+def dataset_resolve_for_lookup(*, user: Any, slug: str) -> Dataset:
+    """The CI version lookup's dataset, with ``dataset_can_read_data`` answered along.
+
+    A current slug is one written-out statement over restrict()'s condition; anything else (a former slug, a
+    dataset the caller may not see) goes through ``dataset_resolve``, which decides the same way.
+    """
+    found = visible_dataset_by_slug(user, slug)
+    if found is None:
+        return dataset_resolve(user=user, slug=slug, related=(), with_read_access=True).dataset
+    dataset, can_read = found
+    setattr(dataset, READ_ACCESS_ANNOTATION, can_read)
+    return dataset
 
 
 def dataset_can_change(*, user: Any, dataset: Dataset) -> bool:

@@ -297,7 +297,6 @@ def datasets_move_to_unit(*, datasets: Sequence[Dataset], unit: OrgUnit, actor: 
     """``dataset_update(owning_unit=unit, change_reason=reason)`` for each dataset, in order: the same checks, rows
     and audit events, with one lock, one UPDATE and one audit write for them all (an org merge moves hundreds)."""
     locked = Dataset.objects.select_for_update().in_bulk([dataset.pk for dataset in datasets])
-    moved: dict[Any, Dataset] = {}
     entries: list[AuditEntry] = []
     for requested in datasets:
         if requested.pk not in locked:
@@ -305,17 +304,15 @@ def datasets_move_to_unit(*, datasets: Sequence[Dataset], unit: OrgUnit, actor: 
         dataset = locked[requested.pk]
         before = _audited_fields(dataset)
         dataset.owning_unit = unit
-        _validate_dataset_fields(dataset, owner_changed=str(dataset.owner_id) != before["owner_id"])
-        dataset.updated_at = timezone.now()  # only the owning unit changes: no status dates to apply
-        moved[dataset.pk] = dataset
+        _validate_dataset_fields(dataset, owner_changed=False)  # only the owning unit moves
+        dataset.updated_at = timezone.now()  # no status dates to apply either
         after = _audited_fields(dataset)
         if after != before:
             entries.append(AuditEntry("dataset.ownership_changed", dataset, before=before, after=after, reason=reason))
-    Dataset.objects.bulk_update(list(moved.values()), ["owning_unit", "updated_at"])
+    Dataset.objects.bulk_update(list(locked.values()), ["owning_unit", "updated_at"])
     audit_record_many(actor=actor, entries=entries)
 
 
-@transaction.atomic
 @transaction.atomic
 def datasets_reassign_owner(
     *, datasets: Sequence[Dataset], new_owner: Person | None, actor: Person | None, reason: str

@@ -1,11 +1,10 @@
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import QuerySet
 from django.http import (
     Http404,
     HttpRequest,
@@ -27,6 +26,7 @@ from catalog.access_selectors import request_pending_on
 from catalog.exports import dataset_csv_lines
 from catalog.filtersets import DatasetFilterSet
 from catalog.models import Dataset, StorageLocation
+from catalog.querysets import DatasetQuerySet
 from catalog.selectors import (
     DatasetNotFound,
     VersionNotFound,
@@ -106,10 +106,10 @@ def dataset_export(request: HttpRequest) -> StreamingHttpResponse:
     return response
 
 
-def _filtered_datasets(request: HttpRequest) -> tuple[DatasetFilterSet, "QuerySet[Dataset]"]:
+def _filtered_datasets(request: HttpRequest) -> tuple[DatasetFilterSet, DatasetQuerySet]:
     filterset = DatasetFilterSet(_filter_params(request), queryset=select_datasets(user=request.user))
     queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
-    return filterset, queryset
+    return filterset, cast(DatasetQuerySet, queryset)  # filtering keeps the queryset's class
 
 
 @login_required

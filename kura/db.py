@@ -15,19 +15,16 @@ def insert_rows(model: type[models.Model], objs: Sequence[models.Model], batch_s
     """
     if not objs:
         return
-    alias = router.db_for_write(model)
-    connection = connections[alias]
-    if connection.vendor != "postgresql":
-        model._default_manager.using(alias).bulk_create(objs, batch_size=batch_size)
+    if not copy_supported(model):
+        model._default_manager.using(router.db_for_write(model)).bulk_create(objs, batch_size=batch_size)
         return
+    connection = connections[router.db_for_write(model)]
     fields = [field for field in model._meta.concrete_fields if not field.primary_key or field.has_default()]
-    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
-    statement = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        for obj in objs:
-            copy.write_row(
-                [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields]
-            )
+    copy_rows(
+        model,
+        [str(field.attname) for field in fields],
+        ([field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields] for obj in objs),
+    )
 
 
 def copy_supported(model: type[models.Model]) -> bool:

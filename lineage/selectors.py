@@ -13,6 +13,7 @@ from uuid import UUID
 
 from django.db.models import Prefetch, QuerySet
 
+from catalog.lookup_statements import latest_published_version
 from catalog.models import Dataset, DatasetVersion
 from lineage.models import (
     Consumer,
@@ -141,10 +142,7 @@ class Readiness:
 def release_readiness(*, dataset: Dataset) -> Readiness:
     """Per model trained directly on some version of ``dataset``: is a staging or production version of it
     trained on the newest published version?"""
-    newest = (
-        DatasetVersion.objects.filter(dataset=dataset, status=DatasetVersion.Status.PUBLISHED)
-        .order_by("-published_at").first()
-    )
+    newest = latest_published_version(dataset)
     inputs = RunInput.objects.filter(dataset_version__dataset=dataset).values_list("run_id", "dataset_version_id")
     versions_by_run: dict[UUID, set[Any]] = defaultdict(set)
     for run_id, version_id in inputs:

@@ -150,12 +150,6 @@ def run_link_input(*, run: TrainingRun, model_version: ModelVersion) -> None:
     _link_input(run, model_version)
 
 
-@transaction.atomic
-def run_link_output(*, run: TrainingRun, model_version: ModelVersion, stage: str = "") -> None:
-    """Record that ``run`` produced ``model_version``; refused when another run did, or it would close a cycle."""
-    _link_output(run, model_version, stage=stage)
-
-
 def _link_input(run: TrainingRun, model_version: ModelVersion, *, linked: bool = False) -> None:
     """``linked``: the run already reads this version, so the edge is not new and cannot close a cycle."""
     if linked:
@@ -337,14 +331,6 @@ def consumer_depend(
         ignore_conflicts=True,
     )
     return consumer
-
-
-@transaction.atomic
-def model_version_set_stage(*, model_version: ModelVersion, stage: str) -> ModelVersion:
-    _validate_stage(stage)
-    model_version.stage = stage
-    model_version.save(update_fields=["stage"])
-    return model_version
 
 
 @transaction.atomic

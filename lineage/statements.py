@@ -30,6 +30,12 @@ from kura.statements import (
 )
 from lineage.models import ExternalDataset, Model, ModelVersion, RawLineageEvent, TrainingRun
 
+
+# "Newest" as the catalog orders versions (catalog.selectors.version_list): publication, then creation.
+def _newest_order() -> str:
+    return f"w.{quote('published_at')} DESC, w.{quote('created_at')} DESC"
+
+
 _PUBLISHED = DatasetVersion.Status.PUBLISHED.value
 
 
@@ -227,7 +233,7 @@ def visible_datasets(
     version = _version_columns()
     status, dataset_id, pk = quote("status"), quote("dataset_id"), quote("id")
     newest_sql = (f"(SELECT w.{pk} FROM {table(DatasetVersion)} w WHERE w.{dataset_id} = d.{pk} AND w.{status} = %s"
-                  f" ORDER BY w.{quote('published_at')} DESC LIMIT 1)")
+                  f" ORDER BY {_newest_order()} LIMIT 1)")
     select, params = f"d.{pk}, d.{quote('slug')}, {version.sql('v')}", []
     if newest:
         select, params = f"{select}, v.{pk} = {newest_sql}", [_PUBLISHED]
@@ -303,7 +309,7 @@ def newest_published_versions(dataset_ids: Collection[Any]) -> list[DatasetVersi
 def _newest_versions_sql(datasets: int) -> str:
     status, dataset, pk = quote("status"), quote("dataset_id"), quote("id")
     newest = (f"SELECT w.{pk} FROM {table(DatasetVersion)} w WHERE w.{status} = %s AND w.{dataset} = v.{dataset}"
-              f" ORDER BY w.{quote('published_at')} DESC LIMIT 1")
+              f" ORDER BY {_newest_order()} LIMIT 1")
     return (
         f"SELECT {_version_columns().sql('v')} FROM {table(DatasetVersion)} v WHERE v.{status} = %s"
         f" AND v.{dataset} IN ({placeholders(datasets)}) AND v.{pk} = ({newest})"

@@ -106,8 +106,3 @@ def resolve_local_root(raw: str) -> Path:
     raise ValidationError(
         f"'{raw}' resolves to '{real}', outside the allowed roots (KURA_LOCAL_ROOTS).", code="root_not_allowed"
     )
-
-
-def path_inside(path: Path, root: Path) -> bool:
-    real = Path(os.path.realpath(path))
-    return real == root or root in real.parents

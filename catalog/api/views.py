@@ -33,6 +33,7 @@ from catalog.selectors import (
     dataset_can_read_data,
     dataset_list,
     dataset_resolve,
+    dataset_resolve_for_lookup,
     deprecation_warnings,
     manifest_files,
     version_list,
@@ -184,7 +185,10 @@ class VersionListView(GenericAPIView):
 def _resolve_version(request: Request, slug: str, label: str) -> tuple[Dataset, DatasetVersion]:
     # The version and manifest answers read only the dataset's own fields; the successor's slug is fetched
     # only for a deprecated dataset, so the common lookup joins nothing.
-    dataset = _resolve_or_404(request, slug, related=(), with_read_access=True)
+    try:
+        dataset = dataset_resolve_for_lookup(user=request.user, slug=slug)
+    except DatasetNotFound as missing:
+        raise exceptions.NotFound(NOT_FOUND_MESSAGE) from missing
     _refuse_archived(request, dataset)
     try:
         version = version_resolve(

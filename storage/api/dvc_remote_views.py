@@ -58,8 +58,8 @@ def _csv_lines(connection: StorageConnection) -> Iterator[str]:
         yield writer.writerow(item.as_row())
 
 
-def _json_chunks(connection: StorageConnection) -> Iterator[str]:
-    head = {"connection": connection.name, "warnings": remote_warnings(connection)}
+def _json_chunks(connection: StorageConnection, warnings: list[str]) -> Iterator[str]:
+    head = {"connection": connection.name, "warnings": warnings}
     yield json.dumps(head)[:-1] + ', "objects": ['
     separator = ""
     for item in unreferenced_objects(connection):
@@ -74,10 +74,11 @@ class DvcUnreferencedExportView(APIView):
                    responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/json"): OpenApiTypes.OBJECT})
     def get(self, request: Request, name: str, extension: str) -> StreamingHttpResponse:
         connection = _dvc_remote(request, name)
+        warnings = remote_warnings(connection)
         if extension == "csv":
             response = StreamingHttpResponse(_csv_lines(connection), content_type="text/csv; charset=utf-8")
         else:
-            response = StreamingHttpResponse(_json_chunks(connection), content_type="application/json")
+            response = StreamingHttpResponse(_json_chunks(connection, warnings), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="{connection.name}-unreferenced.{extension}"'
-        response["X-Kura-Warnings"] = str(len(remote_warnings(connection)))
+        response["X-Kura-Warnings"] = str(len(warnings))
         return response
