@@ -8,11 +8,13 @@ from access.models import ApiToken
 from access.principals import UnitPrincipal
 from access.services import TokenError, token_authenticate
 
+_KEYWORD = "bearer"
+
 
 class BearerTokenAuthentication(BaseAuthentication):
     """``Authorization: Bearer kura_<id>_<secret>``; no header means "try the next scheme"."""
 
-    keyword = "bearer"
+    keyword = _KEYWORD
 
     def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -29,10 +31,28 @@ class BearerTokenAuthentication(BaseAuthentication):
             token = token_authenticate(plaintext=parts[1])
         except TokenError as error:
             raise exceptions.AuthenticationFailed(error.message, code=error.code) from error
-        if token.owner_person is not None:
-            return token.owner_person.user, token
-        assert token.owner_unit is not None
-        return UnitPrincipal(token.owner_unit, token), token
+        return principal_of(token), token
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="kura"'
+
+
+def principal_of(token: ApiToken) -> Any:
+    """Who acts with ``token``: its person's user, or the unit behind a unit token."""
+    if token.owner_person is not None:
+        return token.owner_person.user
+    assert token.owner_unit is not None
+    return UnitPrincipal(token.owner_unit, token)
+
+
+def live_bearer_principal(header: str) -> Any | None:
+    """The caller behind an ``Authorization`` header carrying a live bearer token, for a view that answers
+    outside DRF. None for anything else (no header, another scheme, a bad token): such a request goes to DRF,
+    which answers it with the right error."""
+    scheme, _, plaintext = header.partition(" ")
+    if scheme.lower() != _KEYWORD or not plaintext or " " in plaintext:
+        return None
+    try:
+        return principal_of(token_authenticate(plaintext=plaintext))
+    except TokenError:
+        return None

@@ -14,10 +14,12 @@ grant is refused before any cleanup job has run.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal, cast
 from uuid import UUID
 
 from django.contrib.contenttypes.models import ContentType
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BooleanField, Expression, F, Field, Model
 from django.db.models.sql.compiler import SQLCompiler
@@ -44,10 +46,12 @@ class DatasetAccess(Expression):
     also qualify as the dataset's owner, one of its stewards, or a steward/head of its owning unit.
     """
 
+    output_field = BooleanField()  # one for the class: a Field per condition cost more than its SQL
+
     def __init__(
         self, *, model: type[Model], caller: Caller, min_level: int, include_internal: bool, at: datetime
     ) -> None:
-        super().__init__(output_field=BooleanField())
+        super().__init__()
         self.model = model  # the Dataset model (passed in: this module loads before it)
         self.caller = caller
         self.min_level = min_level
@@ -81,63 +85,112 @@ class DatasetAccess(Expression):
     def sql_over(self, table: str, connection: BaseDatabaseWrapper) -> tuple[str, tuple[Any, ...]]:
         """The same condition over the dataset table (or its alias) ``table``, for a statement written out by
         hand: no queryset to build and compile."""
-        fields = [cast("Field[Any, Any]", self.model._meta.get_field(name))
-                  for name in ("id", "visibility", "owner", "owning_unit")]
-        pk, visibility, owner, owning_unit = (f"{table}.{connection.ops.quote_name(str(field.column))}"
-                                              for field in fields)
+        pk, visibility, owner, owning_unit = _columns_over(connection.alias, self.model, table)
         return self._sql(connection, pk=pk, visibility=visibility, owner=owner, owning_unit=owning_unit)
 
     def _sql(
         self, connection: BaseDatabaseWrapper, *, pk: str, visibility: str, owner: str, owning_unit: str
     ) -> tuple[str, tuple[Any, ...]]:
-        tables = _Tables(connection, self.model)
-        now = connection.ops.adapt_datetimefield_value(self.at)
-        internal = self.model.Visibility.INTERNAL.value  # type: ignore[attr-defined]
-        if self.part == "internal":
-            return f"{visibility} = %s", (internal,)
-        arms: list[str] = []
-        params: list[Any] = []
-        if self.include_internal and self.part == "whole":
-            arms.append(f"{visibility} = %s")
-            params.append(internal)
-        grant_sql = (
-            f"EXISTS (SELECT 1 FROM {tables.grant} kura_acl_g WHERE kura_acl_g.target_type_id = %s"
-            f" AND kura_acl_g.target_id = {pk} AND kura_acl_g.level >= %s"
-            " AND kura_acl_g.revoked_at IS NULL AND kura_acl_g.suspended_at IS NULL AND kura_acl_g.starts_at <= %s"
-            " AND (kura_acl_g.expires_at IS NULL OR kura_acl_g.expires_at > %s) AND {grantee})"
-        )
-        grant_params = [ContentType.objects.get_for_model(self.model).pk, self.min_level, now, now]
         caller = self.caller
-        if caller.unit_id is not None:
-            arms.append(grant_sql.format(grantee="kura_acl_g.grantee_unit_id = %s"))
-            params += [*grant_params, key_param(OrgUnit, caller.unit_id, connection)]
-        if caller.person_id is not None:
-            person = caller.person_id
-            arms.append(f"{owner} = %s")
-            params.append(person)
-            arms.append(
-                f"{pk} IN (SELECT kura_acl_s.dataset_id FROM {tables.stewards} kura_acl_s"
-                " WHERE kura_acl_s.person_id = %s)"
-            )
-            params.append(person)
-            arms.append(f"{owning_unit} IN ({_memberships_sql(tables, roles=True)})")
-            params += [person, *_STEWARD_ROLES, now, now]
-            # One EXISTS per way of holding a grant, as separate OR arms: each is then an index probe for a
-            # single dataset, and PostgreSQL can hash the caller's grants once when it checks a whole list.
-            arms.append(grant_sql.format(grantee="kura_acl_g.grantee_person_id = %s"))
+        shape = _Shape(
+            alias=connection.alias,
+            model=self.model,
+            part=self.part,
+            include_internal=self.include_internal,
+            by_unit=caller.unit_id is not None,
+            by_person=caller.person_id is not None,
+            columns=(pk, visibility, owner, owning_unit),
+        )
+        return _condition_text(shape), self._params(shape, connection)
+
+    def _params(self, shape: "_Shape", connection: BaseDatabaseWrapper) -> tuple[Any, ...]:
+        """The parameters of ``_condition_text(shape)``, in its order."""
+        internal = self.model.Visibility.INTERNAL.value  # type: ignore[attr-defined]
+        if shape.part == "internal":
+            return (internal,)
+        if not (shape.include_internal and shape.part == "whole") and not (shape.by_unit or shape.by_person):
+            return ()
+        now = connection.ops.adapt_datetimefield_value(self.at)
+        params: list[Any] = []
+        if shape.part == "others":
+            params += _other_visibilities(self.model)
+        if shape.include_internal and shape.part == "whole":
+            params.append(internal)
+        grant_params = [ContentType.objects.get_for_model(self.model).pk, self.min_level, now, now]
+        if self.caller.unit_id is not None:
+            params += [*grant_params, key_param(OrgUnit, self.caller.unit_id, connection)]
+        if self.caller.person_id is not None:
+            person = self.caller.person_id
+            params += [person, person, person, *_STEWARD_ROLES, now, now]
             params += [*grant_params, person]
-            arms.append(grant_sql.format(grantee=f"kura_acl_g.grantee_unit_id IN ({_memberships_sql(tables)})"))
             params += [*grant_params, person, now, now]
-        if not arms:
-            return "1 = 0", ()
-        condition = "(" + " OR ".join(arms) + ")"
-        if self.part == "others":
-            # Equality, not "<> internal", so the visibility index serves it; the model's check constraint
-            # guarantees the listed values are all there are.
-            others = [value for value in self.model.Visibility.values if value != internal]  # type: ignore[attr-defined]
-            condition = f"{visibility} IN ({', '.join(['%s'] * len(others))}) AND {condition}"
-            params = [*others, *params]
-        return condition, tuple(params)
+        return tuple(params)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What the condition's SQL text depends on; everything else is a parameter."""
+
+    alias: str
+    model: type[Model]
+    part: Part
+    include_internal: bool
+    by_unit: bool
+    by_person: bool
+    columns: tuple[str, str, str, str]
+
+
+@lru_cache(maxsize=64)
+def _columns_over(alias: str, model: type[Model], table: str) -> tuple[str, str, str, str]:
+    quote = connections[alias].ops.quote_name
+    names = ("id", "visibility", "owner", "owning_unit")
+    fields = [cast("Field[Any, Any]", model._meta.get_field(name)) for name in names]
+    pk, visibility, owner, owning_unit = (f"{table}.{quote(str(field.column))}" for field in fields)
+    return pk, visibility, owner, owning_unit
+
+
+def _other_visibilities(model: type[Model]) -> list[str]:
+    internal = model.Visibility.INTERNAL.value  # type: ignore[attr-defined]
+    return [value for value in model.Visibility.values if value != internal]  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=512)
+def _condition_text(shape: _Shape) -> str:
+    """The condition's SQL for one shape, written once per process (parameters: ``DatasetAccess._params``)."""
+    pk, visibility, owner, owning_unit = shape.columns
+    if shape.part == "internal":
+        return f"{visibility} = %s"
+    tables = _Tables(connections[shape.alias], shape.model)
+    arms: list[str] = []
+    if shape.include_internal and shape.part == "whole":
+        arms.append(f"{visibility} = %s")
+    grant_sql = (
+        f"EXISTS (SELECT 1 FROM {tables.grant} kura_acl_g WHERE kura_acl_g.target_type_id = %s"
+        f" AND kura_acl_g.target_id = {pk} AND kura_acl_g.level >= %s"
+        " AND kura_acl_g.revoked_at IS NULL AND kura_acl_g.suspended_at IS NULL AND kura_acl_g.starts_at <= %s"
+        " AND (kura_acl_g.expires_at IS NULL OR kura_acl_g.expires_at > %s) AND {grantee})"
+    )
+    if shape.by_unit:
+        arms.append(grant_sql.format(grantee="kura_acl_g.grantee_unit_id = %s"))
+    if shape.by_person:
+        arms.append(f"{owner} = %s")
+        arms.append(
+            f"{pk} IN (SELECT kura_acl_s.dataset_id FROM {tables.stewards} kura_acl_s WHERE kura_acl_s.person_id = %s)"
+        )
+        arms.append(f"{owning_unit} IN ({_memberships_sql(tables, roles=True)})")
+        # One EXISTS per way of holding a grant, as separate OR arms: each is then an index probe for a
+        # single dataset, and PostgreSQL can hash the caller's grants once when it checks a whole list.
+        arms.append(grant_sql.format(grantee="kura_acl_g.grantee_person_id = %s"))
+        arms.append(grant_sql.format(grantee=f"kura_acl_g.grantee_unit_id IN ({_memberships_sql(tables)})"))
+    if not arms:
+        return "1 = 0"
+    condition = "(" + " OR ".join(arms) + ")"
+    if shape.part == "others":
+        # Equality, not "<> internal", so the visibility index serves it; the model's check constraint
+        # guarantees the listed values are all there are.
+        others = _other_visibilities(shape.model)
+        condition = f"{visibility} IN ({', '.join(['%s'] * len(others))}) AND {condition}"
+    return condition
 
 
 class _Tables:

@@ -4,8 +4,9 @@ Every CI job asks for ``slug@latest``; compiling these two small querysets cost 
 statements cost PostgreSQL. They read exactly what the ORM read before: the same columns, order and converters.
 """
 
+from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from catalog.models import Dataset, DatasetVersion, StorageLocation
 from kura.statements import all_columns, fetch, key_param, quote, table
@@ -52,4 +53,81 @@ def _locations_sql() -> str:
     return (
         f"SELECT {all_columns(StorageLocation).sql('l')} FROM {table(StorageLocation)} l"
         f" WHERE l.{quote('dataset_id')} = %s ORDER BY l.{quote('role')}, l.{quote('uri')}"
+    )
+
+
+class LookupVersion(NamedTuple):
+    label: str
+    status: str
+    digest: str
+    total_bytes: int
+    file_count: int
+    source: str
+    git_commit: str
+    guideline_revision: int | None
+    notes: str
+    created_at: datetime
+    published_at: datetime | None
+
+
+class LookupLocation(NamedTuple):
+    uri: str
+    role: str
+    note: str
+    last_verified_at: datetime | None
+    last_verification_ok: bool | None
+
+
+class LookupAnswer(NamedTuple):
+    version: LookupVersion
+    locations: list[LookupLocation] | None  # None: the caller may see the dataset but not read its data
+
+
+def plain_version_lookup(user: Any, slug: str, label: str) -> LookupAnswer | None:
+    """``slug@label`` in one statement (PostgreSQL), for the common case only: a current slug of a dataset
+    ``user`` may view that is neither deprecated nor archived, and a published version (``latest``: the newest).
+
+    None means "not the common case" (a former slug, a hidden or missing dataset, a retired one, a draft or
+    unknown version): the caller then answers through the full resolution, which decides and words each case.
+    Visibility and data access come from restrict()'s own condition (``restrict_sql``).
+    """
+    view, view_params = Dataset.objects.restrict_sql(user, "view", table="d")
+    read, read_params = Dataset.objects.restrict_sql(user, "read", table="d")
+    latest = label == "latest"
+    sql = _plain_lookup_sql(latest).format(view=view, read=read)
+    version_params = [DatasetVersion.Status.PUBLISHED.value] + ([] if latest else [label])
+    retired = [Dataset.Status.DEPRECATED.value, Dataset.Status.ARCHIVED.value]
+    rows = fetch(sql, [*read_params, *version_params, slug, *retired, *view_params])
+    if not rows:
+        return None
+    row = rows[0]
+    version = LookupVersion._make(row[: len(LookupVersion._fields)])
+    can_read, *location_columns = row[len(LookupVersion._fields) :]
+    if not can_read:
+        return LookupAnswer(version, None)
+    if location_columns[0] is None:  # array_agg over no rows is NULL
+        return LookupAnswer(version, [])
+    return LookupAnswer(version, [LookupLocation(*values) for values in zip(*location_columns, strict=True)])
+
+
+@cache
+def _plain_lookup_sql(latest: bool) -> str:
+    """The statement with ``{view}`` and ``{read}`` left to fill in; parameters in order: read condition,
+    version status[, label], slug, the two retired statuses, view condition."""
+    v_columns = ", ".join(f"v.{quote(name)}" for name in LookupVersion._fields)
+    locations = ", ".join(
+        f"array_agg(l.{quote(name)} ORDER BY l.{quote('role')}, l.{quote('uri')}) AS {quote(name)}"
+        for name in LookupLocation._fields
+    )
+    which = "" if latest else f" AND v.{quote('label')} = %s"
+    return (
+        f"SELECT {v_columns}, r.can_read, {', '.join(f'loc.{quote(name)}' for name in LookupLocation._fields)}"
+        f" FROM {table(Dataset)} d"
+        " CROSS JOIN LATERAL (SELECT ({read}) AS can_read OFFSET 0) r"  # OFFSET 0: evaluate once, not per use
+        f" JOIN LATERAL (SELECT * FROM {table(DatasetVersion)} v WHERE v.{quote('dataset_id')} = d.{quote('id')}"
+        f" AND v.{quote('status')} = %s{which}"
+        f" ORDER BY v.{quote('published_at')} DESC, v.{quote('created_at')} DESC LIMIT 1) v ON TRUE"
+        f" LEFT JOIN LATERAL (SELECT {locations} FROM {table(StorageLocation)} l"
+        f" WHERE l.{quote('dataset_id')} = d.{quote('id')} AND r.can_read) loc ON TRUE"
+        f" WHERE d.{quote('slug')} = %s AND d.{quote('status')} NOT IN (%s, %s) AND ({{view}})"
     )

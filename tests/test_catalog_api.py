@@ -32,21 +32,27 @@ def test_version_lookup_resolves_latest_to_locations(api, owner, colleague):
 
 
 def test_version_lookup_runs_one_statement_per_step(api, owner, colleague):
-    # CI's hot path: token, dataset with both permission answers, version, locations; nothing per field.
+    # CI's hot path: the token, then dataset, both permission answers, version and locations in one statement;
+    # a query string takes the full path: token, dataset with both permission answers, version, locations.
     dataset = make_dataset(owner, slug="street-signs")
     make_version(dataset, "v1")
     grant(dataset, colleague, Level.READ)
     api.credentials(HTTP_AUTHORIZATION=bearer(colleague))
     api.get("/api/v1/datasets/street-signs/versions/latest/")  # the first use also stamps the token
 
-    with CaptureQueriesContext(connection) as captured:
+    with CaptureQueriesContext(connection) as plain:
         response = api.get("/api/v1/datasets/street-signs/versions/latest/")
-
     assert response.status_code == 200 and response.json()["locations"]
-    assert len(captured) == 4, [query["sql"][:120] for query in captured]
-    assert "access_apitoken" in captured[0]["sql"]
-    assert "catalog_datasetversion" in captured[2]["sql"]
-    assert "catalog_storagelocation" in captured[3]["sql"]
+    assert len(plain) == 2, [query["sql"][:120] for query in plain]
+    assert "access_apitoken" in plain[0]["sql"]
+    assert "catalog_storagelocation" in plain[1]["sql"]
+
+    with CaptureQueriesContext(connection) as full:
+        response = api.get("/api/v1/datasets/street-signs/versions/latest/?allow_archived=0")
+    assert response.status_code == 200 and response.json()["locations"]
+    assert len(full) == 4, [query["sql"][:120] for query in full]
+    assert "catalog_datasetversion" in full[2]["sql"]
+    assert "catalog_storagelocation" in full[3]["sql"]
 
 
 def test_without_read_access_metadata_resolves_but_locations_and_manifest_do_not(api, owner, colleague):

@@ -109,6 +109,10 @@ def test_api_matrix(world, role):
     if sees:
         locations = api.get(f"{r}/versions/v1/").json()["locations"]
         assert (locations is not None) is reads
+    # The lookup's plain path (no query string) and its full path (any query string) answer alike.
+    for url in [f"{r}/versions/v1/", f"{r}/versions/latest/", "/api/v1/datasets/internal-set/versions/latest/"]:
+        plain, full = api.get(url), api.get(url + "?allow_archived=0")
+        assert (plain.status_code, plain.content) == (full.status_code, full.content), url
     internal = api.get("/api/v1/datasets/internal-set/versions/v1/").json()
     assert internal["dataset"] == "internal-set"
     patch = api.patch(f"{r}/", {"name": "Renamed"}, format="json")

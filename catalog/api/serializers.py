@@ -4,6 +4,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from access.models import OrgUnit, Person
+from catalog.api.payloads import location_payload, version_payload
 from catalog.models import Dataset, DatasetVersion, StorageLocation, Tag
 
 
@@ -22,8 +23,7 @@ class OrgUnitRefSerializer(serializers.ModelSerializer):
 
 
 class LocationSerializer(serializers.Serializer):
-    # Plain fields, not a ModelSerializer: these two serializers answer every CI lookup, and introspecting
-    # the model for each answer cost more than the lookup's SQL.
+    # The schema of ``catalog.api.payloads.location_payload``, which renders every location answer.
     uri = serializers.CharField()
     role = serializers.ChoiceField(choices=StorageLocation.Role.choices)
     note = serializers.CharField()
@@ -95,7 +95,7 @@ class DatasetDetailSerializer(DatasetListSerializer):
     def get_locations(self, dataset: Dataset) -> list[dict[str, Any]] | None:
         if not self.context.get("can_read_data", False):
             return None
-        return LocationSerializer(dataset.locations.all(), many=True).data  # type: ignore[return-value]
+        return [location_payload(location) for location in dataset.locations.all()]
 
     def get_latest_version(self, dataset: Dataset) -> str | None:
         label: str | None = self.context.get("latest_label")
@@ -121,7 +121,7 @@ class VersionSerializer(serializers.Serializer):
     # ``label`` and ``source`` shadow Field attributes in the stubs only; DRF's metaclass takes them as fields.
     label = serializers.CharField()  # type: ignore[assignment]
     status = serializers.ChoiceField(choices=DatasetVersion.Status.choices)
-    digest = serializers.SerializerMethodField()
+    digest = serializers.CharField(help_text="sha256:<hex> of the canonical manifest")
     total_bytes = serializers.IntegerField()
     file_count = serializers.IntegerField()
     source = serializers.ChoiceField(choices=DatasetVersion.Source.choices)  # type: ignore[assignment]
@@ -130,25 +130,17 @@ class VersionSerializer(serializers.Serializer):
     notes = serializers.CharField()
     created_at = serializers.DateTimeField()
     published_at = serializers.DateTimeField(allow_null=True)
-    locations = serializers.SerializerMethodField()
-    manifest_url = serializers.SerializerMethodField()
-    warnings = serializers.SerializerMethodField()
+    locations = LocationSerializer(many=True, allow_null=True)
+    manifest_url = serializers.CharField()
+    warnings = serializers.ListField(child=serializers.CharField())
 
-    def get_digest(self, version: DatasetVersion) -> str:
-        return f"sha256:{version.digest}"
-
-    def get_locations(self, version: DatasetVersion) -> list[dict[str, Any]] | None:
-        locations = self.context.get("locations")
-        if locations is None:
-            return None
-        return LocationSerializer(locations, many=True).data  # type: ignore[return-value]
-
-    def get_manifest_url(self, version: DatasetVersion) -> str:
-        return reverse("api-version-manifest", kwargs={"slug": version.dataset.slug, "label": version.label})
-
-    def get_warnings(self, version: DatasetVersion) -> list[str]:
-        warnings: list[str] = self.context.get("warnings", [])
-        return warnings
+    def to_representation(self, version: DatasetVersion) -> dict[str, Any]:
+        return version_payload(
+            version,
+            dataset_slug=version.dataset.slug,
+            locations=self.context.get("locations"),
+            warnings=self.context.get("warnings", []),
+        )
 
 
 class LocationInputSerializer(serializers.Serializer):

@@ -2,7 +2,8 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from django.http import StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -15,6 +16,7 @@ from rest_framework.views import APIView
 from access.models import OrgUnit
 from access.selectors import person_for_user
 from catalog.api.headers import add_deprecation_headers
+from catalog.api.plain_lookup import plain_lookup_response
 from catalog.api.serializers import (
     DatasetDetailSerializer,
     DatasetListSerializer,
@@ -204,6 +206,10 @@ def _resolve_version(request: Request, slug: str, label: str) -> tuple[Dataset, 
 
 
 class VersionDetailView(APIView):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # The common CI lookup is answered before DRF wraps the request; everything else goes on below.
+        return plain_lookup_response(request, **kwargs) or super().dispatch(request, *args, **kwargs)
+
     @extend_schema(
         summary="Resolve slug@label (label may be 'latest') to locations and digest",
         parameters=[ALLOW_ARCHIVED],
