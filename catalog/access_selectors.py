@@ -5,30 +5,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 
 from access.approvals import can_decide
 from access.models import AccessRequest, AuditEvent, GovernanceItem, Grant, Membership, OrgEvent, OrgUnit, Person
-from access.selectors import person_for_user
+from access.selectors import is_governance, is_steward
 from catalog.models import Dataset
 from catalog.querysets import Action
 from catalog.selectors import left_behind_datasets, proposed_successor
-
-
-def is_governance(user: Any) -> bool:
-    if getattr(user, "is_staff", False):
-        return True
-    return bool(getattr(user, "pk", None)) and user.groups.filter(name=settings.KURA_GOVERNANCE_GROUP).exists()
-
-
-def is_steward(user: Any) -> bool:
-    person = person_for_user(user)
-    if person is None:
-        return is_governance(user)
-    roles = [Membership.Role.STEWARD, Membership.Role.HEAD]
-    return is_governance(user) or Membership.objects.current().filter(person=person, role__in=roles).exists()
 
 
 def audit_events_visible(*, user: Any) -> "QuerySet[AuditEvent]":
@@ -198,21 +183,11 @@ class LeftBehindGroup:
     successor: Person | None  # the successor proposed for most of this person's datasets
 
 
-def left_behind_reassignable(*, user: Any, datasets: Iterable[Dataset]) -> set[str]:
-    """Governance may reassign any left-behind dataset; a steward those they may change (their units')."""
-    ids = {str(dataset.pk) for dataset in datasets}
-    if not is_steward(user):
-        return set()
-    if is_governance(user):
-        return ids
-    return set(datasets_by_id(user=user, ids=ids, action="change"))
-
-
 def left_behind_groups(*, user: Any) -> list[LeftBehindGroup]:
     """The Left behind queue as ``user`` may see it, by departed owner, newest departure first."""
     datasets = list(left_behind_datasets(user=user))
     readable = datasets_by_id(user=user, ids=[dataset.pk for dataset in datasets], action="read")
-    changeable = left_behind_reassignable(user=user, datasets=datasets)
+    changeable = datasets_by_id(user=user, ids=[dataset.pk for dataset in datasets], action="reassign")
     groups: dict[Any, LeftBehindGroup] = {}
     for dataset in datasets:
         group = groups.setdefault(dataset.owner_id, LeftBehindGroup(person=dataset.owner, rows=[], successor=None))

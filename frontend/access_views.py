@@ -27,16 +27,13 @@ from access.approvals import (
 from access.grants import grant_create, grant_revoke
 from access.models import AccessRequest, Grant, Person
 from access.org import org_event_apply
-from access.selectors import person_for_user
+from access.selectors import is_governance, is_steward, person_for_user
 from catalog.access_selectors import (
     audit_events_visible,
     dataset_grants,
     datasets_by_id,
     governance_queue,
-    is_governance,
-    is_steward,
     left_behind_groups,
-    left_behind_reassignable,
     org_events_recent,
     org_unit_tree,
     request_history,
@@ -346,7 +343,7 @@ def left_behind_reassign(request: HttpRequest) -> HttpResponse:
     if not is_steward(request.user):
         raise PermissionDenied("Only stewards and catalog governance reassign left-behind datasets.")
     datasets = {str(dataset.pk): dataset for dataset in left_behind_datasets(user=request.user)}
-    allowed = left_behind_reassignable(user=request.user, datasets=datasets.values())
+    allowed = datasets_by_id(user=request.user, ids=datasets, action="reassign")
     form = ReassignForm(request.POST, dataset_choices=[(pk, pk) for pk in sorted(allowed)])
     if not form.is_valid():
         return _left_behind_page(request, form)

@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
@@ -381,6 +382,21 @@ def test_a_steward_of_another_unit_cannot_reassign_foreign_datasets(client, data
     assert response.status_code == 200 and "You cannot reassign one of the selected datasets." in text(response)
     dataset.refresh_from_db()
     assert dataset.owner == owner
+
+
+def test_catalog_governance_reassigns_left_behind_datasets_without_a_unit_role(client, dataset, owner, settings,
+                                                                              departed):
+    governor = make_person("gina", unit=make_unit("Board"), display_name="Gina Governance")
+    governor.user.groups.add(Group.objects.get_or_create(name=settings.KURA_GOVERNANCE_GROUP)[0])
+    client.force_login(governor.user)
+    assert f'value="{dataset.pk}"' in text(client.get(reverse("frontend:left-behind")))
+
+    response = client.post(reverse("frontend:left-behind-reassign"),
+                           {"datasets": [str(dataset.pk)], "new_owner": "proposed", "reason": ""})
+
+    assert response.status_code == 302
+    dataset.refresh_from_db()
+    assert dataset.owner == departed["manager"]
 
 
 # --- audit log --------------------------------------------------------------------------------------------
