@@ -13,7 +13,7 @@ from access.models import AccessRequest, AuditEvent, GovernanceItem, Grant, Memb
 from access.selectors import is_governance, is_steward
 from catalog.models import Dataset
 from catalog.querysets import Action
-from catalog.selectors import left_behind_datasets, proposed_successor
+from catalog.selectors import left_behind_datasets, proposed_successors
 
 
 def audit_events_visible(*, user: Any) -> "QuerySet[AuditEvent]":
@@ -186,18 +186,20 @@ class LeftBehindGroup:
 def left_behind_groups(*, user: Any) -> list[LeftBehindGroup]:
     """The Left behind queue as ``user`` may see it, by departed owner, newest departure first."""
     datasets = list(left_behind_datasets(user=user))
-    readable = datasets_by_id(user=user, ids=[dataset.pk for dataset in datasets], action="read")
-    changeable = datasets_by_id(user=user, ids=[dataset.pk for dataset in datasets], action="reassign")
+    ids = [dataset.pk for dataset in datasets]
+    readable = datasets_by_id(user=user, ids=ids, action="read")
+    changeable = datasets_by_id(user=user, ids=ids, action="reassign")
+    successors = proposed_successors(datasets)
     groups: dict[Any, LeftBehindGroup] = {}
     for dataset in datasets:
         group = groups.setdefault(dataset.owner_id, LeftBehindGroup(person=dataset.owner, rows=[], successor=None))
         group.rows.append(LeftBehindRow(
             dataset=dataset,
             locations=list(dataset.locations.all()) if str(dataset.pk) in readable else None,
-            successor=proposed_successor(dataset),
+            successor=successors[dataset.pk],
             can_reassign=str(dataset.pk) in changeable,
         ))
     for group in groups.values():
-        successors = Counter(row.successor for row in group.rows if row.successor is not None)
-        group.successor = successors.most_common(1)[0][0] if successors else None
+        votes = Counter(row.successor for row in group.rows if row.successor is not None)
+        group.successor = votes.most_common(1)[0][0] if votes else None
     return list(groups.values())

@@ -320,8 +320,7 @@ def grant_revoke_view(request: HttpRequest, slug: str, grant_id: int) -> HttpRes
 def _left_behind_page(request: HttpRequest, form: ReassignForm | None = None) -> HttpResponse:
     groups = left_behind_groups(user=request.user)
     # What each leaver left in storage that no dataset accounts for, listed beside what they owned.
-    findings = {group.person.pk: list(findings_pointing_to(user=request.user, person=group.person)[:10])
-                for group in groups}
+    findings = findings_pointing_to(user=request.user, people=[group.person for group in groups])
     changeable = sorted(str(row.dataset.pk) for group in groups for row in group.rows if row.can_reassign)
     if form is None and changeable:
         form = ReassignForm(dataset_choices=[(pk, pk) for pk in changeable])
