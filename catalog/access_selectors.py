@@ -53,10 +53,6 @@ def requests_awaiting(*, person: Person) -> list[AccessRequest]:
     return [request for request in pending if can_decide(person, request)]
 
 
-def request_target(request: AccessRequest) -> Dataset:
-    return Dataset.objects.get(pk=request.target_id)
-
-
 # --- reads for the access pages (frontend) --------------------------------------------------------------
 
 
