@@ -1,11 +1,8 @@
-from datetime import datetime
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
-from django.db.models import Model, Q, QuerySet
+from django.conf import settings
 
-from access.models import Grant, Membership, OrgUnit, Person
-from access.principals import UnitPrincipal
+from access.models import Membership, OrgUnit, Person
 
 
 def person_for_user(user: Any) -> Person | None:
@@ -19,29 +16,25 @@ def person_for_user(user: Any) -> Person | None:
     return person if isinstance(person, Person) else None
 
 
-def active_people() -> "list[Person]":
-    return list(Person.objects.filter(status=Person.Status.ACTIVE).select_related("user"))
+def is_governance(user: Any) -> bool:
+    if getattr(user, "is_staff", False):
+        return True
+    return bool(getattr(user, "pk", None)) and user.groups.filter(name=settings.KURA_GOVERNANCE_GROUP).exists()
+
+
+def is_steward(user: Any) -> bool:
+    """Catalog governance, or a current steward or head of some unit."""
+    if is_governance(user):
+        return True
+    person = person_for_user(user)
+    return person is not None and stewards_some_unit(person)
+
+
+def stewards_some_unit(person: Person) -> bool:
+    roles = [Membership.Role.STEWARD, Membership.Role.HEAD]
+    return Membership.objects.current().filter(person=person, role__in=roles).exists()
 
 
 def org_units() -> "list[OrgUnit]":
     return list(OrgUnit.objects.filter(status=OrgUnit.Status.ACTIVE))
 
-
-def current_unit_ids(person: Person, at: datetime | None = None) -> "QuerySet[Membership, Any]":
-    """Units the person belongs to now, in any role (a subquery, not a list)."""
-    return Membership.objects.current(at).filter(person=person).values("unit_id")
-
-
-def granted_object_ids(
-    *, principal: Any, model: type[Model], min_level: int, at: datetime | None = None
-) -> "QuerySet[Grant, Any]":
-    """IDs of ``model`` objects the principal holds an active grant of at least ``min_level`` on."""
-    grants = Grant.objects.active(at).filter(target_type=ContentType.objects.get_for_model(model), level__gte=min_level)
-    if isinstance(principal, UnitPrincipal):
-        return grants.filter(grantee_unit=principal.unit).values("target_id")
-    person = principal if isinstance(principal, Person) else person_for_user(principal)
-    if person is None:
-        return grants.none().values("target_id")
-    return grants.filter(Q(grantee_person=person) | Q(grantee_unit__in=current_unit_ids(person, at))).values(
-        "target_id"
-    )

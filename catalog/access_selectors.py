@@ -5,30 +5,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 
 from access.approvals import can_decide
 from access.models import AccessRequest, AuditEvent, GovernanceItem, Grant, Membership, OrgEvent, OrgUnit, Person
-from access.selectors import person_for_user
+from access.selectors import is_governance, is_steward
 from catalog.models import Dataset
 from catalog.querysets import Action
-from catalog.selectors import left_behind_datasets, proposed_successor
-
-
-def is_governance(user: Any) -> bool:
-    if getattr(user, "is_staff", False):
-        return True
-    return bool(getattr(user, "pk", None)) and user.groups.filter(name=settings.KURA_GOVERNANCE_GROUP).exists()
-
-
-def is_steward(user: Any) -> bool:
-    person = person_for_user(user)
-    if person is None:
-        return is_governance(user)
-    roles = [Membership.Role.STEWARD, Membership.Role.HEAD]
-    return is_governance(user) or Membership.objects.current().filter(person=person, role__in=roles).exists()
+from catalog.selectors import left_behind_datasets, proposed_successors
 
 
 def audit_events_visible(*, user: Any) -> "QuerySet[AuditEvent]":
@@ -66,10 +51,6 @@ def requests_awaiting(*, person: Person) -> list[AccessRequest]:
     """Pending requests ``person`` may decide now (resolved per request, as at decision time)."""
     pending = AccessRequest.objects.filter(status=AccessRequest.Status.PENDING).select_related("requester")
     return [request for request in pending if can_decide(person, request)]
-
-
-def request_target(request: AccessRequest) -> Dataset:
-    return Dataset.objects.get(pk=request.target_id)
 
 
 # --- reads for the access pages (frontend) --------------------------------------------------------------
@@ -198,31 +179,23 @@ class LeftBehindGroup:
     successor: Person | None  # the successor proposed for most of this person's datasets
 
 
-def left_behind_reassignable(*, user: Any, datasets: Iterable[Dataset]) -> set[str]:
-    """Governance may reassign any left-behind dataset; a steward those they may change (their units')."""
-    ids = {str(dataset.pk) for dataset in datasets}
-    if not is_steward(user):
-        return set()
-    if is_governance(user):
-        return ids
-    return set(datasets_by_id(user=user, ids=ids, action="change"))
-
-
 def left_behind_groups(*, user: Any) -> list[LeftBehindGroup]:
     """The Left behind queue as ``user`` may see it, by departed owner, newest departure first."""
     datasets = list(left_behind_datasets(user=user))
-    readable = datasets_by_id(user=user, ids=[dataset.pk for dataset in datasets], action="read")
-    changeable = left_behind_reassignable(user=user, datasets=datasets)
+    ids = [dataset.pk for dataset in datasets]
+    readable = datasets_by_id(user=user, ids=ids, action="read")
+    changeable = datasets_by_id(user=user, ids=ids, action="reassign")
+    successors = proposed_successors(datasets)
     groups: dict[Any, LeftBehindGroup] = {}
     for dataset in datasets:
         group = groups.setdefault(dataset.owner_id, LeftBehindGroup(person=dataset.owner, rows=[], successor=None))
         group.rows.append(LeftBehindRow(
             dataset=dataset,
             locations=list(dataset.locations.all()) if str(dataset.pk) in readable else None,
-            successor=proposed_successor(dataset),
+            successor=successors[dataset.pk],
             can_reassign=str(dataset.pk) in changeable,
         ))
     for group in groups.values():
-        successors = Counter(row.successor for row in group.rows if row.successor is not None)
-        group.successor = successors.most_common(1)[0][0] if successors else None
+        votes = Counter(row.successor for row in group.rows if row.successor is not None)
+        group.successor = votes.most_common(1)[0][0] if votes else None
     return list(groups.values())

@@ -6,6 +6,8 @@ Every list, detail, search, count, export and API response starts from
 * ``view`` (metadata): internal datasets for everyone signed in; restricted ones only for people involved.
 * ``read`` (locations, manifests): involved people and holders of a ``read`` grant.
 * ``change``: the owner, the dataset's stewards, stewards/heads of the owning unit, ``manage`` grantees.
+* ``reassign`` (a departed owner's dataset, from Left behind): catalog governance any; otherwise people who
+  steward or head some unit, on the datasets they may ``change``.
 
 "Involved" means any of the ``change`` roles or an active grant at the needed level. Grants are read from
 the ledger with their expiry inside the query, so nothing depends on a cleanup job having run.
@@ -20,13 +22,13 @@ from django.utils import timezone
 
 from access.models import Level
 from access.principals import UnitPrincipal
-from access.selectors import person_for_user
+from access.selectors import is_governance, person_for_user, stewards_some_unit
 from catalog.access_condition import Caller, DatasetAccess
 
 if TYPE_CHECKING:
     from catalog.models import Dataset  # noqa: F401 - used in a string annotation
 
-Action = Literal["view", "read", "change"]
+Action = Literal["view", "read", "change", "reassign"]
 _LEVEL_FOR = {"view": Level.VIEW, "read": Level.READ, "change": Level.MANAGE}
 
 
@@ -58,6 +60,8 @@ class DatasetQuerySet(models.QuerySet["Dataset"]):
             return False
         if getattr(user, "is_staff", False) or getattr(user, "is_superuser", False):
             return True
+        if action == "reassign":
+            return self._reassign_access(user)
         if isinstance(user, UnitPrincipal):
             caller = Caller(unit_id=user.unit.pk)
         else:
@@ -72,6 +76,16 @@ class DatasetQuerySet(models.QuerySet["Dataset"]):
             include_internal=action == "view",
             at=timezone.now(),
         )
+
+    def _reassign_access(self, user: Any) -> "DatasetAccess | bool":
+        """Handing a departed owner's datasets on is stewardship work: not for a unit token (no person), nor for
+        someone who may change a dataset only as its owner or a ``manage`` grantee without stewarding any unit."""
+        if is_governance(user):
+            return True
+        person = person_for_user(user)
+        if person is None or not stewards_some_unit(person):
+            return False
+        return self._access(user, "change")
 
     def count(self) -> int:
         halves = self._split_by_visibility()

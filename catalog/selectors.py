@@ -1,13 +1,13 @@
 """Reads from the catalog. Callers pass the requesting user; visibility is decided by ``restrict``."""
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
 
 from access.approvals import effective_unit
-from access.models import Membership, Person
+from access.models import Membership, OrgUnit, Person
 from catalog.lifecycle import retirement_warnings
 from catalog.lookup_statements import (
     LookupAnswer,
@@ -179,7 +179,7 @@ def left_behind_datasets(*, user: Any) -> "QuerySet[Dataset]":
     return (
         Dataset.objects.restrict(user, "view")
         .filter(owner__status=Person.Status.DEPARTED)
-        .select_related("owner__manager", "owning_unit")
+        .select_related("owner__user", "owner__manager", "owning_unit")
         .prefetch_related("locations")
         .order_by("-owner__departed_at", "slug")
     )
@@ -187,21 +187,35 @@ def left_behind_datasets(*, user: Any) -> "QuerySet[Dataset]":
 
 def proposed_successor(dataset: Dataset) -> Person | None:
     """The departed owner's manager if still here, else a steward (then head) of the owning unit."""
-    manager = dataset.owner.manager
-    if manager is not None and manager.status == Person.Status.ACTIVE:
-        return manager
-    unit = effective_unit(dataset.owning_unit)
-    for role in (Membership.Role.STEWARD, Membership.Role.HEAD):
-        member = (
+    return proposed_successors([dataset])[dataset.pk]
+
+
+def proposed_successors(datasets: Iterable[Dataset]) -> dict[Any, Person | None]:
+    """``proposed_successor`` of each dataset, keyed by id: one query for the units' stewards and heads."""
+    successors: dict[Any, Person | None] = {}
+    units: dict[Any, OrgUnit | None] = {}
+    for dataset in datasets:
+        manager = dataset.owner.manager
+        if manager is not None and manager.status == Person.Status.ACTIVE:
+            successors[dataset.pk] = manager
+        else:
+            units[dataset.pk] = effective_unit(dataset.owning_unit)
+    roles = (Membership.Role.STEWARD, Membership.Role.HEAD)
+    earliest: dict[tuple[Any, str], Person] = {}
+    if units:
+        members = (
             Membership.objects.current()
-            .filter(unit=unit, role=role, person__status=Person.Status.ACTIVE)
+            .filter(unit__in={unit.pk for unit in units.values() if unit is not None}, role__in=roles,
+                    person__status=Person.Status.ACTIVE)
             .select_related("person")
-            .order_by("valid_from")
-            .first()
+            .order_by("valid_from", "pk")
         )
-        if member is not None:
-            return member.person
-    return None
+        for member in members:
+            earliest.setdefault((member.unit_id, member.role), member.person)
+    for pk, unit in units.items():
+        found = [earliest[(unit.pk, role)] for role in roles if unit is not None and (unit.pk, role) in earliest]
+        successors[pk] = found[0] if found else None
+    return successors
 
 
 def visible_tags(*, user: Any) -> "QuerySet[Tag]":

@@ -15,7 +15,7 @@ from catalog.guideline_hooks import current_revision_number, revision_exists
 from catalog.lifecycle import notify_retired
 from catalog.manifests import ManifestEntry, manifest_digest, parse_manifest
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, StorageLocation, Tag
-from catalog.selectors import proposed_successor
+from catalog.selectors import proposed_successors
 from catalog.uris import parse_storage_uri
 from catalog.validators import (
     validate_dataset_slug,
@@ -325,8 +325,9 @@ def datasets_reassign_owner(
         raise ValidationError({"new_owner": "The new owner must be an active person."})
     plan: dict[Person, list[Dataset]] = {}
     orphans = []
+    successors = proposed_successors(datasets) if new_owner is None else {}
     for dataset in datasets:
-        owner = new_owner or proposed_successor(dataset)
+        owner = new_owner or successors[dataset.pk]
         if owner is None:
             orphans.append(f"'{dataset.name}' has no proposed successor: choose a person for it.")
         else:

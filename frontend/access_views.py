@@ -27,16 +27,13 @@ from access.approvals import (
 from access.grants import grant_create, grant_revoke
 from access.models import AccessRequest, Grant, Person
 from access.org import org_event_apply
-from access.selectors import person_for_user
+from access.selectors import is_governance, is_steward, person_for_user
 from catalog.access_selectors import (
     audit_events_visible,
     dataset_grants,
     datasets_by_id,
     governance_queue,
-    is_governance,
-    is_steward,
     left_behind_groups,
-    left_behind_reassignable,
     org_events_recent,
     org_unit_tree,
     request_history,
@@ -323,8 +320,7 @@ def grant_revoke_view(request: HttpRequest, slug: str, grant_id: int) -> HttpRes
 def _left_behind_page(request: HttpRequest, form: ReassignForm | None = None) -> HttpResponse:
     groups = left_behind_groups(user=request.user)
     # What each leaver left in storage that no dataset accounts for, listed beside what they owned.
-    findings = {group.person.pk: list(findings_pointing_to(user=request.user, person=group.person)[:10])
-                for group in groups}
+    findings = findings_pointing_to(user=request.user, people=[group.person for group in groups])
     changeable = sorted(str(row.dataset.pk) for group in groups for row in group.rows if row.can_reassign)
     if form is None and changeable:
         form = ReassignForm(dataset_choices=[(pk, pk) for pk in changeable])
@@ -346,7 +342,7 @@ def left_behind_reassign(request: HttpRequest) -> HttpResponse:
     if not is_steward(request.user):
         raise PermissionDenied("Only stewards and catalog governance reassign left-behind datasets.")
     datasets = {str(dataset.pk): dataset for dataset in left_behind_datasets(user=request.user)}
-    allowed = left_behind_reassignable(user=request.user, datasets=datasets.values())
+    allowed = datasets_by_id(user=request.user, ids=datasets, action="reassign")
     form = ReassignForm(request.POST, dataset_choices=[(pk, pk) for pk in sorted(allowed)])
     if not form.is_valid():
         return _left_behind_page(request, form)

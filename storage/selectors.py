@@ -1,11 +1,14 @@
 """Reads for connections, scan runs and findings. Findings are for staff, stewards and governance, plus
 whoever a finding is assigned to or was claimed by."""
 
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum, TextField
-from django.db.models.functions import Cast
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, QuerySet, Sum, TextField, Window
+from django.db.models.functions import Cast, RowNumber
 from django.utils import timezone
 
 from access.models import Person
@@ -117,14 +120,42 @@ def dvc_remote_open_findings(*, user: Any, connection: StorageConnection) -> "Qu
     )
 
 
-def findings_pointing_to(*, user: Any, person: Person) -> "QuerySet[Finding]":
-    """Open findings whose evidence names ``person``: the store's owner of the data, a DVC commit author, or a
-    hint such as "the path names 'amara' (Amara Okafor)". What a leaver left in storage besides datasets."""
-    named = Q(storage_owner__iexact=person.user.username) | Q(storage_owner__istartswith=person.display_name)
-    return (
+def findings_pointing_to(*, user: Any, people: Sequence[Person], limit: int = 10) -> dict[Any, list[Finding]]:
+    """Open findings whose evidence names each of ``people``: the store's owner of the data, a DVC commit author,
+    or a hint such as "the path names 'amara' (Amara Okafor)". What leavers left in storage besides datasets.
+
+    The ``limit`` largest per person, keyed by person id, in one query however many people are asked about.
+    """
+    if not people:
+        return {}
+    names = {f"names_{person.pk}": ExpressionWrapper(_names(person), output_field=BooleanField()) for person in people}
+    ranks = {
+        f"rank_{person.pk}": Window(RowNumber(), partition_by=F(f"names_{person.pk}"),
+                                    order_by=[F("total_bytes").desc(), F("uri"), F("pk")])
+        for person in people
+    }
+    findings = (
         finding_list(user=user)
         .filter(status__in=Finding.OPEN_STATUSES)
         .annotate(hint_text=Cast("hints", TextField()))
-        .filter(named | Q(hint_text__icontains=f"({person.display_name})"))
-        .order_by("-total_bytes")
+        .annotate(**names)
+        .filter(reduce(operator.or_, (Q(**{name: True}) for name in names)))
+        .annotate(**ranks)
+        .filter(reduce(operator.or_, (Q(**{f"names_{p.pk}": True, f"rank_{p.pk}__lte": limit}) for p in people)))
+        .order_by("-total_bytes", "uri", "pk")
+    )
+    found: dict[Any, list[Finding]] = {person.pk: [] for person in people}
+    for finding in findings:
+        for person in people:
+            if getattr(finding, f"names_{person.pk}") and getattr(finding, f"rank_{person.pk}") <= limit:
+                found[person.pk].append(finding)
+    return found
+
+
+def _names(person: Person) -> Q:
+    """Evidence naming ``person``; reads the ``hint_text`` annotation (the hints as text)."""
+    return (
+        Q(storage_owner__iexact=person.user.username)
+        | Q(storage_owner__istartswith=person.display_name)
+        | Q(hint_text__icontains=f"({person.display_name})")
     )

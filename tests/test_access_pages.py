@@ -5,6 +5,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,7 +17,9 @@ from access.models import AccessRequest, AuditEvent, GovernanceItem, Grant, Leve
 from access.org import membership_start
 from catalog.models import Dataset
 from catalog.services import LocationSpec
+from storage.models import Finding, StorageConnection
 from tests.factories import grant, make_dataset, make_person, make_unit
+from tests.storage_support import make_local_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -381,6 +386,84 @@ def test_a_steward_of_another_unit_cannot_reassign_foreign_datasets(client, data
     assert response.status_code == 200 and "You cannot reassign one of the selected datasets." in text(response)
     dataset.refresh_from_db()
     assert dataset.owner == owner
+
+
+def test_catalog_governance_reassigns_left_behind_datasets_without_a_unit_role(client, dataset, owner, settings,
+                                                                              departed):
+    governor = make_person("gina", unit=make_unit("Board"), display_name="Gina Governance")
+    governor.user.groups.add(Group.objects.get_or_create(name=settings.KURA_GOVERNANCE_GROUP)[0])
+    client.force_login(governor.user)
+    assert f'value="{dataset.pk}"' in text(client.get(reverse("frontend:left-behind")))
+
+    response = client.post(reverse("frontend:left-behind-reassign"),
+                           {"datasets": [str(dataset.pk)], "new_owner": "proposed", "reason": ""})
+
+    assert response.status_code == 302
+    dataset.refresh_from_db()
+    assert dataset.owner == departed["manager"]
+
+
+def _leave_with_datasets_and_findings(number: int, connection: StorageConnection) -> None:
+    """A leaver without a manager (the successor comes from their unit's steward), owning two datasets, whom
+    two open storage findings name: one as the store's owner, one in a hint."""
+    unit = make_unit(f"Unit {number}")
+    membership_start(person=make_person(f"steward{number}", unit=unit), unit=unit, role=Membership.Role.STEWARD)
+    leaver = make_person(f"leaver{number}", unit=unit, display_name=f"Leaver {number}")
+    for _ in range(2):
+        make_dataset(leaver)
+    Finding.objects.create(connection=connection, kind=Finding.Kind.UNREGISTERED, key=f"owned-{number}",
+                           uri=f"file:///share/owned-{number}/", storage_owner=leaver.user.username, total_bytes=10)
+    Finding.objects.create(connection=connection, kind=Finding.Kind.UNREGISTERED, key=f"named-{number}",
+                           uri=f"file:///share/tmp-{number}/", total_bytes=5,
+                           hints=[f"The path names 'leaver{number}' ({leaver.display_name})."])
+    person_depart(person=leaver, actor=None)
+
+
+def test_left_behind_costs_the_same_queries_for_one_leaver_or_many(client, storage_settings, tmp_path):
+    connection = make_local_connection([str(tmp_path / "mnt")], name="nas")
+    client.force_login(make_person("ada", unit=make_unit("Platform"), staff=True).user)
+    url = reverse("frontend:left-behind")
+    _leave_with_datasets_and_findings(1, connection)
+    with CaptureQueriesContext(db_connection) as one_leaver:
+        page = text(client.get(url))
+    assert "Leaver 1" in page and "file:///share/tmp-1/" in page and "Steward" in page
+
+    for number in range(2, 6):
+        _leave_with_datasets_and_findings(number, connection)
+    with CaptureQueriesContext(db_connection) as five_leavers:
+        page = text(client.get(url))
+
+    assert all(f"file:///share/owned-{number}/" in page for number in range(1, 6))
+    assert page.count("Also in storage, pointing to") == 5
+    assert len(five_leavers.captured_queries) == len(one_leaver.captured_queries)
+
+
+def test_left_behind_lists_each_leavers_ten_largest_findings(client, storage_settings, tmp_path, unit, steward):
+    connection = make_local_connection([str(tmp_path / "mnt")], name="nas")
+    ana = make_person("ana", unit=unit, display_name="Ana Alvarez")
+    bo = make_person("bo", unit=unit, display_name="Bo Berg")
+    for person in (ana, bo):
+        make_dataset(person)
+    for size in range(1, 13):  # twelve findings name Ana, by the store's owner of the data
+        Finding.objects.create(connection=connection, kind=Finding.Kind.UNREGISTERED, key=f"ana-{size}",
+                               uri=f"file:///share/ana-{size:02d}/", storage_owner="ana", total_bytes=size)
+    Finding.objects.create(connection=connection, kind=Finding.Kind.UNREGISTERED, key="shared", uri="file:///share/x/",
+                           storage_owner="bo", hints=["The path names 'ana' (Ana Alvarez)."], total_bytes=7)
+    Finding.objects.create(connection=connection, kind=Finding.Kind.UNREGISTERED, key="closed", uri="file:///c/",
+                           storage_owner="bo", status=Finding.Status.RESOLVED)
+    for person in (ana, bo):
+        person_depart(person=person, actor=None)
+    client.force_login(steward.user)
+
+    page = text(client.get(reverse("frontend:left-behind")))
+
+    ana_part, bo_part = page.split("pointing to Ana Alvarez")[1], page.split("pointing to Bo Berg")[1]
+    ana_part, bo_part = ana_part.split("</ul>")[0], bo_part.split("</ul>")[0]
+    listed = ana_part.split("<li>")[1:]
+    assert len(listed) == 10  # the ten largest of the thirteen naming her, largest first
+    assert "ana-12/" in listed[0] and "ana-11/" in listed[1] and "ana-04/" in listed[9] and "ana-03/" not in ana_part
+    assert "file:///share/x/" in ana_part  # named by a hint, 7 bytes: among Ana's ten largest
+    assert "file:///share/x/" in bo_part and "file:///c/" not in page  # Bo's too; a resolved finding is not open
 
 
 # --- audit log --------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, Group
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -142,6 +142,31 @@ def test_a_suspended_or_future_grant_gives_nothing(world):
     assert Dataset.objects.restrict(person.user, "read").filter(pk=restricted.pk).exists()
 
 
+def test_who_may_reassign_a_departed_owners_dataset(world, settings):
+    # Left behind's reassignment is stewardship work: governance any dataset, a steward or head what they may
+    # change; someone who may change a dataset without stewarding a unit (its owner, a manage grantee) may not.
+    people, restricted = world["people"], world["restricted"]
+    governor = make_person("governor", unit=make_unit("Board"))
+    governor.user.groups.add(Group.objects.get_or_create(name=settings.KURA_GOVERNANCE_GROUP)[0])
+    manager = make_person("manager", unit=make_unit("Legal"))
+    grant(restricted, manager, Level.MANAGE)
+    elsewhere = make_person("elsewhere", unit=make_unit("Finance"))
+    membership_start(person=elsewhere, unit=elsewhere.primary_unit, role=Membership.Role.HEAD)
+    grant(restricted, elsewhere, Level.MANAGE)
+    unit = Grant.objects.get(grantee_unit__isnull=False).grantee_unit
+    unit_token = UnitPrincipal(unit, token_create(name="unit", owner_unit=unit).token)
+
+    def reassignable(user):
+        return set(Dataset.objects.restrict(user, "reassign").values_list("slug", flat=True))
+
+    everything = {"restricted-set", "internal-set"}
+    for user in (people["steward"].user, people["staff"].user, governor.user):
+        assert reassignable(user) == everything, user
+    assert reassignable(elsewhere.user) == {"restricted-set"}
+    for user in (people["owner"].user, manager.user, people["unit_grant"].user, unit_token, AnonymousUser()):
+        assert reassignable(user) == set(), user
+
+
 @pytest.mark.parametrize("role", [role for role in ROLES if EXPECTED[role] is not None])
 def test_counts_agree_with_the_rows(world, role):
     # A view restriction is counted in two halves (internal, the rest); the sum must be the rows listed.
@@ -218,7 +243,7 @@ def test_read_only_token_cannot_write_anywhere(world):
         assert response.json()["error"]["code"] == "token_read_only"
 
 
-@pytest.mark.parametrize("action", ["view", "read", "change"])
+@pytest.mark.parametrize("action", ["view", "read", "change", "reassign"])
 def test_restrict_as_sql_selects_what_restrict_selects(world, action):
     """Hot statements written out by hand embed restrict's condition as SQL: same datasets for every caller."""
     unit = Grant.objects.get(grantee_unit__isnull=False).grantee_unit

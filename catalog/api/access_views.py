@@ -16,11 +16,10 @@ from access.approvals import access_request_create, access_request_decide, acces
 from access.grants import grant_create, grant_revoke
 from access.leavers import person_depart
 from access.models import AccessRequest, AuditEvent, Grant, OrgUnit, Person
-from access.selectors import person_for_user
+from access.selectors import is_steward, person_for_user
 from catalog.access_selectors import (
     audit_events_visible,
     dataset_grants,
-    is_steward,
     requests_awaiting,
     requests_of,
 )

@@ -60,13 +60,6 @@ class DatasetListSerializer(serializers.ModelSerializer):
         return reverse("api-dataset-detail", kwargs={"slug": dataset.slug})
 
 
-class DeprecationSerializer(serializers.Serializer):
-    note = serializers.CharField()
-    deprecated_at = serializers.DateTimeField(allow_null=True)
-    sunset_at = serializers.DateTimeField(allow_null=True)
-    superseded_by = serializers.CharField(allow_null=True)
-
-
 class DatasetDetailSerializer(DatasetListSerializer):
     description = serializers.CharField()
     stewards = PersonRefSerializer(many=True)
@@ -171,12 +164,6 @@ class DatasetWriteSerializer(serializers.Serializer):
     locations = LocationInputSerializer(many=True, required=False, default=list)
     deprecation_note = serializers.CharField(required=False, allow_blank=True, default="")
     sunset_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-
-
-class ManifestEntryInputSerializer(serializers.Serializer):
-    path = serializers.CharField()
-    size = serializers.IntegerField()
-    hash = serializers.CharField()
 
 
 class VersionCreateSerializer(serializers.Serializer):

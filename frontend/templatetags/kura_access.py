@@ -4,7 +4,7 @@ from typing import Any
 
 from django import template
 
-from catalog.access_selectors import is_governance, is_steward
+from access.selectors import is_governance, is_steward
 
 register = template.Library()
 
