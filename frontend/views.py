@@ -3,7 +3,7 @@ from typing import Any, cast
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Page, Paginator
 from django.db import transaction
 from django.http import (
     Http404,
@@ -27,11 +27,13 @@ from catalog.exports import dataset_csv_lines
 from catalog.filtersets import DatasetFilterSet
 from catalog.models import Dataset, StorageLocation
 from catalog.querysets import DatasetQuerySet
+from catalog.search import search_terms
 from catalog.selectors import (
     DatasetNotFound,
     VersionNotFound,
     dataset_can_change,
     dataset_can_read_data,
+    dataset_list_rows,
     dataset_resolve,
     deprecation_warnings,
     latest_version_labels,
@@ -45,7 +47,7 @@ from catalog.selectors import (
 from catalog.services import LocationSpec, dataset_create, dataset_update
 from frontend.access_forms import LEVEL_HELP, AccessRequestForm
 from frontend.forms import DatasetForm, LocationFormSet, apply_service_errors
-from kura.keyset import keys_of, rows_in_key_order
+from kura.keyset import keys_of, page_counted_along
 
 PAGE_SIZE = 25
 
@@ -72,8 +74,8 @@ def _filter_params(request: HttpRequest) -> QueryDict | None:
 def dataset_list(request: HttpRequest) -> HttpResponse:
     filterset, queryset = _filtered_datasets(request)
     params = _filter_params(request)
-    page = Paginator(keys_of(queryset), PAGE_SIZE).get_page(request.GET.get("page"))
-    datasets = rows_in_key_order(queryset, page.object_list)
+    page = _list_page(request, queryset)
+    datasets = dataset_list_rows(page.object_list)
     context = {
         "filterset": filterset,
         "filtering": params is not None and any(key != "page" for key in params),
@@ -92,6 +94,17 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])  # the same URL answers with a fragment or a page
     return response
+
+
+def _list_page(request: HttpRequest, queryset: DatasetQuerySet) -> Page:
+    number = request.GET.get("page")
+    if search_terms(request.GET.get("search", "")):
+        # A search sorts all its matches anyway: the total comes along with the page's keys.
+        try:
+            return page_counted_along(queryset, int(number or 1), PAGE_SIZE)
+        except (ValueError, EmptyPage):
+            pass  # not a page number, or past the end: the paginator picks the page to show instead
+    return Paginator(keys_of(queryset), PAGE_SIZE).get_page(number)
 
 
 @login_required

@@ -2,6 +2,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
@@ -27,6 +28,7 @@ from catalog.api.serializers import (
 from catalog.filtersets import DatasetFilterSet
 from catalog.lookup_statements import dataset_locations
 from catalog.models import Dataset, DatasetVersion
+from catalog.search import search_terms
 from catalog.selectors import (
     RESOLVE_RELATED,
     DatasetNotFound,
@@ -34,6 +36,7 @@ from catalog.selectors import (
     dataset_can_change,
     dataset_can_read_data,
     dataset_list,
+    dataset_list_rows,
     dataset_resolve,
     dataset_resolve_for_lookup,
     deprecation_warnings,
@@ -48,6 +51,15 @@ from kura.api.pagination import KeysFirstPagination
 ALLOW_ARCHIVED = OpenApiParameter(
     "allow_archived", OpenApiTypes.BOOL, description="Answer for an archived dataset instead of 410."
 )
+
+
+class DatasetPagination(KeysFirstPagination):
+    def rows_of(self, queryset: "QuerySet[Any, Any]", keys: list[Any]) -> list[Any]:
+        return dataset_list_rows(keys)
+
+    def counts_along(self, request: Request) -> bool:
+        # A search sorts all its matches to pick a page; without one, DatasetQuerySet.count has a fast path.
+        return bool(search_terms(request.query_params.get("search", "")))
 
 
 def _resolve_or_404(
@@ -91,7 +103,7 @@ def _location_specs(raw: list[dict[str, Any]]) -> list[LocationSpec]:
 )
 class DatasetViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = DatasetListSerializer
-    pagination_class = KeysFirstPagination
+    pagination_class = DatasetPagination
     filterset_class = DatasetFilterSet
     lookup_field = "slug"
     lookup_value_regex = "[^/]+"

@@ -1,0 +1,87 @@
+"""Search result pages: the total counted in the same statement as the page's keys, the rows loaded by key."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.factories import bearer, make_dataset
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def radar_sets(owner, colleague):
+    hidden = make_dataset(owner, slug="radar-hidden", name="Radar hidden", visibility="restricted")
+    names = [f"Radar set {letter}" for letter in "edcbaGF"]  # case-insensitive order: a b c d e F G
+    for name in names:
+        make_dataset(owner, slug=name.lower().replace(" ", "-"), name=name)
+    make_dataset(owner, slug="lidar-only", name="Lidar only")
+    return hidden
+
+
+def _slugs(body):
+    return [item["slug"] for item in body["results"]]
+
+
+def test_search_pages_count_and_order_in_name_order(api, colleague, radar_sets):
+    api.credentials(HTTP_AUTHORIZATION=bearer(colleague))
+
+    first = api.get("/api/v1/datasets/", {"search": "radar", "page_size": 3}).json()
+    second = api.get("/api/v1/datasets/", {"search": "radar", "page_size": 3, "page": 2}).json()
+    third = api.get("/api/v1/datasets/", {"search": "radar", "page_size": 3, "page": 3}).json()
+    last = api.get("/api/v1/datasets/", {"search": "radar", "page_size": 3, "page": "last"}).json()
+
+    assert first["count"] == second["count"] == third["count"] == 7  # the restricted one is not counted
+    assert _slugs(first) == ["radar-set-a", "radar-set-b", "radar-set-c"]
+    assert _slugs(second) == ["radar-set-d", "radar-set-e", "radar-set-f"]
+    assert _slugs(third) == _slugs(last) == ["radar-set-g"]
+    assert first["previous"] is None and "page=2" in first["next"]
+    assert third["next"] is None and third["previous"]
+    assert first["results"][0]["owner"]["username"] == "olivia"  # list data loaded with the rows
+
+
+def test_search_page_counts_along_with_its_keys(api, colleague, radar_sets):
+    api.credentials(HTTP_AUTHORIZATION=bearer(colleague))
+    api.get("/api/v1/datasets/", {"search": "radar"})  # the token's first use also stamps it
+
+    with CaptureQueriesContext(connection) as captured:
+        body = api.get("/api/v1/datasets/", {"search": "radar"}).json()
+
+    statements = [query["sql"] for query in captured]
+    assert body["count"] == 7
+    assert not any("COUNT(*) AS" in sql for sql in statements), statements
+    assert sum("COUNT(*) OVER ()" in sql for sql in statements) == 1
+    page_rows = [sql for sql in statements if '"catalog_dataset"."purpose"' in sql]
+    assert page_rows and "to_tsvector" not in page_rows[0]  # loaded by key, the search not run again
+
+
+def test_search_without_matches_and_bad_pages(api, colleague, radar_sets):
+    api.credentials(HTTP_AUTHORIZATION=bearer(colleague))
+
+    empty = api.get("/api/v1/datasets/", {"search": "sonar"})
+    beyond = api.get("/api/v1/datasets/", {"search": "radar", "page": 9})
+    not_a_number = api.get("/api/v1/datasets/", {"search": "radar", "page": "two"})
+    no_terms = api.get("/api/v1/datasets/", {"search": "!!!"})
+
+    assert empty.status_code == 200 and empty.json()["count"] == 0 and empty.json()["results"] == []
+    assert beyond.status_code == 404 and beyond.json()["error"]["message"] == "Invalid page."
+    assert not_a_number.status_code == 404
+    assert no_terms.status_code == 200 and no_terms.json()["count"] == 8  # every visible dataset
+
+
+def test_browser_search_pages(client, colleague, radar_sets, settings):
+    client.force_login(colleague.user)
+    url = reverse("frontend:dataset-list")
+
+    first = client.get(url, {"search": "radar"})
+    beyond = client.get(url, {"search": "radar", "page": 40})
+    garbled = client.get(url, {"search": "radar", "page": "x"})
+
+    assert [dataset.slug for dataset in first.context["datasets"]][:2] == ["radar-set-a", "radar-set-b"]
+    assert first.context["page"].paginator.count == 7
+    assert beyond.context["page"].number == 1  # the last page of one
+    assert [dataset.slug for dataset in garbled.context["datasets"]] == [
+        dataset.slug for dataset in first.context["datasets"]
+    ]
+    assert "radar-hidden" not in first.content.decode()
