@@ -7,6 +7,7 @@ closes itself only where this run actually looked: data behind a failed shard is
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -113,13 +114,17 @@ class Reconciler:
         self.existing = {finding.key: finding for finding in self.connection.findings.all()}
         self.seen: set[str] = set()
         self.seen_unchanged: list[int] = []
+
+    @cached_property
+    def coverage(self) -> list[RootCoverage]:
+        """What the run verified below each root. Read on first use: a DVC remote's findings never need it."""
         lister = lister_for(self.connection)
         shards_by_root: dict[str, dict[tuple[str, bool], ScanShard]] = {}
-        for shard in run.shards.all():
+        for shard in self.run.shards.all():
             shards_by_root.setdefault(shard.root, {})[(shard.prefix, shard.top_level_only)] = shard
-        self.coverage = [
+        return [
             RootCoverage(root, location_index(self.connection, root, lister.root_uri(root)),
-                         shards_by_root.get(root, {}), run.source == ScanRun.Source.INVENTORY)
+                         shards_by_root.get(root, {}), self.run.source == ScanRun.Source.INVENTORY)
             for root in self.connection.roots
         ]
 
