@@ -34,6 +34,7 @@ from storage.selectors import (
     finding_list,
     run_list,
     run_progress,
+    run_progress_by_run,
 )
 from storage.services import (
     connection_create,
@@ -164,9 +165,10 @@ def scans(request: HttpRequest) -> HttpResponse:
     if not can_triage_findings(request.user):
         raise PermissionDenied("Scans are for stewards and staff.")
     runs = list(run_list(user=request.user)[:30])
+    progress = run_progress_by_run(runs)
     connections = list(connection_list(user=request.user))  # none for non-staff
     context = {
-        "rows": [(run, run_progress(run)) for run in runs],
+        "rows": [(run, progress[run.pk]) for run in runs],
         "connections": connections,
         "may_start": can_manage_connections(request.user),
         "polling": any(not run.is_finished for run in runs),

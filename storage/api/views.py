@@ -33,6 +33,7 @@ from storage.selectors import (
     finding_filter,
     finding_list,
     run_list,
+    run_progress_by_run,
 )
 from storage.services import connection_create, finding_assign, finding_claim, finding_dismiss
 
@@ -109,8 +110,9 @@ class ScanRunListView(GenericAPIView):
             runs = runs.filter(connection__name=request.query_params["connection"])
         if request.query_params.get("status"):
             runs = runs.filter(status=request.query_params["status"])
-        page = self.paginate_queryset(runs)
-        return self.get_paginated_response(ScanRunSerializer(page, many=True).data)
+        page = self.paginate_queryset(runs) or []
+        serializer = ScanRunSerializer(page, many=True, context={"progress": run_progress_by_run(page)})
+        return self.get_paginated_response(serializer.data)
 
 
 class ScanRunDetailView(APIView):
