@@ -90,9 +90,9 @@ def test_only_those_who_triage_assign_or_dismiss_whoever_calls_the_service(scann
     export = _finding(scanned, "tmp-amara-export")
     staff = make_person("boss", staff=True, unit=owner.primary_unit)
 
-    with pytest.raises(PermissionDenied, match="Only stewards, governance and staff assign findings."):
+    with pytest.raises(PermissionDenied, match="Only stewards, governance and staff assign findings"):
         finding_assign(finding=export, actor=owner, assignee=colleague)
-    with pytest.raises(PermissionDenied, match="Only stewards, governance and staff dismiss findings."):
+    with pytest.raises(PermissionDenied, match="Only stewards, governance and staff dismiss findings"):
         finding_dismiss(finding=export, actor=colleague, reason="Not mine to keep.")
     export.refresh_from_db()
     assert export.status == Finding.Status.OPEN and not AuditEvent.objects.filter(action__startswith="storage.finding")

@@ -3,7 +3,6 @@
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
@@ -13,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.models import OrgUnit, Person
-from access.selectors import person_for_user
+from access.selectors import person_by_handle, person_for_user
 from kura.api.errors import NOT_FOUND_MESSAGE
 from storage.api.serializers import (
     AssignSerializer,
@@ -180,7 +179,7 @@ class FindingAssignView(APIView):
         serializer = AssignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         who = serializer.validated_data["person"]
-        assignee = Person.objects.filter(Q(external_id=who) | Q(user__username=who)).first()
+        assignee = person_by_handle(who)
         if assignee is None:
             raise exceptions.ValidationError({"person": ["No such person."]})
         finding = finding_assign(finding=finding, actor=_actor(request), assignee=assignee,
