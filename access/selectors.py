@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 
 from access.models import Membership, OrgUnit, Person
 
@@ -14,6 +15,11 @@ def person_for_user(user: Any) -> Person | None:
     except Person.DoesNotExist:
         return None
     return person if isinstance(person, Person) else None
+
+
+def person_by_handle(handle: str) -> Person | None:
+    """The person a request names by external id or username (the API and commands accept either)."""
+    return Person.objects.filter(Q(external_id=handle) | Q(user__username=handle)).first()
 
 
 def is_governance(user: Any) -> bool:

@@ -13,11 +13,11 @@ from typing import NamedTuple, cast
 
 from catalog.models import StorageLocation
 from catalog.uris import parse_storage_uri
+from storage.figures import SAMPLE_KEYS, GroupFigures, add_to_aggregate
 from storage.listers.base import ObjectBatch, dvc_like_count
 from storage.listers.s3 import split_root
 from storage.models import ScanAggregate, StorageConnection
 
-SAMPLE_KEYS = 5
 MAX_OWNERS = 20
 
 
@@ -172,18 +172,17 @@ class Totals:
         self.dvc_like += figures.dvc_like
 
     def merge_into(self, row: ScanAggregate) -> None:
-        row.object_count += self.objects
-        row.byte_count += self.bytes
-        oldest = datetime.fromtimestamp(self.oldest, tz=UTC) if self.oldest is not None else None
-        newest = datetime.fromtimestamp(self.newest, tz=UTC) if self.newest is not None else None
-        if oldest is not None and (row.oldest is None or oldest < row.oldest):
-            row.oldest = oldest
-        if newest is not None and (row.newest is None or newest > row.newest):
-            row.newest, row.newest_owner = newest, self.newest_owner
+        part = GroupFigures(objects=self.objects, bytes=self.bytes, oldest=_as_datetime(self.oldest),
+                            newest=_as_datetime(self.newest), samples=self.samples)
+        if add_to_aggregate(row, part):
+            row.newest_owner = self.newest_owner
         owners = Counter(row.owners)
         for owner, count in self.owners.items():
             if owner in owners or len(owners) < MAX_OWNERS:
                 owners[owner] += count
         row.owners = dict(owners)
-        row.sample_keys = (list(row.sample_keys) + self.samples)[:SAMPLE_KEYS]
         row.dvc_like += self.dvc_like
+
+
+def _as_datetime(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp is not None else None

@@ -6,8 +6,8 @@ closes itself only where this run actually looked: data behind a failed shard is
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from access.models import Person
 from catalog.models import Dataset, StorageLocation
-from storage.aggregation import SAMPLE_KEYS, LocationIndex, location_index
+from storage.aggregation import LocationIndex, location_index
+from storage.figures import GroupFigures
 from storage.listers import lister_for
 from storage.models import Finding, ScanAggregate, ScanRun, ScanShard, StorageConnection
 
@@ -56,15 +57,10 @@ class RootCoverage:
 
 
 @dataclass
-class Group:
+class Group(GroupFigures):
     uri: str
-    objects: int = 0
-    bytes: int = 0
-    oldest: datetime | None = None
-    newest: datetime | None = None
     newest_owner: str = ""
-    owners: dict[str, int] | None = None
-    samples: list[str] | None = None
+    owners: dict[str, int] = field(default_factory=dict)
     dvc_like: int = 0
 
 
@@ -76,17 +72,11 @@ def _groups(run: ScanRun) -> Iterator[Group]:
         if current is None or current.uri != row.uri:
             if current is not None:
                 yield current
-            current = Group(row.uri, owners={}, samples=[])
-        current.objects += row.object_count
-        current.bytes += row.byte_count
-        if row.oldest and (current.oldest is None or row.oldest < current.oldest):
-            current.oldest = row.oldest
-        if row.newest and (current.newest is None or row.newest > current.newest):
-            current.newest, current.newest_owner = row.newest, row.newest_owner
-        assert current.owners is not None and current.samples is not None
-        for owner, count in row.owners.items():
+            current = Group(row.uri)
+        if current.add(GroupFigures.of_aggregate(row)):
+            current.newest_owner = row.newest_owner
+        for owner, count in row.owners.items():  # no cap here: each shard capped its own list
             current.owners[owner] = current.owners.get(owner, 0) + count
-        current.samples = (current.samples + row.sample_keys)[:SAMPLE_KEYS]
         current.dvc_like += row.dvc_like
     if current is not None:
         yield current
@@ -124,13 +114,17 @@ class Reconciler:
         self.existing = {finding.key: finding for finding in self.connection.findings.all()}
         self.seen: set[str] = set()
         self.seen_unchanged: list[int] = []
+
+    @cached_property
+    def coverage(self) -> list[RootCoverage]:
+        """What the run verified below each root. Read on first use: a DVC remote's findings never need it."""
         lister = lister_for(self.connection)
         shards_by_root: dict[str, dict[tuple[str, bool], ScanShard]] = {}
-        for shard in run.shards.all():
+        for shard in self.run.shards.all():
             shards_by_root.setdefault(shard.root, {})[(shard.prefix, shard.top_level_only)] = shard
-        self.coverage = [
+        return [
             RootCoverage(root, location_index(self.connection, root, lister.root_uri(root)),
-                         shards_by_root.get(root, {}), run.source == ScanRun.Source.INVENTORY)
+                         shards_by_root.get(root, {}), self.run.source == ScanRun.Source.INVENTORY)
             for root in self.connection.roots
         ]
 
@@ -142,14 +136,14 @@ class Reconciler:
                                              first_seen_at=self.now, last_seen_at=self.now, **values)
             self.existing[key] = finding
             return finding
-        if finding.status != Finding.Status.RESOLVED and all(_unchanged(finding, field, value)
-                                                             for field, value in values.items()):
+        if finding.status != Finding.Status.RESOLVED and all(_unchanged(finding, name, value)
+                                                             for name, value in values.items()):
             # Seen again as it was: one UPDATE for all of those in finish(), not a save() each.
             finding.last_seen_at, finding.last_run = self.now, self.run
             self.seen_unchanged.append(finding.pk)
             return finding
-        for field, value in values.items():
-            setattr(finding, field, value)
+        for name, value in values.items():
+            setattr(finding, name, value)
         finding.last_seen_at, finding.last_run = self.now, self.run
         if finding.status == Finding.Status.RESOLVED:  # it came back
             finding.status, finding.closed_at, finding.resolution = Finding.Status.OPEN, None, ""
@@ -176,13 +170,13 @@ class Reconciler:
     def unregistered(self) -> None:
         names = PeopleNames()
         for group in _groups(self.run):
-            owners = group.owners or {}
+            owners = group.owners
             located = self.coverage_of(group.uri)
             hints = names.hints(group, len(located[0].index.root_uri) if located else 0)
             self.upsert(
                 f"unregistered:{group.uri}", Finding.Kind.UNREGISTERED, uri=group.uri, object_count=group.objects,
                 total_bytes=group.bytes, oldest_modified=group.oldest, newest_modified=group.newest,
-                sample_keys=group.samples or [], storage_owner=max(owners, key=lambda o: owners[o]) if owners else "",
+                sample_keys=group.samples, storage_owner=max(owners, key=lambda o: owners[o]) if owners else "",
                 hints=hints, message="",
             )
         for key, finding in self.existing.items():

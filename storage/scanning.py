@@ -33,6 +33,7 @@ from storage.dvc.remote_scan import (
     shard_head,
     totals_key,
 )
+from storage.figures import GroupFigures, add_to_aggregate, is_later
 from storage.listers import Lister, ListingError, ObjectBatch, ShardSpec, lister_for
 from storage.models import DvcScanAggregate, ScanAggregate, ScanRun, ScanShard, StorageConnection
 from storage.reconcile import reconcile_run
@@ -348,17 +349,11 @@ def _write_aggregates(model: type[_Aggregate], rows: list[_Aggregate], fields: l
 
 
 def _merge_dvc_totals(totals: DvcTotals, row: DvcScanAggregate) -> None:
-    row.object_count += totals.objects
-    row.byte_count += totals.bytes
-    oldest, newest = as_datetime(totals.oldest), as_datetime(totals.newest)
-    if oldest is not None and (row.oldest is None or oldest < row.oldest):
-        row.oldest = oldest
-    if newest is not None and (row.newest is None or newest > row.newest):
-        row.newest = newest
+    add_to_aggregate(row, GroupFigures(objects=totals.objects, bytes=totals.bytes, oldest=as_datetime(totals.oldest),
+                                       newest=as_datetime(totals.newest), samples=totals.samples))
     last = totals.last
-    if last is not None and (row.last_authored_at is None or last.authored_at > row.last_authored_at):
+    if last is not None and is_later(last.authored_at, row.last_authored_at):
         row.last_commit, row.last_author, row.last_authored_at = last.commit, last.author[:255], last.authored_at
-    row.sample_keys = (list(row.sample_keys) + totals.samples)[:5]
 
 
 _INDEX_CACHE: dict[tuple[int, str], LocationIndex] = {}

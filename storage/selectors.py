@@ -4,6 +4,7 @@ whoever a finding is assigned to or was claimed by."""
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import reduce
 from typing import Any
 
@@ -15,7 +16,7 @@ from access.models import Person
 from access.selectors import person_for_user
 from catalog.access_selectors import is_steward
 from catalog.models import Dataset
-from storage.models import Finding, ScanRun, StorageConnection
+from storage.models import Finding, ScanRun, ScanShard, StorageConnection
 
 
 def can_manage_connections(user: Any) -> bool:
@@ -77,20 +78,35 @@ class RunProgress:
     eta_seconds: float | None
 
 
-def run_progress(run: ScanRun) -> RunProgress:
-    """Objects and bytes so far, objects per second and, when a previous full scan tells the size, an ETA."""
-    totals = run.shards.aggregate(
-        objects=Sum("objects_seen"), bytes=Sum("bytes_seen"), total=Count("id"),
-        done=Count("id", filter=Q(status="done")), failed=Count("id", filter=Q(status="failed")),
-    )
-    objects, size = totals["objects"] or 0, totals["bytes"] or 0
-    end = run.finished_at or timezone.now()
+_SHARD_FIGURES = {
+    "objects": Sum("objects_seen"), "bytes": Sum("bytes_seen"), "total": Count("id"),
+    "done": Count("id", filter=Q(status="done")), "failed": Count("id", filter=Q(status="failed")),
+}
+
+
+def _progress(run: ScanRun, totals: dict[str, Any], now: datetime) -> RunProgress:
+    objects, size = totals.get("objects") or 0, totals.get("bytes") or 0
+    end = run.finished_at or now
     elapsed = (end - run.started_at).total_seconds() if run.started_at else 0.0
     rate = objects / elapsed if elapsed > 0 and objects else None
     eta = None
     if not run.is_finished and rate and run.expected_objects:
         eta = max(0.0, (run.expected_objects - objects) / rate)
-    return RunProgress(objects, size, totals["total"], totals["done"], totals["failed"], rate, eta)
+    return RunProgress(objects, size, totals.get("total", 0), totals.get("done", 0), totals.get("failed", 0), rate,
+                       eta)
+
+
+def run_progress(run: ScanRun) -> RunProgress:
+    """Objects and bytes so far, objects per second and, when a previous full scan tells the size, an ETA."""
+    return _progress(run, run.shards.aggregate(**_SHARD_FIGURES), timezone.now())
+
+
+def run_progress_by_run(runs: Sequence[ScanRun]) -> dict[int, RunProgress]:
+    """``run_progress`` of each run of a page, in one query however many runs there are."""
+    rows = ScanShard.objects.filter(run__in=[run.pk for run in runs]).order_by().values("run_id")
+    totals: dict[int, dict[str, Any]] = {row["run_id"]: dict(row) for row in rows.annotate(**_SHARD_FIGURES)}
+    now = timezone.now()
+    return {run.pk: _progress(run, totals.get(run.pk, {}), now) for run in runs}
 
 
 def run_list(*, user: Any) -> "QuerySet[ScanRun]":

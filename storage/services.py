@@ -3,7 +3,7 @@
 import re
 from collections.abc import Iterable, Sequence
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -14,6 +14,7 @@ from catalog.models import Dataset, SlugAlias
 from catalog.services import LocationSpec, dataset_create
 from catalog.uris import parse_storage_uri
 from storage.models import Finding, StorageConnection, TrainingRepo
+from storage.selectors import can_triage_findings
 from storage.validation import resolve_local_root, validate_endpoint_url
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -90,6 +91,13 @@ def connection_create(*, actor: Person | None, name: str, kind: str, roots: Sequ
     return connection
 
 
+def _require_triage(actor: Person, action: str) -> None:
+    """Assigning and dismissing are for those who see every finding; whoever a finding was handed to may claim it,
+    not hand it on or wave it away."""
+    if not can_triage_findings(actor.user):
+        raise PermissionDenied(f"Only stewards, governance and staff {action} findings.")
+
+
 def _lock(finding: Finding) -> Finding:
     return Finding.objects.select_for_update().select_related("connection").get(pk=finding.pk)
 
@@ -132,6 +140,7 @@ def finding_claim(*, finding: Finding, actor: Person, owning_unit: OrgUnit | Non
 
 @transaction.atomic
 def finding_assign(*, finding: Finding, actor: Person, assignee: Person, note: str = "") -> Finding:
+    _require_triage(actor, "assign")
     finding = _lock(finding)
     if not finding.is_open:
         raise ValidationError("Only an open finding can be assigned.", code="finding_closed")
@@ -149,6 +158,7 @@ def finding_assign(*, finding: Finding, actor: Person, assignee: Person, note: s
 
 @transaction.atomic
 def finding_dismiss(*, finding: Finding, actor: Person, reason: str) -> Finding:
+    _require_triage(actor, "dismiss")
     finding = _lock(finding)
     reason = reason.strip()
     if len(reason) < 5:

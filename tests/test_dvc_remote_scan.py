@@ -9,11 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from storage.dvc.decode import ObjectClass
 from storage.dvc.indexer import training_repo_index
 from storage.dvc.layout import parse_object_key
+from storage.dvc.remote_reconcile import reconcile_dvc_run
 from storage.dvc.remote_report import remote_summary, unreferenced_objects
 from storage.dvc.remote_scan import RemoteClassifier, classify_listing, dvc_shard_specs, manifests_refresh
 from storage.dvc.repos import training_repo_create
@@ -395,3 +398,17 @@ def test_batches_are_classified_like_single_keys(scenario):
     batches = list(batched([ListedObject(key, 1, None) for key in sorted(keys)], limit=3))
     by_batch = [verdict for verdicts in classifier.classify_batches(batches) for verdict in verdicts]
     assert by_batch == classifier.classify([ListedObject(key, 1, None) for key in sorted(keys)])
+
+
+def test_reconciling_a_dvc_remote_reads_no_registered_locations(scenario):
+    # Registered locations only matter to a regular connection's findings; reading them here would be wasted work.
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    run = scan(connection)
+    before = sorted(connection.findings.values_list("key", "object_count", "status"))
+
+    with CaptureQueriesContext(db_connection) as queries:
+        reconcile_dvc_run(run)
+
+    assert not [query["sql"] for query in queries.captured_queries if "catalog_storagelocation" in query["sql"]]
+    assert sorted(connection.findings.values_list("key", "object_count", "status")) == before
+    assert any(key.startswith("dvc_unreferenced:") for key, _, _ in before)

@@ -1,10 +1,11 @@
 """Acting on findings (claim, assign, dismiss) through services and the API."""
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from access.leavers import person_depart
-from access.models import AuditEvent
+from access.models import AuditEvent, Membership
+from access.org import membership_start
 from catalog.models import Dataset
 from storage.dvc.repos import training_repo_create
 from storage.models import Finding, StorageConnection
@@ -56,17 +57,24 @@ def test_claim_creates_a_draft_dataset_that_closes_the_finding_on_the_next_scan(
     assert (finding.status, finding.resolution) == (Finding.Status.RESOLVED, "Registered in the catalog.")
 
 
-def test_assign_and_dismiss_are_audited_and_survive_rescans(scanned, owner, colleague):
+@pytest.fixture
+def steward(owner):
+    person = make_person("stella", unit=owner.primary_unit)
+    membership_start(person=person, unit=owner.primary_unit, role=Membership.Role.STEWARD)
+    return person
+
+
+def test_assign_and_dismiss_are_audited_and_survive_rescans(scanned, steward, colleague):
     export, old = _finding(scanned, "tmp-amara-export"), _finding(scanned, "old-experiments")
 
-    finding_assign(finding=export, actor=owner, assignee=colleague, note="yours?")
+    finding_assign(finding=export, actor=steward, assignee=colleague, note="yours?")
     with pytest.raises(ValidationError):
-        finding_dismiss(finding=old, actor=owner, reason="")
-    finding_dismiss(finding=old, actor=owner, reason="Scratch space, wiped weekly.")
+        finding_dismiss(finding=old, actor=steward, reason="")
+    finding_dismiss(finding=old, actor=steward, reason="Scratch space, wiped weekly.")
     leaver = make_person("leaver")
     person_depart(person=leaver, actor=None)
     with pytest.raises(ValidationError):
-        finding_assign(finding=export, actor=owner, assignee=leaver)
+        finding_assign(finding=export, actor=steward, assignee=leaver)
 
     scan(scanned)
 
@@ -76,6 +84,20 @@ def test_assign_and_dismiss_are_audited_and_survive_rescans(scanned, owner, coll
     assert (old.status, old.dismissal_reason) == (Finding.Status.DISMISSED, "Scratch space, wiped weekly.")
     actions = set(AuditEvent.objects.filter(action__startswith="storage.finding").values_list("action", flat=True))
     assert actions == {"storage.finding_assigned", "storage.finding_dismissed"}
+
+
+def test_only_those_who_triage_assign_or_dismiss_whoever_calls_the_service(scanned, owner, colleague):
+    export = _finding(scanned, "tmp-amara-export")
+    staff = make_person("boss", staff=True, unit=owner.primary_unit)
+
+    with pytest.raises(PermissionDenied, match="Only stewards, governance and staff assign findings"):
+        finding_assign(finding=export, actor=owner, assignee=colleague)
+    with pytest.raises(PermissionDenied, match="Only stewards, governance and staff dismiss findings"):
+        finding_dismiss(finding=export, actor=colleague, reason="Not mine to keep.")
+    export.refresh_from_db()
+    assert export.status == Finding.Status.OPEN and not AuditEvent.objects.filter(action__startswith="storage.finding")
+
+    assert finding_assign(finding=export, actor=staff, assignee=colleague).assignee == colleague
 
 
 def test_connections_api_is_staff_only_and_never_shows_credentials(api, storage_settings, share, owner,
@@ -145,6 +167,25 @@ def test_findings_api_filters_and_actions(api, scanned, owner, colleague):
 
     runs = api.get("/api/v1/storage/scans/")
     assert runs.status_code == 403
+
+
+def test_the_api_refuses_an_assignee_who_would_hand_on_or_dismiss_their_finding(api, scanned, steward, colleague):
+    export = _finding(scanned, "tmp-amara-export")
+    finding_assign(finding=export, actor=steward, assignee=colleague)
+    api.credentials(HTTP_AUTHORIZATION=bearer(colleague, scope="read_write"))
+    assert api.get(f"/api/v1/storage/findings/{export.pk}/").status_code == 200  # they see it
+
+    handed_on = api.post(f"/api/v1/storage/findings/{export.pk}/assign/", {"person": steward.external_id},
+                         format="json")
+    dismissed = api.post(f"/api/v1/storage/findings/{export.pk}/dismiss/", {"reason": "Not mine to keep."},
+                         format="json")
+
+    assert handed_on.status_code == 403 and handed_on.json()["error"] == {
+        "code": "permission_denied", "message": "Only stewards, governance and staff assign findings."}
+    assert dismissed.status_code == 403
+    assert dismissed.json()["error"]["message"] == "Only stewards, governance and staff dismiss findings."
+    export.refresh_from_db()
+    assert (export.status, export.assignee) == (Finding.Status.ASSIGNED, colleague)
 
 
 def test_findings_never_reveal_a_restricted_dataset(api, share, owner):

@@ -16,7 +16,7 @@ from access.approvals import access_request_create, access_request_decide, acces
 from access.grants import grant_create, grant_revoke
 from access.leavers import person_depart
 from access.models import AccessRequest, AuditEvent, Grant, OrgUnit, Person
-from access.selectors import is_steward, person_for_user
+from access.selectors import is_steward, person_by_handle, person_for_user
 from catalog.access_selectors import (
     audit_events_visible,
     dataset_grants,
@@ -67,9 +67,7 @@ class DatasetGrantsView(APIView):
         data = serializer.validated_data
         grantee_person = grantee_unit = None
         if data.get("person"):
-            grantee_person = Person.objects.filter(
-                Q(external_id=data["person"]) | Q(user__username=data["person"])
-            ).first()
+            grantee_person = person_by_handle(data["person"])
             if grantee_person is None:
                 raise exceptions.ValidationError({"person": ["No such person."]})
         if data.get("unit"):

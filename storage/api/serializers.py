@@ -57,7 +57,8 @@ class ScanRunSerializer(serializers.ModelSerializer):
                   "expected_objects", "progress", "errors"]
 
     def get_progress(self, run: ScanRun) -> dict[str, Any]:
-        progress = run_progress(run)
+        # A list passes the progress of its whole page (one query); a single run reads its own.
+        progress = self.context.get("progress", {}).get(run.pk) or run_progress(run)
         return {"objects": progress.objects, "bytes": progress.bytes, "shards": progress.shards_total,
                 "shards_done": progress.shards_done, "shards_failed": progress.shards_failed,
                 "objects_per_second": progress.rate_per_second, "eta_seconds": progress.eta_seconds}

@@ -3,7 +3,6 @@
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
@@ -13,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.models import OrgUnit, Person
-from access.selectors import person_for_user
+from access.selectors import person_by_handle, person_for_user
 from kura.api.errors import NOT_FOUND_MESSAGE
 from storage.api.serializers import (
     AssignSerializer,
@@ -33,6 +32,7 @@ from storage.selectors import (
     finding_filter,
     finding_list,
     run_list,
+    run_progress_by_run,
 )
 from storage.services import connection_create, finding_assign, finding_claim, finding_dismiss
 
@@ -109,8 +109,9 @@ class ScanRunListView(GenericAPIView):
             runs = runs.filter(connection__name=request.query_params["connection"])
         if request.query_params.get("status"):
             runs = runs.filter(status=request.query_params["status"])
-        page = self.paginate_queryset(runs)
-        return self.get_paginated_response(ScanRunSerializer(page, many=True).data)
+        page = self.paginate_queryset(runs) or []
+        serializer = ScanRunSerializer(page, many=True, context={"progress": run_progress_by_run(page)})
+        return self.get_paginated_response(serializer.data)
 
 
 class ScanRunDetailView(APIView):
@@ -175,12 +176,10 @@ class FindingAssignView(APIView):
     @extend_schema(summary="Assign a finding to someone", request=AssignSerializer, responses=FindingSerializer)
     def post(self, request: Request, finding_id: int) -> Response:
         finding = _finding(request, finding_id)
-        if not can_triage_findings(request.user):
-            raise exceptions.PermissionDenied("Only stewards, governance and staff assign findings.")
         serializer = AssignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         who = serializer.validated_data["person"]
-        assignee = Person.objects.filter(Q(external_id=who) | Q(user__username=who)).first()
+        assignee = person_by_handle(who)
         if assignee is None:
             raise exceptions.ValidationError({"person": ["No such person."]})
         finding = finding_assign(finding=finding, actor=_actor(request), assignee=assignee,

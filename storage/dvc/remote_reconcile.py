@@ -6,36 +6,31 @@ evidence there is. A finding closes itself only after a run in which every shard
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.template.defaultfilters import filesizeformat
 
 from storage.dvc.decode import ObjectClass
 from storage.dvc.remote_report import remote_warnings
+from storage.figures import GroupFigures, is_later
 from storage.listers import lister_for
 from storage.models import DvcScanAggregate, Finding, ScanRun, ScanShard, TrainingRepo
 from storage.reconcile import Reconciler
 
-SAMPLES = 5
 _DVC_KINDS = {Finding.Kind.DVC_HISTORICAL, Finding.Kind.DVC_UNREFERENCED}
 
 
 @dataclass
-class _Group:
+class _Group(GroupFigures):
     object_class: str
     repo_id: int | None
     path: str
     root: str
     owner: str
-    objects: int = 0
-    bytes: int = 0
-    oldest: datetime | None = None
-    newest: datetime | None = None
     last_commit: str = ""
     last_author: str = ""
     last_authored_at: datetime | None = None
-    samples: list[str] = field(default_factory=list)
 
 
 def _groups(run: ScanRun) -> Iterator[_Group]:
@@ -52,17 +47,10 @@ def _groups(run: ScanRun) -> Iterator[_Group]:
             if current is not None:
                 yield current
             current = _Group(*identity)
-        current.objects += row.object_count
-        current.bytes += row.byte_count
-        if row.oldest and (current.oldest is None or row.oldest < current.oldest):
-            current.oldest = row.oldest
-        if row.newest and (current.newest is None or row.newest > current.newest):
-            current.newest = row.newest
-        if row.last_authored_at and (current.last_authored_at is None
-                                     or row.last_authored_at > current.last_authored_at):
+        current.add(GroupFigures.of_aggregate(row))
+        if is_later(row.last_authored_at, current.last_authored_at):
             current.last_commit, current.last_author = row.last_commit, row.last_author
             current.last_authored_at = row.last_authored_at
-        current.samples = (current.samples + row.sample_keys)[:SAMPLES]
     if current is not None:
         yield current
 

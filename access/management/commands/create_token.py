@@ -3,9 +3,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Q
 
 from access.models import ApiToken, OrgUnit, Person
+from access.selectors import person_by_handle
 from access.services import token_create
 
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         self.stdout.write(issued.plaintext)
 
     def _person(self, key: str) -> Person:
-        person = Person.objects.filter(Q(user__username=key) | Q(external_id=key)).first()
+        person = person_by_handle(key)
         if person is None:
             raise CommandError(f"No person with username or external id {key!r}.")
         return person
