@@ -48,10 +48,24 @@ def test_the_local_walk_is_in_key_order_and_resumes_after_any_key(tree):
     assert everything == sorted(everything)
     assert "b/caf\\xe9/\\xff.bin" in everything and "é/ü" in everything and "a-link" not in everything
     assert len(everything) == 15
-    # Not after the undecodable name itself: its checkpoint is the escaped form, which sorts elsewhere.
-    decodable = [key for key in everything if "\\" not in key]
-    for start_after in [*decodable, "a/", "a/y", "a/y/", "b/", "b/c/d/", "zz", "0"]:
+    # After every key, the undecodable one too: the walk goes in the order of the escaped keys it stores.
+    for start_after in [*everything, "a/", "a/y", "a/y/", "b/", "b/c/d/", "b/caf\\", "zz", "0"]:
         assert _keys(lister, str(tree), start_after) == [key for key in everything if key > start_after], start_after
+
+
+def test_a_top_level_directory_with_an_undecodable_name_is_its_own_shard(tree):
+    raw = os.fsencode(tree) + b"/caf\xe9-top"
+    os.makedirs(raw)
+    with open(raw + b"/x.bin", "wb") as handle:
+        handle.write(b"12345")
+    lister = LocalLister()
+
+    shard = next(spec for spec in lister.shards(str(tree)) if spec.prefix.startswith("caf"))
+    keys = [item.key for item in lister.iter_objects(str(tree), shard, "")]
+
+    assert shard.prefix == "caf\\xe9-top/"
+    assert keys == ["caf\\xe9-top/x.bin"]
+    assert [item.key for item in lister.iter_objects(str(tree), shard, keys[0])] == []
 
 
 def test_batches_hold_one_directory_each_and_flatten_to_the_object_listing(tree):

@@ -47,15 +47,30 @@ class _Listing:
         files = [entry for entry in entries if entry.is_file(follow_symlinks=False)]
         dirs = [entry for entry in entries if entry.is_dir(follow_symlinks=False)] if len(files) < len(entries) else []
         # Code-point order is UTF-8 byte order (S3's order) and the order the checkpoint comparison uses;
-        # a directory sorts as "name/".
-        files.sort(key=_NAME)
-        dirs.sort(key=_directory_key)
+        # a directory sorts as "name/". Keys are the names as stored (undecodable bytes escaped, see _clean), and
+        # the walk goes in the order of those keys, so a checkpoint taken at any key resumes exactly.
+        if "".join(map(_NAME, entries)).isascii():
+            files.sort(key=_NAME)
+            dirs.sort(key=_directory_key)
+            self.file_names = list(map(_NAME, files))
+            self.dir_names = list(map(_directory_key, dirs))
+        else:
+            files.sort(key=_file_key)
+            dirs.sort(key=_clean_directory_key)
+            self.file_names = list(map(_file_key, files))
+            self.dir_names = list(map(_clean_directory_key, dirs))
         self.prefix = prefix
-        self.file_names = list(map(_NAME, files))
         self.files = files
-        self.dir_names = list(map(_directory_key, dirs))
         self.dirs = dirs
         self.next_file = self.next_dir = 0
+
+
+def _file_key(entry: os.DirEntry[str]) -> str:
+    return _clean(entry.name)
+
+
+def _clean_directory_key(entry: os.DirEntry[str]) -> str:
+    return _clean(entry.name) + "/"
 
 
 def _clean(relative: str) -> str:
@@ -90,7 +105,7 @@ def _stats(names: list[str], entries: list[os.DirEntry[str]]) -> tuple[list[str]
 
 
 def _file_batches(listing: _Listing, low: int, high: int, limit: int) -> Iterator[ObjectBatch]:
-    directory = _clean(listing.prefix)
+    directory = listing.prefix  # built from keys, already clean
     for start in range(low, high, limit):
         stop = min(start + limit, high)
         names, stats = _stats(listing.file_names[start:stop], listing.files[start:stop])
@@ -98,11 +113,21 @@ def _file_batches(listing: _Listing, low: int, high: int, limit: int) -> Iterato
             continue
         uids = list(map(_UID, stats))
         user_names = {uid: _user_name(uid) for uid in set(uids)}
-        if not "".join(names).isascii():
-            # Cleaning each part cleans the key: the directory ends with '/', so no byte sequence spans both.
-            names = [_clean(name) for name in names]
         yield ObjectBatch(directory, names, list(map(_SIZE, stats)), list(map(_MTIME, stats)),
                           list(map(user_names.__getitem__, uids)), directory + names[-1])
+
+
+def _shard_path(directory: str, prefix: str) -> str:
+    """The directory a shard's prefix (a top-level directory's key) names; a key with an undecodable name
+    escaped (see _clean) is not a path, so it is matched against the entries it may stand for."""
+    path = os.path.join(directory, prefix)
+    if (prefix.isascii() and "\\" not in prefix) or os.path.isdir(path):
+        return path
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if _clean(entry.name) + "/" == prefix and entry.is_dir(follow_symlinks=False):
+                return entry.path
+    return path  # gone since the shards were planned: the walk finds nothing there
 
 
 class LocalLister:
@@ -131,7 +156,7 @@ class LocalLister:
 
     def iter_batches(self, root: str, shard: ShardSpec, start_after: str, limit: int) -> Iterator[ObjectBatch]:
         directory = self._directory(root)
-        start = os.path.join(directory, shard.prefix) if shard.prefix else str(directory)
+        start = _shard_path(str(directory), shard.prefix) if shard.prefix else str(directory)
         yield from self._walk(start, shard.prefix, start_after, descend=not shard.top_level_only, limit=limit)
 
     def _listing(self, path: str, relative: str) -> _Listing | None:
