@@ -81,13 +81,18 @@ class LookupLocation(NamedTuple):
 class LookupAnswer(NamedTuple):
     version: LookupVersion
     locations: list[LookupLocation] | None  # None: the caller may see the dataset but not read its data
+    deprecated: Dataset | None  # a deprecated dataset's deprecation fields, for its warnings and headers
+
+
+# What deprecation_warnings and add_deprecation_headers read of a deprecated dataset, besides its slug.
+_DEPRECATION_FIELDS = ("id", "status", "deprecation_note", "deprecated_at", "sunset_at", "updated_at")
 
 
 def plain_version_lookup(user: Any, slug: str, label: str) -> LookupAnswer | None:
     """``slug@label`` in one statement (PostgreSQL), for the common case only: a current slug of a dataset
-    ``user`` may view that is neither deprecated nor archived, and a published version (``latest``: the newest).
+    ``user`` may view that is not archived, and a published version (``latest``: the newest).
 
-    None means "not the common case" (a former slug, a hidden or missing dataset, a retired one, a draft or
+    None means "not the common case" (a former slug, a hidden or missing dataset, an archived one, a draft or
     unknown version): the caller then answers through the full resolution, which decides and words each case.
     Visibility and data access come from restrict()'s own condition (``restrict_sql``).
     """
@@ -96,38 +101,54 @@ def plain_version_lookup(user: Any, slug: str, label: str) -> LookupAnswer | Non
     latest = label == "latest"
     sql = _plain_lookup_sql(latest).format(view=view, read=read)
     version_params = [DatasetVersion.Status.PUBLISHED.value] + ([] if latest else [label])
-    retired = [Dataset.Status.DEPRECATED.value, Dataset.Status.ARCHIVED.value]
-    rows = fetch(sql, [*read_params, *version_params, slug, *retired, *view_params])
+    rows = fetch(sql, [*read_params, *version_params, slug, Dataset.Status.ARCHIVED.value, *view_params])
     if not rows:
         return None
-    row = rows[0]
-    version = LookupVersion._make(row[: len(LookupVersion._fields)])
-    can_read, *location_columns = row[len(LookupVersion._fields) :]
+    row = iter(rows[0])
+    version = LookupVersion(*(next(row) for _ in LookupVersion._fields))
+    deprecated = _deprecated(slug, [next(row) for _ in range(len(_DEPRECATION_FIELDS) + 2)])
+    can_read = next(row)
+    location_columns = list(row)
     if not can_read:
-        return LookupAnswer(version, None)
+        return LookupAnswer(version, None, deprecated)
     if location_columns[0] is None:  # array_agg over no rows is NULL
-        return LookupAnswer(version, [])
-    return LookupAnswer(version, [LookupLocation(*values) for values in zip(*location_columns, strict=True)])
+        return LookupAnswer(version, [], deprecated)
+    locations = [LookupLocation(*values) for values in zip(*location_columns, strict=True)]
+    return LookupAnswer(version, locations, deprecated)
+
+
+def _deprecated(slug: str, values: list[Any]) -> Dataset | None:
+    *own, successor_id, successor_slug = values
+    fields = dict(zip(_DEPRECATION_FIELDS, own, strict=True))
+    if fields["status"] != Dataset.Status.DEPRECATED:
+        return None
+    dataset = Dataset(slug=slug, **fields)
+    if successor_id is not None:
+        dataset.superseded_by = Dataset(id=successor_id, slug=successor_slug)
+    return dataset
 
 
 @cache
 def _plain_lookup_sql(latest: bool) -> str:
     """The statement with ``{view}`` and ``{read}`` left to fill in; parameters in order: read condition,
-    version status[, label], slug, the two retired statuses, view condition."""
+    version status[, label], slug, the archived status, view condition."""
     v_columns = ", ".join(f"v.{quote(name)}" for name in LookupVersion._fields)
+    d_columns = ", ".join(f"d.{quote(name)}" for name in _DEPRECATION_FIELDS)
     locations = ", ".join(
         f"array_agg(l.{quote(name)} ORDER BY l.{quote('role')}, l.{quote('uri')}) AS {quote(name)}"
         for name in LookupLocation._fields
     )
     which = "" if latest else f" AND v.{quote('label')} = %s"
     return (
-        f"SELECT {v_columns}, r.can_read, {', '.join(f'loc.{quote(name)}' for name in LookupLocation._fields)}"
+        f"SELECT {v_columns}, {d_columns}, s.{quote('id')}, s.{quote('slug')}, r.can_read,"
+        f" {', '.join(f'loc.{quote(name)}' for name in LookupLocation._fields)}"
         f" FROM {table(Dataset)} d"
+        f" LEFT JOIN {table(Dataset)} s ON s.{quote('id')} = d.{quote('superseded_by_id')}"
         " CROSS JOIN LATERAL (SELECT ({read}) AS can_read OFFSET 0) r"  # OFFSET 0: evaluate once, not per use
         f" JOIN LATERAL (SELECT * FROM {table(DatasetVersion)} v WHERE v.{quote('dataset_id')} = d.{quote('id')}"
         f" AND v.{quote('status')} = %s{which}"
         f" ORDER BY v.{quote('published_at')} DESC, v.{quote('created_at')} DESC LIMIT 1) v ON TRUE"
         f" LEFT JOIN LATERAL (SELECT {locations} FROM {table(StorageLocation)} l"
         f" WHERE l.{quote('dataset_id')} = d.{quote('id')} AND r.can_read) loc ON TRUE"
-        f" WHERE d.{quote('slug')} = %s AND d.{quote('status')} NOT IN (%s, %s) AND ({{view}})"
+        f" WHERE d.{quote('slug')} = %s AND d.{quote('status')} <> %s AND ({{view}})"
     )

@@ -171,14 +171,37 @@ def test_former_slug_still_resolves(catalog, owner, colleague):
     assert response.json()["dataset"] == "traffic-signs"
 
 
-def test_deprecated_dataset_keeps_its_headers_and_warnings(catalog, owner, colleague):
-    dataset_update(dataset=catalog["readable"], actor=owner, status="deprecated", deprecation_note="Relabelled.")
+def test_deprecated_dataset_answers_alike_with_headers_and_warnings(catalog, owner, colleague):
+    successor = make_dataset(owner, slug="street-signs-v2")
+    dataset_update(
+        dataset=catalog["readable"],
+        actor=owner,
+        status="deprecated",
+        deprecation_note="Relabelled.",
+        superseded_by=successor,
+        sunset_at=timezone.now() + timedelta(days=30),
+    )
+
+    plain, full, statements = _plain_and_full(
+        _client(bearer(colleague)), "/api/v1/datasets/street-signs/versions/latest/"
+    )
+
+    assert plain.status_code == full.status_code == 200
+    assert plain.content == full.content
+    for header in ("Deprecation", "Sunset", "Link"):
+        assert plain[header] == full[header], header
+    warnings = " ".join(plain.json()["warnings"])
+    assert "Relabelled." in warnings and "street-signs-v2" in warnings
+    assert statements <= 3  # the token, the lookup, and the lineage question behind the retirement warning
+
+
+def test_archived_dataset_is_still_gone(catalog, owner, colleague):
+    dataset_update(dataset=catalog["readable"], actor=owner, status="archived")
 
     response = _client(bearer(colleague)).get("/api/v1/datasets/street-signs/versions/latest/")
 
-    assert response.status_code == 200
-    assert response["Deprecation"].startswith("@")
-    assert "Relabelled." in " ".join(response.json()["warnings"])
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "dataset_archived"
 
 
 @pytest.mark.parametrize(

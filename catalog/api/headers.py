@@ -1,13 +1,17 @@
 """Deprecation signalling for CI: RFC 9745 ``Deprecation``, RFC 8594 ``Sunset`` and a successor link."""
 
+from typing import TypeVar
+
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.http import http_date
-from rest_framework.response import Response
 
 from catalog.models import Dataset
 
+R = TypeVar("R", bound=HttpResponseBase)
 
-def add_deprecation_headers(response: Response, dataset: Dataset) -> Response:
+
+def add_deprecation_headers(response: R, dataset: Dataset) -> R:
     if dataset.status not in {Dataset.Status.DEPRECATED, Dataset.Status.ARCHIVED}:
         return response
     deprecated_at = dataset.deprecated_at or dataset.updated_at

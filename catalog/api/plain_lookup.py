@@ -2,8 +2,8 @@
 
 Every CI job asks ``slug@latest`` with a bearer token; DRF's request wrapping, content negotiation and
 rendering cost several times what the answer's one statement costs PostgreSQL. A request that is anything
-but the plain case (another method, a query string, another media type, no or a bad token, a former slug, a
-retired, hidden or missing dataset, a draft or unknown version, a database other than PostgreSQL) returns
+but the plain case (another method, a query string, another media type, no or a bad token, a former slug, an
+archived, hidden or missing dataset, a draft or unknown version, a database other than PostgreSQL) returns
 None here and goes through ``VersionDetailView`` as usual, which words every error. The answer's body is
 rendered by the same function (``version_payload``) and renderer as DRF's, so both paths answer alike.
 """
@@ -13,8 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.renderers import JSONRenderer
 
 from access.authentication import live_bearer_principal
+from catalog.api.headers import add_deprecation_headers
 from catalog.api.payloads import version_payload
-from catalog.selectors import version_lookup_plain
+from catalog.selectors import deprecation_warnings, version_lookup_plain
 
 _RENDERER = JSONRenderer()
 _ACCEPTED = ("", "*/*", "application/json", "application/*")
@@ -31,10 +32,12 @@ def plain_lookup_response(request: HttpRequest, slug: str, label: str) -> HttpRe
     answer = version_lookup_plain(user=user, slug=slug, label=label)
     if answer is None:
         return None
-    payload = version_payload(answer.version, dataset_slug=slug, locations=answer.locations, warnings=[])
+    deprecated = answer.deprecated
+    warnings = deprecation_warnings(deprecated) if deprecated is not None else []
+    payload = version_payload(answer.version, dataset_slug=slug, locations=answer.locations, warnings=warnings)
     response = HttpResponse(_RENDERER.render(payload), content_type="application/json")
     response["Allow"] = "GET, HEAD, OPTIONS"  # as DRF answers
-    return response
+    return add_deprecation_headers(response, deprecated) if deprecated is not None else response
 
 
 def _accepts_json(request: HttpRequest) -> bool:
