@@ -6,10 +6,11 @@ import subprocess
 import pytest
 from django.core.exceptions import ValidationError
 
+from storage.dvc import indexer
 from storage.dvc.indexer import training_repo_index
 from storage.dvc.repos import training_repo_create
 from storage.models import DvcImport, DvcReference, DvcRemoteConfig, IndexingWarning, TrainingRepo
-from tests.dvc_builders import dvc_file, md5_of
+from tests.dvc_builders import GitRepo, dvc_config, dvc_file, md5_of
 
 pytestmark = pytest.mark.django_db
 
@@ -293,3 +294,21 @@ def test_a_branch_pushed_again_makes_its_outputs_reachable_again(history, repo):
     result = training_repo_index(repo=repo)
     back = DvcReference.objects.get(md5=md5_of(tmp_data))
     assert (back.reachable, back.live_refs, result.unreachable_references) == (True, ["refs/heads/tmp"], 0)
+
+
+def test_a_remote_first_commit_is_the_earliest_across_commit_batches(tmp_path, settings, monkeypatch):
+    # The walk reads history newest first in batches; the earliest commit naming a remote may sit in any batch.
+    monkeypatch.setattr(indexer, "COMMIT_BATCH", 2)
+    settings.KURA_LOCAL_ROOTS = [str(tmp_path)]
+    git = GitRepo(tmp_path / "repo")
+    git.write(".dvc/config", dvc_config({"storage": "/srv/dvc"}, "storage"))
+    first = git.commit("configure the remote", date="2024-01-01T10:00:00+00:00")
+    for day in range(2, 8):
+        git.write("notes.txt", f"day {day}")
+        git.write(".dvc/config", dvc_config({"storage": "/srv/dvc"}, "storage") + f"# touched {day}\n")
+        git.commit(f"day {day}", date=f"2024-01-0{day}T10:00:00+00:00")
+    repo = training_repo_create(actor=None, name="vision/batches", url=str(git.path))
+
+    training_repo_index(repo=repo)
+
+    assert DvcRemoteConfig.objects.get(repo=repo, name="storage").first_commit == first

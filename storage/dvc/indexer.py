@@ -117,14 +117,8 @@ class _Pending:
 
     imports: list[DvcImport] = field(default_factory=list)
     warnings: list[IndexingWarning] = field(default_factory=list)
-    remotes: dict[tuple[str, str], tuple[datetime, str]] = field(default_factory=dict)  # of the current batch
-    # Each batch's remotes, applied in walk order (newest batch first) as the earlier per-batch writes did.
-    remote_batches: list[dict[tuple[str, str], tuple[datetime, str]]] = field(default_factory=list)
-
-    def end_batch(self) -> None:
-        if self.remotes:
-            self.remote_batches.append(self.remotes)
-            self.remotes = {}
+    # Each remote named in a .dvc/config, with the earliest authored commit of this run that names it.
+    remotes: dict[tuple[str, str], tuple[datetime, str]] = field(default_factory=dict)
 
 
 class _ExistingRow(NamedTuple):
@@ -263,9 +257,8 @@ def _write_pending(repo: TrainingRepo, pending: _Pending, result: IndexRunResult
         before = IndexingWarning.objects.filter(repo=repo).count()
         IndexingWarning.objects.bulk_create(pending.warnings, batch_size=WRITE_BATCH, ignore_conflicts=True)
         result.warnings_added += IndexingWarning.objects.filter(repo=repo).count() - before
-    for remotes in pending.remote_batches:
-        for (name, url), (_date, sha) in remotes.items():
-            DvcRemoteConfig.objects.get_or_create(repo=repo, name=name, url=url, defaults={"first_commit": sha})
+    for (name, url), (_date, sha) in pending.remotes.items():
+        DvcRemoteConfig.objects.get_or_create(repo=repo, name=name, url=url, defaults={"first_commit": sha})
 
 
 def _compute_liveness(
@@ -437,7 +430,6 @@ def _record_history(
             for commit in batch:
                 walk.collect(commit)
             result.commits_read += len(batch)
-            pending.end_batch()
     result.references_added = writer.added
     _write_pending(repo, pending, result)
     if liveness is not None:
