@@ -8,7 +8,19 @@ from datetime import datetime
 from functools import reduce
 from typing import Any
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, QuerySet, Sum, TextField, Window
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    TextField,
+    Window,
+)
 from django.db.models.functions import Cast, RowNumber
 from django.utils import timezone
 
@@ -28,9 +40,25 @@ def can_triage_findings(user: Any) -> bool:
 
 
 def connection_list(*, user: Any) -> "QuerySet[StorageConnection]":
+    """Connections with their DVC repositories and last run loaded along (``LAST_RUN_FIELDS``), for a list."""
     if not can_manage_connections(user):
         return StorageConnection.objects.none()
-    return StorageConnection.objects.all()
+    latest = ScanRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at")
+    return StorageConnection.objects.prefetch_related("dvc_repos").annotate(
+        **{f"last_run_{field}": Subquery(latest.values(field)[:1]) for field in LAST_RUN_FIELDS}
+    )
+
+
+LAST_RUN_FIELDS = ("id", "status", "created_at")
+
+
+def connection_last_run(connection: StorageConnection) -> dict[str, Any] | None:
+    """The connection's newest run, as ``connection_list`` loaded it, or read now for a single connection."""
+    if hasattr(connection, "last_run_id"):
+        values = {field: getattr(connection, f"last_run_{field}") for field in LAST_RUN_FIELDS}
+        return values if values["id"] is not None else None
+    run = connection.runs.order_by("-created_at").first()
+    return {"id": run.pk, "status": run.status, "created_at": run.created_at} if run else None
 
 
 def finding_list(*, user: Any) -> "QuerySet[Finding]":

@@ -2,14 +2,16 @@
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection as connection_db
+from django.test.utils import CaptureQueriesContext
 
 from access.leavers import person_depart
 from access.models import AuditEvent, Membership
 from access.org import membership_start
 from catalog.models import Dataset
 from storage.dvc.repos import training_repo_create
-from storage.models import Finding, StorageConnection
-from storage.services import finding_assign, finding_claim, finding_dismiss
+from storage.models import Finding, ScanRun, StorageConnection
+from storage.services import connection_create, finding_assign, finding_claim, finding_dismiss
 from tests.factories import bearer, make_person
 from tests.storage_support import make_local_connection, scan
 
@@ -207,3 +209,29 @@ def test_findings_never_reveal_a_restricted_dataset(api, share, owner):
 
     assert listed and all(item["dataset"] != secret.slug for item in listed)
     assert all("/secret/" not in item["uri"] for item in listed)
+
+
+def test_connection_list_loads_last_runs_and_repositories_in_constant_queries(api, storage_settings, share):
+    staff = make_person("root", staff=True)
+    api.credentials(HTTP_AUTHORIZATION=bearer(staff))
+    signs = training_repo_create(actor=None, name="signs", url="https://git.example.com/signs.git")
+
+    def add(name):
+        connection = connection_create(actor=None, name=name, kind="local", roots=[str(share)], is_dvc_remote=True,
+                                       dvc_repos=[signs])
+        ScanRun.objects.create(connection=connection)
+        return ScanRun.objects.create(connection=connection)  # the newer run is the one listed
+
+    newest = add("first")
+    api.get("/api/v1/storage/connections/")
+    with CaptureQueriesContext(connection_db) as one:
+        body = api.get("/api/v1/storage/connections/").json()
+    for name in ("second", "third", "fourth"):
+        add(name)
+    with CaptureQueriesContext(connection_db) as four:
+        many = api.get("/api/v1/storage/connections/").json()
+
+    assert body["results"][0]["last_run"]["id"] == newest.pk
+    assert body["results"][0]["dvc_repos"] == ["signs"]
+    assert len(many["results"]) == 4 and all(item["last_run"] for item in many["results"])
+    assert len(four) == len(one)

@@ -3,7 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from storage.models import Finding, ScanRun, StorageConnection, TrainingRepo
-from storage.selectors import run_progress
+from storage.selectors import connection_last_run, run_progress
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
@@ -20,8 +20,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
                   "last_run"]
 
     def get_last_run(self, connection: StorageConnection) -> dict[str, Any] | None:
-        run = connection.runs.order_by("-created_at").first()
-        return {"id": run.pk, "status": run.status, "created_at": run.created_at} if run else None
+        return connection_last_run(connection)
 
 
 class ConnectionCreateSerializer(serializers.Serializer):
