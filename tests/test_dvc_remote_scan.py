@@ -32,6 +32,7 @@ from storage.scanning import SimulatedCrash, scan_plan, scan_request, scan_run_i
 from storage.services import connection_set_dvc_repos
 from tests.dvc_builders import (
     GitRepo,
+    History,
     LocalRemote,
     build_history,
     dvc_config,
@@ -57,6 +58,7 @@ class Scenario:
     trainer: TrainingRepo
     expected: dict[str, ObjectClass]
     trainer_commits: dict[str, str]
+    history: History
 
 
 def _build_trainer(root: Path, remote: LocalRemote) -> tuple[GitRepo, dict[str, str]]:
@@ -103,7 +105,7 @@ def scenario(storage_settings, tmp_path, owner) -> Scenario:
         object_key(md5_of(TRAINER_DVC2), dvc3=False): ObjectClass.LIVE,  # live at the head of branch exp
     }
     assert sorted(expected) == h.remote.object_keys()  # the scenario lists every object it put there
-    return Scenario(h.remote, detector, trainer, expected, trainer_commits)
+    return Scenario(h.remote, detector, trainer, expected, trainer_commits, h)
 
 
 def _local_remote(scenario: Scenario, repos: list[TrainingRepo]) -> StorageConnection:
@@ -479,3 +481,36 @@ def test_batches_are_classified_like_single_keys(scenario):
     batches = list(batched([ListedObject(key, 1, None) for key in sorted(keys)], limit=3))
     by_batch = [verdict for verdicts in classifier.classify_batches(batches) for verdict in verdicts]
     assert by_batch == classifier.classify([ListedObject(key, 1, None) for key in sorted(keys)])
+
+
+@pytest.mark.parametrize("store", ["local", "s3"])
+def test_a_malformed_dir_is_recorded_once_and_a_missing_one_is_read_once_pushed(scenario, request, store):
+    images_v2, images_v3 = scenario.history.images_v2, scenario.history.images_v3
+    scenario.remote.put_raw(object_key(images_v2.md5, is_dir=True), b"[not json")  # pushed half-written, say
+    member_v3 = scenario.remote.push_file(b"jpeg-a3")  # the file of a directory whose .dir is not pushed yet
+    if store == "s3":
+        bucket = request.getfixturevalue("bucket")
+        connection = _s3_remote(scenario, request.getfixturevalue("moto_endpoint"), bucket,
+                                [scenario.detector, scenario.trainer])
+    else:
+        connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+
+    assert scan(connection).status == ScanRun.Status.SUCCEEDED
+    manifests = {row.md5: row.error for row in DvcDirManifest.objects.filter(connection=connection)}
+    assert manifests[images_v2.md5].startswith("not a .dir manifest: not JSON")
+    assert images_v3.md5 not in manifests  # missing: nothing recorded, tried again by the next scan
+    classes = _classes_by_key(connection)
+    assert classes[object_key(md5_of(b"jpeg-c"))] == ObjectClass.UNREFERENCED  # only its unreadable .dir says
+    assert classes[member_v3] == ObjectClass.UNREFERENCED
+    assert any(warning.startswith("1 directory outputs") for warning in remote_summary(connection).warnings)
+
+    pushed = scenario.remote.push_dir(images_v3)[-1]
+    if store == "s3":
+        s3_client(request.getfixturevalue("moto_endpoint")).put_object(
+            Bucket=bucket, Key=f"dvc/{pushed}", Body=(scenario.remote.path / pushed).read_bytes())
+    assert scan(connection).status == ScanRun.Status.SUCCEEDED
+    manifests = {row.md5: row.error for row in DvcDirManifest.objects.filter(connection=connection)}
+    assert manifests[images_v3.md5] == ""
+    assert manifests[images_v2.md5].startswith("not a .dir manifest")  # content-addressed: never read again
+    assert _classes_by_key(connection)[member_v3] == ObjectClass.LIVE  # through images_v3, head of a branch
+

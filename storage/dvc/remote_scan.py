@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,6 +25,7 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Case, CharField, Exists, OuterRef, Q, Value, When
 
+from kura.db import copy_rows, copy_supported
 from storage.dvc.decode import ObjectClass
 from storage.dvc.layout import (
     DVC3_PREFIX,
@@ -164,10 +166,14 @@ class ObjectReader:
     def __init__(self, connection: StorageConnection) -> None:
         self.connection = connection
         self._client = make_client(connection) if connection.kind == StorageConnection.Kind.S3 else None
+        self._local_roots: dict[str, Path] = {}  # checked once per reader, not once per object read
 
     def read(self, root: str, key: str) -> bytes | None:
         if self._client is None:
-            path = resolve_local_root(root) / key
+            directory = self._local_roots.get(root)
+            if directory is None:
+                directory = self._local_roots[root] = resolve_local_root(root)
+            path = directory / key
             return path.read_bytes() if path.is_file() else None
         bucket, prefix = split_root(root)
         try:
@@ -254,15 +260,22 @@ def _save_manifests(connection: StorageConnection,
     with transaction.atomic():
         # A concurrent scan may have read some already: theirs stay, and only rows created here get members.
         DvcDirManifest.objects.bulk_create(manifests, ignore_conflicts=True)
-        created = DvcDirManifest.objects.filter(connection=connection, md5__in=[m.md5 for m in manifests],
-                                                members__isnull=True, error="")
-        members = [
-            DvcDirMember(manifest_id=pk, md5=entry.md5, relpath=entry.relpath[:1024])
-            for pk, md5, layout in created.values_list("pk", "md5", "layout")
-            for entry in entries_of.get((md5, layout), [])
-        ]
-        DvcDirMember.objects.bulk_create(members, batch_size=5000)
+        created = list(DvcDirManifest.objects.filter(connection=connection, md5__in=[m.md5 for m in manifests],
+                                                     members__isnull=True, error="")
+                       .values_list("pk", "md5", "layout"))
+        _insert_members([(pk, entry.md5, entry.relpath[:1024])
+                         for pk, md5, layout in created for entry in entries_of.get((md5, layout), [])])
     return len(manifests)
+
+
+def _insert_members(rows: list[tuple[int, str, str]]) -> None:
+    """(manifest id, md5, relpath) rows; COPY on PostgreSQL, as a first scan writes tens of thousands and a model
+    instance per row cost more than reading the manifests from a local remote."""
+    if copy_supported(DvcDirMember):
+        copy_rows(DvcDirMember, ["manifest_id", "md5", "relpath"], rows)
+        return
+    DvcDirMember.objects.bulk_create([DvcDirMember(manifest_id=pk, md5=md5, relpath=relpath)
+                                      for pk, md5, relpath in rows], batch_size=5000)
 
 
 # --- classification -------------------------------------------------------------------------------------------
