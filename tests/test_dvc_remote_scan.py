@@ -20,7 +20,7 @@ from storage.dvc.remote_reconcile import reconcile_dvc_run
 from storage.dvc.remote_report import remote_summary, unreferenced_objects
 from storage.dvc.remote_scan import RemoteClassifier, classify_listing, dvc_shard_specs, manifests_refresh
 from storage.dvc.repos import training_repo_create
-from storage.listers import ListedObject, lister_for
+from storage.listers import ListedObject, ListingError, ShardSpec, lister_for
 from storage.listers.base import batched
 from storage.models import (
     DvcDirManifest,
@@ -35,6 +35,7 @@ from storage.scanning import SimulatedCrash, scan_plan, scan_request, scan_run_i
 from storage.services import connection_set_dvc_repos
 from tests.dvc_builders import (
     GitRepo,
+    History,
     LocalRemote,
     build_history,
     dvc_config,
@@ -60,6 +61,7 @@ class Scenario:
     trainer: TrainingRepo
     expected: dict[str, ObjectClass]
     trainer_commits: dict[str, str]
+    history: History
 
 
 def _build_trainer(root: Path, remote: LocalRemote) -> tuple[GitRepo, dict[str, str]]:
@@ -85,6 +87,7 @@ def _build_trainer(root: Path, remote: LocalRemote) -> tuple[GitRepo, dict[str, 
 def scenario(storage_settings, tmp_path, owner) -> Scenario:
     storage_settings.KURA_REPO_MIRROR_ROOT = tmp_path / "mirrors"
     storage_settings.KURA_SCAN_CHECKPOINT_EVERY = 3  # many checkpoints per shard
+    storage_settings.KURA_SCAN_DVC_SPLIT_ABOVE = 0  # split by hash directory, as a large remote is
     mnt = tmp_path / "mnt"
     h = build_history(mnt)
     h.remote.push_file(h.sample)  # the output under a unicode path (données/échantillon.csv)
@@ -105,11 +108,15 @@ def scenario(storage_settings, tmp_path, owner) -> Scenario:
         object_key(md5_of(TRAINER_DVC2), dvc3=False): ObjectClass.LIVE,  # live at the head of branch exp
     }
     assert sorted(expected) == h.remote.object_keys()  # the scenario lists every object it put there
-    return Scenario(h.remote, detector, trainer, expected, trainer_commits)
+    return Scenario(h.remote, detector, trainer, expected, trainer_commits, h)
 
 
 def _local_remote(scenario: Scenario, repos: list[TrainingRepo]) -> StorageConnection:
-    connection = make_local_connection([str(scenario.remote.path)], is_dvc_remote=True)
+    return _local_remote_at(scenario.remote, repos)
+
+
+def _local_remote_at(remote: LocalRemote, repos: list[TrainingRepo]) -> StorageConnection:
+    connection = make_local_connection([str(remote.path)], is_dvc_remote=True)
     connection_set_dvc_repos(connection=connection, repos=repos, actor=None)
     return connection
 
@@ -347,10 +354,12 @@ def test_a_never_indexed_repository_leaves_its_objects_unreferenced_and_says_so(
     assert "vision/trainer-fork (not indexed yet)" in warning and "shared by 2 repositories" in warning
 
 
-def test_a_small_remote_is_scanned_again_as_one_shard_with_the_same_totals(scenario, settings):
+def test_a_small_remote_is_one_shard_from_its_first_scan_and_splits_once_it_grows(scenario, settings):
+    settings.KURA_SCAN_DVC_SPLIT_ABOVE = 250_000
     connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
     first = scan(connection)
-    assert first.shards.count() > 2  # nothing known yet: split by hash directory
+    assert first.expected_objects is None  # never counted: the plan went by an estimate
+    assert [(shard.prefix, shard.top_level_only) for shard in first.shards.all()] == [("", False)]
     findings = {finding.key: (finding.pk, finding.object_count, finding.total_bytes)
                 for finding in connection.findings.all()}
 
@@ -364,7 +373,84 @@ def test_a_small_remote_is_scanned_again_as_one_shard_with_the_same_totals(scena
     assert set(connection.findings.values_list("last_run", flat=True)) == {again.pk}
 
     settings.KURA_SCAN_DVC_SPLIT_ABOVE = len(scenario.expected) - 1  # it grew past the limit: split again
-    assert scan(connection).shards.count() == first.shards.count()
+    split = scan(connection)
+    assert split.shards.count() > 2
+    assert _scanned_totals(split) == _expected_totals(scenario)
+    assert {finding.key: (finding.pk, finding.object_count) for finding in connection.findings.all()} == {
+        key: (pk, count) for key, (pk, count, _) in findings.items()}
+
+
+def _even_remote(remote: LocalRemote, dvc3_heads: int, dvc3_each: int, dvc2_heads: int, dvc2_each: int) -> int:
+    """Unreferenced objects spread evenly over hash directories (as md5s are), plus a run-cache entry; returns
+    how many objects the hash directories hold."""
+    for head in range(dvc3_heads):
+        for index in range(dvc3_each):
+            remote.put_raw(f"files/md5/{head * 7:02x}/{index:030x}", b"3")
+    for head in range(dvc2_heads):
+        for index in range(dvc2_each):
+            remote.put_raw(f"{head * 5 + 1:02x}/{index:030x}", b"2")
+    remote.put_raw("runs/ab/cd/0/0", b"r")
+    return dvc3_heads * dvc3_each + dvc2_heads * dvc2_each
+
+
+@pytest.mark.parametrize(("limit_offset", "split"), [(-1, True), (0, False)])
+def test_a_first_scan_splits_when_a_sample_of_hash_directories_says_the_remote_is_large(
+        storage_settings, tmp_path, limit_offset, split):
+    remote = LocalRemote(tmp_path / "mnt" / "remote")
+    hashed = _even_remote(remote, dvc3_heads=8, dvc3_each=5, dvc2_heads=4, dvc2_each=2)
+    storage_settings.KURA_SCAN_DVC_SPLIT_ABOVE = hashed + limit_offset  # the estimate is exact for an even spread
+    connection = _local_remote_at(remote, [])
+
+    run = scan(connection)
+
+    assert run.status == ScanRun.Status.SUCCEEDED and run.expected_objects is None
+    prefixes = {shard.prefix for shard in run.shards.all()}
+    assert (prefixes > {"files/md5/00/", "01/", "runs/"}) == split
+    assert split or prefixes == {""}
+    assert sum(shard.objects_seen for shard in run.shards.all()) == hashed + 1
+
+
+def test_a_first_scan_of_an_s3_remote_counts_only_enough_of_its_sample(storage_settings, moto_endpoint, bucket,
+                                                                        tmp_path):
+    remote = LocalRemote(tmp_path / "mnt" / "remote")
+    _even_remote(remote, dvc3_heads=2, dvc3_each=30, dvc2_heads=1, dvc2_each=3)
+    client = s3_client(moto_endpoint)
+    for key in remote.object_keys():
+        client.put_object(Bucket=bucket, Key=f"dvc/{key}", Body=b"x")
+    storage_settings.KURA_SCAN_DVC_SPLIT_ABOVE = 10
+    connection = make_s3_connection(moto_endpoint, [f"{bucket}/dvc"], is_dvc_remote=True)
+    lister = lister_for(connection)
+    pages: list[str] = []
+    original = lister.iter_batches
+
+    def counted(root, spec, start_after, limit):
+        for batch in original(root, spec, start_after, limit):
+            pages.append(spec.prefix)
+            yield batch
+
+    lister.iter_batches = counted  # type: ignore[method-assign]
+    specs = dvc_shard_specs(connection, lister, f"{bucket}/dvc")
+
+    assert {"files/md5/00/", "files/md5/07/", "01/"} <= {spec.prefix for spec in specs}
+    assert pages == ["01/", "files/md5/00/"]  # one batch of the first DVC 3 directory already said "large"
+
+    storage_settings.KURA_SCAN_DVC_SPLIT_ABOVE = 2 * 30 + 3
+    assert dvc_shard_specs(connection, lister_for(connection), f"{bucket}/dvc") == [ShardSpec("")]
+
+
+def test_a_sample_that_cannot_be_listed_splits_the_first_scan(storage_settings, tmp_path, monkeypatch):
+    remote = LocalRemote(tmp_path / "mnt" / "remote")
+    _even_remote(remote, dvc3_heads=2, dvc3_each=2, dvc2_heads=0, dvc2_each=0)
+    connection = _local_remote_at(remote, [])
+    lister = lister_for(connection)
+
+    def failing(root, spec, start_after, limit):
+        raise ListingError("Permission denied reading files/md5/00/.", code="access_denied", permanent=True)
+        yield
+
+    monkeypatch.setattr(lister, "iter_batches", failing)
+    specs = dvc_shard_specs(connection, lister, str(remote.path))
+    assert [spec.prefix for spec in specs if not spec.top_level_only] == ["files/md5/00/", "files/md5/07/", "runs/"]
 
 
 @pytest.mark.parametrize("preload_rows", [1, 10**9])
@@ -412,3 +498,36 @@ def test_reconciling_a_dvc_remote_reads_no_registered_locations(scenario):
     assert not [query["sql"] for query in queries.captured_queries if "catalog_storagelocation" in query["sql"]]
     assert sorted(connection.findings.values_list("key", "object_count", "status")) == before
     assert any(key.startswith("dvc_unreferenced:") for key, _, _ in before)
+
+
+@pytest.mark.parametrize("store", ["local", "s3"])
+def test_a_malformed_dir_is_recorded_once_and_a_missing_one_is_read_once_pushed(scenario, request, store):
+    images_v2, images_v3 = scenario.history.images_v2, scenario.history.images_v3
+    scenario.remote.put_raw(object_key(images_v2.md5, is_dir=True), b"[not json")  # pushed half-written, say
+    member_v3 = scenario.remote.push_file(b"jpeg-a3")  # the file of a directory whose .dir is not pushed yet
+    if store == "s3":
+        bucket = request.getfixturevalue("bucket")
+        connection = _s3_remote(scenario, request.getfixturevalue("moto_endpoint"), bucket,
+                                [scenario.detector, scenario.trainer])
+    else:
+        connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+
+    assert scan(connection).status == ScanRun.Status.SUCCEEDED
+    manifests = {row.md5: row.error for row in DvcDirManifest.objects.filter(connection=connection)}
+    assert manifests[images_v2.md5].startswith("not a .dir manifest: not JSON")
+    assert images_v3.md5 not in manifests  # missing: nothing recorded, tried again by the next scan
+    classes = _classes_by_key(connection)
+    assert classes[object_key(md5_of(b"jpeg-c"))] == ObjectClass.UNREFERENCED  # only its unreadable .dir says
+    assert classes[member_v3] == ObjectClass.UNREFERENCED
+    assert any(warning.startswith("1 directory outputs") for warning in remote_summary(connection).warnings)
+
+    pushed = scenario.remote.push_dir(images_v3)[-1]
+    if store == "s3":
+        s3_client(request.getfixturevalue("moto_endpoint")).put_object(
+            Bucket=bucket, Key=f"dvc/{pushed}", Body=(scenario.remote.path / pushed).read_bytes())
+    assert scan(connection).status == ScanRun.Status.SUCCEEDED
+    manifests = {row.md5: row.error for row in DvcDirManifest.objects.filter(connection=connection)}
+    assert manifests[images_v3.md5] == ""
+    assert manifests[images_v2.md5].startswith("not a .dir manifest")  # content-addressed: never read again
+    assert _classes_by_key(connection)[member_v3] == ObjectClass.LIVE  # through images_v3, head of a branch
+

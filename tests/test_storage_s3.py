@@ -1,9 +1,13 @@
 """Scanning a real S3 endpoint (moto in server mode over HTTP)."""
 
+import time
+
 import pytest
 
 from access.leavers import person_depart
 from catalog.services import LocationSpec
+from storage.listers.base import ListingError
+from storage.listers.s3 import read_ahead
 from storage.models import Finding, ScanRun, ScanShard
 from tests.factories import make_dataset
 from tests.storage_support import make_s3_connection, put_objects, s3_client, scan
@@ -153,3 +157,34 @@ def test_ownerless_location_when_the_owner_departed(storage_settings, moto_endpo
     finding = Finding.objects.get(connection=connection)
     assert (finding.kind, finding.dataset) == (Finding.Kind.OWNERLESS, dataset)
     assert "departed" in finding.message
+
+
+def test_read_ahead_hands_over_every_page_in_order_and_raises_where_the_source_failed():
+    def pages():
+        yield {"n": 1}
+        yield {"n": 2}
+        raise ListingError("Listing failed: InternalError (HTTP 500).", code="listing_failed", permanent=False)
+
+    seen = []
+    with pytest.raises(ListingError, match="InternalError"):
+        for page in read_ahead(pages()):
+            seen.append(page["n"])
+    assert seen == [1, 2]
+    assert [page["n"] for page in read_ahead(iter([{"n": 1}, {"n": 2}, {"n": 3}]))] == [1, 2, 3]
+
+
+def test_read_ahead_stops_fetching_when_the_caller_stops():
+    fetched = []
+
+    def endless():
+        while True:
+            fetched.append(len(fetched))
+            yield {"n": fetched[-1]}
+
+    listing = read_ahead(endless())
+    assert [next(listing)["n"] for _ in range(3)] == [0, 1, 2]
+    listing.close()
+    time.sleep(0.6)  # the fetching thread notices within one hand-over attempt (0.2 s)
+    stopped_at = len(fetched)
+    time.sleep(0.3)
+    assert len(fetched) == stopped_at <= 3 + 2  # at most the page waiting and the one it was handing over

@@ -127,7 +127,7 @@ def unreferenced_objects(connection: StorageConnection) -> Iterator[Unreferenced
         root_uri = lister.root_uri(root)
         for spec in dvc_shard_specs(connection, lister, root):
             head = shard_head(spec.prefix)
-            preloaded = classifier.preload(head) if head else None
+            preloaded = classifier.preload(head) if head else classifier.preload_everything()
             for item, verdict in classify_listing(classifier, lister.iter_objects(root, spec, ""), preloaded):
                 if verdict.object_class == ObjectClass.UNREFERENCED:
                     yield UnreferencedObject(root_uri + item[0], item[0], item[1], as_datetime(item[2]), item[3])

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,6 +25,7 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Case, CharField, Exists, OuterRef, Q, Value, When
 
+from kura.db import copy_rows, copy_supported
 from storage.dvc.decode import ObjectClass
 from storage.dvc.layout import (
     DVC3_PREFIX,
@@ -37,7 +39,7 @@ from storage.dvc.layout import (
     parse_dir_manifest,
     parse_object_key,
 )
-from storage.listers import ListedObject, Lister, ObjectBatch, ShardSpec
+from storage.listers import ListedObject, Lister, ListingError, ObjectBatch, ShardSpec
 from storage.listers.s3 import make_client, split_root
 from storage.models import DvcDirManifest, DvcDirMember, DvcReference, StorageConnection, TrainingRepo
 from storage.validation import resolve_local_root
@@ -50,6 +52,7 @@ MANIFEST_READERS = 8
 MANIFEST_CHUNK = 2000
 UNREADABLE = "unreadable: "
 SAMPLE_KEYS = 5
+SAMPLE_DIRECTORIES = 3  # hash directories per layout counted to size a remote never scanned
 MAX_CACHED_DIRS = 200_000
 _RANK = {ObjectClass.UNREFERENCED: 0, ObjectClass.HISTORICAL: 1, ObjectClass.LIVE: 2}
 _HASH_NAME = {Layout.DVC3: "md5", Layout.DVC2: ""}
@@ -75,12 +78,20 @@ def dvc_shard_specs(connection: StorageConnection, lister: Lister, root: str,
     """One shard per two-hex directory of either layout (``ab/`` and ``files/md5/ab/``), plus the rest.
 
     The directories above the hash directories (the root, ``files/``, ``files/md5/``) get top-level-only
-    shards, so every object belongs to exactly one shard. A remote whose last complete scan found at most
-    KURA_SCAN_DVC_SPLIT_ABOVE objects is one shard: hundreds of shards of a few hundred objects each cost more
-    listing requests and checkpoints than the objects themselves, and the next scan splits it again if it grew.
+    shards, so every object belongs to exactly one shard. A remote of at most KURA_SCAN_DVC_SPLIT_ABOVE objects
+    is one shard: hundreds of shards of a few hundred objects each cost more listing requests and checkpoints
+    than the objects themselves. The count is the last complete scan's (``expected_objects``) or, for a remote
+    never counted, an estimate from a few hash directories; the next scan splits it again if it grew.
     """
     if expected_objects is not None and expected_objects <= settings.KURA_SCAN_DVC_SPLIT_ABOVE:
         return [ShardSpec("")]
+    specs = _split_specs(lister, root)
+    if expected_objects is None and not _estimated_large(lister, root, specs):
+        return [ShardSpec("")]
+    return specs
+
+
+def _split_specs(lister: Lister, root: str) -> list[ShardSpec]:
     specs: list[ShardSpec] = []
     for spec in lister.shards(root):
         if spec.prefix != "files/":
@@ -100,6 +111,52 @@ def dvc_shard_specs(connection: StorageConnection, lister: Lister, root: str,
     return specs
 
 
+def _estimated_large(lister: Lister, root: str, specs: list[ShardSpec]) -> bool:
+    """Whether a remote never counted holds more than KURA_SCAN_DVC_SPLIT_ABOVE objects, judged from a few of
+    its hash directories per layout: md5s spread evenly over the 256 heads, so a sample's mean times the number
+    of directories is a fair estimate, for a few listing requests where a needless split costs one per shard.
+
+    Objects outside the hash directories (``runs/``, leftovers) are not counted: they are few next to the data.
+    A sample that cannot be listed counts as large, since splitting is never wrong, only slower when small.
+    """
+    limit = settings.KURA_SCAN_DVC_SPLIT_ABOVE
+    layouts: dict[bool, list[ShardSpec]] = {}
+    for spec in specs:
+        if shard_head(spec.prefix):
+            layouts.setdefault(spec.prefix.startswith(DVC3_PREFIX), []).append(spec)
+    estimate = 0.0
+    for directories in layouts.values():
+        step = max(1, len(directories) // SAMPLE_DIRECTORIES)
+        sample = directories[::step][:SAMPLE_DIRECTORIES]
+        # Enough objects in one sampled directory to say "large" on its own: counting stops there, so a huge
+        # remote costs a page per sample, not a listing of whole directories.
+        cap = (limit // len(directories) + 1) * len(sample)
+        counted = 0
+        for spec in sample:
+            try:
+                found = _count_up_to(lister, root, spec, cap)
+            except ListingError as error:
+                logger.warning("Could not sample %s to size a first scan of %s, splitting it: %s", spec.prefix,
+                               root, error.message)
+                return True
+            if found >= cap:
+                return True
+            counted += found
+        estimate += counted / len(sample) * len(directories)
+        if estimate > limit:
+            return True
+    return False
+
+
+def _count_up_to(lister: Lister, root: str, spec: ShardSpec, cap: int) -> int:
+    counted = 0
+    for batch in lister.iter_batches(root, spec, "", min(cap, BATCH)):
+        counted += len(batch.names)
+        if counted >= cap:
+            break
+    return counted
+
+
 # --- .dir manifests -------------------------------------------------------------------------------------------
 
 
@@ -109,10 +166,14 @@ class ObjectReader:
     def __init__(self, connection: StorageConnection) -> None:
         self.connection = connection
         self._client = make_client(connection) if connection.kind == StorageConnection.Kind.S3 else None
+        self._local_roots: dict[str, Path] = {}  # checked once per reader, not once per object read
 
     def read(self, root: str, key: str) -> bytes | None:
         if self._client is None:
-            path = resolve_local_root(root) / key
+            directory = self._local_roots.get(root)
+            if directory is None:
+                directory = self._local_roots[root] = resolve_local_root(root)
+            path = directory / key
             return path.read_bytes() if path.is_file() else None
         bucket, prefix = split_root(root)
         try:
@@ -199,15 +260,22 @@ def _save_manifests(connection: StorageConnection,
     with transaction.atomic():
         # A concurrent scan may have read some already: theirs stay, and only rows created here get members.
         DvcDirManifest.objects.bulk_create(manifests, ignore_conflicts=True)
-        created = DvcDirManifest.objects.filter(connection=connection, md5__in=[m.md5 for m in manifests],
-                                                members__isnull=True, error="")
-        members = [
-            DvcDirMember(manifest_id=pk, md5=entry.md5, relpath=entry.relpath[:1024])
-            for pk, md5, layout in created.values_list("pk", "md5", "layout")
-            for entry in entries_of.get((md5, layout), [])
-        ]
-        DvcDirMember.objects.bulk_create(members, batch_size=5000)
+        created = list(DvcDirManifest.objects.filter(connection=connection, md5__in=[m.md5 for m in manifests],
+                                                     members__isnull=True, error="")
+                       .values_list("pk", "md5", "layout"))
+        _insert_members([(pk, entry.md5, entry.relpath[:1024])
+                         for pk, md5, layout in created for entry in entries_of.get((md5, layout), [])])
     return len(manifests)
+
+
+def _insert_members(rows: list[tuple[int, str, str]]) -> None:
+    """(manifest id, md5, relpath) rows; COPY on PostgreSQL, as a first scan writes tens of thousands and a model
+    instance per row cost more than reading the manifests from a local remote."""
+    if copy_supported(DvcDirMember):
+        copy_rows(DvcDirMember, ["manifest_id", "md5", "relpath"], rows)
+        return
+    DvcDirMember.objects.bulk_create([DvcDirMember(manifest_id=pk, md5=md5, relpath=relpath)
+                                      for pk, md5, relpath in rows], batch_size=5000)
 
 
 # --- classification -------------------------------------------------------------------------------------------

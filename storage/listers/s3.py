@@ -5,6 +5,8 @@ still fails with a throttling or server error is retried here with exponential b
 StartAfter = the last key handed out, so nothing is listed twice.
 """
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import lru_cache
@@ -85,6 +87,51 @@ def describe_client_error(error: ClientError, where: str) -> ListingError:
                         permanent=not _is_retryable(error))
 
 
+_END = object()
+
+
+def read_ahead(pages: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The pages of a listing, the next one requested (in a thread) while the caller counts the current one.
+
+    A listing alternates between the store preparing a page and Kura counting it; overlapping the two takes
+    Kura's share off the wall time. One page waits at most, so memory stays bounded; an error is raised here, in
+    the caller's thread; a caller that stops early leaves the thread to end after its request in flight.
+    """
+    ready: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=1)
+    stopped = threading.Event()
+
+    def hand_over(entry: tuple[Any, BaseException | None]) -> bool:
+        while not stopped.is_set():
+            try:
+                ready.put(entry, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                if not hand_over((page, None)):
+                    return
+        except BaseException as error:  # whatever it is, raised again in the caller's thread
+            hand_over((_END, error))
+            return
+        hand_over((_END, None))
+
+    threading.Thread(target=fetch, name="kura-s3-read-ahead", daemon=True).start()
+    try:
+        while True:
+            page, error = ready.get()
+            if error is not None:
+                raise error
+            if page is _END:
+                return
+            yield page
+    finally:
+        stopped.set()
+
+
 class S3Lister:
     def __init__(self, connection: StorageConnection, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.connection = connection
@@ -143,7 +190,7 @@ class S3Lister:
         if shard.top_level_only:
             params["Delimiter"] = "/"
         start = prefix + start_after if start_after else ""
-        for page in self._pages(f"s3://{bucket}/{prefix}{shard.prefix}", start, **params):
+        for page in read_ahead(self._pages(f"s3://{bucket}/{prefix}{shard.prefix}", start, **params)):
             for item in page.get("Contents", []):
                 key = item["Key"][len(prefix):]
                 if key.endswith("/"):
