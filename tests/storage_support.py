@@ -1,8 +1,12 @@
 """Shared fixtures for the storage tests: a real moto S3 server over HTTP, a fault-injecting proxy in front
 of it, and helpers that create connections and run scans through the real services."""
 
+import csv
+import gzip
 import http.client
 import http.server
+import io
+import json
 import socket
 import threading
 import uuid
@@ -10,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
@@ -164,3 +169,36 @@ def fault_proxy(moto_endpoint) -> Iterator[tuple[str, FaultProxy]]:
     yield f"http://127.0.0.1:{server.server_address[1]}", proxy
     server.shutdown()
     server.server_close()
+
+
+# --- S3 Inventory reports (manifest.json + gzip CSV) in the real format ---
+
+SCHEMA = "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag, StorageClass"
+
+
+def _csv_gz(rows: list[list[str]]) -> bytes:
+    text = io.StringIO()
+    csv.writer(text, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+    return gzip.compress(text.getvalue().encode())
+
+
+def inventory_row(bucket: str, key: str, size: int, *, latest: str = "true", deleted: str = "false") -> list[str]:
+    return [bucket, quote_plus(key), "", latest, deleted, str(size), "2026-03-01T10:00:00.000Z", "etag", "STANDARD"]
+
+
+def publish_inventory(
+    endpoint: str, source: str, destination: str, files: list[list[list[str]]], fmt: str = "CSV"
+) -> str:
+    client = s3_client(endpoint)
+    client.create_bucket(Bucket=destination)
+    base = f"inventory/{source}/daily/2026-11-23T00-00Z"
+    entries = []
+    for number, rows in enumerate(files):
+        key = f"inventory/{source}/daily/data/{number:04d}.csv.gz"
+        body = _csv_gz(rows)
+        client.put_object(Bucket=destination, Key=key, Body=body)
+        entries.append({"key": key, "size": len(body), "MD5checksum": "0" * 32})
+    manifest = {"sourceBucket": source, "destinationBucket": f"arn:aws:s3:::{destination}", "version": "2016-11-30",
+                "creationTimestamp": "1763856000000", "fileFormat": fmt, "fileSchema": SCHEMA, "files": entries}
+    client.put_object(Bucket=destination, Key=f"{base}/manifest.json", Body=json.dumps(manifest).encode())
+    return f"s3://{destination}/{base}/manifest.json"

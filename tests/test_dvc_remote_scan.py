@@ -45,7 +45,14 @@ from tests.dvc_builders import (
     object_key,
 )
 from tests.factories import bearer, make_person
-from tests.storage_support import make_local_connection, make_s3_connection, s3_client, scan
+from tests.storage_support import (
+    inventory_row,
+    make_local_connection,
+    make_s3_connection,
+    publish_inventory,
+    s3_client,
+    scan,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -531,3 +538,20 @@ def test_a_malformed_dir_is_recorded_once_and_a_missing_one_is_read_once_pushed(
     assert manifests[images_v2.md5].startswith("not a .dir manifest")  # content-addressed: never read again
     assert _classes_by_key(connection)[member_v3] == ObjectClass.LIVE  # through images_v3, head of a branch
 
+
+
+def test_a_dvc_remote_read_from_an_s3_inventory_classifies_like_a_listing(scenario, moto_endpoint, bucket):
+    listed = _s3_remote(scenario, moto_endpoint, bucket, [scenario.detector, scenario.trainer])
+    keys = sorted(scenario.remote.object_keys())
+    rows = [inventory_row(bucket, f"dvc/{key}", (scenario.remote.path / key).stat().st_size) for key in keys]
+    halves = [rows[: len(rows) // 2], rows[len(rows) // 2 :]]
+    manifest = publish_inventory(moto_endpoint, bucket, f"{bucket}-inv", halves)
+    from_inventory = make_s3_connection(moto_endpoint, [f"{bucket}/dvc"], is_dvc_remote=True,
+                                        inventory_manifest=manifest)
+    connection_set_dvc_repos(connection=from_inventory, repos=[scenario.detector, scenario.trainer], actor=None)
+
+    run = scan(from_inventory)
+
+    assert (run.status, run.source, run.shards.count()) == (ScanRun.Status.SUCCEEDED, ScanRun.Source.INVENTORY, 2)
+    assert _classes_by_key(from_inventory) == _classes_by_key(listed) == scenario.expected
+    assert _scanned_totals(run) == _scanned_totals(scan(listed))

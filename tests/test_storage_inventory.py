@@ -1,48 +1,16 @@
 """S3 Inventory reports (manifest.json + gzip CSV, generated here in the real format) instead of listing."""
 
-import csv
-import gzip
-import io
-import json
-from urllib.parse import quote_plus
 
 import pytest
 
 from catalog.services import LocationSpec
 from storage.models import Finding, ScanRun
 from tests.factories import make_dataset
-from tests.storage_support import make_s3_connection, s3_client, scan
+from tests.storage_support import inventory_row as _row
+from tests.storage_support import make_s3_connection, scan
+from tests.storage_support import publish_inventory as _publish
 
 pytestmark = pytest.mark.django_db
-
-SCHEMA = "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag, StorageClass"
-
-
-def _csv_gz(rows: list[list[str]]) -> bytes:
-    text = io.StringIO()
-    csv.writer(text, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
-    return gzip.compress(text.getvalue().encode())
-
-
-def _row(bucket: str, key: str, size: int, *, latest: str = "true", deleted: str = "false") -> list[str]:
-    return [bucket, quote_plus(key), "", latest, deleted, str(size), "2026-03-01T10:00:00.000Z", "etag", "STANDARD"]
-
-
-def _publish(endpoint: str, source: str, destination: str, files: list[list[list[str]]], fmt: str = "CSV") -> str:
-    client = s3_client(endpoint)
-    client.create_bucket(Bucket=destination)
-    base = f"inventory/{source}/daily/2026-11-23T00-00Z"
-    entries = []
-    for number, rows in enumerate(files):
-        key = f"inventory/{source}/daily/data/{number:04d}.csv.gz"
-        body = _csv_gz(rows)
-        client.put_object(Bucket=destination, Key=key, Body=body)
-        entries.append({"key": key, "size": len(body), "MD5checksum": "0" * 32})
-    manifest = {"sourceBucket": source, "destinationBucket": f"arn:aws:s3:::{destination}", "version": "2016-11-30",
-                "creationTimestamp": "1763856000000", "fileFormat": fmt, "fileSchema": SCHEMA, "files": entries}
-    client.put_object(Bucket=destination, Key=f"{base}/manifest.json", Body=json.dumps(manifest).encode())
-    return f"s3://{destination}/{base}/manifest.json"
-
 
 def test_inventory_report_replaces_listing(storage_settings, moto_endpoint, bucket, owner):
     manifest = _publish(moto_endpoint, bucket, f"{bucket}-inv", [

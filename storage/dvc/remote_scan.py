@@ -83,6 +83,9 @@ def dvc_shard_specs(connection: StorageConnection, lister: Lister, root: str,
     than the objects themselves. The count is the last complete scan's (``expected_objects``) or, for a remote
     never counted, an estimate from a few hash directories; the next scan splits it again if it grew.
     """
+    if connection.inventory_manifest:
+        # An inventory report is read data file by data file, whatever the remote's layout: those are its shards.
+        return lister.shards(root)
     if expected_objects is not None and expected_objects <= settings.KURA_SCAN_DVC_SPLIT_ABOVE:
         return [ShardSpec("")]
     specs = _split_specs(lister, root)
