@@ -250,3 +250,11 @@ def test_session_users_are_answered_too(catalog, colleague, client):
 
     assert response.status_code == 200
     assert response.json()["label"] == "v2"
+
+
+def test_the_openapi_schema_declares_exactly_the_fields_the_answer_has(catalog, owner, client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["components"]["schemas"]
+    body = _client(bearer(owner)).get("/api/v1/datasets/street-signs/versions/latest/").json()
+
+    assert set(schema["Version"]["properties"]) == set(body)
+    assert set(schema["Location"]["properties"]) == set(body["locations"][0])

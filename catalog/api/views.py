@@ -220,7 +220,8 @@ def _resolve_version(request: Request, slug: str, label: str) -> tuple[Dataset, 
 class VersionDetailView(APIView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # The common CI lookup is answered before DRF wraps the request; everything else goes on below.
-        return plain_lookup_response(request, **kwargs) or super().dispatch(request, *args, **kwargs)
+        plain = plain_lookup_response(request, **kwargs)
+        return plain if plain is not None else super().dispatch(request, *args, **kwargs)
 
     @extend_schema(
         summary="Resolve slug@label (label may be 'latest') to locations and digest",
