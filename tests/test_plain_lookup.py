@@ -76,6 +76,7 @@ def test_plain_answer_equals_the_full_answer_for_a_reader(catalog, owner, collea
     assert plain.status_code == full.status_code == 200
     assert plain.content == full.content
     assert plain["Content-Type"] == full["Content-Type"] == "application/json"
+    assert dict(plain.headers) == dict(full.headers)
     assert statements == 2  # the token, then dataset + permissions + version + locations in one statement
 
 
