@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 
 class Gone(exceptions.APIException):
@@ -59,6 +58,10 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)  # a service's refusal says why
+    # Imported here: rest_framework.views reads DRF's settings on import, which import kura.api.parsers,
+    # which imports this module; at the top, whichever of the two loads first would find the other half-made.
+    from rest_framework.views import exception_handler
+
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
