@@ -13,6 +13,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from kura.text import storable
+
 FORMATS = ("json", "csv")
 FIELDS = ("external_id", "name", "email", "department", "manager_external_id", "active")
 FIELD_ALIASES = {"manager": "manager_external_id", "display_name": "name"}
@@ -58,6 +60,9 @@ def decode(content: bytes) -> str:
         raise DirectoryFormatError(f"The export is not UTF-8 text (byte {error.start}).") from error
 
 
+UNSTORABLE = "The export holds a NUL character or an unpaired surrogate, which cannot be stored; fix its encoding."
+
+
 def read_records(content: str, fmt: str) -> list[Any]:
     """The export's records as parsed objects, before any per-row validation."""
     if fmt == "json":
@@ -67,8 +72,12 @@ def read_records(content: str, fmt: str) -> list[Any]:
             raise DirectoryFormatError(
                 f"The export is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
             ) from error
+        if not storable(records):
+            raise DirectoryFormatError(UNSTORABLE)
         return ensure_record_list(records)
     if fmt == "csv":
+        if not storable(content):
+            raise DirectoryFormatError(UNSTORABLE)
         return _csv_records(content)
     raise DirectoryFormatError(f"Unknown format {fmt!r}; use one of: {', '.join(FORMATS)}.")
 

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from frontend.urls import auth_urlpatterns
@@ -19,7 +19,8 @@ urlpatterns = [
     path("api/v1/", include("annotations.api.urls")),
     path("api/v1/", include("lineage.api.urls")),
     path("api/v1/", include("storage.api.dvc_urls")),
-    path("api/<path:rest>", api_not_found),
+    # Any character, a newline too (<path:> stops at one): no /api/ address falls through to an HTML page.
+    re_path(r"^api/(?P<rest>[\s\S]*)\Z", api_not_found),
     *auth_urlpatterns,
     path("", include("frontend.urls")),
 ]

@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import bearer, make_dataset, make_version
+from tests.factories import bearer, make_dataset, make_person, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -45,3 +45,78 @@ def test_ordinary_requests_pass(owner, client):
 
     assert client.get("/datasets/street-signs/").status_code == 200
     assert client.get("/?search=street%20signs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/storage/connections/%0AH/", "/api/v1/no-such-thing%0A/x", "/api/%0A", "/api/v1/datasets/a%0Ab/"]
+)
+def test_an_api_address_with_a_newline_answers_json(owner, path):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner))
+
+    response = api.get(path)
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"purpose": "Lone surrogate \\udb3c here."}',
+        '{"purpose": "A NUL \\u0000 here."}',
+        '{"locations": [{"uri": "s3://bucket/\\udf20/", "role": "raw"}]}',
+        '{"tags": ["ok", "bad\\u0000"]}',
+        '{"\\ud800": "a key"}',
+    ],
+)
+def test_json_text_postgresql_cannot_store_is_a_400(owner, body):
+    make_dataset(owner, slug="street-signs")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
+
+    response = api.generic("PATCH", "/api/v1/datasets/street-signs/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "NUL character or an unpaired surrogate" in response.json()["error"]["message"]
+
+
+def test_escaped_but_storable_text_is_accepted(owner):
+    make_dataset(owner, slug="street-signs")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
+    body = '{"purpose": "Caf\\u00e9 signs \\ud83d\\ude97 for the detector."}'  # an escaped pair is one character
+
+    response = api.generic("PATCH", "/api/v1/datasets/street-signs/", body, content_type="application/json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["purpose"] == "Café signs \U0001f697 for the detector."
+
+
+def test_directory_sync_refuses_unstorable_text(owner):
+    staff = make_person("root", staff=True)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=bearer(staff, scope="read_write"))
+    body = '[{"external_id": "x\\udb6d", "department": "a\\u0000n", "email": "a@b.example", "name": "n"}]'
+
+    response = api.generic("POST", "/api/v1/directory/sync", body, content_type="application/json")
+
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"external_id,name,email,department\nx\x00,n,a@b.example,d\n",
+        b"external_id,name,email,department\nx,n\x00,a@b.example,d\n",
+    ],
+)
+def test_directory_sync_refuses_a_csv_with_a_nul(body):
+    staff = make_person("root", staff=True)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=bearer(staff, scope="read_write"))
+
+    response = api.generic("POST", "/api/v1/directory/sync", body, content_type="text/csv")
+
+    assert response.status_code == 400
+    assert "NUL character" in response.content.decode()

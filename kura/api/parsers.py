@@ -1,14 +1,23 @@
+import io
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles, JSONParser
 
 from kura.api.errors import PayloadTooLarge
+from kura.text import storable
+
+UNSTORABLE_TEXT = "The body holds text with a NUL character or an unpaired surrogate, which cannot be stored."
 
 
 class LimitedJSONParser(JSONParser):
-    """JSON bodies up to KURA_API_MAX_BODY_BYTES; larger ones get a 413 before being read into memory."""
+    """JSON bodies up to KURA_API_MAX_BODY_BYTES; larger ones get a 413 before being read into memory.
+
+    Strings with a NUL character or a lone surrogate (both only reachable through ``\\u`` escapes) are refused
+    with a 400 here: PostgreSQL cannot store either, and they would otherwise fail as a 500 at the first write.
+    """
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         limit = settings.KURA_API_MAX_BODY_BYTES
@@ -16,7 +25,11 @@ class LimitedJSONParser(JSONParser):
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
         if declared and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"The request body exceeds {limit} bytes.")
-        return super().parse(stream, media_type, parser_context)
+        raw = stream.read() if stream is not None else b""
+        data = super().parse(io.BytesIO(raw), media_type, parser_context)
+        if b"\\u" in raw and not storable(data):  # without an escape, json has no way to spell either
+            raise ParseError(UNSTORABLE_TEXT)
+        return data
 
 
 class LimitedCSVParser(BaseParser):

@@ -1,0 +1,20 @@
+"""What text PostgreSQL can store: no NUL character and no unpaired surrogate (from a ``\\ud800`` escape)."""
+
+from typing import Any
+
+
+def storable(value: Any) -> bool:
+    """Whether every string in ``value`` (a parsed JSON value: keys, items, nested) can be stored."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(storable(key) and storable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(storable(item) for item in value)
+    return True
