@@ -120,3 +120,25 @@ def test_directory_sync_refuses_a_csv_with_a_nul(body):
 
     assert response.status_code == 400
     assert "NUL character" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("locations", "expected"),
+    [
+        ([{"uri": "s3://kura-test/signs/"}], 200),  # the role's default applies on PATCH too
+        ([{"role": "raw"}], 400),  # no uri
+        ([{"uri": "s3://kura-test/signs/", "role": "attic"}], 400),
+    ],
+)
+def test_patched_locations_are_checked_in_full(owner, locations, expected):
+    make_dataset(owner, slug="street-signs")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
+
+    response = api.patch("/api/v1/datasets/street-signs/", {"locations": locations}, format="json")
+
+    assert response.status_code == expected, response.json()
+    if expected == 200:
+        assert response.json()["locations"][0]["role"] == "primary"
+    else:
+        assert "locations" in response.json()["error"]["details"]

@@ -165,6 +165,15 @@ class DatasetWriteSerializer(serializers.Serializer):
     deprecation_note = serializers.CharField(required=False, allow_blank=True, default="")
     sunset_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
+    def validate_locations(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not self.partial:
+            return value
+        # A partial update (PATCH) is partial down into nested fields too, so a location could pass without its
+        # uri or its role's default: sent locations replace the old ones whole, so check each in full.
+        full = LocationInputSerializer(data=self.initial_data.get("locations"), many=True)
+        full.is_valid(raise_exception=True)
+        return list(full.validated_data)
+
 
 class VersionCreateSerializer(serializers.Serializer):
     label = serializers.CharField(max_length=64)  # type: ignore[assignment]  # DRF's Field.label is the UI label
