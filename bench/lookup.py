@@ -79,12 +79,25 @@ def check_lookup(server: Server, token: str, slug: str) -> None:
         raise RuntimeError(f"lookup of {slug!r} through gunicorn answered {response.status}: {body[:300]!r}")
 
 
-def measure(config: BenchConfig, run: WrkRun, label: str) -> WrkResult:
+CPU_MS: dict[str, dict[str, float]] = {}  # label -> CPU milliseconds per request, gunicorn and PostgreSQL
+
+
+def measure(config: BenchConfig, server: Server, run: WrkRun, label: str) -> WrkResult:
     print(f"-- {label}: warm-up {config.warmup_s}s, then {config.duration_s}s ...", end=" ", flush=True)
     run.run(config.warmup_s)
+    gunicorn_before, postgres_before = server.cpu_seconds(), server.postgres_cpu_seconds()
     result, output = run.run(config.duration_s)
+    requests = max(1.0, result.requests_per_s * config.duration_s)
+    CPU_MS[label] = {
+        "gunicorn": 1000 * (server.cpu_seconds() - gunicorn_before) / requests,
+        "postgres": 1000 * (server.postgres_cpu_seconds() - postgres_before) / requests,
+    }
     (RESULTS_DIR / f"wrk_{label}.txt").write_text(output)
-    print(f"{result.requests_per_s:,.0f} req/s, p99 {result.p99_ms:.1f} ms", flush=True)
+    print(
+        f"{result.requests_per_s:,.0f} req/s, p99 {result.p99_ms:.1f} ms; CPU per request: gunicorn "
+        f"{CPU_MS[label]['gunicorn']:.2f} ms, PostgreSQL {CPU_MS[label]['postgres']:.2f} ms",
+        flush=True,
+    )
     return result
 
 
@@ -94,7 +107,7 @@ def benchmark(config: BenchConfig, token: str, slugs_file: str, first_slug: str)
     with running_server(config, RESULTS_DIR / "gunicorn.log") as server:
         check_lookup(server, token, first_slug)
         common = {"wrk": wrk, "connections": config.connections, "threads": config.wrk_threads}
-        bare = measure(config, WrkRun(url=f"{server.base_url}/livez", **common), "bare")
+        bare = measure(config, server, WrkRun(url=f"{server.base_url}/livez", **common), "bare")
         lookup_run = WrkRun(
             url=f"{server.base_url}/",
             script=LUA_SCRIPT,
@@ -106,8 +119,8 @@ def benchmark(config: BenchConfig, token: str, slugs_file: str, first_slug: str)
         authed_run = WrkRun(
             url=f"{server.base_url}/api/v1/whoami/", script=AUTHED_SCRIPT, env={"BENCH_TOKEN": token}, **common
         )
-        authed = measure(config, authed_run, "authed")
-        lookup = measure(config, lookup_run, "lookup")
+        authed = measure(config, server, authed_run, "authed")
+        lookup = measure(config, server, lookup_run, "lookup")
         search = time_search_step(config, server, token)
     return Figures(bare=bare, lookup=lookup, search=search, authed=authed)
 
@@ -146,6 +159,7 @@ def main() -> int:
         "config": {key: value for key, value in asdict(config).items() if "url" not in key},
         "load": load,
         "lookup_slugs": slug_mix,
+        "cpu_ms_per_request": CPU_MS,
         **facts,
     }
     print()

@@ -86,6 +86,12 @@ def render(figures: Figures, context: dict[str, Any]) -> str:
                 widths,
             )
         )
+    cpu = context.get("cpu_ms_per_request") or {}
+    if cpu:
+        spent = ", ".join(
+            f"{label} {ms['gunicorn']:.2f} + {ms['postgres']:.2f}" for label, ms in cpu.items()
+        )
+        lines.append(f"CPU ms per request, gunicorn + PostgreSQL: {spent}")
     floor = context.get("sql_floor_ms")
     if floor:
         lines.append(
