@@ -4,7 +4,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from rest_framework import serializers
 
+from catalog.api.serializers import DatasetListSerializer
+from catalog.models import Dataset
 from tests.factories import bearer, make_dataset
 
 pytestmark = pytest.mark.django_db
@@ -85,3 +88,19 @@ def test_browser_search_pages(client, colleague, radar_sets, settings):
         dataset.slug for dataset in first.context["datasets"]
     ]
     assert "radar-hidden" not in first.content.decode()
+
+
+def test_list_payload_equals_the_field_by_field_rendering_and_the_schema(api, owner, colleague, client):
+    make_dataset(owner, slug="tagged-radar", name="Tagged radar", tags=["night", "eu"],
+                 training_repo_url="https://git.example.com/radar.git", training_repo_path="data/radar.dvc")
+    api.credentials(HTTP_AUTHORIZATION=bearer(colleague))
+
+    listed = api.get("/api/v1/datasets/", {"search": "radar"}).json()["results"]
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["components"]["schemas"]
+
+    for item in listed:
+        dataset = Dataset.objects.with_list_data().get(slug=item["slug"])
+        by_fields = serializers.ModelSerializer.to_representation(DatasetListSerializer(), dataset)
+        assert item == dict(by_fields), item["slug"]
+        assert set(schema["DatasetList"]["properties"]) == set(item)
+    assert next(item for item in listed if item["slug"] == "tagged-radar")["tags"] == ["eu", "night"]

@@ -1,9 +1,10 @@
-"""The JSON of a version answer, built in one place for the serializers and the CI lookup's fast path.
+"""The JSON of the hottest answers (a version, a list page's datasets), built in one place.
 
-A plain function over attributes, not a serializer instance per answer: binding a DRF serializer's fields cost
-more Python than the whole lookup's SQL. It reads attributes only, so model instances and the fast path's
-rows (``catalog.lookup_statements.LookupVersion``) render alike; ``VersionSerializer`` declares the same
-fields for the OpenAPI schema and renders through here.
+Plain functions over attributes, not DRF fields walked per object: for a version answer the fields cost more
+Python than the whole lookup's SQL, and for a search page more than its SQL too. They read attributes only, so
+model instances and the CI lookup's rows (``catalog.lookup_statements.LookupVersion``) render alike;
+``VersionSerializer`` and ``DatasetListSerializer`` declare the same fields for the OpenAPI schema and render
+through here (``tests/test_plain_lookup.py`` and ``tests/test_search_pages.py`` hold them to it).
 """
 
 from collections.abc import Iterable
@@ -51,4 +52,31 @@ def version_payload(
         "locations": None if locations is None else [location_payload(location) for location in locations],
         "manifest_url": reverse("api-version-manifest", kwargs={"slug": dataset_slug, "label": version.label}),
         "warnings": warnings,
+    }
+
+
+def dataset_list_payload(dataset: Any) -> dict[str, Any]:
+    """A dataset as a list shows it; the owner with its user, the unit and the tags loaded along
+    (``DatasetQuerySet.with_list_data``)."""
+    owner, unit = dataset.owner, dataset.owning_unit
+    return {
+        "id": str(dataset.id),
+        "slug": dataset.slug,
+        "name": dataset.name,
+        "purpose": dataset.purpose,
+        "status": str(dataset.status),
+        "visibility": str(dataset.visibility),
+        "classification": str(dataset.classification),
+        "owner": None if owner is None else {
+            "username": owner.user.username,
+            "display_name": owner.display_name,
+            "external_id": owner.external_id,
+            "status": str(owner.status),
+        },
+        "owning_unit": None if unit is None else {"id": str(unit.id), "name": unit.name},
+        "tags": [tag.name for tag in dataset.tags.all()],
+        "training_repo_url": dataset.training_repo_url,
+        "training_repo_path": dataset.training_repo_path,
+        "updated_at": _moment(dataset.updated_at),
+        "url": reverse("api-dataset-detail", kwargs={"slug": dataset.slug}),
     }

@@ -4,7 +4,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from access.models import OrgUnit, Person
-from catalog.api.payloads import location_payload, version_payload
+from catalog.api.payloads import dataset_list_payload, location_payload, version_payload
 from catalog.models import Dataset, DatasetVersion, StorageLocation, Tag
 
 
@@ -59,6 +59,9 @@ class DatasetListSerializer(serializers.ModelSerializer):
     def get_url(self, dataset: Dataset) -> str:
         return reverse("api-dataset-detail", kwargs={"slug": dataset.slug})
 
+    def to_representation(self, dataset: Dataset) -> dict[str, Any]:
+        return dataset_list_payload(dataset)
+
 
 class DatasetDetailSerializer(DatasetListSerializer):
     description = serializers.CharField()
@@ -81,6 +84,10 @@ class DatasetDetailSerializer(DatasetListSerializer):
             "warnings",
             "created_at",
         ]
+
+    def to_representation(self, dataset: Dataset) -> dict[str, Any]:
+        # The detail adds its own fields to the list's: rendered field by field, as one dataset at a time is.
+        return serializers.ModelSerializer.to_representation(self, dataset)
 
     def get_aliases(self, dataset: Dataset) -> list[str]:
         return [alias.slug for alias in dataset.aliases.all()]
