@@ -78,6 +78,7 @@ def test_json_text_postgresql_cannot_store_is_a_400(owner, body):
     response = api.generic("PATCH", "/api/v1/datasets/street-signs/", body, content_type="application/json")
 
     assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
     assert "NUL character or an unpaired surrogate" in response.json()["error"]["message"]
 
 
