@@ -83,7 +83,8 @@ def test_api_matrix(world, role):
     expected = EXPECTED[role]
     r = "/api/v1/datasets/restricted-set"
     if expected is None:
-        for url in ["/api/v1/datasets/", f"{r}/", "/api/v1/datasets/internal-set/"]:
+        for url in ["/api/v1/datasets/", f"{r}/", "/api/v1/datasets/internal-set/",
+                    "/api/v1/datasets/internal-set/versions/latest/"]:
             response = api.get(url)
             assert response.status_code == 401, url
             assert response.json()["error"]["code"] == "token_owner_inactive"
