@@ -4,6 +4,7 @@ A query string sends a request down the full path, so ``?allow_archived=0`` (whi
 dataset that is not archived) gives the reference answer for the same caller.
 """
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from access.models import ApiToken, Level
 from access.org import membership_start
 from catalog.models import StorageLocation
 from catalog.services import LocationSpec, dataset_update
+from catalog.validators import SLUG_PATTERN, VERSION_LABEL_PATTERN
 from tests.factories import bearer, grant, make_dataset, make_person, make_unit, make_version
 
 pytestmark = pytest.mark.django_db
@@ -259,3 +261,14 @@ def test_the_openapi_schema_declares_exactly_the_fields_the_answer_has(catalog, 
 
     assert set(schema["Version"]["properties"]) == set(body)
     assert set(schema["Location"]["properties"]) == set(body["locations"][0])
+
+
+def test_the_openapi_schema_gives_slug_and_label_their_formats(client):
+    paths = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    lookup = paths["/api/v1/datasets/{slug}/versions/{label}/"]["get"]["parameters"]
+    by_name = {parameter["name"]: parameter for parameter in lookup if parameter["in"] == "path"}
+
+    assert by_name["slug"]["schema"]["pattern"] == SLUG_PATTERN.pattern
+    assert by_name["label"]["schema"]["pattern"] == VERSION_LABEL_PATTERN.pattern
+    assert re.fullmatch(by_name["label"]["schema"]["pattern"].strip("^$"), "latest")
+    assert "former" in by_name["slug"]["description"]

@@ -121,6 +121,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "catalog.api.schema.dataset_path_formats",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "DatasetStatusEnum": "catalog.models.Dataset.Status",
         "VersionStatusEnum": "catalog.models.DatasetVersion.Status",
