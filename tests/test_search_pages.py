@@ -1,13 +1,24 @@
 """Search result pages: the total counted in the same statement as the page's keys, the rows loaded by key."""
 
+import json
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 
-from catalog.api.serializers import DatasetListSerializer
+from catalog.api.serializers import (
+    DatasetDetailSerializer,
+    DatasetListSerializer,
+    OrgUnitRefSerializer,
+    PersonRefSerializer,
+)
 from catalog.models import Dataset
+from catalog.services import dataset_update
 from tests.factories import bearer, make_dataset
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +115,26 @@ def test_list_payload_equals_the_field_by_field_rendering_and_the_schema(api, ow
         assert item == dict(by_fields), item["slug"]
         assert set(schema["DatasetList"]["properties"]) == set(item)
     assert next(item for item in listed if item["slug"] == "tagged-radar")["tags"] == ["eu", "night"]
+
+
+def test_detail_and_reference_payloads_equal_the_field_by_field_rendering(api, owner, colleague, client):
+    # The payload functions stand in for DRF's fields; rendered field by field (ModelSerializer's own
+    # to_representation), the same objects must give the same JSON, and the schema must name the same keys.
+    dataset = make_dataset(owner, slug="radar-detail", name="Radar detail", tags=["night"])
+    dataset_update(dataset=dataset, actor=owner, status="deprecated", deprecation_note="Old.",
+                   sunset_at=timezone.now() + timedelta(days=9))
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner))
+
+    body = api.get("/api/v1/datasets/radar-detail/").json()
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["components"]["schemas"]
+
+    loaded = Dataset.objects.with_list_data().prefetch_related("stewards__user", "aliases").get(pk=dataset.pk)
+    context = {"can_read_data": True, "latest_label": None, "warnings": body["warnings"]}
+    by_fields = serializers.ModelSerializer.to_representation(DatasetDetailSerializer(context=context), loaded)
+    as_json = json.loads(JSONRenderer().render(by_fields))
+    as_json["owner"] = serializers.ModelSerializer.to_representation(PersonRefSerializer(), loaded.owner)
+    as_json["owning_unit"] = serializers.ModelSerializer.to_representation(OrgUnitRefSerializer(),
+                                                                            loaded.owning_unit)
+    assert body == json.loads(JSONRenderer().render(as_json))
+    assert set(schema["DatasetDetail"]["properties"]) == set(body)
+    assert body["deprecation"]["sunset_at"].endswith("Z")

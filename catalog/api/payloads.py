@@ -17,8 +17,22 @@ from rest_framework.fields import DateTimeField
 _DATETIME = DateTimeField()  # DRF's own formatting (ISO 8601, "Z" for UTC), as the serializers render it
 
 
-def _moment(value: datetime | None) -> str | None:
+def api_datetime(value: datetime | None) -> str | None:
     return None if value is None else _DATETIME.to_representation(value)
+
+
+def person_ref_payload(person: Any) -> dict[str, Any]:
+    """A person as other answers name them (owner, steward, author); their user loaded along."""
+    return {
+        "username": person.user.username,
+        "display_name": person.display_name,
+        "external_id": person.external_id,
+        "status": str(person.status),
+    }
+
+
+def unit_ref_payload(unit: Any) -> dict[str, Any]:
+    return {"id": str(unit.id), "name": unit.name}
 
 
 def location_payload(location: Any) -> dict[str, Any]:
@@ -26,7 +40,7 @@ def location_payload(location: Any) -> dict[str, Any]:
         "uri": str(location.uri),
         "role": str(location.role),
         "note": str(location.note),
-        "last_verified_at": _moment(location.last_verified_at),
+        "last_verified_at": api_datetime(location.last_verified_at),
         "last_verification_ok": location.last_verification_ok,
     }
 
@@ -47,8 +61,8 @@ def version_payload(
         "git_commit": str(version.git_commit),
         "guideline_revision": None if revision is None else int(revision),
         "notes": str(version.notes),
-        "created_at": _moment(version.created_at),
-        "published_at": _moment(version.published_at),
+        "created_at": api_datetime(version.created_at),
+        "published_at": api_datetime(version.published_at),
         "locations": None if locations is None else [location_payload(location) for location in locations],
         "manifest_url": reverse("api-version-manifest", kwargs={"slug": dataset_slug, "label": version.label}),
         "warnings": warnings,
@@ -67,16 +81,11 @@ def dataset_list_payload(dataset: Any) -> dict[str, Any]:
         "status": str(dataset.status),
         "visibility": str(dataset.visibility),
         "classification": str(dataset.classification),
-        "owner": None if owner is None else {
-            "username": owner.user.username,
-            "display_name": owner.display_name,
-            "external_id": owner.external_id,
-            "status": str(owner.status),
-        },
-        "owning_unit": None if unit is None else {"id": str(unit.id), "name": unit.name},
+        "owner": None if owner is None else person_ref_payload(owner),
+        "owning_unit": None if unit is None else unit_ref_payload(unit),
         "tags": [tag.name for tag in dataset.tags.all()],
         "training_repo_url": dataset.training_repo_url,
         "training_repo_path": dataset.training_repo_path,
-        "updated_at": _moment(dataset.updated_at),
+        "updated_at": api_datetime(dataset.updated_at),
         "url": reverse("api-dataset-detail", kwargs={"slug": dataset.slug}),
     }

@@ -4,8 +4,18 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from access.models import OrgUnit, Person
-from catalog.api.payloads import dataset_list_payload, location_payload, version_payload
+from catalog.api.payloads import (
+    api_datetime,
+    dataset_list_payload,
+    location_payload,
+    person_ref_payload,
+    unit_ref_payload,
+    version_payload,
+)
 from catalog.models import Dataset, DatasetVersion, StorageLocation, Tag
+
+# The serializers below declare fields for the OpenAPI schema; the hot ones render through the plain functions
+# of ``catalog.api.payloads``, so each shape is built in one place (tests hold the two to each other).
 
 
 class PersonRefSerializer(serializers.ModelSerializer):
@@ -15,11 +25,17 @@ class PersonRefSerializer(serializers.ModelSerializer):
         model = Person
         fields = ["username", "display_name", "external_id", "status"]
 
+    def to_representation(self, person: Person) -> dict[str, Any]:
+        return person_ref_payload(person)
+
 
 class OrgUnitRefSerializer(serializers.ModelSerializer):
     class Meta:
         model = OrgUnit
         fields = ["id", "name"]
+
+    def to_representation(self, unit: OrgUnit) -> dict[str, Any]:
+        return unit_ref_payload(unit)
 
 
 class LocationSerializer(serializers.Serializer):
@@ -56,7 +72,7 @@ class DatasetListSerializer(serializers.ModelSerializer):
             "url",
         ]
 
-    def get_url(self, dataset: Dataset) -> str:
+    def get_url(self, dataset: Dataset) -> str:  # the schema's type; the value comes from dataset_list_payload
         return reverse("api-dataset-detail", kwargs={"slug": dataset.slug})
 
     def to_representation(self, dataset: Dataset) -> dict[str, Any]:
@@ -86,8 +102,17 @@ class DatasetDetailSerializer(DatasetListSerializer):
         ]
 
     def to_representation(self, dataset: Dataset) -> dict[str, Any]:
-        # The detail adds its own fields to the list's: rendered field by field, as one dataset at a time is.
-        return serializers.ModelSerializer.to_representation(self, dataset)
+        return {
+            **dataset_list_payload(dataset),
+            "description": dataset.description,
+            "stewards": [person_ref_payload(steward) for steward in dataset.stewards.all()],
+            "aliases": self.get_aliases(dataset),
+            "locations": self.get_locations(dataset),
+            "latest_version": self.get_latest_version(dataset),
+            "deprecation": self.get_deprecation(dataset),
+            "warnings": self.get_warnings(dataset),
+            "created_at": api_datetime(dataset.created_at),
+        }
 
     def get_aliases(self, dataset: Dataset) -> list[str]:
         return [alias.slug for alias in dataset.aliases.all()]
@@ -106,8 +131,8 @@ class DatasetDetailSerializer(DatasetListSerializer):
             return None
         return {
             "note": dataset.deprecation_note,
-            "deprecated_at": dataset.deprecated_at,
-            "sunset_at": dataset.sunset_at,
+            "deprecated_at": api_datetime(dataset.deprecated_at),
+            "sunset_at": api_datetime(dataset.sunset_at),
             "superseded_by": dataset.superseded_by.slug if dataset.superseded_by else None,
         }
 
