@@ -17,11 +17,8 @@ class BearerTokenAuthentication(BaseAuthentication):
     keyword = _KEYWORD
 
     def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if not header:
-            return None
-        parts = header.split()
-        if parts[0].lower() != self.keyword:
+        parts = _bearer_parts(request.META.get("HTTP_AUTHORIZATION", ""))
+        if parts is None:
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed(
@@ -49,10 +46,16 @@ def live_bearer_principal(header: str) -> Any | None:
     """The caller behind an ``Authorization`` header carrying a live bearer token, for a view that answers
     outside DRF. None for anything else (no header, another scheme, a bad token): such a request goes to DRF,
     which answers it with the right error."""
-    scheme, _, plaintext = header.partition(" ")
-    if scheme.lower() != _KEYWORD or not plaintext or " " in plaintext:
+    parts = _bearer_parts(header)
+    if parts is None or len(parts) != 2:
         return None
     try:
-        return principal_of(token_authenticate(plaintext=plaintext))
+        return principal_of(token_authenticate(plaintext=parts[1]))
     except TokenError:
         return None
+
+
+def _bearer_parts(header: str) -> list[str] | None:
+    """The header's words if it names the bearer scheme; None for no header or another scheme."""
+    parts = header.split()
+    return parts if parts and parts[0].lower() == _KEYWORD else None

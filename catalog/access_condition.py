@@ -101,29 +101,31 @@ class DatasetAccess(Expression):
             by_person=caller.person_id is not None,
             columns=(pk, visibility, owner, owning_unit),
         )
-        return _condition_text(shape), self._params(shape, connection)
+        text, slots = _condition(shape)
+        return text, self._params(slots, connection)
 
-    def _params(self, shape: "_Shape", connection: BaseDatabaseWrapper) -> tuple[Any, ...]:
-        """The parameters of ``_condition_text(shape)``, in its order."""
-        internal = self.model.Visibility.INTERNAL.value  # type: ignore[attr-defined]
-        if shape.part == "internal":
-            return (internal,)
-        if not (shape.include_internal and shape.part == "whole") and not (shape.by_unit or shape.by_person):
+    def _params(self, slots: tuple[str, ...], connection: BaseDatabaseWrapper) -> tuple[Any, ...]:
+        """The values for a condition's parameter slots (see ``_condition``), in their order."""
+        if not slots:
             return ()
         now = connection.ops.adapt_datetimefield_value(self.at)
+        caller = self.caller
+        values = {
+            "internal": self.model.Visibility.INTERNAL.value,  # type: ignore[attr-defined]
+            "content_type": ContentType.objects.get_for_model(self.model).pk,
+            "level": self.min_level,
+            "now": now,
+            "person": caller.person_id,
+            "unit": key_param(OrgUnit, caller.unit_id, connection) if caller.unit_id is not None else None,
+            "steward_role": _STEWARD_ROLES[0],
+            "head_role": _STEWARD_ROLES[1],
+        }
         params: list[Any] = []
-        if shape.part == "others":
-            params += _other_visibilities(self.model)
-        if shape.include_internal and shape.part == "whole":
-            params.append(internal)
-        grant_params = [ContentType.objects.get_for_model(self.model).pk, self.min_level, now, now]
-        if self.caller.unit_id is not None:
-            params += [*grant_params, key_param(OrgUnit, self.caller.unit_id, connection)]
-        if self.caller.person_id is not None:
-            person = self.caller.person_id
-            params += [person, person, person, *_STEWARD_ROLES, now, now]
-            params += [*grant_params, person]
-            params += [*grant_params, person, now, now]
+        for slot in slots:
+            if slot == "others":
+                params += _other_visibilities(self.model)
+            else:
+                params.append(values[slot])
         return tuple(params)
 
 
@@ -155,23 +157,29 @@ def _other_visibilities(model: type[Model]) -> list[str]:
 
 
 @lru_cache(maxsize=512)
-def _condition_text(shape: _Shape) -> str:
-    """The condition's SQL for one shape, written once per process (parameters: ``DatasetAccess._params``)."""
+def _condition(shape: _Shape) -> tuple[str, tuple[str, ...]]:
+    """The condition's SQL for one shape, written once per process, and the name of each of its parameters
+    (``others`` stands for all visibilities but internal), so text and values cannot drift apart."""
     pk, visibility, owner, owning_unit = shape.columns
     if shape.part == "internal":
-        return f"{visibility} = %s"
+        return f"{visibility} = %s", ("internal",)
     tables = _Tables(connections[shape.alias], shape.model)
     arms: list[str] = []
+    slots: list[str] = []
     if shape.include_internal and shape.part == "whole":
         arms.append(f"{visibility} = %s")
+        slots.append("internal")
     grant_sql = (
         f"EXISTS (SELECT 1 FROM {tables.grant} kura_acl_g WHERE kura_acl_g.target_type_id = %s"
         f" AND kura_acl_g.target_id = {pk} AND kura_acl_g.level >= %s"
         " AND kura_acl_g.revoked_at IS NULL AND kura_acl_g.suspended_at IS NULL AND kura_acl_g.starts_at <= %s"
         " AND (kura_acl_g.expires_at IS NULL OR kura_acl_g.expires_at > %s) AND {grantee})"
     )
+    grant_slots = ["content_type", "level", "now", "now"]
+    memberships = ["person", "now", "now"]  # _memberships_sql's parameters
     if shape.by_unit:
         arms.append(grant_sql.format(grantee="kura_acl_g.grantee_unit_id = %s"))
+        slots += [*grant_slots, "unit"]
     if shape.by_person:
         arms.append(f"{owner} = %s")
         arms.append(
@@ -182,15 +190,19 @@ def _condition_text(shape: _Shape) -> str:
         # single dataset, and PostgreSQL can hash the caller's grants once when it checks a whole list.
         arms.append(grant_sql.format(grantee="kura_acl_g.grantee_person_id = %s"))
         arms.append(grant_sql.format(grantee=f"kura_acl_g.grantee_unit_id IN ({_memberships_sql(tables)})"))
+        slots += ["person", "person", "person", "steward_role", "head_role", "now", "now"]
+        slots += [*grant_slots, "person"]
+        slots += [*grant_slots, *memberships]
     if not arms:
-        return "1 = 0"
+        return "1 = 0", ()
     condition = "(" + " OR ".join(arms) + ")"
     if shape.part == "others":
         # Equality, not "<> internal", so the visibility index serves it; the model's check constraint
         # guarantees the listed values are all there are.
         others = _other_visibilities(shape.model)
         condition = f"{visibility} IN ({', '.join(['%s'] * len(others))}) AND {condition}"
-    return condition
+        slots.insert(0, "others")
+    return condition, tuple(slots)
 
 
 class _Tables:

@@ -25,6 +25,14 @@ def search_terms(query: str) -> list[str]:
     return [term.lower() for term in _TERM.findall(query)][:MAX_TERMS]
 
 
+def counts_with_its_page(query: str) -> bool:
+    """Whether a list searched for ``query`` should count its matches in the statement that picks a page
+    (``kura.keyset.page_counted_along``): a search reads and sorts every match anyway, so a COUNT of its own
+    would read them all again. Without terms, the unfiltered count has its own fast path
+    (``DatasetQuerySet.count``)."""
+    return bool(search_terms(query))
+
+
 def search_datasets(queryset: "QuerySet[Dataset]", query: str) -> "QuerySet[Dataset]":
     terms = search_terms(query)
     if not terms:

@@ -9,12 +9,7 @@ from django.db.models import QuerySet
 from access.approvals import effective_unit
 from access.models import Membership, OrgUnit, Person
 from catalog.lifecycle import retirement_warnings
-from catalog.lookup_statements import (
-    LookupAnswer,
-    latest_published_version,
-    plain_version_lookup,
-    visible_dataset_by_slug,
-)
+from catalog.lookup_statements import latest_published_version, visible_dataset_by_slug
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, Tag
 from catalog.querysets import Action
 from kura.keyset import rows_in_key_order
@@ -98,11 +93,6 @@ def dataset_resolve_for_lookup(*, user: Any, slug: str) -> Dataset:
     dataset, can_read = found
     setattr(dataset, READ_ACCESS_ANNOTATION, can_read)
     return dataset
-
-
-def version_lookup_plain(*, user: Any, slug: str, label: str) -> LookupAnswer | None:
-    """The CI lookup's common case in one statement (see ``plain_version_lookup``); None: resolve in full."""
-    return plain_version_lookup(user, slug, label)
 
 
 def dataset_can_change(*, user: Any, dataset: Dataset) -> bool:

@@ -27,7 +27,7 @@ from catalog.exports import dataset_csv_lines
 from catalog.filtersets import DatasetFilterSet
 from catalog.models import Dataset, StorageLocation
 from catalog.querysets import DatasetQuerySet
-from catalog.search import search_terms
+from catalog.search import counts_with_its_page
 from catalog.selectors import (
     DatasetNotFound,
     VersionNotFound,
@@ -98,8 +98,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
 
 def _list_page(request: HttpRequest, queryset: DatasetQuerySet) -> Page:
     number = request.GET.get("page")
-    if search_terms(request.GET.get("search", "")):
-        # A search sorts all its matches anyway: the total comes along with the page's keys.
+    if counts_with_its_page(request.GET.get("search", "")):
         try:
             return page_counted_along(queryset, int(number or 1), PAGE_SIZE)
         except (ValueError, EmptyPage):

@@ -53,12 +53,9 @@ LAST_RUN_FIELDS = ("id", "status", "created_at")
 
 
 def connection_last_run(connection: StorageConnection) -> dict[str, Any] | None:
-    """The connection's newest run, as ``connection_list`` loaded it, or read now for a single connection."""
-    if hasattr(connection, "last_run_id"):
-        values = {field: getattr(connection, f"last_run_{field}") for field in LAST_RUN_FIELDS}
-        return values if values["id"] is not None else None
-    run = connection.runs.order_by("-created_at").first()
-    return {"id": run.pk, "status": run.status, "created_at": run.created_at} if run else None
+    """The connection's newest run, as ``connection_list`` loaded it along."""
+    values = {field: getattr(connection, f"last_run_{field}") for field in LAST_RUN_FIELDS}
+    return values if values["id"] is not None else None
 
 
 def finding_list(*, user: Any) -> "QuerySet[Finding]":

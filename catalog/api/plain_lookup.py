@@ -15,7 +15,8 @@ from rest_framework.renderers import JSONRenderer
 from access.authentication import live_bearer_principal
 from catalog.api.headers import add_deprecation_headers
 from catalog.api.payloads import version_payload
-from catalog.selectors import deprecation_warnings, version_lookup_plain
+from catalog.lookup_statements import plain_version_lookup
+from catalog.selectors import deprecation_warnings
 
 _RENDERER = JSONRenderer()
 _ACCEPTED = ("", "*/*", "application/json", "application/*")
@@ -29,7 +30,7 @@ def plain_lookup_response(request: HttpRequest, slug: str, label: str) -> HttpRe
     user = live_bearer_principal(request.META.get("HTTP_AUTHORIZATION", ""))
     if user is None:
         return None
-    answer = version_lookup_plain(user=user, slug=slug, label=label)
+    answer = plain_version_lookup(user, slug, label)
     if answer is None:
         return None
     deprecated = answer.deprecated

@@ -28,7 +28,7 @@ from catalog.api.serializers import (
 from catalog.filtersets import DatasetFilterSet
 from catalog.lookup_statements import dataset_locations
 from catalog.models import Dataset, DatasetVersion
-from catalog.search import search_terms
+from catalog.search import counts_with_its_page
 from catalog.selectors import (
     RESOLVE_RELATED,
     DatasetNotFound,
@@ -58,8 +58,7 @@ class DatasetPagination(KeysFirstPagination):
         return dataset_list_rows(keys)
 
     def counts_along(self, request: Request) -> bool:
-        # A search sorts all its matches to pick a page; without one, DatasetQuerySet.count has a fast path.
-        return bool(search_terms(request.query_params.get("search", "")))
+        return counts_with_its_page(request.query_params.get("search", ""))
 
 
 def _resolve_or_404(

@@ -73,7 +73,8 @@ class ConnectionListView(GenericAPIView):
         serializer = ConnectionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         connection = connection_create(actor=person_for_user(request.user), **serializer.validated_data)
-        return Response(ConnectionSerializer(connection).data, status=status.HTTP_201_CREATED)
+        listed = _connection(request, connection.name)  # read back as the list reads it (last run, repositories)
+        return Response(ConnectionSerializer(listed).data, status=status.HTTP_201_CREATED)
 
 
 class ConnectionDetailView(APIView):
