@@ -8,12 +8,11 @@ overlaps catalogued data), at most KURA_SCAN_AGGREGATE_MAX_DEPTH levels deep.
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import NamedTuple, cast
 
 from catalog.models import StorageLocation
 from catalog.uris import parse_storage_uri
-from storage.figures import SAMPLE_KEYS, GroupFigures, add_to_aggregate
+from storage.figures import SAMPLE_KEYS, GroupFigures, add_to_aggregate, as_datetime
 from storage.listers.base import ObjectBatch, dvc_like_count
 from storage.listers.s3 import split_root
 from storage.models import ScanAggregate, StorageConnection
@@ -172,8 +171,8 @@ class Totals:
         self.dvc_like += figures.dvc_like
 
     def merge_into(self, row: ScanAggregate) -> None:
-        part = GroupFigures(objects=self.objects, bytes=self.bytes, oldest=_as_datetime(self.oldest),
-                            newest=_as_datetime(self.newest), samples=self.samples)
+        part = GroupFigures(objects=self.objects, bytes=self.bytes, oldest=as_datetime(self.oldest),
+                            newest=as_datetime(self.newest), samples=self.samples)
         if add_to_aggregate(row, part):
             row.newest_owner = self.newest_owner
         owners = Counter(row.owners)
@@ -182,7 +181,3 @@ class Totals:
                 owners[owner] += count
         row.owners = dict(owners)
         row.dvc_like += self.dvc_like
-
-
-def _as_datetime(timestamp: float | None) -> datetime | None:
-    return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp is not None else None

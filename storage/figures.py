@@ -7,13 +7,18 @@ follow it: who wrote it, which commit referred to it.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from storage.models import DvcScanAggregate, ScanAggregate
 
 SAMPLE_KEYS = 5
 
 Aggregate = ScanAggregate | DvcScanAggregate
+
+
+def as_datetime(timestamp: float | None) -> datetime | None:
+    """A listing's POSIX modification time as the aware datetime an aggregate stores."""
+    return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp is not None else None
 
 
 def is_later(candidate: datetime | None, current: datetime | None) -> bool:

@@ -26,14 +26,13 @@ from storage.dvc.remote_reconcile import reconcile_dvc_run
 from storage.dvc.remote_scan import (
     BATCH,
     DvcTotals,
-    as_datetime,
     classifier_for_run,
     dvc_shard_specs,
     manifests_refresh,
     shard_head,
     totals_key,
 )
-from storage.figures import GroupFigures, add_to_aggregate, is_later
+from storage.figures import GroupFigures, add_to_aggregate, as_datetime, is_later
 from storage.listers import Lister, ListingError, ObjectBatch, ShardSpec, lister_for
 from storage.models import DvcScanAggregate, ScanAggregate, ScanRun, ScanShard, StorageConnection
 from storage.reconcile import reconcile_run

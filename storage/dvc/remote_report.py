@@ -14,13 +14,13 @@ from django.template.defaultfilters import filesizeformat
 from storage.dvc.decode import ObjectClass
 from storage.dvc.remote_scan import (
     RemoteClassifier,
-    as_datetime,
     classify_listing,
     dvc_shard_specs,
     manifests_refresh,
     shard_head,
     unread_manifests,
 )
+from storage.figures import as_datetime
 from storage.listers import lister_for
 from storage.models import DvcScanAggregate, ScanRun, StorageConnection, TrainingRepo
 from storage.reports import Bar, chart_bars

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -39,6 +39,7 @@ from storage.dvc.layout import (
     parse_dir_manifest,
     parse_object_key,
 )
+from storage.figures import SAMPLE_KEYS
 from storage.listers import ListedObject, Lister, ListingError, ObjectBatch, ShardSpec
 from storage.listers.s3 import make_client, split_root
 from storage.models import DvcDirManifest, DvcDirMember, DvcReference, StorageConnection, TrainingRepo
@@ -51,7 +52,6 @@ PRELOAD_ROWS = 100_000  # references and directory members one preload may hold
 MANIFEST_READERS = 8
 MANIFEST_CHUNK = 2000
 UNREADABLE = "unreadable: "
-SAMPLE_KEYS = 5
 SAMPLE_DIRECTORIES = 3  # hash directories per layout counted to size a remote never scanned
 MAX_CACHED_DIRS = 200_000
 _RANK = {ObjectClass.UNREFERENCED: 0, ObjectClass.HISTORICAL: 1, ObjectClass.LIVE: 2}
@@ -568,5 +568,3 @@ def totals_key(verdict: Verdict, owner: str) -> tuple[str, int | None, str, str]
     return verdict.object_class.value, None, "", ""
 
 
-def as_datetime(timestamp: float | None) -> datetime | None:
-    return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp is not None else None
