@@ -27,6 +27,18 @@ def insert_rows(model: type[models.Model], objs: Sequence[models.Model], batch_s
     )
 
 
+def insert_values(
+    model: type[models.Model], field_names: Sequence[str], rows: Sequence[Sequence[Any]], batch_size: int = 5000
+) -> None:
+    """New rows given as plain values (one per name in ``field_names``): COPY on PostgreSQL, ``bulk_create``
+    elsewhere. For writers that hold the values already and would otherwise build an instance per row."""
+    if copy_supported(model):
+        copy_rows(model, field_names, rows)
+        return
+    objs = [model(**dict(zip(field_names, row, strict=True))) for row in rows]
+    model._default_manager.using(router.db_for_write(model)).bulk_create(objs, batch_size=batch_size)
+
+
 def copy_supported(model: type[models.Model]) -> bool:
     return connections[router.db_for_write(model)].vendor == "postgresql"
 

@@ -25,7 +25,7 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Case, CharField, Exists, OuterRef, Q, Value, When
 
-from kura.db import copy_rows, copy_supported
+from kura.db import insert_values
 from storage.dvc.decode import ObjectClass
 from storage.dvc.layout import (
     DVC3_PREFIX,
@@ -266,19 +266,12 @@ def _save_manifests(connection: StorageConnection,
         created = list(DvcDirManifest.objects.filter(connection=connection, md5__in=[m.md5 for m in manifests],
                                                      members__isnull=True, error="")
                        .values_list("pk", "md5", "layout"))
-        _insert_members([(pk, entry.md5, entry.relpath[:1024])
-                         for pk, md5, layout in created for entry in entries_of.get((md5, layout), [])])
+        # Tens of thousands on a first scan: COPY, as a model instance per row cost more than reading the
+        # manifests from a local remote.
+        insert_values(DvcDirMember, ["manifest_id", "md5", "relpath"],
+                      [(pk, entry.md5, entry.relpath[:1024])
+                       for pk, md5, layout in created for entry in entries_of.get((md5, layout), [])])
     return len(manifests)
-
-
-def _insert_members(rows: list[tuple[int, str, str]]) -> None:
-    """(manifest id, md5, relpath) rows; COPY on PostgreSQL, as a first scan writes tens of thousands and a model
-    instance per row cost more than reading the manifests from a local remote."""
-    if copy_supported(DvcDirMember):
-        copy_rows(DvcDirMember, ["manifest_id", "md5", "relpath"], rows)
-        return
-    DvcDirMember.objects.bulk_create([DvcDirMember(manifest_id=pk, md5=md5, relpath=relpath)
-                                      for pk, md5, relpath in rows], batch_size=5000)
 
 
 # --- classification -------------------------------------------------------------------------------------------
