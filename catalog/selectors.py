@@ -38,13 +38,13 @@ def dataset_list(*, user: Any) -> "QuerySet[Dataset]":
     return Dataset.objects.restrict(user, "view").with_list_data()
 
 
-def dataset_list_rows(keys: Iterable[Any]) -> list[Dataset]:
-    """The list data of the datasets with these keys, in the keys' order (``kura.keyset``).
+def dataset_list_rows(*, user: Any, keys: Iterable[Any]) -> list[Dataset]:
+    """The list data of the datasets with these keys that ``user`` may see, in the keys' order (``kura.keyset``).
 
-    By key alone: the keys come from ``dataset_list``'s restricted, filtered and ordered statement a moment
-    before; repeating its conditions here made PostgreSQL re-run a search over its whole index for one page.
+    The keys come from ``dataset_list`` filtered and ordered; only visibility is asked again (cheap for one
+    page's keys), not the filters: repeating a search made PostgreSQL run it over its whole index for one page.
     """
-    return rows_in_key_order(Dataset.objects.with_list_data(), keys)
+    return rows_in_key_order(dataset_list(user=user), keys)
 
 
 RESOLVE_RELATED = ("owner", "owning_unit", "superseded_by")

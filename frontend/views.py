@@ -75,7 +75,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     filterset, queryset = _filtered_datasets(request)
     params = _filter_params(request)
     page = _list_page(request, queryset)
-    datasets = dataset_list_rows(page.object_list)
+    datasets = dataset_list_rows(user=request.user, keys=page.object_list)
     context = {
         "filterset": filterset,
         "filtering": params is not None and any(key != "page" for key in params),

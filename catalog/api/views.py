@@ -54,8 +54,8 @@ ALLOW_ARCHIVED = OpenApiParameter(
 
 
 class DatasetPagination(KeysFirstPagination):
-    def rows_of(self, queryset: "QuerySet[Any, Any]", keys: list[Any]) -> list[Any]:
-        return dataset_list_rows(keys)
+    def rows_of(self, request: Request, queryset: "QuerySet[Any, Any]", keys: list[Any]) -> list[Any]:
+        return dataset_list_rows(user=request.user, keys=keys)
 
     def counts_along(self, request: Request) -> bool:
         return counts_with_its_page(request.query_params.get("search", ""))

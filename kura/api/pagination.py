@@ -23,7 +23,7 @@ class KeysFirstPagination(KuraPageNumberPagination):
     COUNT of its own.
     """
 
-    def rows_of(self, queryset: "QuerySet[Any, Any]", keys: list[Any]) -> list[Any]:
+    def rows_of(self, request: Request, queryset: "QuerySet[Any, Any]", keys: list[Any]) -> list[Any]:
         """The page's rows for its keys, in order; by default through ``queryset`` itself."""
         return rows_in_key_order(queryset, keys)
 
@@ -40,7 +40,7 @@ class KeysFirstPagination(KuraPageNumberPagination):
         number = request.query_params.get(self.page_query_param) or "1"
         if not self.counts_along(request) or number in self.last_page_strings:
             keys = super().paginate_queryset(keys_of(queryset), request, view)
-            return None if keys is None else self.rows_of(queryset, keys)
+            return None if keys is None else self.rows_of(request, queryset, keys)
         page_size = self.get_page_size(request)
         if not page_size:
             return None
@@ -51,4 +51,4 @@ class KeysFirstPagination(KuraPageNumberPagination):
         if self.page.paginator.num_pages > 1 and self.template is not None:
             self.display_page_controls = True
         self.request = request
-        return self.rows_of(queryset, list(self.page.object_list))
+        return self.rows_of(request, queryset, list(self.page.object_list))
