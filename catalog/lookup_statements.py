@@ -8,6 +8,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
+from django.db import DEFAULT_DB_ALIAS, connections
+
 from catalog.models import Dataset, DatasetVersion, StorageLocation
 from kura.statements import all_columns, fetch, key_param, quote, table
 
@@ -86,6 +88,11 @@ class LookupAnswer(NamedTuple):
 
 # What deprecation_warnings and add_deprecation_headers read of a deprecated dataset, besides its slug.
 _DEPRECATION_FIELDS = ("id", "status", "deprecation_note", "deprecated_at", "sunset_at", "updated_at")
+
+
+def plain_lookup_supported() -> bool:
+    """The plain lookup's statement is PostgreSQL's (LATERAL joins, array_agg); other databases resolve in full."""
+    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
 
 
 def plain_version_lookup(user: Any, slug: str, label: str) -> LookupAnswer | None:

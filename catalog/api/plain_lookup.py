@@ -8,14 +8,13 @@ None here and goes through ``VersionDetailView`` as usual, which words every err
 rendered by the same function (``version_payload``) and renderer as DRF's, so both paths answer alike.
 """
 
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from rest_framework.renderers import JSONRenderer
 
 from access.authentication import live_bearer_principal
 from catalog.api.headers import add_deprecation_headers
 from catalog.api.payloads import version_payload
-from catalog.lookup_statements import plain_version_lookup
+from catalog.lookup_statements import plain_lookup_supported, plain_version_lookup
 from catalog.selectors import deprecation_warnings
 
 _RENDERER = JSONRenderer()
@@ -25,7 +24,7 @@ _ACCEPTED = ("", "*/*", "application/json", "application/*")
 def plain_lookup_response(request: HttpRequest, slug: str, label: str) -> HttpResponse | None:
     if request.method != "GET" or request.META.get("QUERY_STRING") or not _accepts_json(request):
         return None
-    if connection.vendor != "postgresql":
+    if not plain_lookup_supported():
         return None
     user = live_bearer_principal(request.META.get("HTTP_AUTHORIZATION", ""))
     if user is None:
