@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from access.approvals import effective_unit
 from access.models import Membership, OrgUnit, Person
 from catalog.lifecycle import retirement_warnings
-from catalog.lookup_statements import latest_published_version, visible_dataset_by_slug
+from catalog.lookup_statements import latest_published_version
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, Tag
 from catalog.querysets import Action
 from kura.keyset import rows_in_key_order
@@ -79,20 +79,6 @@ def dataset_resolve(
         except Dataset.DoesNotExist:
             raise DatasetNotFound(slug) from None
     return ResolvedDataset(dataset=dataset, requested_slug=slug)
-
-
-def dataset_resolve_for_lookup(*, user: Any, slug: str) -> Dataset:
-    """The CI version lookup's dataset, with ``dataset_can_read_data`` answered along.
-
-    A current slug is one written-out statement over restrict()'s condition; anything else (a former slug, a
-    dataset the caller may not see) goes through ``dataset_resolve``, which decides the same way.
-    """
-    found = visible_dataset_by_slug(user, slug)
-    if found is None:
-        return dataset_resolve(user=user, slug=slug, related=(), with_read_access=True).dataset
-    dataset, can_read = found
-    setattr(dataset, READ_ACCESS_ANNOTATION, can_read)
-    return dataset
 
 
 def dataset_can_change(*, user: Any, dataset: Dataset) -> bool:

@@ -26,7 +26,6 @@ from catalog.api.serializers import (
     VersionSerializer,
 )
 from catalog.filtersets import DatasetFilterSet
-from catalog.lookup_statements import dataset_locations
 from catalog.models import Dataset, DatasetVersion
 from catalog.search import counts_with_its_page
 from catalog.selectors import (
@@ -38,7 +37,6 @@ from catalog.selectors import (
     dataset_list,
     dataset_list_rows,
     dataset_resolve,
-    dataset_resolve_for_lookup,
     deprecation_warnings,
     manifest_files,
     version_list,
@@ -199,7 +197,7 @@ def _resolve_version(request: Request, slug: str, label: str) -> tuple[Dataset, 
     # The version and manifest answers read only the dataset's own fields; the successor's slug is fetched
     # only for a deprecated dataset, so the common lookup joins nothing.
     try:
-        dataset = dataset_resolve_for_lookup(user=request.user, slug=slug)
+        dataset = dataset_resolve(user=request.user, slug=slug, related=(), with_read_access=True).dataset
     except DatasetNotFound as missing:
         raise exceptions.NotFound(NOT_FOUND_MESSAGE) from missing
     _refuse_archived(request, dataset)
@@ -235,7 +233,7 @@ class VersionDetailView(APIView):
         dataset, version = _resolve_version(request, slug, label)
         can_read = dataset_can_read_data(user=request.user, dataset=dataset)
         context = {
-            "locations": dataset_locations(dataset) if can_read else None,
+            "locations": list(dataset.locations.all()) if can_read else None,
             "warnings": deprecation_warnings(dataset),
         }
         version.dataset = dataset
