@@ -1,13 +1,11 @@
 """The token lookup every API request makes, written out as one statement (why: see ``kura.statements``)."""
 
-from collections.abc import Iterator
 from functools import cache
-from typing import Any
 
 from django.contrib.auth import get_user_model
 
 from access.models import ApiToken, OrgUnit, Person
-from kura.statements import Columns, M, all_columns, fetch, quote, table
+from kura.statements import all_columns, fetch, joined_instance, quote, table
 
 
 def token_by_prefix(prefix: str) -> ApiToken | None:
@@ -17,23 +15,16 @@ def token_by_prefix(prefix: str) -> ApiToken | None:
     if not rows:
         return None
     values = iter(rows[0])
-    token = _instance(all_columns(ApiToken), values)
-    person = _instance(all_columns(Person), values)
-    user = _instance(all_columns(get_user_model()), values)
-    unit = _instance(all_columns(OrgUnit), values)
+    token = joined_instance(all_columns(ApiToken), values)
+    person = joined_instance(all_columns(Person), values)
+    user = joined_instance(all_columns(get_user_model()), values)
+    unit = joined_instance(all_columns(OrgUnit), values)
     assert token is not None
     if person is not None:
         assert user is not None  # a person always has a user
         person.user = user  # also caches user.person, as select_related does for a one-to-one
     token.owner_person, token.owner_unit = person, unit
     return token
-
-
-def _instance(columns: Columns[M], values: Iterator[Any]) -> M | None:
-    """The next instance in a joined row; None where a LEFT JOIN found no row (its key is NULL)."""
-    own = [next(values) for _ in columns.fields]
-    key = own[columns.attnames.index(columns.model._meta.pk.attname)]
-    return columns.instances([own])[0] if key is not None else None
 
 
 @cache

@@ -1,4 +1,5 @@
 import uuid
+from functools import cached_property
 
 from django.db import models
 from django.utils import timezone
@@ -88,6 +89,11 @@ class Dataset(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @cached_property
+    def tag_names(self) -> list[str]:
+        """Its tags' names in order; list pages load them along instead (``catalog.list_statements``)."""
+        return [tag.name for tag in self.tags.all()]
 
 
 class SlugAlias(models.Model):

@@ -9,10 +9,10 @@ from django.db.models import QuerySet
 from access.approvals import effective_unit
 from access.models import Membership, OrgUnit, Person
 from catalog.lifecycle import retirement_warnings
+from catalog.list_statements import datasets_by_key
 from catalog.lookup_statements import latest_published_version
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, Tag
 from catalog.querysets import Action
-from kura.keyset import rows_in_key_order
 
 
 class DatasetNotFound(Exception):
@@ -44,7 +44,7 @@ def dataset_list_rows(*, user: Any, keys: Iterable[Any]) -> list[Dataset]:
     The keys come from ``dataset_list`` filtered and ordered; only visibility is asked again (cheap for one
     page's keys), not the filters: repeating a search made PostgreSQL run it over its whole index for one page.
     """
-    return rows_in_key_order(dataset_list(user=user), keys)
+    return datasets_by_key(user, keys)
 
 
 RESOLVE_RELATED = ("owner", "owning_unit", "superseded_by")

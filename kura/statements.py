@@ -10,7 +10,7 @@ stays valid on PostgreSQL and SQLite alike.
 No signals are sent, as with ``bulk_create`` and ``QuerySet.update``.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 from typing import Any, Generic, TypeVar, cast
 
@@ -90,6 +90,14 @@ class Columns(Generic[M]):
     def instances(self, rows: Iterable[Sequence[Any]]) -> list[M]:
         """Instances as the ORM builds them from rows of these columns; other fields are deferred (read on access)."""
         return [self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, self.values(row)) for row in rows]
+
+
+def joined_instance(columns: Columns[M], values: Iterator[Any]) -> M | None:
+    """The next instance in a joined row (its columns consumed from ``values``); None where a LEFT JOIN found no
+    row (its key is NULL)."""
+    own = [next(values) for _ in columns.fields]
+    key = own[columns.attnames.index(columns.model._meta.pk.attname)]
+    return columns.instances([own])[0] if key is not None else None
 
 
 def _converters(field: "Field[Any, Any]") -> tuple[Any, list[Converter]] | None:

@@ -71,7 +71,7 @@ def version_payload(
 
 def dataset_list_payload(dataset: Any) -> dict[str, Any]:
     """A dataset as a list shows it; the owner with its user, the unit and the tags loaded along
-    (``DatasetQuerySet.with_list_data``)."""
+    (``catalog.list_statements``, or ``DatasetQuerySet.with_list_data``)."""
     owner, unit = dataset.owner, dataset.owning_unit
     return {
         "id": str(dataset.id),
@@ -83,7 +83,7 @@ def dataset_list_payload(dataset: Any) -> dict[str, Any]:
         "classification": str(dataset.classification),
         "owner": None if owner is None else person_ref_payload(owner),
         "owning_unit": None if unit is None else unit_ref_payload(unit),
-        "tags": [tag.name for tag in dataset.tags.all()],
+        "tags": list(dataset.tag_names),
         "training_repo_url": dataset.training_repo_url,
         "training_repo_path": dataset.training_repo_path,
         "updated_at": api_datetime(dataset.updated_at),
