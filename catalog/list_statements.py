@@ -27,9 +27,13 @@ _USER_FIELDS = ("id", "username")
 _UNIT_FIELDS = ("id", "name")
 
 
-def datasets_by_key(user: Any, keys: Iterable[Any]) -> list[Dataset]:
-    """The datasets with these keys that ``user`` may see, in the keys' order, each with its owner (and the
-    owner's user), its unit and ``tag_names`` loaded: the fields a list shows (others are deferred)."""
+def dataset_list_rows(*, user: Any, keys: Iterable[Any]) -> list[Dataset]:
+    """The datasets with these keys that ``user`` may see, in the keys' order (``kura.keyset``), each with its
+    owner (and the owner's user), its unit and ``tag_names`` loaded: the fields a list shows (others deferred).
+
+    The keys come from ``catalog.selectors.dataset_list`` filtered and ordered; only visibility is asked again,
+    not the filters: repeating a search made PostgreSQL run it over its whole index for one page.
+    """
     wanted = list(keys)
     if not wanted:
         return []

@@ -9,7 +9,6 @@ from django.db.models import QuerySet
 from access.approvals import effective_unit
 from access.models import Membership, OrgUnit, Person
 from catalog.lifecycle import retirement_warnings
-from catalog.list_statements import datasets_by_key
 from catalog.lookup_statements import latest_published_version
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, Tag
 from catalog.querysets import Action
@@ -36,15 +35,6 @@ class ResolvedDataset:
 def dataset_list(*, user: Any) -> "QuerySet[Dataset]":
     """Datasets ``user`` may see, ready for a list page; filter with ``DatasetFilterSet``."""
     return Dataset.objects.restrict(user, "view").with_list_data()
-
-
-def dataset_list_rows(*, user: Any, keys: Iterable[Any]) -> list[Dataset]:
-    """The list data of the datasets with these keys that ``user`` may see, in the keys' order (``kura.keyset``).
-
-    The keys come from ``dataset_list`` filtered and ordered; only visibility is asked again (cheap for one
-    page's keys), not the filters: repeating a search made PostgreSQL run it over its whole index for one page.
-    """
-    return datasets_by_key(user, keys)
 
 
 RESOLVE_RELATED = ("owner", "owning_unit", "superseded_by")

@@ -25,6 +25,7 @@ from annotations.services import guideline_revise
 from catalog.access_selectors import request_pending_on
 from catalog.exports import dataset_csv_lines
 from catalog.filtersets import DatasetFilterSet
+from catalog.list_statements import dataset_list_rows
 from catalog.models import Dataset, StorageLocation
 from catalog.querysets import DatasetQuerySet
 from catalog.search import counts_with_its_page
@@ -33,7 +34,6 @@ from catalog.selectors import (
     VersionNotFound,
     dataset_can_change,
     dataset_can_read_data,
-    dataset_list_rows,
     dataset_resolve,
     deprecation_warnings,
     latest_version_labels,

@@ -10,7 +10,7 @@ from access.models import ApiToken, Grant, Level, Membership
 from access.org import membership_start
 from access.principals import UnitPrincipal
 from access.services import token_create
-from catalog.list_statements import datasets_by_key
+from catalog.list_statements import dataset_list_rows
 from catalog.models import Dataset
 from catalog.search import search_datasets
 from tests.factories import grant, make_dataset, make_person, make_unit
@@ -58,7 +58,8 @@ def test_row_by_row_decides_as_the_plain_condition_for_people_and_unit_tokens(ev
         assert _slugs(restricted.asked_row_by_row()) == expected
         assert _slugs(search_datasets(restricted, "radar")) == expected
         keys = list(Dataset.objects.values_list("pk", flat=True))
-        assert {dataset.slug.removeprefix("radar-") for dataset in datasets_by_key(caller, keys)} == expected
+        rows = dataset_list_rows(user=caller, keys=keys)
+        assert {dataset.slug.removeprefix("radar-") for dataset in rows} == expected
 
 
 def test_a_search_and_a_page_of_keys_ask_it_row_by_row_on_postgresql(every_way):

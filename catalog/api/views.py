@@ -26,6 +26,7 @@ from catalog.api.serializers import (
     VersionSerializer,
 )
 from catalog.filtersets import DatasetFilterSet
+from catalog.list_statements import dataset_list_rows
 from catalog.models import Dataset, DatasetVersion
 from catalog.search import counts_with_its_page
 from catalog.selectors import (
@@ -35,7 +36,6 @@ from catalog.selectors import (
     dataset_can_change,
     dataset_can_read_data,
     dataset_list,
-    dataset_list_rows,
     dataset_resolve,
     deprecation_warnings,
     manifest_files,
