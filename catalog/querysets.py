@@ -52,19 +52,6 @@ class DatasetQuerySet(models.QuerySet["Dataset"]):
             return ("1 = 1" if allowed else "1 = 0"), ()
         return (allowed.asked_row_by_row() if row_by_row else allowed).sql_over(table, connections[self.db])
 
-    def asked_row_by_row(self) -> "DatasetQuerySet":
-        """This queryset with its restrict() condition asked of each row on its own, for a queryset an index
-        narrows to few rows (a search): see ``DatasetAccess.asked_row_by_row``."""
-        clone = self.all()  # a clone with its own list of conditions
-        where = clone.query.where
-        if where.connector != AND or where.negated:
-            return clone
-        for index, node in enumerate(where.children):
-            access = _access_of(node)
-            if access is not None:
-                where.children[index] = Exact(access.asked_row_by_row(), True)  # type: ignore[call-overload]
-        return clone
-
     def annotate_access(self, user: Any, action: Action, name: str) -> "DatasetQuerySet":
         """Add a boolean column ``name``: whether ``user`` may do ``action`` on each row (same rule as restrict)."""
         allowed = self._access(user, action)
@@ -120,8 +107,9 @@ class DatasetQuerySet(models.QuerySet["Dataset"]):
             return None
         if len(query.where.children) != 1 or query.where.negated:
             return None
-        access = _access_of(query.where.children[0])
-        if access is None:
+        node = query.where.children[0]
+        access = getattr(node, "lhs", None)
+        if not (isinstance(node, Exact) and node.rhs is True and isinstance(access, DatasetAccess)):
             return None
         parts = access.split_by_visibility()
         if parts is None:
@@ -136,8 +124,3 @@ class DatasetQuerySet(models.QuerySet["Dataset"]):
     def with_list_data(self) -> "DatasetQuerySet":
         return self.select_related("owner__user", "owning_unit").prefetch_related("tags")
 
-
-def _access_of(node: Any) -> DatasetAccess | None:
-    """The restrict() condition if ``node`` (a WHERE clause's child) is one, as ``filter(allowed)`` adds it."""
-    access = getattr(node, "lhs", None)
-    return access if isinstance(node, Exact) and node.rhs is True and isinstance(access, DatasetAccess) else None

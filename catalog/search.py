@@ -11,7 +11,6 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from catalog.models import Dataset
-from catalog.querysets import DatasetQuerySet
 
 SEARCH_DOCUMENT_SQL = (
     "to_tsvector('simple'::regconfig, "
@@ -44,8 +43,6 @@ def search_datasets(queryset: "QuerySet[Dataset]", query: str) -> "QuerySet[Data
         matching = queryset.extra(  # noqa: S610 - static SQL, the user's terms travel as a parameter
             where=[f"{SEARCH_DOCUMENT_SQL} @@ to_tsquery('simple'::regconfig, %s)"], params=[tsquery]
         )
-        if isinstance(matching, DatasetQuerySet):  # the index narrows the rows: check each match on its own
-            matching = matching.asked_row_by_row()
         # Case-insensitive name order, which people expect anyway, and which no index serves: ordered by the
         # indexed name, PostgreSQL walks that index testing every dataset against the query until a page is
         # full, slow for terms that are neither rare nor common; here it takes the GIN matches and sorts them.
