@@ -11,12 +11,12 @@ whatever the remote's size; the totals are written with the shard's checkpoint (
 """
 
 import logging
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -51,6 +51,7 @@ BATCH = 1000
 PRELOAD_ROWS = 100_000  # references and directory members one preload may hold
 MANIFEST_READERS = 8
 MANIFEST_CHUNK = 2000
+LOCAL_READS_PER_TASK = 64
 UNREADABLE = "unreadable: "
 SAMPLE_DIRECTORIES = 3  # hash directories per layout counted to size a remote never scanned
 MAX_CACHED_DIRS = 200_000
@@ -169,15 +170,18 @@ class ObjectReader:
     def __init__(self, connection: StorageConnection) -> None:
         self.connection = connection
         self._client = make_client(connection) if connection.kind == StorageConnection.Kind.S3 else None
-        self._local_roots: dict[str, Path] = {}  # checked once per reader, not once per object read
+        self._local_roots: dict[str, str] = {}  # checked once per reader, not once per object read
 
     def read(self, root: str, key: str) -> bytes | None:
         if self._client is None:
             directory = self._local_roots.get(root)
             if directory is None:
-                directory = self._local_roots[root] = resolve_local_root(root)
-            path = directory / key
-            return path.read_bytes() if path.is_file() else None
+                directory = self._local_roots[root] = str(resolve_local_root(root))
+            try:  # most reads of a scan after the first are of objects not pushed (yet): no stat before the open
+                with open(os.path.join(directory, key), "rb") as file:
+                    return file.read()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return None
         bucket, prefix = split_root(root)
         try:
             return bytes(self._client.get_object(Bucket=bucket, Key=prefix + key)["Body"].read())
@@ -196,7 +200,7 @@ def _unread_dirs(connection: StorageConnection, repo_ids: Sequence[int]) -> list
                   output_field=CharField())  # _LAYOUT_OF_HASH
     read = DvcDirManifest.objects.filter(connection=connection, md5=OuterRef("md5"), layout=OuterRef("dir_layout"))
     rows = (DvcReference.objects.filter(repo_id__in=repo_ids, is_dir=True, reachable=True)
-            .annotate(dir_layout=layout).filter(~Exists(read)).values_list("md5", "dir_layout").distinct())
+            .annotate(dir_layout=layout).filter(~Exists(read)).values_list("md5", "dir_layout").order_by().distinct())
     return sorted((md5, _LAYOUTS[layout]) for md5, layout in rows)
 
 
@@ -231,10 +235,19 @@ def manifests_refresh(connection: StorageConnection) -> int:
                 return md5, layout, root, data, ""
         return md5, layout, "", None, ""
 
+    # A local read is a file open, cheaper than handing it to a thread: reads go to the pool in runs, which still
+    # overlap on a slow (NFS) mount. An S3 read is a request: one each.
+    per_task = LOCAL_READS_PER_TASK if connection.kind == StorageConnection.Kind.LOCAL else 1
+
+    def fetch_run(items: Sequence[tuple[str, Layout]]) -> list[tuple[str, Layout, str, bytes | None, str]]:
+        return [fetch(item) for item in items]
+
     read = 0
     with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:
         for start in range(0, len(wanted), MANIFEST_CHUNK):
-            read += _save_manifests(connection, pool.map(fetch, wanted[start : start + MANIFEST_CHUNK]))
+            chunk = wanted[start : start + MANIFEST_CHUNK]
+            runs = pool.map(fetch_run, [chunk[at : at + per_task] for at in range(0, len(chunk), per_task)])
+            read += _save_manifests(connection, (result for run in runs for result in run))
     if read and db_connection.vendor == "postgresql":
         # Fresh statistics before every shard joins members to manifests: with the counts of an empty table the
         # planner walks every manifest per shard (100x slower at a few thousand directories).
