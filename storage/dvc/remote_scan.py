@@ -55,6 +55,7 @@ LOCAL_READS_PER_TASK = 64
 UNREADABLE = "unreadable: "
 SAMPLE_DIRECTORIES = 3  # hash directories per layout counted to size a remote never scanned
 MAX_CACHED_DIRS = 200_000
+LOOKUPS_BEFORE_PRELOAD = 2 * BATCH  # a lookup of a batch costs about a tenth of preloading the bench's history
 _RANK = {ObjectClass.UNREFERENCED: 0, ObjectClass.HISTORICAL: 1, ObjectClass.LIVE: 2}
 _HASH_NAME = {Layout.DVC3: "md5", Layout.DVC2: ""}
 _LAYOUT_OF_HASH = {"md5": Layout.DVC3, "": Layout.DVC2}
@@ -299,6 +300,7 @@ class Evidence(NamedTuple):
     author: str
     authored_at: datetime
     object_class: ObjectClass
+    reference_id: int = 0  # the DvcReference row it comes from
 
 
 class Verdict(NamedTuple):
@@ -323,6 +325,8 @@ class RemoteClassifier:
         self._dirs: dict[_RefKey, _Best] = {}  # a directory's best reference, shared by all its members
         self._heads_per_chunk: int | None = None
         self._chunk: Preloaded | None = None  # the last chunk preloaded, reused by the next shards of the run
+        self._history_read = False
+        self._looked_up = 0  # objects classified by lookups, without a preload
 
     def _preferred(self, current: Evidence | None, candidate: Evidence) -> bool:
         """Owner evidence: a repository that indexed fine, then the better class, then the latest commit."""
@@ -344,18 +348,19 @@ class RemoteClassifier:
         found: dict[_RefKey, _Best] = {}
         if not self.repo_ids:
             return found
+        self._history_read = True
         rows = DvcReference.objects.filter(_md5_filter(md5s, low, high), repo_id__in=self.repo_ids, reachable=True)
         if dirs_only:
             rows = rows.filter(is_dir=True)
         columns = ("md5", "is_dir", "hash_name", "is_live", "repo_id", "path", "commit", "author_name",
-                   "author_email", "authored_at")
-        for md5, is_dir, hash_name, is_live, repo_id, path, commit, name, email, authored_at in rows.values_list(
+                   "author_email", "authored_at", "id")
+        for md5, is_dir, hash_name, is_live, repo_id, path, commit, name, email, authored_at, pk in rows.values_list(
             *columns
         ):
             key = (md5, is_dir, _LAYOUT_OF_HASH.get(hash_name, Layout.DVC2))
-            author = f"{name} <{email}>" if email else name
             self._offer(found.setdefault(key, _Best()), Evidence(
-                repo_id, path, commit, author, authored_at, ObjectClass.LIVE if is_live else ObjectClass.HISTORICAL))
+                repo_id, path, commit, author_text(name, email), authored_at,
+                ObjectClass.LIVE if is_live else ObjectClass.HISTORICAL, pk))
         return found
 
     def _directories(self, keys: set[_RefKey]) -> dict[_RefKey, _Best]:
@@ -439,14 +444,43 @@ class RemoteClassifier:
         and the first two hex digits once for all its objects."""
         parsed = [_parse_names(batch.directory, batch.names) for batch in batches]
         best = self._best({key[0] for keys in parsed for key in keys if key is not None}, preloaded)
-        return [[_verdict(best, key) if key is not None else _other(batch.directory + name)
-                 for name, key in zip(batch.names, keys, strict=True)]
-                for batch, keys in zip(batches, parsed, strict=True)]
+        return _batch_verdicts(batches, parsed, best)
+
+    def classify_shard_batches(self, batches: Sequence[ObjectBatch], head: str, *, lazily: bool,
+                               ) -> list[list[Verdict]]:
+        """classify_batches() for a shard whose objects start with ``head`` ('' = any): the history is preloaded
+        only once a batch holds hashed objects. ``lazily`` (a scan that reuses most of the remote's earlier
+        verdicts) looks the first LOOKUPS_BEFORE_PRELOAD objects up instead: a few changed directories cost a few
+        indexed queries, not a read of the whole history."""
+        parsed = [_parse_names(batch.directory, batch.names) for batch in batches]
+        md5s = {key[0] for keys in parsed for key in keys if key is not None}
+        preloaded = None
+        if md5s and (not lazily or self._looked_up >= LOOKUPS_BEFORE_PRELOAD):
+            preloaded = self.preload(head) if head else self.preload_everything()
+        elif md5s:
+            self._looked_up += sum(len(keys) for keys in parsed)
+        return _batch_verdicts(batches, parsed, self._best(md5s, preloaded) if md5s else {})
+
+    @property
+    def history_read(self) -> bool:
+        """Whether any verdict so far came from the history (see folder_reuse.fingerprints_for_run)."""
+        return self._history_read
 
     def _best(self, md5s: set[str], preloaded: "Preloaded | None") -> dict[_RefKey, _Best]:
         if preloaded is not None and all(preloaded.covers(md5) for md5 in md5s):
             return preloaded.best
         return self._lookup(md5s) if md5s else {}
+
+
+def author_text(name: str, email: str) -> str:
+    return f"{name} <{email}>" if email else name
+
+
+def _batch_verdicts(batches: Sequence[ObjectBatch], parsed: list[list[_RefKey | None]],
+                    best: dict[_RefKey, _Best]) -> list[list[Verdict]]:
+    return [[_verdict(best, key) if key is not None else _other(batch.directory + name)
+             for name, key in zip(batch.names, keys, strict=True)]
+            for batch, keys in zip(batches, parsed, strict=True)]
 
 
 def _reference_key(obj: ObjectId | None) -> _RefKey | None:
@@ -559,6 +593,19 @@ class DvcTotals:
             self.last = evidence
         if len(self.samples) < SAMPLE_KEYS:
             self.samples.append(root_uri + directory + name)
+
+    def merge(self, other: "DvcTotals") -> None:
+        """Count in ``other``, totals of the same key for objects listed after these."""
+        self.objects += other.objects
+        self.bytes += other.bytes
+        if other.oldest is not None and (self.oldest is None or other.oldest < self.oldest):
+            self.oldest = other.oldest
+        if other.newest is not None and (self.newest is None or other.newest > self.newest):
+            self.newest = other.newest
+        if other.last is not None and (self.last is None or other.last.authored_at > self.last.authored_at):
+            self.last = other.last
+        if len(self.samples) < SAMPLE_KEYS:
+            self.samples.extend(other.samples[: SAMPLE_KEYS - len(self.samples)])
 
 
 def totals_key(verdict: Verdict, owner: str) -> tuple[str, int | None, str, str]:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path
+from typing import Protocol
 
 from django.core.exceptions import ValidationError
 
@@ -18,6 +19,8 @@ from storage.listers.base import ListedObject, ListingError, ObjectBatch, ShardS
 from storage.validation import resolve_local_root
 
 BATCH = 1000
+# Sorts after any name: the checkpoint of a skipped directory is past every key in it, and before the next one.
+PAST_EVERY_NAME = "\U0010ffff"
 _NAME = attrgetter("name")
 _SIZE, _MTIME, _UID = attrgetter("st_size"), attrgetter("st_mtime"), attrgetter("st_uid")
 
@@ -32,6 +35,13 @@ def _user_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
+
+
+class DirectoryGate(Protocol):
+    def enter(self, key: str, path: str) -> bool:
+        """Asked before directory ``key`` ('' for the root, else ending in '/') at ``path`` is listed: False skips
+        it, and the walk yields an empty batch for it (its directory is the key) that checkpoints past it."""
+        ...
 
 
 class _Listing:
@@ -154,10 +164,12 @@ class LocalLister:
         for batch in self.iter_batches(root, shard, start_after, BATCH):
             yield from batch.objects()
 
-    def iter_batches(self, root: str, shard: ShardSpec, start_after: str, limit: int) -> Iterator[ObjectBatch]:
+    def iter_batches(self, root: str, shard: ShardSpec, start_after: str, limit: int,
+                     gate: DirectoryGate | None = None) -> Iterator[ObjectBatch]:
         directory = self._directory(root)
         start = _shard_path(str(directory), shard.prefix) if shard.prefix else str(directory)
-        yield from self._walk(start, shard.prefix, start_after, descend=not shard.top_level_only, limit=limit)
+        yield from self._walk(start, shard.prefix, start_after, descend=not shard.top_level_only, limit=limit,
+                              gate=gate)
 
     def _listing(self, path: str, relative: str) -> _Listing | None:
         try:
@@ -168,12 +180,15 @@ class LocalLister:
         except FileNotFoundError:
             return None  # removed while we walked: it simply holds nothing any more
 
-    def _walk(self, path: str, relative: str, start_after: str, *, descend: bool,
-              limit: int) -> Iterator[ObjectBatch]:
+    def _walk(self, path: str, relative: str, start_after: str, *, descend: bool, limit: int,
+              gate: DirectoryGate | None) -> Iterator[ObjectBatch]:
         """Depth-first in key order, with an explicit stack (one generator frame, however deep the tree).
 
         The files between two subdirectories go out as batches; a subdirectory is entered in its place.
         """
+        if gate is not None and not gate.enter(relative, path):
+            yield _skipped(relative)
+            return
         root = self._listing(path, relative)
         stack = [root] if root is not None else []
         while stack:
@@ -193,7 +208,15 @@ class LocalLister:
             listing.next_dir += 1
             key = prefix + subdirectory
             # The subtree holds exactly the keys starting with key; skip it if the checkpoint is past it.
-            if not (start_after and start_after > key and not start_after.startswith(key)):
-                child = self._listing(entry.path, key)
-                if child is not None:
-                    stack.append(child)
+            if start_after and start_after > key and not start_after.startswith(key):
+                continue
+            if gate is not None and not gate.enter(key, entry.path):
+                yield _skipped(key)
+                continue
+            child = self._listing(entry.path, key)
+            if child is not None:
+                stack.append(child)
+
+
+def _skipped(key: str) -> ObjectBatch:
+    return ObjectBatch(key, [], [], [], [], key + PAST_EVERY_NAME)

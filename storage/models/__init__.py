@@ -1,7 +1,7 @@
 """Storage models, one module per concern; other apps import them from here."""
 
 from storage.models.connections import StorageConnection
-from storage.models.dvc_remotes import DvcDirManifest, DvcDirMember, DvcScanAggregate
+from storage.models.dvc_remotes import DvcDirManifest, DvcDirMember, DvcRemoteFolder, DvcScanAggregate
 from storage.models.findings import Finding
 from storage.models.repos import DvcImport, DvcReference, DvcRemoteConfig, IndexingWarning, TrainingRepo
 from storage.models.scans import ScanAggregate, ScanRun, ScanShard
@@ -12,6 +12,7 @@ __all__ = [
     "DvcImport",
     "DvcReference",
     "DvcRemoteConfig",
+    "DvcRemoteFolder",
     "DvcScanAggregate",
     "Finding",
     "IndexingWarning",

@@ -1,11 +1,12 @@
-"""What scanning a DVC remote keeps: the ``.dir`` manifests it read, and per-shard totals by classification."""
+"""What scanning a DVC remote keeps: the ``.dir`` manifests it read, per-shard totals by classification, and the
+hash directories of a local remote as last listed."""
 
 from django.db import models
 from django.utils import timezone
 
 from storage.models.connections import StorageConnection
 from storage.models.repos import TrainingRepo
-from storage.models.scans import ScanShard
+from storage.models.scans import ScanRun, ScanShard
 
 
 class DvcDirManifest(models.Model):
@@ -65,3 +66,30 @@ class DvcScanAggregate(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class DvcRemoteFolder(models.Model):
+    """A hash directory of a local DVC remote as the scan that last listed it found it: what a later scan needs to
+    count it again without listing it (see storage.dvc.folder_reuse)."""
+
+    connection = models.ForeignKey(StorageConnection, on_delete=models.CASCADE, related_name="dvc_folders")
+    root = models.CharField(max_length=1024, help_text="The connection root it lies under.")
+    directory = models.CharField(max_length=64, help_text="'ab/' or 'files/md5/ab/', relative to the root.")
+    signature = models.TextField(help_text="Device, inode, mtime and ctime of it and of each directory above it.")
+    settled = models.BooleanField(help_text="Its timestamps were older than the reuse margin when it was looked at.")
+    names = models.CharField(max_length=32, help_text="Digest of its entries' names, read again while unsettled.")
+    token = models.CharField(max_length=32, help_text="The remote's history token its objects were classified by.")
+    history = models.CharField(max_length=32, blank=True,
+                               help_text="Fingerprint of its head's part of that history, if it was read.")
+    totals = models.TextField(help_text="Its objects' totals by classification as the listing counted them, as "
+                                        "compact JSON rows (see folder_reuse.encode_totals).")
+    run = models.ForeignKey(ScanRun, on_delete=models.CASCADE, related_name="+", help_text="The run that listed it.")
+    listed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "root", "directory"], name="dvc_folder_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.root}/{self.directory}"
