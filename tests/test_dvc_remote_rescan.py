@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from storage.dvc.folder_reuse import FolderReuse
 from storage.dvc.indexer import training_repo_index
 from storage.dvc.repos import training_repo_create
 from storage.models import DvcRemoteFolder, DvcScanAggregate, ScanRun, ScanShard, StorageConnection, TrainingRepo
@@ -152,6 +153,31 @@ def test_a_new_commit_reclassifies_the_objects_it_references_and_only_their_dire
     listed = _listed_by(remote)
     assert listed[_directory(member)] == listed[_directory(manifest)] == third.pk
     assert listed[_directory(scratch)] == second.pk
+
+    # Replaced by a later commit, the directory is historical, and so is its file: nothing changed in the file's
+    # own head but the class of the directory that lists it.
+    _commit_output(remote, "data/zeta.dvc", dvc_file(md5_of(b"zeta, second version"), 5, "zeta", nfiles=1))
+    fourth = _rescan(remote, settings)
+    assert _classes(fourth)["historical"] == _classes(third)["historical"] + 2
+    assert _listed_by(remote)[_directory(member)] == fourth.pk
+
+
+def test_a_commit_indexed_while_a_scan_runs_keeps_nothing_that_scan_listed(remote, settings, monkeypatch):
+    scratch = md5_of(remote.history.scratch)
+    keep = FolderReuse.save
+
+    def index_then_keep(self, root_uri, classifier):
+        if not remote.history.repo.path.joinpath("scratch.dvc").exists():  # once, after the verdicts were made
+            _commit_output(remote, "scratch.dvc", dvc_file(scratch, len(remote.history.scratch), "scratch.bin"))
+        keep(self, root_uri, classifier)
+
+    monkeypatch.setattr(FolderReuse, "save", index_then_keep)
+    first = scan(remote.connection)
+    assert first.status == ScanRun.Status.SUCCEEDED
+    assert first.pk not in _listed_by(remote).values()  # its verdicts may predate the commit
+
+    second = _rescan(remote, settings)
+    assert _classes(second)["unreferenced"] == _classes(first)["unreferenced"] - 1
 
 
 def test_a_new_directory_at_the_top_lists_the_whole_remote_again(remote, settings):
