@@ -162,6 +162,18 @@ def test_a_new_commit_reclassifies_the_objects_it_references_and_only_their_dire
     assert _listed_by(remote)[_directory(member)] == fourth.pk
 
 
+def test_a_commit_that_only_removes_an_output_makes_its_objects_historical(remote, settings):
+    first = _rescan(remote, settings)
+    labels = object_key(md5_of(remote.history.labels_merged))
+    remote.history.repo.git("rm", "-q", "data/labels.dvc")
+    remote.history.repo.commit("Drop the labels", author="Gina Green", date="2024-06-01T10:00:00+00:00")
+    training_repo_index(repo=remote.repo)  # no reference added: only liveness moved
+
+    second = _rescan(remote, settings)
+    assert _classes(second)["historical"] == _classes(first)["historical"] + 1
+    assert _listed_by(remote)[_directory(labels)] == second.pk
+
+
 def test_a_commit_indexed_while_a_scan_runs_keeps_nothing_that_scan_listed(remote, settings, monkeypatch):
     scratch = md5_of(remote.history.scratch)
     keep = FolderReuse.save
