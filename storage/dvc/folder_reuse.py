@@ -37,6 +37,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
 from django.utils import timezone
 
+from kura.db import insert_values
 from storage.dvc.decode import ObjectClass
 from storage.dvc.remote_scan import DvcTotals, Evidence, RemoteClassifier, author_text, shard_head
 from storage.figures import SAMPLE_KEYS
@@ -310,6 +311,7 @@ class FolderReuse:
                    "listed_at")
         self.kept = {row.directory: row for row in map(_Kept._make, rows.values_list(*columns))}
         self.skipped: dict[str, str] = {}  # directory → kept totals, until the writer counts them
+        self._entered: dict[str, FolderRecord] = {}  # being read, until ``listed``
         self.recording: dict[str, FolderRecord] = {}
         self.settle: list[int] = []  # unsettled rows whose directory is settled now, names read again
         self.retoken: list[int] = []  # rows whose head's history is unchanged under a newer token
@@ -373,15 +375,14 @@ class FolderReuse:
             self.skipped[key] = kept.totals
             return False
         self.stale.add(key)
-        try:
-            with os.scandir(path) as entries:
-                listed = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
-        except OSError:
-            return True
-        if not any(is_dir for _, is_dir in listed):  # a subdirectory's changes would not show in this signature
-            self.recording[key] = FolderRecord(head, signature, settled, names_digest(name for name, _ in listed),
-                                               timezone.now())
+        self._entered[key] = FolderRecord(head, signature, settled, "", timezone.now())
         return True
+
+    def listed(self, key: str, names: list[str], nested: bool) -> None:
+        record = self._entered.pop(key, None)
+        if record is not None and not nested:  # a subdirectory's changes would not show in the signature
+            record.names = names_digest(names)
+            self.recording[key] = record
 
     def count_skipped(self, key: str, pending: dict[TotalsKey, DvcTotals], root_uri: str) -> tuple[int, int]:
         """Count a skipped directory's kept totals into ``pending``, in its place in the walk."""
@@ -392,23 +393,23 @@ class FolderReuse:
         """Keep what the shard listed in full, in the transaction of its last checkpoint."""
         mine = DvcRemoteFolder.objects.filter(connection_id=self.connection_id, root=self.root)
         history = history_unchanged(self.run_id, classifier, self.history) if self.recording else None
-        recording = self.recording if history is not None else {}  # else listed again next time
-        if self.stale - recording.keys():
-            mine.filter(directory__in=self.stale - recording.keys()).delete()
-        if history is not None and recording:
-            DvcRemoteFolder.objects.bulk_create(
-                [DvcRemoteFolder(connection_id=self.connection_id, root=self.root, directory=key,
-                                 signature=record.signature, settled=record.settled, names=record.names,
-                                 token=history.token, history=history.of(record.head),
-                                 totals=encode_totals(record.totals.values(), root_uri + key), run_id=self.run_id,
-                                 listed_at=record.listed_at)
-                 for key, record in recording.items()],
-                update_conflicts=True, unique_fields=["connection", "root", "directory"],
-                update_fields=["signature", "settled", "names", "token", "history", "totals", "run", "listed_at"])
+        if self.stale:  # every directory listed, the ones kept below included
+            mine.filter(directory__in=self.stale).delete()
+        if history is not None:  # else its verdicts may predate the history: listed again next time
+            # Hundreds of rows of a few kilobytes each on a first scan: COPY, not INSERT … ON CONFLICT.
+            insert_values(DvcRemoteFolder, _KEPT_COLUMNS, [
+                (self.connection_id, self.root, key, record.signature, record.settled, record.names, history.token,
+                 history.of(record.head), encode_totals(record.totals.values(), root_uri + key), self.run_id,
+                 record.listed_at)
+                for key, record in self.recording.items()])
         if self.settle:
             mine.filter(pk__in=self.settle).update(settled=True)
         if self.retoken:
             mine.filter(pk__in=self.retoken).update(token=self.history.token)
+
+
+_KEPT_COLUMNS = ["connection_id", "root", "directory", "signature", "settled", "names", "token", "history", "totals",
+                 "run_id", "listed_at"]
 
 
 def _names_are(path: str, digest: str) -> bool:

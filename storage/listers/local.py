@@ -43,11 +43,16 @@ class DirectoryGate(Protocol):
         it, and the walk yields an empty batch for it (its directory is the key) that checkpoints past it."""
         ...
 
+    def listed(self, key: str, names: list[str], nested: bool) -> None:
+        """Told once an entered directory was read, before any of its batches: the names of all its entries
+        (files, directories and anything else) and whether any is a directory."""
+        ...
+
 
 class _Listing:
     """One directory's files and subdirectories, each sorted, and how far the walk has got through them."""
 
-    __slots__ = ("dir_names", "dirs", "file_names", "files", "next_dir", "next_file", "prefix")
+    __slots__ = ("dir_names", "dirs", "entry_names", "file_names", "files", "next_dir", "next_file", "prefix")
 
     def __init__(self, directory: str, prefix: str) -> None:
         with os.scandir(directory) as iterator:
@@ -59,7 +64,8 @@ class _Listing:
         # Code-point order is UTF-8 byte order (S3's order) and the order the checkpoint comparison uses;
         # a directory sorts as "name/". Keys are the names as stored (undecodable bytes escaped, see _clean), and
         # the walk goes in the order of those keys, so a checkpoint taken at any key resumes exactly.
-        if "".join(map(_NAME, entries)).isascii():
+        self.entry_names = list(map(_NAME, entries))  # all of them, as read: see DirectoryGate.listed
+        if "".join(self.entry_names).isascii():
             files.sort(key=_NAME)
             dirs.sort(key=_directory_key)
             self.file_names = list(map(_NAME, files))
@@ -171,14 +177,17 @@ class LocalLister:
         yield from self._walk(start, shard.prefix, start_after, descend=not shard.top_level_only, limit=limit,
                               gate=gate)
 
-    def _listing(self, path: str, relative: str) -> _Listing | None:
+    def _listing(self, path: str, relative: str, gate: DirectoryGate | None) -> _Listing | None:
         try:
-            return _Listing(path, relative)
+            listing = _Listing(path, relative)
         except PermissionError as error:
             raise ListingError(f"Permission denied reading {_clean(relative) or 'the root'}.",
                                code="access_denied", permanent=True) from error
         except FileNotFoundError:
             return None  # removed while we walked: it simply holds nothing any more
+        if gate is not None:
+            gate.listed(relative, listing.entry_names, bool(listing.dirs))
+        return listing
 
     def _walk(self, path: str, relative: str, start_after: str, *, descend: bool, limit: int,
               gate: DirectoryGate | None) -> Iterator[ObjectBatch]:
@@ -189,7 +198,7 @@ class LocalLister:
         if gate is not None and not gate.enter(relative, path):
             yield _skipped(relative)
             return
-        root = self._listing(path, relative)
+        root = self._listing(path, relative, gate)
         stack = [root] if root is not None else []
         while stack:
             listing = stack[-1]
@@ -213,7 +222,7 @@ class LocalLister:
             if gate is not None and not gate.enter(key, entry.path):
                 yield _skipped(key)
                 continue
-            child = self._listing(entry.path, key)
+            child = self._listing(entry.path, key, gate)
             if child is not None:
                 stack.append(child)
 
