@@ -285,7 +285,7 @@ class DvcCheckpointWriter(CheckpointWriter):
         super().__init__(shard, token, LocationIndex(root_uri), progress)
         self.classifier = classifier_for_run(shard.run_id, shard.run.connection)
         self.head = shard_head(shard.prefix)
-        self.reuse = FolderReuse.for_shard(shard, self.classifier)  # before any verdict: see fingerprints_for_run
+        self.reuse = FolderReuse.for_shard(shard, self.classifier)  # before any verdict: see history_for_run
         self.dvc_pending: dict[TotalsKey, DvcTotals] = {}
         self._stored_dvc_aggregates = self._stored_aggregates  # written together, like ScanAggregate
 

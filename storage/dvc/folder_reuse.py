@@ -11,7 +11,7 @@ totals instead of listing and classifying the directory again when all of these 
   entry added, removed or renamed changes a directory's mtime and ctime; ctime cannot be set back, so a copy that
   restores mtimes still shows, and a directory with subdirectories is never kept);
 - the history that classifies its objects is the same: the references of the linked repositories whose md5s start
-  with its two hex digits, and the referenced directories whose manifests list such md5s (head_fingerprints);
+  with its two hex digits, and the referenced directories whose manifests list such md5s (HistoryState);
 - the walk starts at the directory, not part-way through it (a shard resumed from a checkpoint).
 
 A timestamp is only as fine as the filesystem's clock (a second on some, two on FAT, plus a file server's skew),
@@ -353,11 +353,14 @@ class FolderReuse:
         if (kept is None or kept.run_status != ScanRun.Status.SUCCEEDED or kept.listed_at < self.oldest
                 or kept.signature != signature):
             return False
-        if kept.token != self.history.token:
-            if not kept.history or kept.history != self.history.of(head):
-                return False
-            self.retoken.append(kept.pk)
-        return kept.settled or _names_are(path, kept.names)
+        same_token = kept.token == self.history.token
+        if not same_token and (not kept.history or kept.history != self.history.of(head)):
+            return False
+        if not (kept.settled or _names_are(path, kept.names)):
+            return False
+        if not same_token:
+            self.retoken.append(kept.pk)  # its head's history is the same under the new token
+        return True
 
     def enter(self, key: str, path: str) -> bool:
         """False to skip directory ``key`` (its kept totals are in ``skipped``); True to list it."""

@@ -55,7 +55,8 @@ LOCAL_READS_PER_TASK = 64
 UNREADABLE = "unreadable: "
 SAMPLE_DIRECTORIES = 3  # hash directories per layout counted to size a remote never scanned
 MAX_CACHED_DIRS = 200_000
-LOOKUPS_BEFORE_PRELOAD = 2 * BATCH  # a lookup of a batch costs about a tenth of preloading the bench's history
+# A few changed directories are cheaper to look up; past this many objects, reading the history once is.
+LOOKUPS_BEFORE_PRELOAD = 2 * BATCH
 _RANK = {ObjectClass.UNREFERENCED: 0, ObjectClass.HISTORICAL: 1, ObjectClass.LIVE: 2}
 _HASH_NAME = {Layout.DVC3: "md5", Layout.DVC2: ""}
 _LAYOUT_OF_HASH = {"md5": Layout.DVC3, "": Layout.DVC2}
@@ -463,7 +464,7 @@ class RemoteClassifier:
 
     @property
     def history_read(self) -> bool:
-        """Whether any verdict so far came from the history (see folder_reuse.fingerprints_for_run)."""
+        """Whether any verdict so far came from the history (see folder_reuse.history_for_run)."""
         return self._history_read
 
     def _best(self, md5s: set[str], preloaded: "Preloaded | None") -> dict[_RefKey, _Best]:
