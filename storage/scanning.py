@@ -333,10 +333,10 @@ class DvcCheckpointWriter(CheckpointWriter):
                     folder.add(counted)
                 self._add(counted.values())
             elif self.reuse is not None:
+                # Not counted towards the next checkpoint: counting a kept directory again after a crash is cheap.
                 objects, size = self.reuse.count_skipped(batch.directory, self.dvc_pending, self.index.root_uri)
                 self.objects += objects
                 self.bytes += size
-                self.unflushed += objects
         self.last_key = position
         if self.unflushed >= self.every:
             self.flush()

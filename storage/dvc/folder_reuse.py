@@ -221,20 +221,21 @@ def merge_encoded(pending: dict[TotalsKey, DvcTotals], encoded: str, prefix: str
         key = (object_class, repo_id, path, owner)
         mine = pending.get(key)
         if mine is None:
-            mine = pending[key] = DvcTotals(object_class, repo_id, path, owner)
+            mine = pending[key] = DvcTotals(object_class, repo_id, path, owner, oldest=oldest, newest=newest)
+        else:
+            if oldest is not None and (mine.oldest is None or oldest < mine.oldest):
+                mine.oldest = oldest
+            if newest is not None and (mine.newest is None or newest > mine.newest):
+                mine.newest = newest
         mine.objects += count
         mine.bytes += byte_count
-        if oldest is not None and (mine.oldest is None or oldest < mine.oldest):
-            mine.oldest = oldest
-        if newest is not None and (mine.newest is None or newest > mine.newest):
-            mine.newest = newest
-        if reference is not None and (mine.last is None or authored > mine.last.authored_at.timestamp()):
+        last = mine.last
+        if reference is not None and (last is None or authored > last.authored_at.timestamp()):
             # Commit and author are read back if it stays the latest (resolve_evidence).
             mine.last = Evidence(repo_id, path, "", "", datetime.fromtimestamp(authored, tz=UTC),
                                  ObjectClass(object_class), reference)
-        room = SAMPLE_KEYS - len(mine.samples)
-        if room > 0 and samples:
-            mine.samples.extend(prefix + sample for sample in samples[:room])
+        if samples and len(mine.samples) < SAMPLE_KEYS:
+            mine.samples.extend(prefix + sample for sample in samples[: SAMPLE_KEYS - len(mine.samples)])
         objects += count
         size += byte_count
     return objects, size

@@ -13,17 +13,19 @@ whatever the remote's size; the totals are written with the shard's checkpoint (
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Case, CharField, Exists, OuterRef, Q, Value, When
+from django.db.models import Case, CharField, Q, Value, When
 
 from kura.db import insert_values
 from storage.dvc.decode import ObjectClass
@@ -52,6 +54,7 @@ PRELOAD_ROWS = 100_000  # references and directory members one preload may hold
 MANIFEST_READERS = 8
 MANIFEST_CHUNK = 2000
 LOCAL_READS_PER_TASK = 64
+LOCAL_RUN_SECONDS = 0.02  # a first run of local reads that took longer: a slow mount
 UNREADABLE = "unreadable: "
 SAMPLE_DIRECTORIES = 3  # hash directories per layout counted to size a remote never scanned
 MAX_CACHED_DIRS = 200_000
@@ -165,6 +168,8 @@ def _count_up_to(lister: Lister, root: str, spec: ShardSpec, cap: int) -> int:
 
 # --- .dir manifests -------------------------------------------------------------------------------------------
 
+_Fetched = tuple[str, Layout, str, bytes | None, str]  # md5, layout, root read from, content, error
+
 
 class ObjectReader:
     """Reads one object of a remote by its key relative to a root: S3 GetObject or a local file."""
@@ -197,13 +202,14 @@ def _unread_dirs(connection: StorageConnection, repo_ids: Sequence[int]) -> list
     """The directories the repositories reference whose manifest this remote has no row for, in md5 order.
 
     One query: a scan after the first usually finds none, and comparing sets in Python meant reading every
-    reference and every manifest row."""
+    reference and every manifest row. EXCEPT compares the two sets by hashing whatever the planner thinks of their
+    sizes (an anti-join probed the manifests once per reference when the statistics were young)."""
     layout = Case(When(hash_name="md5", then=Value(Layout.DVC3.value)), default=Value(Layout.DVC2.value),
                   output_field=CharField())  # _LAYOUT_OF_HASH
-    read = DvcDirManifest.objects.filter(connection=connection, md5=OuterRef("md5"), layout=OuterRef("dir_layout"))
-    rows = (DvcReference.objects.filter(repo_id__in=repo_ids, is_dir=True, reachable=True)
-            .annotate(dir_layout=layout).filter(~Exists(read)).values_list("md5", "dir_layout").order_by().distinct())
-    return sorted((md5, _LAYOUTS[layout]) for md5, layout in rows)
+    referenced = (DvcReference.objects.filter(repo_id__in=repo_ids, is_dir=True, reachable=True)
+                  .annotate(dir_layout=layout).values_list("md5", "dir_layout").order_by())
+    read = DvcDirManifest.objects.filter(connection=connection).values_list("md5", "layout").order_by()
+    return sorted((md5, _LAYOUTS[layout]) for md5, layout in referenced.difference(read))
 
 
 def unread_manifests(connection: StorageConnection) -> int:
@@ -223,7 +229,7 @@ def manifests_refresh(connection: StorageConnection) -> int:
         return 0
     reader = ObjectReader(connection)
 
-    def fetch(item: tuple[str, Layout]) -> tuple[str, Layout, str, bytes | None, str]:
+    def fetch(item: tuple[str, Layout]) -> _Fetched:
         md5, layout = item
         key = object_key(md5, is_dir=True, layout=layout)
         for root in connection.roots:
@@ -237,19 +243,10 @@ def manifests_refresh(connection: StorageConnection) -> int:
                 return md5, layout, root, data, ""
         return md5, layout, "", None, ""
 
-    # A local read is a file open, cheaper than handing it to a thread: reads go to the pool in runs, which still
-    # overlap on a slow (NFS) mount. An S3 read is a request: one each.
-    per_task = LOCAL_READS_PER_TASK if connection.kind == StorageConnection.Kind.LOCAL else 1
-
-    def fetch_run(items: Sequence[tuple[str, Layout]]) -> list[tuple[str, Layout, str, bytes | None, str]]:
-        return [fetch(item) for item in items]
-
     read = 0
-    with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:
-        for start in range(0, len(wanted), MANIFEST_CHUNK):
-            chunk = wanted[start : start + MANIFEST_CHUNK]
-            runs = pool.map(fetch_run, [chunk[at : at + per_task] for at in range(0, len(chunk), per_task)])
-            read += _save_manifests(connection, (result for run in runs for result in run))
+    results = _read_all(wanted, fetch, local=connection.kind == StorageConnection.Kind.LOCAL)
+    while chunk := list(islice(results, MANIFEST_CHUNK)):
+        read += _save_manifests(connection, chunk)
     if read and db_connection.vendor == "postgresql":
         # Fresh statistics before every shard joins members to manifests: with the counts of an empty table the
         # planner walks every manifest per shard (100x slower at a few thousand directories).
@@ -258,8 +255,33 @@ def manifests_refresh(connection: StorageConnection) -> int:
     return read
 
 
-def _save_manifests(connection: StorageConnection,
-                    results: Iterable[tuple[str, Layout, str, bytes | None, str]]) -> int:
+def _read_all(wanted: list[tuple[str, Layout]], fetch: Callable[[tuple[str, Layout]], _Fetched], *,
+              local: bool) -> Iterator[_Fetched]:
+    """Every wanted manifest read, in order, a chunk at a time. An S3 read is a request: MANIFEST_READERS at once.
+    A local read is a file open, and most of a re-scan's are of .dir objects never pushed: when a first run of
+    them comes back within LOCAL_RUN_SECONDS the disk is local, where handing each read to a thread costs more
+    than the read, so the rest are read here too; a slow (NFS) mount gets the threads, a run per task."""
+    start = 0
+    if local:
+        started = time.monotonic()
+        yield from map(fetch, wanted[:LOCAL_READS_PER_TASK])
+        start = LOCAL_READS_PER_TASK
+        if time.monotonic() - started < LOCAL_RUN_SECONDS:
+            yield from map(fetch, wanted[start:])
+            return
+    per_task = LOCAL_READS_PER_TASK if local else 1
+
+    def fetch_run(items: Sequence[tuple[str, Layout]]) -> list[_Fetched]:
+        return [fetch(item) for item in items]
+
+    with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:
+        for begin in range(start, len(wanted), MANIFEST_CHUNK):
+            chunk = wanted[begin : begin + MANIFEST_CHUNK]
+            for run in pool.map(fetch_run, [chunk[at : at + per_task] for at in range(0, len(chunk), per_task)]):
+                yield from run
+
+
+def _save_manifests(connection: StorageConnection, results: Iterable[_Fetched]) -> int:
     manifests: list[DvcDirManifest] = []
     entries_of: dict[tuple[str, str], list[DirEntry]] = {}
     for md5, layout, root, data, error in results:
