@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from access.audit import audit_record
 from access.models import Person
+from kura.db import insert_rows
 from storage.aggregation import LocationIndex, Totals, batch_figures, location_index
 from storage.dvc.folder_reuse import FolderReuse, TotalsKey, resolve_evidence
 from storage.dvc.remote_reconcile import reconcile_dvc_run
@@ -258,7 +259,7 @@ class CheckpointWriter:
                                                      location_id=totals.location_id)
                 totals.merge_into(row)
                 merged.append(row)
-            _write_aggregates(ScanAggregate, merged, AGGREGATE_FIELDS)
+            _write_aggregates(ScanAggregate, merged, AGGREGATE_FIELDS, fresh=not self._stored_aggregates)
             self._stored_aggregates = self._stored_aggregates or bool(merged)
             self.save_extra(done=status == ScanShard.Status.DONE)
         for field, value in updates.items():  # the shard as written, without reading it back
@@ -379,18 +380,22 @@ class DvcCheckpointWriter(CheckpointWriter):
                                                     owner=totals.owner[:200])
             _merge_dvc_totals(totals, row)
             merged.append(row)
-        _write_aggregates(DvcScanAggregate, merged, DVC_AGGREGATE_FIELDS)
+        _write_aggregates(DvcScanAggregate, merged, DVC_AGGREGATE_FIELDS, fresh=not self._stored_dvc_aggregates)
         self._stored_dvc_aggregates = self._stored_dvc_aggregates or bool(merged)
         self.dvc_pending.clear()
         if done and self.reuse is not None:
             self.reuse.save(self.index.root_uri, self.classifier)
 
 
-def _write_aggregates(model: type[_Aggregate], rows: list[_Aggregate], fields: list[str]) -> None:
+def _write_aggregates(model: type[_Aggregate], rows: list[_Aggregate], fields: list[str], *, fresh: bool) -> None:
     """New and grown aggregates in one INSERT … ON CONFLICT (shard, key) DO UPDATE: an UPDATE of many rows through
-    bulk_update builds a CASE per row and field, which costs more than the checkpoint's listing."""
+    bulk_update builds a CASE per row and field, which costs more than the checkpoint's listing. The ``fresh`` rows of
+    a shard that has none stored yet (its first checkpoint, often its only one) go in by COPY."""
     for row in rows:
         row.pk = None  # matched on (shard, key), the unique constraint
+    if fresh:
+        insert_rows(model, rows)
+        return
     model.objects.bulk_create(rows, update_conflicts=True, unique_fields=["shard", "key"], update_fields=fields)
 
 

@@ -38,12 +38,12 @@ class Remote:
         return self.history.remote.path
 
 
-@pytest.fixture(params=["one shard", "a shard per hash directory"])
+@pytest.fixture(params=["one_shard", "shard_per_directory"])
 def remote(request, storage_settings, tmp_path, owner) -> Remote:
     storage_settings.KURA_REPO_MIRROR_ROOT = tmp_path / "mirrors"
     storage_settings.KURA_SCAN_CHECKPOINT_EVERY = 3  # many checkpoints, some in the middle of a directory
     storage_settings.KURA_SCAN_DVC_REUSE_MARGIN_SECONDS = 0  # the tests change the remote right after a scan
-    storage_settings.KURA_SCAN_DVC_SPLIT_ABOVE = 250_000 if request.param == "one shard" else 0
+    storage_settings.KURA_SCAN_DVC_SPLIT_ABOVE = 250_000 if request.param == "one_shard" else 0
     history = build_history(tmp_path / "mnt")
     repo = training_repo_create(actor=owner, name="vision/detector", url=str(history.repo.path))
     training_repo_index(repo=repo)
