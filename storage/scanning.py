@@ -23,7 +23,8 @@ from access.audit import audit_record
 from access.models import Person
 from kura.db import insert_rows
 from storage.aggregation import LocationIndex, Totals, batch_figures, location_index
-from storage.dvc.folder_reuse import FolderReuse, TotalsKey, resolve_evidence
+from storage.dvc.folder_reuse import FolderReuse
+from storage.dvc.kept_totals import TotalsKey, resolve_evidence
 from storage.dvc.remote_reconcile import reconcile_dvc_run
 from storage.dvc.remote_scan import (
     BATCH,
@@ -326,21 +327,31 @@ class DvcCheckpointWriter(CheckpointWriter):
         lazily = self.reuse is not None and bool(self.reuse.kept)
         verdicts = iter(self.classifier.classify_shard_batches(listed, self.head, lazily=lazily))
         recording = self.reuse.recording if self.reuse is not None else {}
+        skipped: list[str] = []  # consecutive kept directories, counted together in their place
         for batch in group:
-            if batch.names:
-                counted = self._totals_of(batch, next(verdicts))
-                folder = recording.get(batch.directory)
-                if folder is not None:
-                    folder.add(counted)
-                self._add(counted.values())
-            elif self.reuse is not None:
-                # Not counted towards the next checkpoint: counting a kept directory again after a crash is cheap.
-                objects, size = self.reuse.count_skipped(batch.directory, self.dvc_pending, self.index.root_uri)
-                self.objects += objects
-                self.bytes += size
+            if self.reuse is not None:
+                self.reuse.counted(batch.directory)
+            if not batch.names:
+                skipped.append(batch.directory)
+                continue
+            self._count_skipped(skipped)
+            counted = self._totals_of(batch, next(verdicts))
+            folder = recording.get(batch.directory)
+            if folder is not None:
+                folder.add(counted)
+            self._add(counted.values())
+        self._count_skipped(skipped)
         self.last_key = position
         if self.unflushed >= self.every:
             self.flush()
+
+    def _count_skipped(self, skipped: list[str]) -> None:
+        if self.reuse is not None and skipped:
+            # Not counted towards the next checkpoint: counting kept directories again after a crash is cheap.
+            objects, size = self.reuse.count_skipped(skipped, self.dvc_pending, self.index.root_uri)
+            self.objects += objects
+            self.bytes += size
+            skipped.clear()
 
     def _totals_of(self, batch: ObjectBatch, verdicts: list[Verdict]) -> dict[TotalsKey, DvcTotals]:
         """A batch's objects counted by totals key (the batch's own, so a directory being kept can take them too)."""

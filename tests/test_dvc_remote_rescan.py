@@ -18,7 +18,15 @@ from django.utils import timezone
 from storage.dvc.folder_reuse import FolderReuse
 from storage.dvc.indexer import training_repo_index
 from storage.dvc.repos import training_repo_create
-from storage.models import DvcRemoteFolder, DvcScanAggregate, ScanRun, ScanShard, StorageConnection, TrainingRepo
+from storage.models import (
+    DvcKeptRun,
+    DvcRemoteFolder,
+    DvcScanAggregate,
+    ScanRun,
+    ScanShard,
+    StorageConnection,
+    TrainingRepo,
+)
 from storage.scanning import SimulatedCrash, scan_plan, scan_request, scan_run_inline, shard_process
 from storage.services import connection_set_dvc_repos
 from tests.dvc_builders import History, build_history, dir_object, dvc_file, md5_of, object_key
@@ -39,7 +47,10 @@ class Remote:
 
 
 @pytest.fixture(params=["one_shard", "shard_per_directory"])
-def remote(request, storage_settings, tmp_path, owner) -> Remote:
+def remote(request, storage_settings, tmp_path, owner, monkeypatch) -> Remote:
+    # One shard adds up runs of kept directories (and keeps the sums) even in this small remote; a shard per
+    # directory adds up one directory at a time.
+    monkeypatch.setattr("storage.dvc.kept_totals.RUNS_KEPT_FROM", 2)
     storage_settings.KURA_REPO_MIRROR_ROOT = tmp_path / "mirrors"
     storage_settings.KURA_SCAN_CHECKPOINT_EVERY = 3  # many checkpoints, some in the middle of a directory
     storage_settings.KURA_SCAN_DVC_REUSE_MARGIN_SECONDS = 0  # the tests change the remote right after a scan
@@ -103,9 +114,13 @@ def test_an_unchanged_remote_is_counted_from_its_last_listing(remote, settings):
               and not key.startswith("runs/")}
     assert set(listed) == hashed and set(listed.values()) == {first.pk}
 
+    runs_kept = list(DvcKeptRun.objects.filter(connection=remote.connection).values_list("pk", "folders"))
+    assert bool(runs_kept) == (remote.connection.runs.get(pk=first.pk).shards.count() == 1)
+
     again = _rescan(remote, settings)
 
     assert _listed_by(remote) == listed  # nothing listed again
+    assert list(DvcKeptRun.objects.filter(connection=remote.connection).values_list("pk", "folders")) == runs_kept
     assert _classes(again) == _classes(first)
     assert sum(again.shards.values_list("objects_seen", flat=True)) == len(remote.history.remote.object_keys())
 

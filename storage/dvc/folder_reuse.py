@@ -24,12 +24,11 @@ place (DVC never does that): the maximum age bounds how long such a change goes 
 """
 
 import hashlib
-import json
 import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
@@ -38,12 +37,18 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from kura.db import insert_values
-from storage.dvc.decode import ObjectClass
-from storage.dvc.remote_scan import DvcTotals, Evidence, RemoteClassifier, author_text, shard_head
-from storage.figures import SAMPLE_KEYS
+from storage.dvc.kept_totals import (
+    KEPT_TOTALS_COLUMNS,
+    TotalsKey,
+    count_kept_run,
+    keep_run_totals,
+    kept_rows,
+)
+from storage.dvc.remote_scan import DvcTotals, RemoteClassifier, shard_head
 from storage.models import (
     DvcDirManifest,
     DvcDirMember,
+    DvcKeptTotals,
     DvcReference,
     DvcRemoteFolder,
     ScanRun,
@@ -55,9 +60,6 @@ from storage.validation import resolve_local_root
 # Part of every history fingerprint: a change to what the kept totals mean (their keys, how verdicts are made)
 # bumps it, and every directory is listed again once.
 REUSE_FORMAT = 1
-
-TotalsKey = tuple[str, int | None, str, str]
-
 
 def _digest(*parts: str) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
@@ -195,71 +197,6 @@ def _ancestors(key: str) -> list[str]:
     return [""] + ["/".join(parts[: index + 1]) + "/" for index in range(len(parts))]
 
 
-# --- totals -----------------------------------------------------------------------------------------------------
-# Kept as compact JSON text, a row per totals key: a scan that reuses a whole remote reads and counts in every
-# directory's rows, so they carry only what counting them needs. The latest evidence is its reference's id and
-# date; the few that end up latest in an aggregate are read back at the checkpoint (resolve_evidence).
-
-
-def encode_totals(totals: Iterable[DvcTotals], prefix: str) -> str:
-    """Totals as JSON rows; sample keys lose ``prefix`` (the root's URI and the directory), which every one has."""
-    rows = []
-    for item in totals:
-        last = item.last
-        rows.append([item.object_class, item.repo_id, item.path, item.owner, item.objects, item.bytes, item.oldest,
-                     item.newest, last.reference_id if last else None, last.authored_at.timestamp() if last else None,
-                     [sample[len(prefix):] for sample in item.samples]])
-    return json.dumps(rows, separators=(",", ":"))
-
-
-def merge_encoded(pending: dict[TotalsKey, DvcTotals], encoded: str, prefix: str) -> tuple[int, int]:
-    """Count encoded totals into ``pending`` as DvcTotals.merge would; returns (objects, bytes)."""
-    objects = size = 0
-    for object_class, repo_id, path, owner, count, byte_count, oldest, newest, reference, authored, samples in (
-        json.loads(encoded)
-    ):
-        key = (object_class, repo_id, path, owner)
-        mine = pending.get(key)
-        if mine is None:
-            mine = pending[key] = DvcTotals(object_class, repo_id, path, owner, oldest=oldest, newest=newest)
-        else:
-            if oldest is not None and (mine.oldest is None or oldest < mine.oldest):
-                mine.oldest = oldest
-            if newest is not None and (mine.newest is None or newest > mine.newest):
-                mine.newest = newest
-        mine.objects += count
-        mine.bytes += byte_count
-        last = mine.last
-        if reference is not None and (last is None or authored > last.authored_at.timestamp()):
-            # Commit and author are read back if it stays the latest (resolve_evidence).
-            mine.last = Evidence(repo_id, path, "", "", datetime.fromtimestamp(authored, tz=UTC),
-                                 ObjectClass(object_class), reference)
-        if samples and len(mine.samples) < SAMPLE_KEYS:
-            mine.samples.extend(prefix + sample for sample in samples[: SAMPLE_KEYS - len(mine.samples)])
-        objects += count
-        size += byte_count
-    return objects, size
-
-
-def resolve_evidence(totals: Iterable[DvcTotals]) -> None:
-    """Fill in the commit and author of latest evidence that came from kept totals (by its reference's id)."""
-    unresolved = [item for item in totals if item.last is not None and not item.last.commit]
-    if not unresolved:
-        return
-    rows = DvcReference.objects.filter(pk__in={item.last.reference_id for item in unresolved if item.last})
-    found: dict[int, tuple[str, str, str, str, datetime]] = {
-        pk: (path, commit, name, email, authored_at) for pk, path, commit, name, email, authored_at in
-        rows.values_list("pk", "path", "commit", "author_name", "author_email", "authored_at")}
-    for item in unresolved:
-        last = item.last
-        assert last is not None
-        row = found.get(last.reference_id)
-        if row is not None:  # else its repository went away during the scan: the date is all there is
-            path, commit, name, email, authored_at = row
-            item.last = last._replace(path=path, commit=commit, author=author_text(name, email),
-                                      authored_at=authored_at)
-
-
 # --- one shard's reuse ------------------------------------------------------------------------------------------
 
 
@@ -290,7 +227,6 @@ class _Kept(NamedTuple):
     names: str
     token: str
     history: str
-    totals: str
     run_status: str
     listed_at: datetime
 
@@ -308,10 +244,11 @@ class FolderReuse:
         self.oldest = timezone.now() - timedelta(hours=settings.KURA_SCAN_DVC_REUSE_MAX_AGE_HOURS)
         rows = DvcRemoteFolder.objects.filter(connection_id=self.connection_id, root=self.root,
                                               directory__startswith=shard.prefix)
-        columns = ("directory", "pk", "signature", "settled", "names", "token", "history", "totals", "run__status",
-                   "listed_at")
+        columns = ("directory", "pk", "signature", "settled", "names", "token", "history", "run__status", "listed_at")
         self.kept = {row.directory: row for row in map(_Kept._make, rows.values_list(*columns))}
-        self.skipped: dict[str, str] = {}  # directory → kept totals, until the writer counts them
+        self.skipped: dict[str, int] = {}  # directory → its kept row, until the writer counts it
+        self._skipped_ids: dict[str, int] = {}  # the same, for good
+        self.runs: list[list[str]] = [[]]  # the kept directories in walk order, in runs nothing else splits
         self._entered: dict[str, FolderRecord] = {}  # being read, until ``listed``
         self.recording: dict[str, FolderRecord] = {}
         self.settle: list[int] = []  # unsettled rows whose directory is settled now, names read again
@@ -376,7 +313,7 @@ class FolderReuse:
         if kept is not None and self._reusable(kept, signature, head, path):
             if settled and not kept.settled:
                 self.settle.append(kept.pk)
-            self.skipped[key] = kept.totals
+            self.skipped[key] = self._skipped_ids[key] = kept.pk
             return False
         self.stale.add(key)
         self._entered[key] = FolderRecord(head, signature, settled, "", timezone.now())
@@ -388,10 +325,19 @@ class FolderReuse:
             record.names = names_digest(names)
             self.recording[key] = record
 
-    def count_skipped(self, key: str, pending: dict[TotalsKey, DvcTotals], root_uri: str) -> tuple[int, int]:
-        """Count a skipped directory's kept totals into ``pending``, in its place in the walk."""
-        rows = self.skipped.pop(key, None)
-        return merge_encoded(pending, rows, root_uri + key) if rows is not None else (0, 0)
+    def counted(self, directory: str) -> None:
+        """The writer counted a batch of ``directory`` (a skipped one's kept totals too), in walk order."""
+        run = self.runs[-1]
+        if directory in self.recording or directory in self._skipped_ids:
+            if not run or run[-1] != directory:
+                run.append(directory)
+        elif run:
+            self.runs.append([])
+
+    def count_skipped(self, keys: list[str], pending: dict[TotalsKey, DvcTotals], root_uri: str) -> tuple[int, int]:
+        """Count the kept totals of skipped directories, consecutive in the walk, into ``pending`` in their place."""
+        run = [(key, self.skipped.pop(key)) for key in keys]
+        return count_kept_run(pending, self.connection_id, self.root, run, root_uri) if run else (0, 0)
 
     def save(self, root_uri: str, classifier: RemoteClassifier) -> None:
         """Keep what the shard listed in full, in the transaction of its last checkpoint."""
@@ -399,21 +345,27 @@ class FolderReuse:
         history = history_unchanged(self.run_id, classifier, self.history) if self.recording else None
         if self.stale:  # every directory listed, the ones kept below included
             mine.filter(directory__in=self.stale).delete()
-        if history is not None:  # else its verdicts may predate the history: listed again next time
-            # Hundreds of rows of a few kilobytes each on a first scan: COPY, not INSERT … ON CONFLICT.
-            insert_values(DvcRemoteFolder, _KEPT_COLUMNS, [
-                (self.connection_id, self.root, key, record.signature, record.settled, record.names, history.token,
-                 history.of(record.head), encode_totals(record.totals.values(), root_uri + key), self.run_id,
-                 record.listed_at)
+        if history is not None and self.recording:  # else its verdicts may predate the history: listed next time
+            folders = DvcRemoteFolder.objects.bulk_create([
+                DvcRemoteFolder(connection_id=self.connection_id, root=self.root, directory=key,
+                                signature=record.signature, settled=record.settled, names=record.names,
+                                token=history.token, history=history.of(record.head), run_id=self.run_id,
+                                listed_at=record.listed_at)
                 for key, record in self.recording.items()])
+            # Tens of thousands of rows on a first scan: COPY.
+            insert_values(DvcKeptTotals, KEPT_TOTALS_COLUMNS, [
+                row for folder, record in zip(folders, self.recording.values(), strict=True)
+                for row in kept_rows(folder.pk, record.totals.values(), root_uri + folder.directory)])
+            # Unless something changes, the next scan finds these runs of kept directories again: their sums are
+            # ready for it.
+            ids = {**self._skipped_ids, **{folder.directory: folder.pk for folder in folders}}
+            for run in self.runs:
+                if not self.recording.keys().isdisjoint(run):
+                    keep_run_totals(self.connection_id, self.root, [(key, ids[key]) for key in run])
         if self.settle:
             mine.filter(pk__in=self.settle).update(settled=True)
         if self.retoken:
             mine.filter(pk__in=self.retoken).update(token=self.history.token)
-
-
-_KEPT_COLUMNS = ["connection_id", "root", "directory", "signature", "settled", "names", "token", "history", "totals",
-                 "run_id", "listed_at"]
 
 
 def _names_are(path: str, digest: str) -> bool:

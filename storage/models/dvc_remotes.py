@@ -81,8 +81,6 @@ class DvcRemoteFolder(models.Model):
     token = models.CharField(max_length=32, help_text="The remote's history token its objects were classified by.")
     history = models.CharField(max_length=32, blank=True,
                                help_text="Fingerprint of its head's part of that history, if it was read.")
-    totals = models.TextField(help_text="Its objects' totals by classification as the listing counted them, as "
-                                        "compact JSON rows (see folder_reuse.encode_totals).")
     run = models.ForeignKey(ScanRun, on_delete=models.CASCADE, related_name="+", help_text="The run that listed it.")
     listed_at = models.DateTimeField()
 
@@ -93,3 +91,45 @@ class DvcRemoteFolder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.root}/{self.directory}"
+
+
+class DvcKeptTotals(models.Model):
+    """What the listing of a kept hash directory counted for one totals key (a DvcScanAggregate's key): a scan
+    that reuses the directory adds these up in the database rather than in Python (see dvc.kept_totals)."""
+
+    folder = models.ForeignKey(DvcRemoteFolder, on_delete=models.CASCADE, related_name="totals")
+    object_class = models.CharField(max_length=16)
+    repo_id = models.BigIntegerField(null=True, blank=True, help_text="A removed repository changes the history "
+                                                                      "token, so no foreign key is needed.")
+    path = models.CharField(max_length=1024, blank=True)
+    owner = models.CharField(max_length=200, blank=True)
+    object_count = models.BigIntegerField()
+    byte_count = models.BigIntegerField()
+    oldest = models.FloatField(null=True, blank=True, help_text="POSIX time, as the listing reported it.")
+    newest = models.FloatField(null=True, blank=True)
+    last_reference_id = models.BigIntegerField(null=True, blank=True, help_text="The latest evidence's reference.")
+    last_authored_at = models.DateTimeField(null=True, blank=True)
+    samples = models.TextField(blank=True, help_text="The first sample keys' names in the directory, '/'-separated.")
+
+    def __str__(self) -> str:
+        return f"{self.folder}: {self.object_class} {self.object_count}"
+
+
+class DvcKeptRun(models.Model):
+    """The kept totals of a run of consecutive hash directories, added up. The sum is a function of the kept rows
+    alone (a directory listed again gets a new row), so a scan of an unchanged remote reads it back instead of
+    adding up every directory again; one per run start, replaced when the run changes."""
+
+    connection = models.ForeignKey(StorageConnection, on_delete=models.CASCADE, related_name="+")
+    root = models.CharField(max_length=1024)
+    first_directory = models.CharField(max_length=64)
+    folders = models.CharField(max_length=32, help_text="Digest of the run's DvcRemoteFolder ids, in order.")
+    totals = models.JSONField(help_text="A row per totals key, the directories' totals added up (dvc.kept_totals).")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "root", "first_directory"], name="dvc_kept_run_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.root}/{self.first_directory}…"
