@@ -2,8 +2,9 @@
 
 DVC objects are content-addressed and never rewritten, and an upload lands in its hash directory by a rename, so a
 directory whose entries did not change holds the same objects. After a scan lists a hash directory (``ab/`` or
-``files/md5/ab/``) it keeps the directory's totals by classification (DvcRemoteFolder); a later scan counts those
-totals instead of listing and classifying the directory again when all of these hold:
+``files/md5/ab/``) it keeps the directory (DvcRemoteFolder) and its totals by classification (DvcKeptTotals, see
+kept_totals); a later scan counts those totals instead of listing and classifying the directory again when all of
+these hold:
 
 - the run that listed it succeeded, less than KURA_SCAN_DVC_REUSE_MAX_AGE_HOURS ago (so a full listing comes at
   least that often, whatever the timestamps say);
