@@ -21,11 +21,15 @@ from django.utils import timezone
 
 from access.audit import audit_record
 from access.models import Person
+from kura.db import insert_rows
 from storage.aggregation import LocationIndex, Totals, batch_figures, location_index
+from storage.dvc.folder_reuse import FolderReuse
+from storage.dvc.kept_totals import TotalsKey, resolve_evidence
 from storage.dvc.remote_reconcile import reconcile_dvc_run
 from storage.dvc.remote_scan import (
     BATCH,
     DvcTotals,
+    Verdict,
     classifier_for_run,
     dvc_shard_specs,
     manifests_refresh,
@@ -34,6 +38,7 @@ from storage.dvc.remote_scan import (
 )
 from storage.figures import GroupFigures, add_to_aggregate, as_datetime, is_later
 from storage.listers import Lister, ListingError, ObjectBatch, ShardSpec, lister_for
+from storage.listers.local import LocalLister
 from storage.models import DvcScanAggregate, ScanAggregate, ScanRun, ScanShard, StorageConnection
 from storage.reconcile import reconcile_run
 
@@ -255,9 +260,9 @@ class CheckpointWriter:
                                                      location_id=totals.location_id)
                 totals.merge_into(row)
                 merged.append(row)
-            _write_aggregates(ScanAggregate, merged, AGGREGATE_FIELDS)
+            _write_aggregates(ScanAggregate, merged, AGGREGATE_FIELDS, fresh=not self._stored_aggregates)
             self._stored_aggregates = self._stored_aggregates or bool(merged)
-            self.save_extra()
+            self.save_extra(done=status == ScanShard.Status.DONE)
         for field, value in updates.items():  # the shard as written, without reading it back
             setattr(self.shard, field, value)
         self.pending.clear()
@@ -267,8 +272,12 @@ class CheckpointWriter:
             self.progress(self.objects, self.bytes)
 
 
-    def save_extra(self) -> None:
-        """Subclasses write their own totals here, inside the checkpoint's transaction."""
+    def listing(self, lister: Lister, spec: ShardSpec) -> Iterator[ObjectBatch]:
+        """The shard's batches from its checkpoint on."""
+        return lister.iter_batches(self.shard.root, spec, self.shard.last_key, self.batch_limit)
+
+    def save_extra(self, *, done: bool) -> None:
+        """Subclasses write their own totals here, inside the checkpoint's transaction (``done``: the last one)."""
 
 
 class DvcCheckpointWriter(CheckpointWriter):
@@ -277,10 +286,15 @@ class DvcCheckpointWriter(CheckpointWriter):
     def __init__(self, shard: ScanShard, token: str, root_uri: str, progress: Progress | None) -> None:
         super().__init__(shard, token, LocationIndex(root_uri), progress)
         self.classifier = classifier_for_run(shard.run_id, shard.run.connection)
-        head = shard_head(shard.prefix)
-        self.preloaded = self.classifier.preload(head) if head else self.classifier.preload_everything()
-        self.dvc_pending: dict[tuple[str, int | None, str, str], DvcTotals] = {}
+        self.head = shard_head(shard.prefix)
+        self.reuse = FolderReuse.for_shard(shard, self.classifier)  # before any verdict: see history_for_run
+        self.dvc_pending: dict[TotalsKey, DvcTotals] = {}
         self._stored_dvc_aggregates = self._stored_aggregates  # written together, like ScanAggregate
+
+    def listing(self, lister: Lister, spec: ShardSpec) -> Iterator[ObjectBatch]:
+        if self.reuse is not None and isinstance(lister, LocalLister):
+            return lister.iter_batches(self.shard.root, spec, self.shard.last_key, self.batch_limit, gate=self.reuse)
+        return super().listing(lister, spec)
 
     def consume(self, batches: Iterable[ObjectBatch], crash_after: int | None = None) -> None:
         # The checkpoint only moves past a whole classified group, so a crash re-reads at most one group.
@@ -296,6 +310,8 @@ class DvcCheckpointWriter(CheckpointWriter):
             if batch.names:
                 group.append(batch)
                 grouped += len(batch.names)
+            elif self.reuse is not None and batch.directory in self.reuse.skipped:
+                group.append(batch)  # counted in its place, so the checkpoint never passes it uncounted
             position = batch.position
             if crash:
                 raise SimulatedCrash(f"stopped after {seen} objects")
@@ -306,24 +322,65 @@ class DvcCheckpointWriter(CheckpointWriter):
             self._take(group, position)
 
     def _take(self, group: list[ObjectBatch], position: str) -> None:
-        root_uri, pending = self.index.root_uri, self.dvc_pending
-        for batch, verdicts in zip(group, self.classifier.classify_batches(group, self.preloaded), strict=True):
-            directory = batch.directory
-            for name, size, modified, owner, verdict in zip(batch.names, batch.sizes, batch.modified, batch.owners,
-                                                            verdicts, strict=True):
-                key = totals_key(verdict, owner)
-                totals = pending.get(key)
-                if totals is None:
-                    totals = pending[key] = DvcTotals(*key)
-                totals.add(directory, name, size, modified, verdict.evidence, root_uri)
-            self.objects += len(batch.names)
-            self.bytes += sum(batch.sizes)
-            self.unflushed += len(batch.names)
+        listed = [batch for batch in group if batch.names]
+        # A scan reusing earlier verdicts lists few directories: looking them up beats reading the whole history.
+        lazily = self.reuse is not None and bool(self.reuse.kept)
+        verdicts = iter(self.classifier.classify_shard_batches(listed, self.head, lazily=lazily))
+        recording = self.reuse.recording if self.reuse is not None else {}
+        skipped: list[str] = []  # consecutive kept directories, counted together in their place
+        for batch in group:
+            if self.reuse is not None:
+                self.reuse.counted(batch.directory)
+            if not batch.names:
+                skipped.append(batch.directory)
+                continue
+            self._count_skipped(skipped)
+            counted = self._totals_of(batch, next(verdicts))
+            folder = recording.get(batch.directory)
+            if folder is not None:
+                folder.add(counted)
+            self._add(counted.values())
+        self._count_skipped(skipped)
         self.last_key = position
         if self.unflushed >= self.every:
             self.flush()
 
-    def save_extra(self) -> None:
+    def _count_skipped(self, skipped: list[str]) -> None:
+        if self.reuse is not None and skipped:
+            # Not counted towards the next checkpoint: counting kept directories again after a crash is cheap.
+            objects, size = self.reuse.count_skipped(skipped, self.dvc_pending, self.index.root_uri)
+            self.objects += objects
+            self.bytes += size
+            skipped.clear()
+
+    def _totals_of(self, batch: ObjectBatch, verdicts: list[Verdict]) -> dict[TotalsKey, DvcTotals]:
+        """A batch's objects counted by totals key (the batch's own, so a directory being kept can take them too)."""
+        root_uri, directory = self.index.root_uri, batch.directory
+        counted: dict[TotalsKey, DvcTotals] = {}
+        for name, size, modified, owner, verdict in zip(batch.names, batch.sizes, batch.modified, batch.owners,
+                                                        verdicts, strict=True):
+            key = totals_key(verdict, owner)
+            totals = counted.get(key)
+            if totals is None:
+                totals = counted[key] = DvcTotals(*key)
+            totals.add(directory, name, size, modified, verdict.evidence, root_uri)
+        return counted
+
+    def _add(self, counted: Iterable[DvcTotals]) -> None:
+        pending = self.dvc_pending
+        for totals in counted:
+            key = (totals.object_class, totals.repo_id, totals.path, totals.owner)
+            mine = pending.get(key)
+            if mine is None:
+                pending[key] = totals
+            else:
+                mine.merge(totals)
+            self.objects += totals.objects
+            self.bytes += totals.bytes
+            self.unflushed += totals.objects
+
+    def save_extra(self, *, done: bool) -> None:
+        resolve_evidence(self.dvc_pending.values())
         keys = {"|".join(str(part or "") for part in key): totals for key, totals in self.dvc_pending.items()}
         rows = {row.key: row for row in DvcScanAggregate.objects.filter(shard=self.shard, key__in=list(keys))
                 } if self._stored_dvc_aggregates else {}
@@ -334,16 +391,22 @@ class DvcCheckpointWriter(CheckpointWriter):
                                                     owner=totals.owner[:200])
             _merge_dvc_totals(totals, row)
             merged.append(row)
-        _write_aggregates(DvcScanAggregate, merged, DVC_AGGREGATE_FIELDS)
+        _write_aggregates(DvcScanAggregate, merged, DVC_AGGREGATE_FIELDS, fresh=not self._stored_dvc_aggregates)
         self._stored_dvc_aggregates = self._stored_dvc_aggregates or bool(merged)
         self.dvc_pending.clear()
+        if done and self.reuse is not None:
+            self.reuse.save(self.index.root_uri, self.classifier)
 
 
-def _write_aggregates(model: type[_Aggregate], rows: list[_Aggregate], fields: list[str]) -> None:
+def _write_aggregates(model: type[_Aggregate], rows: list[_Aggregate], fields: list[str], *, fresh: bool) -> None:
     """New and grown aggregates in one INSERT … ON CONFLICT (shard, key) DO UPDATE: an UPDATE of many rows through
-    bulk_update builds a CASE per row and field, which costs more than the checkpoint's listing."""
+    bulk_update builds a CASE per row and field, which costs more than the checkpoint's listing. The ``fresh`` rows of
+    a shard that has none stored yet (its first checkpoint, often its only one) go in by COPY."""
     for row in rows:
         row.pk = None  # matched on (shard, key), the unique constraint
+    if fresh:
+        insert_rows(model, rows)
+        return
     model.objects.bulk_create(rows, update_conflicts=True, unique_fields=["shard", "key"], update_fields=fields)
 
 
@@ -381,8 +444,7 @@ def shard_process(*, shard_id: int, progress: Progress | None = None, crash_afte
             writer = DvcCheckpointWriter(shard, token, lister.root_uri(shard.root), progress)
         else:
             writer = CheckpointWriter(shard, token, _run_location_index(shard, lister), progress)
-        spec = ShardSpec(shard.prefix, shard.top_level_only)
-        writer.consume(lister.iter_batches(shard.root, spec, shard.last_key, writer.batch_limit), crash_after)
+        writer.consume(writer.listing(lister, ShardSpec(shard.prefix, shard.top_level_only)), crash_after)
         writer.flush(status=ScanShard.Status.DONE)
     except ListingError as error:
         final = error.permanent or shard.attempts >= settings.KURA_SCAN_SHARD_MAX_ATTEMPTS

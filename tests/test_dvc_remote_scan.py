@@ -270,6 +270,15 @@ def test_objects_referenced_only_by_a_repository_whose_indexing_failed_are_flagg
     assert run.status == ScanRun.Status.SUCCEEDED
 
 
+def test_a_slow_local_remote_has_its_manifests_read_by_threads(scenario, monkeypatch):
+    # A first run of reads slower than LOCAL_RUN_SECONDS (an NFS mount, say) hands the rest to the thread pool.
+    monkeypatch.setattr("storage.dvc.remote_scan.LOCAL_RUN_SECONDS", 0)
+    monkeypatch.setattr("storage.dvc.remote_scan.LOCAL_READS_PER_TASK", 1)
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    _assert_scan_matches(scenario, connection)
+    assert DvcDirManifest.objects.filter(connection=connection, error="").count() == 2
+
+
 def test_a_repository_not_linked_explains_nothing(scenario):
     connection = _local_remote(scenario, [scenario.detector])
     classes = _classes_by_key(connection)

@@ -212,6 +212,12 @@ KURA_SCAN_LEASE_SECONDS = env_int("KURA_SCAN_LEASE_SECONDS", 120)
 # A DVC remote is split into a shard per hash directory (512) unless its last complete scan found at most this
 # many objects: then one worker lists it as one shard, with far fewer listing requests and checkpoints.
 KURA_SCAN_DVC_SPLIT_ABOVE = env_int("KURA_SCAN_DVC_SPLIT_ABOVE", 250_000)
+# A re-scan of a local DVC remote counts a hash directory from its last listing when neither the directory (nor
+# any above it) nor the history classifying it changed (storage.dvc.folder_reuse). A directory whose timestamps
+# were this close to the moment it was looked at has its names read again before reuse (coarse clocks, skew).
+KURA_SCAN_DVC_REUSE_FOLDERS = env_bool("KURA_SCAN_DVC_REUSE_FOLDERS", True)
+KURA_SCAN_DVC_REUSE_MARGIN_SECONDS = env_int("KURA_SCAN_DVC_REUSE_MARGIN_SECONDS", 2)
+KURA_SCAN_DVC_REUSE_MAX_AGE_HOURS = env_int("KURA_SCAN_DVC_REUSE_MAX_AGE_HOURS", 24)
 KURA_S3_MAX_ATTEMPTS = env_int("KURA_S3_MAX_ATTEMPTS", 8)
 CELERY_BEAT_SCHEDULE["scan-due-connections"] = {
     "task": "storage.tasks.scan_due_connections",

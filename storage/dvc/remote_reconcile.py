@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 
 from storage.dvc.decode import ObjectClass
@@ -37,10 +38,10 @@ def _groups(run: ScanRun) -> Iterator[_Group]:
     """Historical totals by repository and path; unreferenced by root and owner; summed over shards, streamed."""
     rows = (DvcScanAggregate.objects.filter(shard__run=run, object_class__in=[ObjectClass.HISTORICAL,
                                                                               ObjectClass.UNREFERENCED])
-            .select_related("shard").order_by("object_class", "repo_id", "path", "shard__root", "owner"))
+            .annotate(root=F("shard__root")).order_by("object_class", "repo_id", "path", "root", "owner"))
     current: _Group | None = None
-    for row in rows.iterator(chunk_size=2000):
-        root = row.shard.root if row.object_class == ObjectClass.UNREFERENCED else ""
+    for row in rows.iterator(chunk_size=2000):  # the shard's root only: not a ScanShard per row
+        root = row.root if row.object_class == ObjectClass.UNREFERENCED else ""
         identity = (row.object_class, row.repo_id, row.path, root, row.owner)
         if current is None or (current.object_class, current.repo_id, current.path, current.root,
                                current.owner) != identity:

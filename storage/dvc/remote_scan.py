@@ -11,19 +11,21 @@ whatever the remote's size; the totals are written with the shard's checkpoint (
 """
 
 import logging
+import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from itertools import islice
 from typing import NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Case, CharField, Exists, OuterRef, Q, Value, When
+from django.db.models import Case, CharField, Q, Value, When
 
 from kura.db import insert_values
 from storage.dvc.decode import ObjectClass
@@ -51,9 +53,13 @@ BATCH = 1000
 PRELOAD_ROWS = 100_000  # references and directory members one preload may hold
 MANIFEST_READERS = 8
 MANIFEST_CHUNK = 2000
+LOCAL_READS_PER_TASK = 64
+LOCAL_RUN_SECONDS = 0.02  # a first run of local reads that took longer: a slow mount
 UNREADABLE = "unreadable: "
 SAMPLE_DIRECTORIES = 3  # hash directories per layout counted to size a remote never scanned
 MAX_CACHED_DIRS = 200_000
+# A few changed directories are cheaper to look up; past this many objects, reading the history once is.
+LOOKUPS_BEFORE_PRELOAD = 2 * BATCH
 _RANK = {ObjectClass.UNREFERENCED: 0, ObjectClass.HISTORICAL: 1, ObjectClass.LIVE: 2}
 _HASH_NAME = {Layout.DVC3: "md5", Layout.DVC2: ""}
 _LAYOUT_OF_HASH = {"md5": Layout.DVC3, "": Layout.DVC2}
@@ -162,6 +168,8 @@ def _count_up_to(lister: Lister, root: str, spec: ShardSpec, cap: int) -> int:
 
 # --- .dir manifests -------------------------------------------------------------------------------------------
 
+_Fetched = tuple[str, Layout, str, bytes | None, str]  # md5, layout, root read from, content, error
+
 
 class ObjectReader:
     """Reads one object of a remote by its key relative to a root: S3 GetObject or a local file."""
@@ -169,15 +177,18 @@ class ObjectReader:
     def __init__(self, connection: StorageConnection) -> None:
         self.connection = connection
         self._client = make_client(connection) if connection.kind == StorageConnection.Kind.S3 else None
-        self._local_roots: dict[str, Path] = {}  # checked once per reader, not once per object read
+        self._local_roots: dict[str, str] = {}  # checked once per reader, not once per object read
 
     def read(self, root: str, key: str) -> bytes | None:
         if self._client is None:
             directory = self._local_roots.get(root)
             if directory is None:
-                directory = self._local_roots[root] = resolve_local_root(root)
-            path = directory / key
-            return path.read_bytes() if path.is_file() else None
+                directory = self._local_roots[root] = str(resolve_local_root(root))
+            try:  # most reads of a scan after the first are of objects not pushed (yet): no stat before the open
+                with open(os.path.join(directory, key), "rb") as file:
+                    return file.read()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return None
         bucket, prefix = split_root(root)
         try:
             return bytes(self._client.get_object(Bucket=bucket, Key=prefix + key)["Body"].read())
@@ -191,13 +202,14 @@ def _unread_dirs(connection: StorageConnection, repo_ids: Sequence[int]) -> list
     """The directories the repositories reference whose manifest this remote has no row for, in md5 order.
 
     One query: a scan after the first usually finds none, and comparing sets in Python meant reading every
-    reference and every manifest row."""
+    reference and every manifest row. EXCEPT compares the two sets by hashing whatever the planner thinks of their
+    sizes (an anti-join probed the manifests once per reference when the statistics were young)."""
     layout = Case(When(hash_name="md5", then=Value(Layout.DVC3.value)), default=Value(Layout.DVC2.value),
                   output_field=CharField())  # _LAYOUT_OF_HASH
-    read = DvcDirManifest.objects.filter(connection=connection, md5=OuterRef("md5"), layout=OuterRef("dir_layout"))
-    rows = (DvcReference.objects.filter(repo_id__in=repo_ids, is_dir=True, reachable=True)
-            .annotate(dir_layout=layout).filter(~Exists(read)).values_list("md5", "dir_layout").distinct())
-    return sorted((md5, _LAYOUTS[layout]) for md5, layout in rows)
+    referenced = (DvcReference.objects.filter(repo_id__in=repo_ids, is_dir=True, reachable=True)
+                  .annotate(dir_layout=layout).values_list("md5", "dir_layout").order_by())
+    read = DvcDirManifest.objects.filter(connection=connection).values_list("md5", "layout").order_by()
+    return sorted((md5, _LAYOUTS[layout]) for md5, layout in referenced.difference(read))
 
 
 def unread_manifests(connection: StorageConnection) -> int:
@@ -217,7 +229,7 @@ def manifests_refresh(connection: StorageConnection) -> int:
         return 0
     reader = ObjectReader(connection)
 
-    def fetch(item: tuple[str, Layout]) -> tuple[str, Layout, str, bytes | None, str]:
+    def fetch(item: tuple[str, Layout]) -> _Fetched:
         md5, layout = item
         key = object_key(md5, is_dir=True, layout=layout)
         for root in connection.roots:
@@ -232,9 +244,9 @@ def manifests_refresh(connection: StorageConnection) -> int:
         return md5, layout, "", None, ""
 
     read = 0
-    with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:
-        for start in range(0, len(wanted), MANIFEST_CHUNK):
-            read += _save_manifests(connection, pool.map(fetch, wanted[start : start + MANIFEST_CHUNK]))
+    results = _read_all(wanted, fetch, local=connection.kind == StorageConnection.Kind.LOCAL)
+    while chunk := list(islice(results, MANIFEST_CHUNK)):
+        read += _save_manifests(connection, chunk)
     if read and db_connection.vendor == "postgresql":
         # Fresh statistics before every shard joins members to manifests: with the counts of an empty table the
         # planner walks every manifest per shard (100x slower at a few thousand directories).
@@ -243,8 +255,33 @@ def manifests_refresh(connection: StorageConnection) -> int:
     return read
 
 
-def _save_manifests(connection: StorageConnection,
-                    results: Iterable[tuple[str, Layout, str, bytes | None, str]]) -> int:
+def _read_all(wanted: list[tuple[str, Layout]], fetch: Callable[[tuple[str, Layout]], _Fetched], *,
+              local: bool) -> Iterator[_Fetched]:
+    """Every wanted manifest read, in order, a chunk at a time. An S3 read is a request: MANIFEST_READERS at once.
+    A local read is a file open, and most of a re-scan's are of .dir objects never pushed: when a first run of
+    them comes back within LOCAL_RUN_SECONDS the disk is local, where handing each read to a thread costs more
+    than the read, so the rest are read here too; a slow (NFS) mount gets the threads, a run per task."""
+    start = 0
+    if local:
+        started = time.monotonic()
+        yield from map(fetch, wanted[:LOCAL_READS_PER_TASK])
+        start = LOCAL_READS_PER_TASK
+        if time.monotonic() - started < LOCAL_RUN_SECONDS:
+            yield from map(fetch, wanted[start:])
+            return
+    per_task = LOCAL_READS_PER_TASK if local else 1
+
+    def fetch_run(items: Sequence[tuple[str, Layout]]) -> list[_Fetched]:
+        return [fetch(item) for item in items]
+
+    with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:
+        for begin in range(start, len(wanted), MANIFEST_CHUNK):
+            chunk = wanted[begin : begin + MANIFEST_CHUNK]
+            for run in pool.map(fetch_run, [chunk[at : at + per_task] for at in range(0, len(chunk), per_task)]):
+                yield from run
+
+
+def _save_manifests(connection: StorageConnection, results: Iterable[_Fetched]) -> int:
     manifests: list[DvcDirManifest] = []
     entries_of: dict[tuple[str, str], list[DirEntry]] = {}
     for md5, layout, root, data, error in results:
@@ -286,6 +323,7 @@ class Evidence(NamedTuple):
     author: str
     authored_at: datetime
     object_class: ObjectClass
+    reference_id: int = 0  # the DvcReference row it comes from
 
 
 class Verdict(NamedTuple):
@@ -310,6 +348,8 @@ class RemoteClassifier:
         self._dirs: dict[_RefKey, _Best] = {}  # a directory's best reference, shared by all its members
         self._heads_per_chunk: int | None = None
         self._chunk: Preloaded | None = None  # the last chunk preloaded, reused by the next shards of the run
+        self._history_read = False
+        self._looked_up = 0  # objects classified by lookups, without a preload
 
     def _preferred(self, current: Evidence | None, candidate: Evidence) -> bool:
         """Owner evidence: a repository that indexed fine, then the better class, then the latest commit."""
@@ -331,18 +371,19 @@ class RemoteClassifier:
         found: dict[_RefKey, _Best] = {}
         if not self.repo_ids:
             return found
+        self._history_read = True
         rows = DvcReference.objects.filter(_md5_filter(md5s, low, high), repo_id__in=self.repo_ids, reachable=True)
         if dirs_only:
             rows = rows.filter(is_dir=True)
         columns = ("md5", "is_dir", "hash_name", "is_live", "repo_id", "path", "commit", "author_name",
-                   "author_email", "authored_at")
-        for md5, is_dir, hash_name, is_live, repo_id, path, commit, name, email, authored_at in rows.values_list(
+                   "author_email", "authored_at", "id")
+        for md5, is_dir, hash_name, is_live, repo_id, path, commit, name, email, authored_at, pk in rows.values_list(
             *columns
         ):
             key = (md5, is_dir, _LAYOUT_OF_HASH.get(hash_name, Layout.DVC2))
-            author = f"{name} <{email}>" if email else name
             self._offer(found.setdefault(key, _Best()), Evidence(
-                repo_id, path, commit, author, authored_at, ObjectClass.LIVE if is_live else ObjectClass.HISTORICAL))
+                repo_id, path, commit, author_text(name, email), authored_at,
+                ObjectClass.LIVE if is_live else ObjectClass.HISTORICAL, pk))
         return found
 
     def _directories(self, keys: set[_RefKey]) -> dict[_RefKey, _Best]:
@@ -426,14 +467,43 @@ class RemoteClassifier:
         and the first two hex digits once for all its objects."""
         parsed = [_parse_names(batch.directory, batch.names) for batch in batches]
         best = self._best({key[0] for keys in parsed for key in keys if key is not None}, preloaded)
-        return [[_verdict(best, key) if key is not None else _other(batch.directory + name)
-                 for name, key in zip(batch.names, keys, strict=True)]
-                for batch, keys in zip(batches, parsed, strict=True)]
+        return _batch_verdicts(batches, parsed, best)
+
+    def classify_shard_batches(self, batches: Sequence[ObjectBatch], head: str, *, lazily: bool,
+                               ) -> list[list[Verdict]]:
+        """classify_batches() for a shard whose objects start with ``head`` ('' = any): the history is preloaded
+        only once a batch holds hashed objects. ``lazily`` (a scan that reuses most of the remote's earlier
+        verdicts) looks the first LOOKUPS_BEFORE_PRELOAD objects up instead: a few changed directories cost a few
+        indexed queries, not a read of the whole history."""
+        parsed = [_parse_names(batch.directory, batch.names) for batch in batches]
+        md5s = {key[0] for keys in parsed for key in keys if key is not None}
+        preloaded = None
+        if md5s and (not lazily or self._looked_up >= LOOKUPS_BEFORE_PRELOAD):
+            preloaded = self.preload(head) if head else self.preload_everything()
+        elif md5s:
+            self._looked_up += sum(len(keys) for keys in parsed)
+        return _batch_verdicts(batches, parsed, self._best(md5s, preloaded) if md5s else {})
+
+    @property
+    def history_read(self) -> bool:
+        """Whether any verdict so far came from the history (see folder_reuse.history_for_run)."""
+        return self._history_read
 
     def _best(self, md5s: set[str], preloaded: "Preloaded | None") -> dict[_RefKey, _Best]:
         if preloaded is not None and all(preloaded.covers(md5) for md5 in md5s):
             return preloaded.best
         return self._lookup(md5s) if md5s else {}
+
+
+def author_text(name: str, email: str) -> str:
+    return f"{name} <{email}>" if email else name
+
+
+def _batch_verdicts(batches: Sequence[ObjectBatch], parsed: list[list[_RefKey | None]],
+                    best: dict[_RefKey, _Best]) -> list[list[Verdict]]:
+    return [[_verdict(best, key) if key is not None else _other(batch.directory + name)
+             for name, key in zip(batch.names, keys, strict=True)]
+            for batch, keys in zip(batches, parsed, strict=True)]
 
 
 def _reference_key(obj: ObjectId | None) -> _RefKey | None:
@@ -546,6 +616,19 @@ class DvcTotals:
             self.last = evidence
         if len(self.samples) < SAMPLE_KEYS:
             self.samples.append(root_uri + directory + name)
+
+    def merge(self, other: "DvcTotals") -> None:
+        """Count in ``other``, totals of the same key for objects listed after these."""
+        self.objects += other.objects
+        self.bytes += other.bytes
+        if other.oldest is not None and (self.oldest is None or other.oldest < self.oldest):
+            self.oldest = other.oldest
+        if other.newest is not None and (self.newest is None or other.newest > self.newest):
+            self.newest = other.newest
+        if other.last is not None and (self.last is None or other.last.authored_at > self.last.authored_at):
+            self.last = other.last
+        if len(self.samples) < SAMPLE_KEYS:
+            self.samples.extend(other.samples[: SAMPLE_KEYS - len(self.samples)])
 
 
 def totals_key(verdict: Verdict, owner: str) -> tuple[str, int | None, str, str]:

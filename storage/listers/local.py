@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path
+from typing import Protocol
 
 from django.core.exceptions import ValidationError
 
@@ -18,6 +19,8 @@ from storage.listers.base import ListedObject, ListingError, ObjectBatch, ShardS
 from storage.validation import resolve_local_root
 
 BATCH = 1000
+# Sorts after any name: the checkpoint of a skipped directory is past every key in it, and before the next one.
+PAST_EVERY_NAME = "\U0010ffff"
 _NAME = attrgetter("name")
 _SIZE, _MTIME, _UID = attrgetter("st_size"), attrgetter("st_mtime"), attrgetter("st_uid")
 
@@ -34,10 +37,22 @@ def _user_name(uid: int) -> str:
         return str(uid)
 
 
+class DirectoryGate(Protocol):
+    def enter(self, key: str, path: str) -> bool:
+        """Asked before directory ``key`` ('' for the root, else ending in '/') at ``path`` is listed: False skips
+        it, and the walk yields an empty batch for it (its directory is the key) that checkpoints past it."""
+        ...
+
+    def listed(self, key: str, names: list[str], nested: bool) -> None:
+        """Told once an entered directory was read, before any of its batches: the names of all its entries
+        (files, directories and anything else) and whether any is a directory."""
+        ...
+
+
 class _Listing:
     """One directory's files and subdirectories, each sorted, and how far the walk has got through them."""
 
-    __slots__ = ("dir_names", "dirs", "file_names", "files", "next_dir", "next_file", "prefix")
+    __slots__ = ("dir_names", "dirs", "entry_names", "file_names", "files", "next_dir", "next_file", "prefix")
 
     def __init__(self, directory: str, prefix: str) -> None:
         with os.scandir(directory) as iterator:
@@ -49,7 +64,8 @@ class _Listing:
         # Code-point order is UTF-8 byte order (S3's order) and the order the checkpoint comparison uses;
         # a directory sorts as "name/". Keys are the names as stored (undecodable bytes escaped, see _clean), and
         # the walk goes in the order of those keys, so a checkpoint taken at any key resumes exactly.
-        if "".join(map(_NAME, entries)).isascii():
+        self.entry_names = list(map(_NAME, entries))  # all of them, as read: see DirectoryGate.listed
+        if "".join(self.entry_names).isascii():
             files.sort(key=_NAME)
             dirs.sort(key=_directory_key)
             self.file_names = list(map(_NAME, files))
@@ -154,27 +170,35 @@ class LocalLister:
         for batch in self.iter_batches(root, shard, start_after, BATCH):
             yield from batch.objects()
 
-    def iter_batches(self, root: str, shard: ShardSpec, start_after: str, limit: int) -> Iterator[ObjectBatch]:
+    def iter_batches(self, root: str, shard: ShardSpec, start_after: str, limit: int,
+                     gate: DirectoryGate | None = None) -> Iterator[ObjectBatch]:
         directory = self._directory(root)
         start = _shard_path(str(directory), shard.prefix) if shard.prefix else str(directory)
-        yield from self._walk(start, shard.prefix, start_after, descend=not shard.top_level_only, limit=limit)
+        yield from self._walk(start, shard.prefix, start_after, descend=not shard.top_level_only, limit=limit,
+                              gate=gate)
 
-    def _listing(self, path: str, relative: str) -> _Listing | None:
+    def _listing(self, path: str, relative: str, gate: DirectoryGate | None) -> _Listing | None:
         try:
-            return _Listing(path, relative)
+            listing = _Listing(path, relative)
         except PermissionError as error:
             raise ListingError(f"Permission denied reading {_clean(relative) or 'the root'}.",
                                code="access_denied", permanent=True) from error
         except FileNotFoundError:
             return None  # removed while we walked: it simply holds nothing any more
+        if gate is not None:
+            gate.listed(relative, listing.entry_names, bool(listing.dirs))
+        return listing
 
-    def _walk(self, path: str, relative: str, start_after: str, *, descend: bool,
-              limit: int) -> Iterator[ObjectBatch]:
+    def _walk(self, path: str, relative: str, start_after: str, *, descend: bool, limit: int,
+              gate: DirectoryGate | None) -> Iterator[ObjectBatch]:
         """Depth-first in key order, with an explicit stack (one generator frame, however deep the tree).
 
         The files between two subdirectories go out as batches; a subdirectory is entered in its place.
         """
-        root = self._listing(path, relative)
+        if gate is not None and not gate.enter(relative, path):
+            yield _skipped(relative)
+            return
+        root = self._listing(path, relative, gate)
         stack = [root] if root is not None else []
         while stack:
             listing = stack[-1]
@@ -193,7 +217,15 @@ class LocalLister:
             listing.next_dir += 1
             key = prefix + subdirectory
             # The subtree holds exactly the keys starting with key; skip it if the checkpoint is past it.
-            if not (start_after and start_after > key and not start_after.startswith(key)):
-                child = self._listing(entry.path, key)
-                if child is not None:
-                    stack.append(child)
+            if start_after and start_after > key and not start_after.startswith(key):
+                continue
+            if gate is not None and not gate.enter(key, entry.path):
+                yield _skipped(key)
+                continue
+            child = self._listing(entry.path, key, gate)
+            if child is not None:
+                stack.append(child)
+
+
+def _skipped(key: str) -> ObjectBatch:
+    return ObjectBatch(key, [], [], [], [], key + PAST_EVERY_NAME)

@@ -1,11 +1,12 @@
-"""What scanning a DVC remote keeps: the ``.dir`` manifests it read, and per-shard totals by classification."""
+"""What scanning a DVC remote keeps: the ``.dir`` manifests it read, per-shard totals by classification, and the
+hash directories of a local remote as last listed."""
 
 from django.db import models
 from django.utils import timezone
 
 from storage.models.connections import StorageConnection
 from storage.models.repos import TrainingRepo
-from storage.models.scans import ScanShard
+from storage.models.scans import ScanRun, ScanShard
 
 
 class DvcDirManifest(models.Model):
@@ -65,3 +66,70 @@ class DvcScanAggregate(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class DvcRemoteFolder(models.Model):
+    """A hash directory of a local DVC remote as the scan that last listed it found it: what a later scan needs to
+    count it again without listing it (see storage.dvc.folder_reuse)."""
+
+    connection = models.ForeignKey(StorageConnection, on_delete=models.CASCADE, related_name="dvc_folders")
+    root = models.CharField(max_length=1024, help_text="The connection root it lies under.")
+    directory = models.CharField(max_length=64, help_text="'ab/' or 'files/md5/ab/', relative to the root.")
+    signature = models.TextField(help_text="Device, inode, mtime and ctime of it and of each directory above it.")
+    settled = models.BooleanField(help_text="Its timestamps were older than the reuse margin when it was looked at.")
+    names = models.CharField(max_length=32, help_text="Digest of its entries' names, read again while unsettled.")
+    token = models.CharField(max_length=32, help_text="The remote's history token its objects were classified by.")
+    history = models.CharField(max_length=32, blank=True,
+                               help_text="Fingerprint of its head's part of that history, if it was read.")
+    run = models.ForeignKey(ScanRun, on_delete=models.CASCADE, related_name="+", help_text="The run that listed it.")
+    listed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "root", "directory"], name="dvc_folder_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.root}/{self.directory}"
+
+
+class DvcKeptTotals(models.Model):
+    """What the listing of a kept hash directory counted for one totals key (a DvcScanAggregate's key): a scan
+    that reuses the directory adds these up in the database rather than in Python (see dvc.kept_totals)."""
+
+    folder = models.ForeignKey(DvcRemoteFolder, on_delete=models.CASCADE, related_name="totals")
+    object_class = models.CharField(max_length=16)
+    repo_id = models.BigIntegerField(null=True, blank=True, help_text="A removed repository changes the history "
+                                                                      "token, so no foreign key is needed.")
+    path = models.CharField(max_length=1024, blank=True)
+    owner = models.CharField(max_length=200, blank=True)
+    object_count = models.BigIntegerField()
+    byte_count = models.BigIntegerField()
+    oldest = models.FloatField(null=True, blank=True, help_text="POSIX time, as the listing reported it.")
+    newest = models.FloatField(null=True, blank=True)
+    last_reference_id = models.BigIntegerField(null=True, blank=True, help_text="The latest evidence's reference.")
+    last_authored_at = models.DateTimeField(null=True, blank=True)
+    samples = models.TextField(blank=True, help_text="The first sample keys' names in the directory, '/'-separated.")
+
+    def __str__(self) -> str:
+        return f"{self.folder}: {self.object_class} {self.object_count}"
+
+
+class DvcKeptRun(models.Model):
+    """The kept totals of a run of consecutive hash directories, added up. The sum is a function of the kept rows
+    alone (a directory listed again gets a new row), so a scan of an unchanged remote reads it back instead of
+    adding up every directory again; one per run start, replaced when the run changes."""
+
+    connection = models.ForeignKey(StorageConnection, on_delete=models.CASCADE, related_name="+")
+    root = models.CharField(max_length=1024)
+    first_directory = models.CharField(max_length=64)
+    folders = models.CharField(max_length=32, help_text="Digest of the run's DvcRemoteFolder ids, in order.")
+    totals = models.JSONField(help_text="A row per totals key, the directories' totals added up (dvc.kept_totals).")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "root", "first_directory"], name="dvc_kept_run_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.root}/{self.first_directory}…"
