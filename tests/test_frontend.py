@@ -654,3 +654,14 @@ def test_export_follows_the_filters_and_defuses_spreadsheet_formulas(client, own
     assert [row["slug"] for row in rows] == ["formula-set"]
     assert rows[0]["name"] == "'=HYPERLINK(\"http://evil\")"
     assert rows[0]["owner"] == owner.display_name and rows[0]["storage_locations"].startswith("s3://kura-test/")
+
+
+def test_a_checkpoint_after_a_directory_counted_whole_reads_as_that_directory():
+    from django.template import Context, Template
+
+    from storage.listers.local import PAST_EVERY_NAME
+
+    rendered = Template("{% load kura %}{{ key|checkpoint }}|{{ plain|checkpoint }}").render(
+        Context({"key": "files/md5/ab/" + PAST_EVERY_NAME, "plain": "files/md5/ab/cdef"})
+    )
+    assert rendered == "files/md5/ab/|files/md5/ab/cdef"

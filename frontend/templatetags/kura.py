@@ -7,6 +7,7 @@ from django.utils.safestring import SafeString, mark_safe
 from annotations.exports import pretty_snippet
 from annotations.label_schema import attribute_text as schema_attribute_text
 from catalog.markdown import render_markdown as render_safe_markdown
+from storage.listers.local import PAST_EVERY_NAME
 
 register = template.Library()
 
@@ -72,3 +73,10 @@ def snippet(value: str) -> str:
 @register.filter
 def attribute_text(value: Any) -> str:
     return schema_attribute_text(value)
+
+
+@register.filter
+def checkpoint(last_key: str) -> str:
+    """A shard's checkpoint as people read it: after a directory counted whole, the checkpoint ends in a
+    character that sorts after every name (``PAST_EVERY_NAME``), which shows as a blank box."""
+    return last_key.removesuffix(PAST_EVERY_NAME)
