@@ -24,16 +24,18 @@ from access.models import Person
 from kura.db import insert_rows
 from storage.aggregation import LocationIndex, Totals, batch_figures, location_index
 from storage.dvc.folder_reuse import FolderReuse
-from storage.dvc.kept_totals import TotalsKey, resolve_evidence
+from storage.dvc.kept_totals import resolve_evidence
 from storage.dvc.remote_reconcile import reconcile_dvc_run
 from storage.dvc.remote_scan import (
     BATCH,
     DvcTotals,
+    TotalsKey,
     Verdict,
     classifier_for_run,
     dvc_shard_specs,
     manifests_refresh,
     shard_head,
+    totals_for,
     totals_key,
 )
 from storage.figures import GroupFigures, add_to_aggregate, as_datetime, is_later
@@ -359,22 +361,14 @@ class DvcCheckpointWriter(CheckpointWriter):
         counted: dict[TotalsKey, DvcTotals] = {}
         for name, size, modified, owner, verdict in zip(batch.names, batch.sizes, batch.modified, batch.owners,
                                                         verdicts, strict=True):
-            key = totals_key(verdict, owner)
-            totals = counted.get(key)
-            if totals is None:
-                totals = counted[key] = DvcTotals(*key)
-            totals.add(directory, name, size, modified, verdict.evidence, root_uri)
+            totals_for(counted, totals_key(verdict, owner)).add(directory, name, size, modified, verdict.evidence,
+                                                                root_uri)
         return counted
 
     def _add(self, counted: Iterable[DvcTotals]) -> None:
-        pending = self.dvc_pending
         for totals in counted:
             key = (totals.object_class, totals.repo_id, totals.path, totals.owner)
-            mine = pending.get(key)
-            if mine is None:
-                pending[key] = totals
-            else:
-                mine.merge(totals)
+            totals_for(self.dvc_pending, key).merge(totals)
             self.objects += totals.objects
             self.bytes += totals.bytes
             self.unflushed += totals.objects

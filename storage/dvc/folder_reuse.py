@@ -24,7 +24,6 @@ What this cannot see, like a listing of a mount whose directory times do not mov
 place (DVC never does that): the maximum age bounds how long such a change goes unseen.
 """
 
-import hashlib
 import os
 import time
 from collections.abc import Iterable
@@ -38,14 +37,8 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from kura.db import insert_values
-from storage.dvc.kept_totals import (
-    KEPT_TOTALS_COLUMNS,
-    TotalsKey,
-    count_kept_run,
-    keep_run_totals,
-    kept_rows,
-)
-from storage.dvc.remote_scan import DvcTotals, RemoteClassifier, shard_head
+from storage.dvc.kept_totals import KEPT_TOTALS_COLUMNS, count_kept_run, digest, keep_run_totals, kept_rows
+from storage.dvc.remote_scan import DvcTotals, RemoteClassifier, TotalsKey, shard_head, totals_for
 from storage.models import (
     DvcDirManifest,
     DvcDirMember,
@@ -61,10 +54,6 @@ from storage.validation import resolve_local_root
 # Part of every history fingerprint: a change to what the kept totals mean (their keys, how verdicts are made)
 # bumps it, and every directory is listed again once.
 REUSE_FORMAT = 1
-
-def _digest(*parts: str) -> str:
-    return hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
-
 
 # --- history ----------------------------------------------------------------------------------------------------
 # Reference rows are written once by the indexer, which afterwards changes only their liveness (is_live,
@@ -138,11 +127,11 @@ def read_history(classifier: RemoteClassifier, *, heads: bool) -> HistoryState |
                        {"repos": classifier.repo_ids, "connection": classifier.connection_id})
         rows = cursor.fetchall()
     common = f"{REUSE_FORMAT}:{sorted(classifier.repo_ids)}:{sorted(classifier.failed_repo_ids)}"
-    token = _digest(common, rows[0][0], rows[0][1])
+    token = digest(common, rows[0][0], rows[0][1])
     if not heads:
         return HistoryState(token)
-    return HistoryState(token, {head: _digest(common, f"{direct}:{members}") for _, _, head, direct, members in rows
-                                if head is not None}, _digest(common, ""))
+    return HistoryState(token, {head: digest(common, f"{direct}:{members}") for _, _, head, direct, members in rows
+                                if head is not None}, digest(common, ""))
 
 
 _run_history: tuple[int, HistoryState | None] | None = None
@@ -189,7 +178,7 @@ def directory_stamp(path: str) -> tuple[str, int]:
 
 
 def names_digest(names: Iterable[str]) -> str:
-    return _digest(*sorted(names))
+    return digest(*sorted(names))
 
 
 def _ancestors(key: str) -> list[str]:
@@ -214,10 +203,7 @@ class FolderRecord:
 
     def add(self, counted: dict[TotalsKey, DvcTotals]) -> None:
         for key, part in counted.items():
-            mine = self.totals.get(key)
-            if mine is None:
-                mine = self.totals[key] = DvcTotals(*key)
-            mine.merge(part)
+            totals_for(self.totals, key).merge(part)
 
 
 class _Kept(NamedTuple):
@@ -369,8 +355,8 @@ class FolderReuse:
             mine.filter(pk__in=self.retoken).update(token=self.history.token)
 
 
-def _names_are(path: str, digest: str) -> bool:
+def _names_are(path: str, names: str) -> bool:
     try:
-        return names_digest(os.listdir(path)) == digest
+        return names_digest(os.listdir(path)) == names
     except OSError:
         return False

@@ -18,11 +18,10 @@ from typing import Any
 from django.db import connection as db_connection
 
 from storage.dvc.decode import ObjectClass
-from storage.dvc.remote_scan import DvcTotals, Evidence, author_text
+from storage.dvc.remote_scan import DvcTotals, Evidence, TotalsKey, author_text, totals_for
 from storage.figures import SAMPLE_KEYS
 from storage.models import DvcKeptRun, DvcKeptTotals, DvcReference, DvcRemoteFolder
 
-TotalsKey = tuple[str, int | None, str, str]
 KEPT_TOTALS_COLUMNS = ["folder_id", "object_class", "repo_id", "path", "owner", "object_count", "byte_count", "oldest",
                        "newest", "last_reference_id", "last_authored_at", "samples"]
 RUNS_KEPT_FROM = 8  # directories: shorter runs (a shard per directory, say) are added up each time
@@ -90,7 +89,12 @@ def _keep(connection_id: int, root: str, run: Sequence[tuple[str, int]], rows: l
 
 
 def _ids_digest(folder_ids: list[int]) -> str:
-    return hashlib.blake2b(",".join(map(str, folder_ids)).encode(), digest_size=16).hexdigest()
+    return digest(*map(str, folder_ids))
+
+
+def digest(*parts: str) -> str:
+    """A short, stable digest of some texts (kept signatures, names, history fingerprints, runs' rows)."""
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
 def count_kept_run(pending: dict[TotalsKey, DvcTotals], connection_id: int, root: str,
@@ -100,18 +104,16 @@ def count_kept_run(pending: dict[TotalsKey, DvcTotals], connection_id: int, root
     objects = size = 0
     for object_class, repo_id, path, owner, count, byte_count, oldest, newest, reference, authored, directories, \
             samples in run_totals(connection_id, root, run):
-        key = (object_class, repo_id, path, owner)
-        mine = pending.get(key)
-        if mine is None:
-            mine = pending[key] = DvcTotals(object_class, repo_id, path, owner)
         last = None
         if reference is not None:  # commit and author are read back if it stays the latest (resolve_evidence)
             last = Evidence(repo_id, path, "", "", datetime.fromisoformat(authored), ObjectClass(object_class),
                             reference)
         names = [root_uri + directory + name for directory, names in zip(directories, samples, strict=True)
                  for name in names.split("/")]
-        mine.merge(DvcTotals(object_class, repo_id, path, owner, count, byte_count, oldest, newest, last,
-                             names[:SAMPLE_KEYS]))
+        key = (object_class, repo_id, path, owner)
+        totals_for(pending, key).merge(
+            DvcTotals(*key, count, byte_count, oldest, newest, last, names[:SAMPLE_KEYS])
+        )
         objects += count
         size += byte_count
     return objects, size

@@ -631,7 +631,18 @@ class DvcTotals:
             self.samples.extend(other.samples[: SAMPLE_KEYS - len(self.samples)])
 
 
-def totals_key(verdict: Verdict, owner: str) -> tuple[str, int | None, str, str]:
+TotalsKey = tuple[str, int | None, str, str]  # class, repository, output path, storage owner
+
+
+def totals_for(counted: dict[TotalsKey, DvcTotals], key: TotalsKey) -> DvcTotals:
+    """The totals kept under ``key`` in ``counted``, empty ones added first if there are none yet."""
+    totals = counted.get(key)
+    if totals is None:
+        totals = counted[key] = DvcTotals(*key)
+    return totals
+
+
+def totals_key(verdict: Verdict, owner: str) -> TotalsKey:
     """Objects count together by class and, for referenced data, by repository (and output path if historical);
     unreferenced data by the owner the store reports (the only evidence there is)."""
     evidence = verdict.evidence
