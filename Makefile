@@ -4,11 +4,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
+# The real dvc tool, in its own environment, for the tests that check Kura against what DVC writes and keeps.
+DVC_TOOL_ENV := $(VENV)/dvc-tool
+DVC_TOOL_STAMP := $(DVC_TOOL_ENV)/.installed
+DVC_TOOL_VERSION := 3.67.1
 PROD_CHECK_ENV := DJANGO_SETTINGS_MODULE=kura.settings.production \
 	KURA_SECRET_KEY=ci-only-dummy-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz \
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/kura
 
-.PHONY: run test lint services chromium compose-check wrk bench-lookup bench-access bench-lineage bench-dvc bench-scan clean
+.PHONY: run test lint services chromium dvc-tool compose-check wrk bench-lookup bench-access bench-lineage bench-dvc bench-scan clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +35,15 @@ services:
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
 
-test: $(DEV_STAMP) services chromium
-	$(PY) -m pytest
+$(DVC_TOOL_STAMP): | $(PY)
+	$(PYTHON) -m venv $(DVC_TOOL_ENV)
+	$(DVC_TOOL_ENV)/bin/python -m pip install --quiet 'dvc==$(DVC_TOOL_VERSION)'
+	touch $@
+
+dvc-tool: $(DVC_TOOL_STAMP)
+
+test: $(DEV_STAMP) services chromium $(DVC_TOOL_STAMP)
+	KURA_TEST_DVC=$(abspath $(DVC_TOOL_ENV))/bin/dvc $(PY) -m pytest
 
 compose-check:
 	@command -v docker-compose >/dev/null 2>&1 || (apt-get update && apt-get install -y docker-compose)

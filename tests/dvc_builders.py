@@ -65,15 +65,19 @@ class GitRepo:
         path.mkdir(parents=True)
         self.git("init", "-q", "-b", "main")
 
-    def git(self, *args: str, author: str = "Alice Able", date: str = "2024-01-01T10:00:00+00:00") -> str:
+    def env(self, author: str, date: str) -> dict[str, str]:
+        """Git's environment for a command by ``author`` at ``date``, isolated from this machine's git config."""
         email = author.split()[0].lower() + "@example.com"
-        env = {
+        return {
             **os.environ,
             "GIT_AUTHOR_NAME": author, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date,
             "GIT_COMMITTER_NAME": author, "GIT_COMMITTER_EMAIL": email, "GIT_COMMITTER_DATE": date,
             "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(self.path),
         }  # fmt: skip
-        result = subprocess.run(["git", *args], cwd=self.path, env=env, capture_output=True, check=True)
+
+    def git(self, *args: str, author: str = "Alice Able", date: str = "2024-01-01T10:00:00+00:00") -> str:
+        result = subprocess.run(["git", *args], cwd=self.path, env=self.env(author, date), capture_output=True,
+                                check=True)
         return result.stdout.decode().strip()
 
     def write(self, relpath: str, text: str) -> None:

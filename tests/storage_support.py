@@ -20,7 +20,10 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from storage.models import ScanRun, StorageConnection
+from storage.dvc.decode import ObjectClass
+from storage.dvc.remote_scan import RemoteClassifier, classify_listing, dvc_shard_specs, manifests_refresh
+from storage.listers import lister_for
+from storage.models import DvcScanAggregate, ScanRun, StorageConnection
 from storage.scanning import scan_request, scan_run_inline
 from storage.services import connection_create
 
@@ -202,3 +205,25 @@ def publish_inventory(
                 "creationTimestamp": "1763856000000", "fileFormat": fmt, "fileSchema": SCHEMA, "files": entries}
     client.put_object(Bucket=destination, Key=f"{base}/manifest.json", Body=json.dumps(manifest).encode())
     return f"s3://{destination}/{base}/manifest.json"
+
+
+def dvc_classes_by_key(connection: StorageConnection) -> dict[str, ObjectClass]:
+    """Every object of a DVC remote with the class a scan gives it, listed shard by shard as a scan lists."""
+    manifests_refresh(connection)  # as a scan does before listing
+    lister, classifier = lister_for(connection), RemoteClassifier(connection)
+    found: dict[str, ObjectClass] = {}
+    for root in connection.roots:
+        for spec in dvc_shard_specs(connection, lister, root):
+            for item, verdict in classify_listing(classifier, lister.iter_objects(root, spec, "")):
+                assert item.key not in found, f"{item.key} listed by two shards"
+                found[item.key] = verdict.object_class
+    return found
+
+
+def scanned_totals(run: ScanRun) -> dict[str, tuple[int, int]]:
+    """A DVC remote scan's (objects, bytes) by class, as its aggregates hold them."""
+    totals: dict[str, tuple[int, int]] = {}
+    for row in DvcScanAggregate.objects.filter(shard__run=run):
+        count, size = totals.get(row.object_class, (0, 0))
+        totals[row.object_class] = (count + row.object_count, size + row.byte_count)
+    return totals

@@ -9,11 +9,14 @@ from catalog.services import LocationSpec
 from storage.dvc.decode import ObjectClass, classify_keys, decode
 from storage.dvc.indexer import training_repo_index
 from storage.dvc.layout import parse_dir_manifest
+from storage.dvc.remote_scan import manifests_refresh
 from storage.dvc.repos import training_repo_create
 from storage.models import DvcReference, TrainingRepo
+from storage.services import connection_set_dvc_repos
 from storage.tasks import index_training_repo
 from tests.dvc_builders import history_classes, md5_of, object_key
 from tests.factories import bearer, grant, make_dataset, make_person
+from tests.storage_support import make_local_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -192,3 +195,45 @@ def test_decode_page_shows_what_a_hash_is_without_revealing_restricted_datasets(
     assert "neither an md5 hash" in client.get("/dvc/decode/", {"q": "zzz"}).content.decode()
     repos = client.get("/repos/").content.decode()
     assert "vision/detector" in repos and restricted.name not in repos
+
+
+def test_a_file_inside_directories_decodes_through_the_manifests_a_scan_read(
+    history, indexed, owner, unit, api, client, settings
+):
+    h = history
+    settings.KURA_LOCAL_ROOTS = [str(h.remote.path.parent)]
+    member = object_key(md5_of(b"jpeg-c"))
+    assert decode(member, user=owner.user).containing == []  # no scan has read a manifest yet
+    connection = make_local_connection([str(h.remote.path)], is_dvc_remote=True)
+    connection_set_dvc_repos(connection=connection, repos=[indexed], actor=None)
+    manifests_refresh(connection)
+
+    decoded = decode(member, user=owner.user)
+    assert (decoded.classification, decoded.references, decoded.keys) == (ObjectClass.LIVE, [], [member])
+    assert [(found.directory.key(), found.relpath, [ref.commit for ref in found.references])
+            for found in decoded.containing] == [(object_key(h.images_v2.md5, is_dir=True), "c.jpg", [h.commits["c2"]])]
+    assert [dataset.slug for dataset in decoded.datasets] == ["street-images"]
+    # A bare hash is found in directories of both layouts (oldest first); a key only in its own layout's.
+    shared = md5_of(b"jpeg-a")
+    assert [found.directory.key() for found in decode(shared, user=owner.user).containing] == [
+        object_key(h.images_v1.md5, dvc3=False, is_dir=True), object_key(h.images_v2.md5, is_dir=True)]
+    assert [found.directory.key() for found in decode(object_key(shared, dvc3=False), user=owner.user).containing] == [
+        object_key(h.images_v1.md5, dvc3=False, is_dir=True)]
+
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner))
+    body = api.get(f"/api/v1/dvc/decode/{member}").json()
+    assert body["classification"] == "live"
+    assert [(found["md5"], found["key"], found["relpath"], found["references"][0]["path"])
+            for found in body["containing"]] == [
+        (f"{h.images_v2.md5}.dir", object_key(h.images_v2.md5, is_dir=True), "c.jpg", "data/images")]
+    client.force_login(owner.user)
+    page = client.get("/dvc/decode/", {"q": member}).content.decode()
+    assert "Inside directories" in page and "c.jpg" in page and f"?q={h.images_v2.md5}.dir" in page
+    assert "No indexed commit refers to this object" not in page
+
+    # The file's name inside the directory is part of the file list: withheld without read access to the data.
+    make_dataset(owner, slug="all-data", visibility=Dataset.Visibility.RESTRICTED,
+                 locations=[LocationSpec(uri="dvc://vision/detector#data")])
+    hidden = decode(member, user=make_person("stan", unit=unit).user)
+    assert [(found.relpath, found.references[0].commit) for found in hidden.containing] == [("", h.commits["c2"])]
+    assert "needs read access" in hidden.notes[0]

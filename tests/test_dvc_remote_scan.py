@@ -18,7 +18,7 @@ from storage.dvc.indexer import training_repo_index
 from storage.dvc.layout import parse_object_key
 from storage.dvc.remote_reconcile import reconcile_dvc_run
 from storage.dvc.remote_report import remote_summary, unreferenced_objects
-from storage.dvc.remote_scan import RemoteClassifier, classify_listing, dvc_shard_specs, manifests_refresh
+from storage.dvc.remote_scan import RemoteClassifier, dvc_shard_specs, manifests_refresh
 from storage.dvc.repos import training_repo_create
 from storage.listers import ListedObject, ListingError, ShardSpec, lister_for
 from storage.listers.base import batched
@@ -46,12 +46,14 @@ from tests.dvc_builders import (
 )
 from tests.factories import bearer, make_person
 from tests.storage_support import (
+    dvc_classes_by_key,
     inventory_row,
     make_local_connection,
     make_s3_connection,
     publish_inventory,
     s3_client,
     scan,
+    scanned_totals,
 )
 
 pytestmark = pytest.mark.django_db
@@ -137,18 +139,6 @@ def _s3_remote(scenario: Scenario, endpoint: str, bucket: str, repos: list[Train
     return connection
 
 
-def _classes_by_key(connection: StorageConnection) -> dict[str, ObjectClass]:
-    manifests_refresh(connection)  # as a scan does before listing
-    lister, classifier = lister_for(connection), RemoteClassifier(connection)
-    found: dict[str, ObjectClass] = {}
-    for root in connection.roots:
-        for spec in dvc_shard_specs(connection, lister, root):
-            for item, verdict in classify_listing(classifier, lister.iter_objects(root, spec, "")):
-                assert item.key not in found, f"{item.key} listed by two shards"
-                found[item.key] = verdict.object_class
-    return found
-
-
 def _expected_totals(scenario: Scenario) -> dict[str, tuple[int, int]]:
     totals: dict[str, tuple[int, int]] = {}
     for key, cls in scenario.expected.items():
@@ -157,19 +147,11 @@ def _expected_totals(scenario: Scenario) -> dict[str, tuple[int, int]]:
     return totals
 
 
-def _scanned_totals(run: ScanRun) -> dict[str, tuple[int, int]]:
-    totals: dict[str, tuple[int, int]] = {}
-    for row in DvcScanAggregate.objects.filter(shard__run=run):
-        count, size = totals.get(row.object_class, (0, 0))
-        totals[row.object_class] = (count + row.object_count, size + row.byte_count)
-    return totals
-
-
 def _assert_scan_matches(scenario: Scenario, connection: StorageConnection) -> ScanRun:
-    assert _classes_by_key(connection) == scenario.expected
+    assert dvc_classes_by_key(connection) == scenario.expected
     run = scan(connection)
     assert run.status == ScanRun.Status.SUCCEEDED
-    assert _scanned_totals(run) == _expected_totals(scenario)
+    assert scanned_totals(run) == _expected_totals(scenario)
     prefixes = {shard.prefix for shard in run.shards.filter(top_level_only=False)}
     # Both layouts are split by their two-hex directory, so workers list them in parallel.
     hashed = {key[: key.rfind("/") + 1] for key in scenario.expected if parse_object_key(key)}
@@ -281,7 +263,7 @@ def test_a_slow_local_remote_has_its_manifests_read_by_threads(scenario, monkeyp
 
 def test_a_repository_not_linked_explains_nothing(scenario):
     connection = _local_remote(scenario, [scenario.detector])
-    classes = _classes_by_key(connection)
+    classes = dvc_classes_by_key(connection)
     assert classes[object_key(md5_of(SHARED_V2))] == ObjectClass.UNREFERENCED
     assert classes[object_key(md5_of(TRAINER_DVC2), dvc3=False)] == ObjectClass.UNREFERENCED
     assert classes[object_key(md5_of(b"jpeg-c"))] == ObjectClass.LIVE
@@ -355,14 +337,14 @@ def test_a_worker_killed_mid_shard_resumes_without_double_counting(scenario, set
     expected = _expected_totals(scenario)
     count, size = expected["unreferenced"]
     expected["unreferenced"] = (count + 30, size + sum(range(1, 31)))
-    assert _scanned_totals(run) == expected
+    assert scanned_totals(run) == expected
 
 
 def test_a_never_indexed_repository_leaves_its_objects_unreferenced_and_says_so(scenario, owner):
     unindexed = training_repo_create(actor=owner, name="vision/trainer-fork", url=str(scenario.trainer.url))
     connection = _local_remote(scenario, [scenario.detector, unindexed])
     scan(connection)
-    classes = _classes_by_key(connection)
+    classes = dvc_classes_by_key(connection)
     assert classes[object_key(md5_of(SHARED_V2))] == ObjectClass.UNREFERENCED
     finding = connection.findings.get(kind=Finding.Kind.DVC_UNREFERENCED)
     assert finding.object_count == 2 + 3  # the two true orphans and the fork's three objects
@@ -383,7 +365,7 @@ def test_a_small_remote_is_one_shard_from_its_first_scan_and_splits_once_it_grow
 
     assert again.expected_objects == len(scenario.expected)
     assert [(shard.prefix, shard.top_level_only) for shard in again.shards.all()] == [("", False)]
-    assert _scanned_totals(again) == _scanned_totals(first) == _expected_totals(scenario)
+    assert scanned_totals(again) == scanned_totals(first) == _expected_totals(scenario)
     assert {finding.key: (finding.pk, finding.object_count, finding.total_bytes)
             for finding in connection.findings.all()} == findings
     assert set(connection.findings.values_list("last_run", flat=True)) == {again.pk}
@@ -391,7 +373,7 @@ def test_a_small_remote_is_one_shard_from_its_first_scan_and_splits_once_it_grow
     settings.KURA_SCAN_DVC_SPLIT_ABOVE = len(scenario.expected) - 1  # it grew past the limit: split again
     split = scan(connection)
     assert split.shards.count() > 2
-    assert _scanned_totals(split) == _expected_totals(scenario)
+    assert scanned_totals(split) == _expected_totals(scenario)
     assert {finding.key: (finding.pk, finding.object_count) for finding in connection.findings.all()} == {
         key: (pk, count) for key, (pk, count, _) in findings.items()}
 
@@ -532,7 +514,7 @@ def test_a_malformed_dir_is_recorded_once_and_a_missing_one_is_read_once_pushed(
     manifests = {row.md5: row.error for row in DvcDirManifest.objects.filter(connection=connection)}
     assert manifests[images_v2.md5].startswith("not a .dir manifest: not JSON")
     assert images_v3.md5 not in manifests  # missing: nothing recorded, tried again by the next scan
-    classes = _classes_by_key(connection)
+    classes = dvc_classes_by_key(connection)
     assert classes[object_key(md5_of(b"jpeg-c"))] == ObjectClass.UNREFERENCED  # only its unreadable .dir says
     assert classes[member_v3] == ObjectClass.UNREFERENCED
     assert any(warning.startswith("1 directory outputs") for warning in remote_summary(connection).warnings)
@@ -545,7 +527,7 @@ def test_a_malformed_dir_is_recorded_once_and_a_missing_one_is_read_once_pushed(
     manifests = {row.md5: row.error for row in DvcDirManifest.objects.filter(connection=connection)}
     assert manifests[images_v3.md5] == ""
     assert manifests[images_v2.md5].startswith("not a .dir manifest")  # content-addressed: never read again
-    assert _classes_by_key(connection)[member_v3] == ObjectClass.LIVE  # through images_v3, head of a branch
+    assert dvc_classes_by_key(connection)[member_v3] == ObjectClass.LIVE  # through images_v3, head of a branch
 
 
 
@@ -562,5 +544,5 @@ def test_a_dvc_remote_read_from_an_s3_inventory_classifies_like_a_listing(scenar
     run = scan(from_inventory)
 
     assert (run.status, run.source, run.shards.count()) == (ScanRun.Status.SUCCEEDED, ScanRun.Source.INVENTORY, 2)
-    assert _classes_by_key(from_inventory) == _classes_by_key(listed) == scenario.expected
-    assert _scanned_totals(run) == _scanned_totals(scan(listed))
+    assert dvc_classes_by_key(from_inventory) == dvc_classes_by_key(listed) == scenario.expected
+    assert scanned_totals(run) == scanned_totals(scan(listed))

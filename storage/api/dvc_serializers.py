@@ -5,7 +5,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from catalog.models import Dataset
-from storage.dvc.decode import Decoded, DecodedReference
+from storage.dvc.decode import ContainingDirectory, Decoded, DecodedReference
 from storage.dvc.layout import object_key
 from storage.models import DvcRemoteConfig, TrainingRepo
 
@@ -82,6 +82,16 @@ class DecodedReferenceSerializer(serializers.Serializer):
         return {"id": reference.repo_id, "name": reference.repo_name}
 
 
+class ContainingDirectorySerializer(serializers.Serializer):
+    md5 = serializers.CharField(source="directory.hash_text", help_text="The directory's hash, with '.dir'.")
+    key = serializers.SerializerMethodField()
+    relpath = serializers.CharField(help_text="The file's path inside the directory; empty without read access.")
+    references = DecodedReferenceSerializer(many=True)
+
+    def get_key(self, found: ContainingDirectory) -> str:
+        return found.directory.key()
+
+
 class DecodedSerializer(serializers.Serializer):
     md5 = serializers.CharField(source="object.md5")
     is_dir = serializers.BooleanField(source="object.is_dir")
@@ -90,6 +100,8 @@ class DecodedSerializer(serializers.Serializer):
     references = DecodedReferenceSerializer(many=True)
     datasets = DatasetLinkSerializer(many=True)
     files = serializers.SerializerMethodField()
+    containing = ContainingDirectorySerializer(
+        many=True, help_text="For a file inside directory outputs: the directories that list it, as scans read them.")
     notes = serializers.ListField(child=serializers.CharField())
 
     def get_files(self, decoded: Decoded) -> list[dict[str, str]] | None:

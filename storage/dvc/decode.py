@@ -7,13 +7,13 @@ reaches any more (a deleted branch) are still shown by ``decode`` as evidence of
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from catalog.models import Dataset, StorageLocation
 from catalog.querysets import DatasetQuerySet
@@ -30,9 +30,10 @@ from storage.dvc.layout import (
     parse_hash_or_key,
     parse_object_key,
 )
-from storage.models import DvcReference, DvcRemoteConfig
+from storage.models import DvcDirMember, DvcReference, DvcRemoteConfig
 
 QUERY_CHUNK = 2000
+MAX_CONTAINING = 50  # directories listed for one file (an empty file's md5 is in very many of them)
 
 
 class ObjectClass(StrEnum):
@@ -46,6 +47,7 @@ class ObjectClass(StrEnum):
 
 _RANK = {ObjectClass.UNREFERENCED: 0, ObjectClass.HISTORICAL: 1, ObjectClass.LIVE: 2}
 _LAYOUT_OF_HASH = {"md5": Layout.DVC3, "": Layout.DVC2}
+_HASH_NAME = {layout: name for name, layout in _LAYOUT_OF_HASH.items()}
 _RefKey = tuple[str, bool, Layout]
 
 
@@ -151,6 +153,15 @@ class DecodedReference:
     reachable: bool
 
 
+@dataclass(frozen=True)
+class ContainingDirectory:
+    """A directory output whose ``.dir`` manifest, as a scan read it from a remote, lists the decoded file."""
+
+    directory: ObjectId
+    relpath: str  # the file's path inside the directory; "" when the caller may not see the file list
+    references: list[DecodedReference]
+
+
 @dataclass
 class Decoded:
     object: ObjectId
@@ -161,6 +172,7 @@ class Decoded:
     files: list[DirEntry] | None = None
     files_layout: Layout | None = None  # where the members live: the layout of the .dir object that was read
     notes: list[str] = field(default_factory=list)
+    containing: list[ContainingDirectory] = field(default_factory=list)  # for a file: directories listing it
 
 
 def _covering_datasets(references: list[DecodedReference]) -> DatasetQuerySet:
@@ -215,56 +227,101 @@ def local_remote_dirs(repo_ids: Iterable[int]) -> list[Path]:
 def decode(text: str, *, user: Any, remote_dirs: Iterable[Path] | None = None) -> Decoded | None:
     """Everything Kura knows about one hash or remote key; None if ``text`` is neither.
 
+    A file inside a directory output has no reference of its own: it is explained by the directories whose
+    manifests (read by scans of the remotes) list it, and takes their class, as a scan classifies it.
     A ``.dir`` object's file list is read from ``remote_dirs`` or, when None, from the referencing repositories'
     local remotes that lie under KURA_LOCAL_ROOTS.
     """
     parsed = parse_hash_or_key(text)
     if parsed is None:
         return None
-    rows = DvcReference.objects.filter(md5=parsed.md5, is_dir=parsed.is_dir).select_related("repo")
-    if parsed.layout is not None:
-        rows = rows.filter(hash_name="md5" if parsed.layout == Layout.DVC3 else "")
-    references = [
-        DecodedReference(
-            repo_id=row.repo_id,
-            repo_name=row.repo.name,
-            path=row.path,
-            stage=row.stage,
-            source_path=row.source_path,
-            commit=row.commit,
-            author_name=row.author_name,
-            author_email=row.author_email,
-            authored_at=row.authored_at,
-            size=row.size,
-            nfiles=row.nfiles,
-            layout=row.layout,
-            cache=row.cache,
-            remote=row.remote,
-            live_refs=list(row.live_refs),
-            reachable=row.reachable,
-        )
-        for row in rows.order_by("authored_at", "repo__name", "commit", "path")
-    ]
-    covering = _covering_datasets(references)
+    references = _decoded_references(Q(md5=parsed.md5, is_dir=parsed.is_dir), parsed.layout)
+    containing, more = ([], False) if parsed.is_dir else _containing_directories(parsed)
+    covering = _covering_datasets(references + [ref for found in containing for ref in found.references])
     layouts = {Layout(reference.layout) for reference in references}
+    layouts |= {found.directory.layout for found in containing if found.directory.layout is not None}
     keys = sorted({object_key(parsed.md5, is_dir=parsed.is_dir, layout=layout) for layout in layouts})
     if parsed.layout is not None:
         keys = [parsed.key()]
+    members = {found.directory: [parsed.md5] for found in containing}
     decoded = Decoded(
         object=parsed,
         keys=keys,
-        classification=classify_objects([parsed])[parsed],
+        classification=classify_objects([parsed], dir_members=members)[parsed],
         references=references,
         datasets=list(covering.restrict(user, "view").order_by("slug")),
     )
-    # A directory's file list is data, not metadata: show it only if the caller may read every dataset it is in.
-    if parsed.is_dir and covering.count() == covering.restrict(user, "read").count():
+    if not parsed.is_dir and not containing:
+        return decoded
+    # A directory's file list is data, not metadata: shown only to who may read every dataset it is in.
+    may_list_files = covering.count() == covering.restrict(user, "read").count()
+    if containing:
+        decoded.containing = containing if may_list_files else [
+            ContainingDirectory(found.directory, "", found.references) for found in containing]
+        if not may_list_files:
+            decoded.notes.append("The file's path inside its directory is not shown: it needs read access to the data.")
+        if more:
+            decoded.notes.append(f"More directories list this file; the first {MAX_CONTAINING} are shown.")
+    elif may_list_files:
         if remote_dirs is None:
             remote_dirs = local_remote_dirs({reference.repo_id for reference in references})
         _attach_files(decoded, parsed, layouts, remote_dirs)
-    elif parsed.is_dir:
+    else:
         decoded.notes.append("The file list is not shown: it needs read access to the data.")
     return decoded
+
+
+def _reference_rows(wanted: Q, layout: Layout | None) -> "QuerySet[DvcReference]":
+    rows = DvcReference.objects.filter(wanted).select_related("repo")
+    if layout is not None:
+        rows = rows.filter(hash_name=_HASH_NAME[layout])
+    return rows.order_by("authored_at", "repo__name", "commit", "path")
+
+
+def _decoded_references(wanted: Q, layout: Layout | None) -> list[DecodedReference]:
+    return [_decoded_reference(row) for row in _reference_rows(wanted, layout)]
+
+
+def _decoded_reference(row: DvcReference) -> DecodedReference:
+    return DecodedReference(
+        repo_id=row.repo_id,
+        repo_name=row.repo.name,
+        path=row.path,
+        stage=row.stage,
+        source_path=row.source_path,
+        commit=row.commit,
+        author_name=row.author_name,
+        author_email=row.author_email,
+        authored_at=row.authored_at,
+        size=row.size,
+        nfiles=row.nfiles,
+        layout=row.layout,
+        cache=row.cache,
+        remote=row.remote,
+        live_refs=list(row.live_refs),
+        reachable=row.reachable,
+    )
+
+
+def _containing_directories(file: ObjectId) -> tuple[list[ContainingDirectory], bool]:
+    """Directories whose read manifests list ``file`` (at most MAX_CONTAINING), earliest committed first, and
+    whether more directories list it."""
+    members = DvcDirMember.objects.filter(md5=file.md5, manifest__error="")
+    if file.layout is not None:
+        members = members.filter(manifest__layout=file.layout.value)  # a .dir's files live in its own layout
+    relpaths: dict[ObjectId, str] = {}
+    for md5, layout, relpath in members.order_by("manifest__md5", "manifest__layout", "relpath").values_list(
+        "manifest__md5", "manifest__layout", "relpath"
+    )[: 4 * MAX_CONTAINING]:  # the same manifest read from several remotes repeats its rows
+        relpaths.setdefault(ObjectId(md5, True, Layout(layout)), relpath)
+    chosen = list(relpaths.items())[:MAX_CONTAINING]
+    references: dict[ObjectId, list[DecodedReference]] = {}
+    for row in _reference_rows(Q(md5__in=[directory.md5 for directory, _ in chosen], is_dir=True), None):
+        references.setdefault(ObjectId(row.md5, True, Layout(row.layout)), []).append(_decoded_reference(row))
+    found = [ContainingDirectory(directory, relpath, references.get(directory, [])) for directory, relpath in chosen]
+    never = datetime.max.replace(tzinfo=UTC)
+    found.sort(key=lambda item: (item.references[0].authored_at if item.references else never, item.relpath))
+    return found, len(relpaths) > MAX_CONTAINING
 
 
 def _attach_files(decoded: Decoded, parsed: ObjectId, layouts: set[Layout], remote_dirs: Iterable[Path]) -> None:

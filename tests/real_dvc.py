@@ -1,0 +1,83 @@
+"""The real ``dvc`` tool, from its own virtual environment (``make dvc-tool``; ``make test`` installs it), and
+DVC's own garbage collector as the judge of what every object in a remote is.
+
+What ``dvc gc --cloud --all-commits`` keeps is what some commit references; what ``dvc gc --cloud --all-branches
+--all-tags`` keeps is what a branch or tag head references. Kura's live, historical and unreferenced must be
+exactly those sets, found without running DVC.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from storage.dvc.decode import ObjectClass
+from tests.dvc_builders import GitRepo
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def dvc_executable() -> Path:
+    """The tool ``make test`` names in KURA_TEST_DVC (missing there is a failure), else the default place."""
+    named = os.environ.get("KURA_TEST_DVC", "")
+    tool = Path(named) if named else PROJECT_DIR / ".venv" / "dvc-tool" / "bin" / "dvc"
+    if not os.access(tool, os.X_OK):
+        message = f"no dvc tool at {tool}: `make dvc-tool` installs it in its own virtual environment"
+        if named:
+            pytest.fail(message)
+        pytest.skip(message)
+    return tool
+
+
+class DvcProject(GitRepo):
+    """A git repository that the real ``dvc`` initialises, adds to, reproduces and pushes."""
+
+    def __init__(self, path: Path, tool: Path, *, remote: Path) -> None:
+        super().__init__(path)
+        self.tool = tool
+        self.home = path.parent / f".{path.name}-home"  # dvc's user config and caches, outside the repository
+        self.home.mkdir()
+        self.dvc("init", "--quiet")
+        self.dvc("config", "core.analytics", "false")
+        self.dvc("remote", "add", "--default", "store", str(remote))
+
+    def dvc(self, *args: str, author: str = "Alice Able", date: str = "2024-01-01T10:00:00+00:00") -> str:
+        env = {**self.env(author, date), "HOME": str(self.home), "DVC_NO_ANALYTICS": "1",
+               "DVC_SITE_CACHE_DIR": str(self.home / "site-cache")}
+        done = subprocess.run([str(self.tool), *args], cwd=self.path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, f"dvc {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def write_bytes(self, relpath: str, data: bytes) -> None:
+        target = self.path / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def remote_keys(remote: Path) -> set[str]:
+    return {path.relative_to(remote).as_posix() for path in remote.rglob("*") if path.is_file()}
+
+
+def classes_by_dvc_gc(project: DvcProject, remote: Path, scratch: Path) -> dict[str, ObjectClass]:
+    """Every object of ``remote`` classified by what DVC's gc keeps of a copy of it (the run cache, which gc
+    does not judge, by its prefix). The project's local cache is collected too: call this last."""
+    kept: dict[str, set[str]] = {}
+    for name, scope in (("referenced", ["--all-commits"]), ("live", ["--all-branches", "--all-tags"])):
+        copy = scratch / f"gc-{name}"
+        shutil.copytree(remote, copy)
+        project.dvc("remote", "add", "--local", "--force", f"gc-{name}", str(copy))
+        project.dvc("gc", "--force", "--cloud", "--remote", f"gc-{name}", *scope)
+        kept[name] = remote_keys(copy)
+    classes: dict[str, ObjectClass] = {}
+    for key in remote_keys(remote):
+        if key.startswith("runs/"):
+            classes[key] = ObjectClass.RUN_CACHE
+        elif key in kept["live"]:
+            classes[key] = ObjectClass.LIVE
+        elif key in kept["referenced"]:
+            classes[key] = ObjectClass.HISTORICAL
+        else:
+            classes[key] = ObjectClass.UNREFERENCED
+    return classes
