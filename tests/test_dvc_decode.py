@@ -228,7 +228,7 @@ def test_a_file_inside_directories_decodes_through_the_manifests_a_scan_read(
         (f"{h.images_v2.md5}.dir", object_key(h.images_v2.md5, is_dir=True), "c.jpg", "data/images")]
     client.force_login(owner.user)
     page = client.get("/dvc/decode/", {"q": member}).content.decode()
-    assert "Inside directories" in page and "c.jpg" in page and f"?q={h.images_v2.md5}.dir" in page
+    assert "Inside directories" in page and "data/images/c.jpg" in page and f"?q={h.images_v2.md5}.dir" in page
     assert "No indexed commit refers to this object" not in page
 
     # The file's name inside the directory is part of the file list: withheld without read access to the data.
