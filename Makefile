@@ -4,10 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
-# The real dvc tool, in its own environment, for the tests that check Kura against what DVC writes and keeps.
+# The real dvc tool, 3 and 2 (each in its own environment), for the tests that check Kura against what DVC
+# writes and keeps. DVC 2 predates pathspec 0.12 and dulwich 0.22, whose changes it cannot work with.
 DVC_TOOL_ENV := $(VENV)/dvc-tool
 DVC_TOOL_STAMP := $(DVC_TOOL_ENV)/.installed
-DVC_TOOL_VERSION := 3.67.1
+DVC_TOOL_PINS := 'dvc==3.67.1'
+DVC2_TOOL_ENV := $(VENV)/dvc2-tool
+DVC2_TOOL_STAMP := $(DVC2_TOOL_ENV)/.installed
+DVC2_TOOL_PINS := 'dvc==2.58.2' 'pathspec<0.12' 'dulwich<0.22'
 PROD_CHECK_ENV := DJANGO_SETTINGS_MODULE=kura.settings.production \
 	KURA_SECRET_KEY=ci-only-dummy-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz \
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/kura
@@ -35,15 +39,20 @@ services:
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
 
-$(DVC_TOOL_STAMP): | $(PY)
+$(DVC_TOOL_STAMP):
 	$(PYTHON) -m venv $(DVC_TOOL_ENV)
-	$(DVC_TOOL_ENV)/bin/python -m pip install --quiet 'dvc==$(DVC_TOOL_VERSION)'
+	$(DVC_TOOL_ENV)/bin/python -m pip install --quiet $(DVC_TOOL_PINS)
 	touch $@
 
-dvc-tool: $(DVC_TOOL_STAMP)
+$(DVC2_TOOL_STAMP):
+	$(PYTHON) -m venv $(DVC2_TOOL_ENV)
+	$(DVC2_TOOL_ENV)/bin/python -m pip install --quiet $(DVC2_TOOL_PINS)
+	touch $@
 
-test: $(DEV_STAMP) services chromium $(DVC_TOOL_STAMP)
-	KURA_TEST_DVC=$(abspath $(DVC_TOOL_ENV))/bin/dvc $(PY) -m pytest
+dvc-tool: $(DVC_TOOL_STAMP) $(DVC2_TOOL_STAMP)
+
+test: $(DEV_STAMP) services chromium dvc-tool
+	KURA_TEST_DVC=$(abspath $(DVC_TOOL_ENV))/bin/dvc KURA_TEST_DVC2=$(abspath $(DVC2_TOOL_ENV))/bin/dvc $(PY) -m pytest
 
 compose-check:
 	@command -v docker-compose >/dev/null 2>&1 || (apt-get update && apt-get install -y docker-compose)

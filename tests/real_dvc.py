@@ -1,5 +1,5 @@
-"""The real ``dvc`` tool, from its own virtual environment (``make dvc-tool``; ``make test`` installs it), and
-DVC's own garbage collector as the judge of what every object in a remote is.
+"""The real ``dvc`` tools, 3 and 2, from their own virtual environments (``make dvc-tool``; ``make test``
+installs them), and DVC's own garbage collector as the judge of what every object in a remote is.
 
 What ``dvc gc --cloud --all-commits`` keeps is what some commit references; what ``dvc gc --cloud --all-branches
 --all-tags`` keeps is what a branch or tag head references. Kura's live, historical and unreferenced must be
@@ -19,12 +19,14 @@ from tests.dvc_builders import GitRepo
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def dvc_executable() -> Path:
-    """The tool ``make test`` names in KURA_TEST_DVC (missing there is a failure), else the default place."""
-    named = os.environ.get("KURA_TEST_DVC", "")
-    tool = Path(named) if named else PROJECT_DIR / ".venv" / "dvc-tool" / "bin" / "dvc"
+def dvc_executable(major: int = 3) -> Path:
+    """The DVC ``major`` tool ``make test`` names (KURA_TEST_DVC, KURA_TEST_DVC2: missing there is a failure),
+    else the one ``make dvc-tool`` installs."""
+    suffix = "" if major == 3 else str(major)
+    named = os.environ.get(f"KURA_TEST_DVC{suffix}", "")
+    tool = Path(named) if named else PROJECT_DIR / ".venv" / f"dvc{suffix}-tool" / "bin" / "dvc"
     if not os.access(tool, os.X_OK):
-        message = f"no dvc tool at {tool}: `make dvc-tool` installs it in its own virtual environment"
+        message = f"no dvc {major} tool at {tool}: `make dvc-tool` installs it in its own virtual environment"
         if named:
             pytest.fail(message)
         pytest.skip(message)
@@ -60,16 +62,18 @@ def remote_keys(remote: Path) -> set[str]:
     return {path.relative_to(remote).as_posix() for path in remote.rglob("*") if path.is_file()}
 
 
-def classes_by_dvc_gc(project: DvcProject, remote: Path, scratch: Path) -> dict[str, ObjectClass]:
-    """Every object of ``remote`` classified by what DVC's gc keeps of a copy of it (the run cache, which gc
-    does not judge, by its prefix). The project's local cache is collected too: call this last."""
-    kept: dict[str, set[str]] = {}
-    for name, scope in (("referenced", ["--all-commits"]), ("live", ["--all-branches", "--all-tags"])):
-        copy = scratch / f"gc-{name}"
-        shutil.copytree(remote, copy)
-        project.dvc("remote", "add", "--local", "--force", f"gc-{name}", str(copy))
-        project.dvc("gc", "--force", "--cloud", "--remote", f"gc-{name}", *scope)
-        kept[name] = remote_keys(copy)
+def classes_by_dvc_gc(projects: list[DvcProject], remote: Path, scratch: Path) -> dict[str, ObjectClass]:
+    """Every object of ``remote``, shared by ``projects``, classified by what DVC's gc in each project keeps of a
+    copy of it: referenced or live if any project keeps it so (the run cache, which gc does not judge, by its
+    prefix). The projects' local caches are collected too: call this last."""
+    kept: dict[str, set[str]] = {"referenced": set(), "live": set()}
+    for project in projects:
+        for name, scope in (("referenced", ["--all-commits"]), ("live", ["--all-branches", "--all-tags"])):
+            copy = scratch / f"gc-{project.path.name}-{name}"
+            shutil.copytree(remote, copy)
+            project.dvc("remote", "add", "--local", "--force", f"gc-{name}", str(copy))
+            project.dvc("gc", "--force", "--cloud", "--remote", f"gc-{name}", *scope)
+            kept[name] |= remote_keys(copy)
     classes: dict[str, ObjectClass] = {}
     for key in remote_keys(remote):
         if key.startswith("runs/"):

@@ -1,7 +1,9 @@
 """Kura against what the real ``dvc`` writes: ``dvc add`` of a directory and a file, a ``dvc.lock`` stage from
 ``dvc repro``, ``dvc import`` from a registry repository, ``dvc push`` (with the run cache), a tag, a kept branch
-and a deleted one. DVC's own garbage collector says what each pushed object is (tests/real_dvc.py); Kura must
-say the same of every object, decode each to the commit that wrote it, and version the dataset from history."""
+and a deleted one; and a second repository pushing to the same remote, begun with DVC 2 (its layout and its
+``.dvc`` files) and upgraded to DVC 3. DVC's own garbage collector says what each pushed object is
+(tests/real_dvc.py); Kura must say the same of every object, decode each to the commit that wrote it, and version
+the dataset from history."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,13 @@ IMAGES = [
 ]
 IMAGE_COMMITS = ["first", "second", "third"]  # the commit that added each version
 PREPARE = "mkdir -p data/prepared && cat data/images/* > data/prepared/all.bin"
+# The second repository's data/audio: two DVC 2 commits, then one by DVC 3.
+AUDIO = [
+    {"x.wav": b"x1", "y.wav": b"yy"},
+    {"x.wav": b"x2", "y.wav": b"yy"},
+    {"x.wav": b"x2", "y.wav": b"yy", "z.wav": b"zzz"},
+]
+AUDIO_COMMITS = ["legacy-1", "legacy-2", "legacy-3"]
 MODEL, EXPERIMENT_MODEL, SCRATCH_MODEL = b"model-1", b"model-experiment", b"model-scratch"
 LABELS = b"path,label\ncat.png,cat\n"
 
@@ -40,15 +49,28 @@ LABELS = b"path,label\ncat.png,cat\n"
 class RealRemote:
     root: Path  # under KURA_LOCAL_ROOTS in the tests
     project: DvcProject
+    legacy: DvcProject  # the repository that pushed with DVC 2 first
     remote: Path
     registry: DvcProject
     commits: dict[str, str]
     expected: dict[str, ObjectClass]  # what DVC's gc says of every pushed object
 
 
-def _images(project: DvcProject, files: dict[str, bytes]) -> None:
+def _write(project: DvcProject, directory: str, files: dict[str, bytes]) -> None:
     for name, data in files.items():
-        project.write_bytes(f"data/images/{name}", data)
+        project.write_bytes(f"{directory}/{name}", data)
+
+
+def _build_legacy(root: Path, remote: Path, commits: dict[str, str]) -> DvcProject:
+    legacy = DvcProject(root / "legacy", dvc_executable(2), remote=remote)
+    for files, name, month in zip(AUDIO, AUDIO_COMMITS, ["2023-06", "2023-07", "2024-06"], strict=True):
+        if name == "legacy-3":
+            legacy.tool = dvc_executable(3)  # the team upgrades: the same output, now hashed and pushed by DVC 3
+        _write(legacy, "data/audio", files)
+        legacy.dvc("add", "data/audio")
+        commits[name] = legacy.commit(f"Audio {name}", author="Erin Ember", date=f"{month}-01T10:00:00+00:00")
+        legacy.dvc("push")
+    return legacy
 
 
 def _build(root: Path) -> RealRemote:
@@ -62,7 +84,7 @@ def _build(root: Path) -> RealRemote:
 
     project = DvcProject(root / "vision", tool, remote=remote)
     commits = {}
-    _images(project, IMAGES[0])
+    _write(project, "data/images", IMAGES[0])
     project.write_bytes("model.bin", MODEL)
     project.dvc("add", "data/images", "model.bin")
     project.dvc("stage", "add", "--name", "prepare", "--deps", "data/images", "--outs", "data/prepared", PREPARE)
@@ -71,13 +93,13 @@ def _build(root: Path) -> RealRemote:
     project.git("tag", "v1")
     project.dvc("push", "--run-cache")
 
-    _images(project, IMAGES[1])
+    _write(project, "data/images", IMAGES[1])
     project.dvc("add", "data/images")
     project.dvc("repro")
     commits["second"] = project.commit("A dog", author="Bob Baker", date="2024-02-10T10:00:00+00:00")
     project.dvc("push")
 
-    _images(project, IMAGES[2])
+    _write(project, "data/images", IMAGES[2])
     project.dvc("add", "data/images")
     project.dvc("repro")
     project.dvc("import", str(registry.path), "data/labels.csv", "--out", "data/labels.csv")
@@ -101,8 +123,9 @@ def _build(root: Path) -> RealRemote:
     project.dvc("checkout", "--force")
     project.git("branch", "-q", "-D", "scratch")
 
-    expected = classes_by_dvc_gc(project, remote, root)
-    return RealRemote(root, project, remote, registry, commits, expected)
+    legacy = _build_legacy(root, remote, commits)
+    expected = classes_by_dvc_gc([project, legacy], remote, root)
+    return RealRemote(root, project, legacy, remote, registry, commits, expected)
 
 
 @pytest.fixture(scope="module")
@@ -116,15 +139,17 @@ def real(built, settings, owner) -> tuple[RealRemote, TrainingRepo, StorageConne
     settings.KURA_LOCAL_ROOTS = [str(built.root)]
     images = make_dataset(owner, slug="real-images", locations=[LocationSpec(uri="dvc://vision/real#data/images")])
     repo = training_repo_create(actor=owner, name="vision/real", url=str(built.project.path), datasets=[images])
-    result = training_repo_index(repo=repo)
-    assert result.warnings_added == 0, list(repo.warnings.values_list("message", flat=True))
+    legacy = training_repo_create(actor=owner, name="audio/legacy", url=str(built.legacy.path))
+    for indexed in (repo, legacy):
+        result = training_repo_index(repo=indexed)
+        assert result.warnings_added == 0, list(indexed.warnings.values_list("message", flat=True))
     connection = make_local_connection([str(built.remote)], is_dvc_remote=True)
-    connection_set_dvc_repos(connection=connection, repos=[repo], actor=None)
+    connection_set_dvc_repos(connection=connection, repos=[repo, legacy], actor=None)
     return built, repo, connection
 
 
-def _dir_key(files: dict[str, bytes]) -> str:
-    return object_key(dir_object(files).md5, is_dir=True)
+def _dir_key(files: dict[str, bytes], *, dvc3: bool = True) -> str:
+    return object_key(dir_object(files).md5, dvc3=dvc3, is_dir=True)
 
 
 def test_the_scenario_covers_every_class_dvc_knows(built):
@@ -135,6 +160,9 @@ def test_the_scenario_covers_every_class_dvc_knows(built):
         assert _dir_key(files) in built.expected
     assert built.expected[object_key(md5_of(SCRATCH_MODEL))] == ObjectClass.UNREFERENCED
     assert built.expected[object_key(md5_of(b"ccc"))] == ObjectClass.HISTORICAL
+    # DVC 2 pushed to the top level, DVC 3 under files/md5/, into the one remote.
+    assert built.expected[_dir_key(AUDIO[0], dvc3=False)] == ObjectClass.HISTORICAL
+    assert built.expected[_dir_key(AUDIO[2])] == ObjectClass.LIVE
 
 
 def test_every_pushed_object_is_classified_as_dvc_gc_keeps_it(real):
@@ -191,6 +219,20 @@ def test_each_object_decodes_to_the_commit_path_and_stage_that_wrote_it(real, ow
     assert experiment is not None and experiment.classification == ObjectClass.LIVE
     assert [(ref.path, ref.commit, ref.author_name, ref.live_refs) for ref in experiment.references] == [
         ("model.bin", commits["experiment"], "Carol Chen", ["refs/heads/experiment"])]
+
+    # The DVC 2 layout: a file at the top level, inside a directory only an older DVC 2 commit has.
+    first_take = decode(object_key(md5_of(b"x1"), dvc3=False), user=owner.user)
+    assert first_take is not None and first_take.classification == ObjectClass.HISTORICAL
+    assert [(found.directory.key(), found.relpath,
+             [(ref.repo_name, ref.commit, ref.layout) for ref in found.references])
+            for found in first_take.containing] == [
+        (_dir_key(AUDIO[0], dvc3=False), "x.wav", [("audio/legacy", commits["legacy-1"], "dvc2")])]
+    # A bare hash: the same file pushed by both tools, in directories of both layouts, oldest first.
+    both = decode(md5_of(b"yy"), user=owner.user)
+    assert both is not None and both.classification == ObjectClass.LIVE
+    assert [found.directory.key() for found in both.containing] == [
+        _dir_key(AUDIO[0], dvc3=False), _dir_key(AUDIO[1], dvc3=False), _dir_key(AUDIO[2])]
+    assert both.keys == sorted([object_key(md5_of(b"yy"), dvc3=False), object_key(md5_of(b"yy"))])
 
     labels = DvcImport.objects.get(repo=repo)
     assert (labels.path, labels.imported_path, labels.source_url, labels.source_path, labels.md5) == (
