@@ -56,7 +56,7 @@ from frontend.access_forms import (
 )
 from frontend.forms import apply_service_errors
 from frontend.views import access_panel_context, dataset_or_404, render_dataset_detail
-from storage.selectors import findings_pointing_to
+from storage.selectors import findings_pointing_to, left_data_by_location
 
 PAGE_SIZE = 25
 AUDIT_PAGE_SIZE = 50
@@ -321,13 +321,14 @@ def _left_behind_page(request: HttpRequest, form: ReassignForm | None = None) ->
     groups = left_behind_groups(user=request.user)
     # What each leaver left in storage that no dataset accounts for, listed beside what they owned.
     findings = findings_pointing_to(user=request.user, people=[group.person for group in groups])
+    left_data = left_data_by_location(user=request.user, location_ids=[
+        location.pk for group in groups for row in group.rows for location in row.locations or []])
     changeable = sorted(str(row.dataset.pk) for group in groups for row in group.rows if row.can_reassign)
     if form is None and changeable:
         form = ReassignForm(dataset_choices=[(pk, pk) for pk in changeable])
     selected = set(form["datasets"].value() or []) if form is not None and form.is_bound else set()
-    context = {"groups": groups, "findings": findings, "is_steward": is_steward(request.user), "form": form,
-               "selected": selected,
-               "any_reassignable": bool(changeable)}
+    context = {"groups": groups, "findings": findings, "left_data": left_data, "is_steward": is_steward(request.user),
+               "form": form, "selected": selected, "any_reassignable": bool(changeable)}
     return render(request, "frontend/access/left_behind.html", context)
 
 

@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Model, Sum
+from django.db.models import Max, Min, Model, Sum
 from django.utils import timezone
 
 from access.models import Person
@@ -194,10 +194,15 @@ class Reconciler:
                 self.close(finding, "The data is no longer there.")
 
     def registered(self) -> None:
-        totals = dict(
-            ScanAggregate.objects.filter(shard__run=self.run, location_id__isnull=False)
-            .values_list("location_id").annotate(total=Sum("object_count")).values_list("location_id", "total")
-        )
+        totals = {
+            location_id: GroupFigures(objects=objects, bytes=size, oldest=oldest, newest=newest)
+            for location_id, objects, size, oldest, newest in (
+                ScanAggregate.objects.filter(shard__run=self.run, location_id__isnull=False)
+                .values_list("location_id").annotate(Sum("object_count"), Sum("byte_count"), Min("oldest"),
+                                                     Max("newest"))
+                .values_list("location_id", "object_count__sum", "byte_count__sum", "oldest__min", "newest__max")
+            )
+        }
         relative_by_location: dict[int, tuple[RootCoverage, str]] = {}
         for coverage in self.coverage:
             for location_id, relative in coverage.index.location_paths.items():
@@ -207,8 +212,9 @@ class Reconciler:
             if location.dataset.status == Dataset.Status.ARCHIVED:
                 continue
             coverage, relative = relative_by_location[location.pk]
-            self.missing(location, coverage, relative, totals.get(location.pk, 0))
-            self.ownerless(location)
+            figures = totals.get(location.pk, GroupFigures())
+            self.missing(location, coverage, relative, figures.objects)
+            self.ownerless(location, figures if coverage.verdict(relative)[0] else None)
         for key, finding in self.existing.items():
             stale = finding.location_id is None or finding.location_id not in relative_by_location
             if finding.kind != Finding.Kind.UNREGISTERED and key not in self.seen and finding.is_open and stale:
@@ -229,14 +235,19 @@ class Reconciler:
         elif key in self.existing:
             self.seen.add(key)  # not checked this time: leave it as it was
 
-    def ownerless(self, location: StorageLocation) -> None:
+    def ownerless(self, location: StorageLocation, figures: GroupFigures | None) -> None:
+        """A location of a dataset whose owner departed, with how much data it holds (``figures``: None where this
+        run could not list the location, so the last figures stay)."""
         key = f"ownerless:{location.pk}"
         owner = location.dataset.owner
         if owner.status == Person.Status.DEPARTED:
             departed = f" on {owner.departed_at:%Y-%m-%d}" if owner.departed_at else ""
+            counted = {} if figures is None else {
+                "object_count": figures.objects, "total_bytes": figures.bytes, "oldest_modified": figures.oldest,
+                "newest_modified": figures.newest}
             self.upsert(key, Finding.Kind.OWNERLESS, uri=location.uri, location=location, dataset=location.dataset,
                         storage_owner="", message=f"{location.dataset.name} is owned by {owner}, who departed"
-                        f"{departed}; nobody has taken it over.")
+                        f"{departed}; nobody has taken it over.", **counted)
         elif key in self.existing:
             self.seen.add(key)
             self.close(self.existing[key], f"{owner} owns the dataset now.")

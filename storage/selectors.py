@@ -200,3 +200,11 @@ def _names(person: Person) -> Q:
         | Q(storage_owner__istartswith=person.display_name)
         | Q(hint_text__icontains=f"({person.display_name})")
     )
+
+
+def left_data_by_location(*, user: Any, location_ids: Sequence[int]) -> dict[int, Finding]:
+    """The open "owner departed" finding of each of these locations that ``user`` may see: how much data the
+    last scan found there, keyed by location id."""
+    findings = finding_list(user=user).filter(kind=Finding.Kind.OWNERLESS, status__in=Finding.OPEN_STATUSES,
+                                              location_id__in=list(location_ids))
+    return {finding.location_id: finding for finding in findings.order_by("last_seen_at") if finding.location_id}

@@ -19,7 +19,7 @@ from catalog.models import Dataset
 from catalog.services import LocationSpec
 from storage.models import Finding, StorageConnection
 from tests.factories import grant, make_dataset, make_person, make_unit
-from tests.storage_support import make_local_connection
+from tests.storage_support import make_local_connection, scan, write_parts
 
 pytestmark = pytest.mark.django_db
 
@@ -464,6 +464,25 @@ def test_left_behind_lists_each_leavers_ten_largest_findings(client, storage_set
     assert "ana-12/" in listed[0] and "ana-11/" in listed[1] and "ana-04/" in listed[9] and "ana-03/" not in ana_part
     assert "file:///share/x/" in ana_part  # named by a hint, 7 bytes: among Ana's ten largest
     assert "file:///share/x/" in bo_part and "file:///c/" not in page  # Bo's too; a resolved finding is not open
+
+
+
+def test_left_behind_says_how_much_data_each_location_holds_by_the_last_scan(
+    client, storage_settings, tmp_path, unit, steward
+):
+    share = tmp_path / "mnt" / "share"
+    write_parts(share / "owned", count=3, size=100)
+    leaver = make_person("lee", unit=unit, display_name="Lee Leaver")
+    make_dataset(leaver, slug="lees-data", locations=[LocationSpec(f"file://{share}/owned/")])
+    person_depart(person=leaver, actor=None)
+    client.force_login(steward.user)
+    assert "objects," not in text(client.get(reverse("frontend:left-behind")))  # never scanned: nothing to say
+
+    scan(make_local_connection([str(share)], name="nas"))
+
+    page = text(client.get(reverse("frontend:left-behind")))
+    finding = Finding.objects.get(kind=Finding.Kind.OWNERLESS)
+    assert f'href="/storage/findings/{finding.pk}/">3 objects, 300' in page and "last written" in page
 
 
 # --- audit log --------------------------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def test_a_permanently_failing_shard_is_recorded_while_the_rest_completes(storag
 
 
 def test_ownerless_location_when_the_owner_departed(storage_settings, moto_endpoint, bucket, owner):
-    put_objects(moto_endpoint, bucket, ["signs/a.jpg"])
+    put_objects(moto_endpoint, bucket, ["signs/a.jpg", "signs/b/c.jpg"])  # 10 bytes each
     dataset = make_dataset(owner, locations=[LocationSpec(f"s3://{bucket}/signs/")])
     person_depart(person=owner, actor=None)
     connection = make_s3_connection(moto_endpoint, [f"{bucket}/"])
@@ -157,6 +157,13 @@ def test_ownerless_location_when_the_owner_departed(storage_settings, moto_endpo
     finding = Finding.objects.get(connection=connection)
     assert (finding.kind, finding.dataset) == (Finding.Kind.OWNERLESS, dataset)
     assert "departed" in finding.message
+    # How much data is left behind, so whoever triages it knows what is at stake.
+    assert (finding.object_count, finding.total_bytes) == (2, 20)
+    assert finding.oldest_modified is not None and finding.newest_modified is not None
+    put_objects(moto_endpoint, bucket, ["signs/d.jpg"])
+    scan(connection)
+    finding.refresh_from_db()
+    assert (finding.object_count, finding.total_bytes, finding.status) == (3, 30, Finding.Status.OPEN)
 
 
 def test_read_ahead_hands_over_every_page_in_order_and_raises_where_the_source_failed():
