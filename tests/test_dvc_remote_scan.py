@@ -13,9 +13,10 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from storage.dvc import remote_scan
 from storage.dvc.decode import ObjectClass
 from storage.dvc.indexer import training_repo_index
-from storage.dvc.layout import parse_object_key
+from storage.dvc.layout import Layout, parse_object_key
 from storage.dvc.remote_reconcile import reconcile_dvc_run
 from storage.dvc.remote_report import remote_summary, unreferenced_objects
 from storage.dvc.remote_scan import RemoteClassifier, classify_listing, dvc_shard_specs, manifests_refresh
@@ -24,6 +25,7 @@ from storage.listers import ListedObject, ListingError, ShardSpec, lister_for
 from storage.listers.base import batched
 from storage.models import (
     DvcDirManifest,
+    DvcDirMember,
     DvcScanAggregate,
     Finding,
     ScanRun,
@@ -547,6 +549,32 @@ def test_a_malformed_dir_is_recorded_once_and_a_missing_one_is_read_once_pushed(
     assert manifests[images_v2.md5].startswith("not a .dir manifest")  # content-addressed: never read again
     assert _classes_by_key(connection)[member_v3] == ObjectClass.LIVE  # through images_v3, head of a branch
 
+
+
+def test_manifests_another_scan_saved_meanwhile_stay_as_they_are(scenario, monkeypatch):
+    # Two scans of one remote read the same .dir objects at once: the one that saves second keeps the first's rows
+    # and adds members only to the rows it created, so no directory's members are counted twice.
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    wanted = remote_scan._unread_dirs(connection, [scenario.detector.pk, scenario.trainer.pk])
+    path_of = {md5: scenario.remote.path / object_key(md5, dvc3=layout == Layout.DVC3, is_dir=True)
+               for md5, layout in wanted}
+    pushed = [(md5, layout) for md5, layout in wanted if path_of[md5].exists()]
+    assert len(pushed) >= 2
+    theirs = DvcDirManifest.objects.create(connection=connection, md5=pushed[0][0], layout=pushed[0][1].value,
+                                           root="theirs", error="")
+    DvcDirMember.objects.create(manifest=theirs, md5="f" * 32, relpath="theirs.bin")
+    monkeypatch.setattr(remote_scan, "_unread_dirs", lambda *args: wanted)  # read before theirs were saved
+
+    assert manifests_refresh(connection) == len(pushed)
+
+    rows = DvcDirManifest.objects.filter(connection=connection)
+    assert sorted(rows.values_list("md5", flat=True)) == sorted(md5 for md5, _ in pushed)
+    assert rows.get(md5=theirs.md5).root == "theirs"
+    assert list(theirs.members.values_list("md5", "relpath")) == [("f" * 32, "theirs.bin")]
+    for row in rows.exclude(pk=theirs.pk):
+        listed = json.loads(path_of[row.md5].read_bytes())
+        assert listed and sorted(row.members.values_list("md5", "relpath")) == sorted(
+            (entry["md5"], entry["relpath"]) for entry in listed)
 
 
 def test_a_dvc_remote_read_from_an_s3_inventory_classifies_like_a_listing(scenario, moto_endpoint, bucket):

@@ -26,8 +26,9 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Case, CharField, Q, Value, When
+from django.utils import timezone
 
-from kura.db import insert_values
+from kura.db import insert_values, insert_values_returning
 from storage.dvc.decode import ObjectClass
 from storage.dvc.layout import (
     DVC3_PREFIX,
@@ -169,6 +170,7 @@ def _count_up_to(lister: Lister, root: str, spec: ShardSpec, cap: int) -> int:
 # --- .dir manifests -------------------------------------------------------------------------------------------
 
 _Fetched = tuple[str, Layout, str, bytes | None, str]  # md5, layout, root read from, content, error
+_MANIFEST_COLUMNS = ["connection_id", "md5", "layout", "root", "error", "read_at"]
 
 
 class ObjectReader:
@@ -282,8 +284,9 @@ def _read_all(wanted: list[tuple[str, Layout]], fetch: Callable[[tuple[str, Layo
 
 
 def _save_manifests(connection: StorageConnection, results: Iterable[_Fetched]) -> int:
-    manifests: list[DvcDirManifest] = []
+    manifests: list[tuple[int, str, str, str, str, datetime]] = []
     entries_of: dict[tuple[str, str], list[DirEntry]] = {}
+    now = timezone.now()
     for md5, layout, root, data, error in results:
         if data is None and not error:
             continue  # not pushed (yet): tried again by the next scan
@@ -293,21 +296,17 @@ def _save_manifests(connection: StorageConnection, results: Iterable[_Fetched]) 
                 entries = parse_dir_manifest(data)
             except ManifestError as problem:
                 error = f"not a .dir manifest: {problem}"[:500]
-        manifests.append(DvcDirManifest(connection=connection, md5=md5, layout=layout.value, root=root, error=error))
+        manifests.append((connection.pk, md5, layout.value, root, error, now))
         entries_of[(md5, layout.value)] = entries
     if not manifests:
         return 0
     with transaction.atomic():
         # A concurrent scan may have read some already: theirs stay, and only rows created here get members.
-        DvcDirManifest.objects.bulk_create(manifests, ignore_conflicts=True)
-        created = list(DvcDirManifest.objects.filter(connection=connection, md5__in=[m.md5 for m in manifests],
-                                                     members__isnull=True, error="")
-                       .values_list("pk", "md5", "layout"))
-        # Tens of thousands on a first scan: COPY, as a model instance per row cost more than reading the
-        # manifests from a local remote.
+        # Thousands of rows on a first scan: plain values, as a model instance per row cost more than the reads.
+        created = insert_values_returning(DvcDirManifest, _MANIFEST_COLUMNS, manifests, ["id", "md5", "layout"])
         insert_values(DvcDirMember, ["manifest_id", "md5", "relpath"],
                       [(pk, entry.md5, entry.relpath[:1024])
-                       for pk, md5, layout in created for entry in entries_of.get((md5, layout), [])])
+                       for pk, md5, layout in created for entry in entries_of[(md5, layout)]])
     return len(manifests)
 
 
