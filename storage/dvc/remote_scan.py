@@ -170,7 +170,6 @@ def _count_up_to(lister: Lister, root: str, spec: ShardSpec, cap: int) -> int:
 # --- .dir manifests -------------------------------------------------------------------------------------------
 
 _Fetched = tuple[str, Layout, str, bytes | None, str]  # md5, layout, root read from, content, error
-_MANIFEST_COLUMNS = ["connection_id", "md5", "layout", "root", "error", "read_at"]
 
 
 class ObjectReader:
@@ -284,9 +283,8 @@ def _read_all(wanted: list[tuple[str, Layout]], fetch: Callable[[tuple[str, Layo
 
 
 def _save_manifests(connection: StorageConnection, results: Iterable[_Fetched]) -> int:
-    manifests: list[tuple[int, str, str, str, str, datetime]] = []
+    manifests: list[tuple[str, str, str, str]] = []
     entries_of: dict[tuple[str, str], list[DirEntry]] = {}
-    now = timezone.now()
     for md5, layout, root, data, error in results:
         if data is None and not error:
             continue  # not pushed (yet): tried again by the next scan
@@ -296,14 +294,16 @@ def _save_manifests(connection: StorageConnection, results: Iterable[_Fetched]) 
                 entries = parse_dir_manifest(data)
             except ManifestError as problem:
                 error = f"not a .dir manifest: {problem}"[:500]
-        manifests.append((connection.pk, md5, layout.value, root, error, now))
+        manifests.append((md5, layout.value, root, error))
         entries_of[(md5, layout.value)] = entries
     if not manifests:
         return 0
     with transaction.atomic():
         # A concurrent scan may have read some already: theirs stay, and only rows created here get members.
         # Thousands of rows on a first scan: plain values, as a model instance per row cost more than the reads.
-        created = insert_values_returning(DvcDirManifest, _MANIFEST_COLUMNS, manifests, ["id", "md5", "layout"])
+        created = insert_values_returning(DvcDirManifest, ["md5", "layout", "root", "error"], manifests,
+                                          ["id", "md5", "layout"],
+                                          same={"connection_id": connection.pk, "read_at": timezone.now()})
         insert_values(DvcDirMember, ["manifest_id", "md5", "relpath"],
                       [(pk, entry.md5, entry.relpath[:1024])
                        for pk, md5, layout in created for entry in entries_of[(md5, layout)]])
@@ -416,7 +416,11 @@ class RemoteClassifier:
             directory = directories[directory_key]
             if directory.evidence is None:
                 continue
-            target = best.setdefault((md5, False, directory_key[2]), _Best())
+            key = (md5, False, directory_key[2])
+            target = best.get(key)
+            if target is None:  # most members: a file in one directory and referenced by nothing else
+                best[key] = _Best(directory.object_class, directory.evidence)
+                continue
             if _RANK[directory.object_class] > _RANK[target.object_class]:
                 target.object_class = directory.object_class
             if self._preferred(target.evidence, directory.evidence):
