@@ -551,9 +551,12 @@ def test_a_malformed_dir_is_recorded_once_and_a_missing_one_is_read_once_pushed(
 
 
 
-def test_manifests_another_scan_saved_meanwhile_stay_as_they_are(scenario, monkeypatch):
+@pytest.mark.parametrize("chunk", [remote_scan.MANIFEST_CHUNK, 1])
+def test_manifests_another_scan_saved_meanwhile_stay_as_they_are(scenario, monkeypatch, chunk):
     # Two scans of one remote read the same .dir objects at once: the one that saves second keeps the first's rows
-    # and adds members only to the rows it created, so no directory's members are counted twice.
+    # and adds members only to the rows it created, so no directory's members are counted twice. A chunk at a time,
+    # the next one read while the last is saved.
+    monkeypatch.setattr(remote_scan, "MANIFEST_CHUNK", chunk)
     connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
     wanted = remote_scan._unread_dirs(connection, [scenario.detector.pk, scenario.trainer.pk])
     path_of = {md5: scenario.remote.path / object_key(md5, dvc3=layout == Layout.DVC3, is_dir=True)
