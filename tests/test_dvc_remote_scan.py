@@ -2,6 +2,7 @@
 findings that stay put across re-scans, the unreferenced export and the shared-remote warnings."""
 
 import csv
+import gc
 import io
 import json
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from kura.collection import SPACED_ALLOCATIONS
 from storage.dvc import remote_scan
 from storage.dvc.decode import ObjectClass
 from storage.dvc.indexer import training_repo_index
@@ -345,8 +347,12 @@ def test_a_worker_killed_mid_shard_resumes_without_double_counting(scenario, set
     run = scan_request(connection=connection, trigger="cli")
     scan_plan(run=run)
     shard = run.shards.get(prefix="files/md5/aa/")
+    thresholds, while_counting = gc.get_threshold(), []
     with pytest.raises(SimulatedCrash):
-        shard_process(shard_id=shard.pk, crash_after=19)
+        shard_process(shard_id=shard.pk, crash_after=19,
+                      progress=lambda objects, size: while_counting.append(gc.get_threshold()[0]))
+    assert while_counting and set(while_counting) == {SPACED_ALLOCATIONS}  # see kura.collection
+    assert gc.get_threshold() == thresholds  # as they were, crash or not
     shard.refresh_from_db()
     assert 0 < shard.objects_seen < 19
     ScanShard.objects.filter(pk=shard.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
