@@ -39,6 +39,50 @@ def insert_values(
     model._default_manager.using(router.db_for_write(model)).bulk_create(objs, batch_size=batch_size)
 
 
+def insert_values_returning(
+    model: type[models.Model],
+    field_names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    returning: Sequence[str],
+    *,
+    same: dict[str, Any] | None = None,
+) -> list[tuple[Any, ...]]:
+    """New rows given as plain values (one per name in ``field_names``, no JSON columns) and the values they all
+    share (``same``, by name), skipping any that would break a unique constraint (ON CONFLICT DO NOTHING), as
+    ``bulk_create(..., ignore_conflicts=True)`` does. Returns the ``returning`` columns (attnames) of the rows
+    inserted here, not of those another writer holds, as the driver reads them.
+
+    On PostgreSQL one statement takes each column as an array (unnest) and each shared value once: no model instance
+    or parameter per value. Elsewhere rows go in batches of VALUES (SQLite has RETURNING too).
+    """
+    if not rows:
+        return []
+    same = same or {}
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    fields = {field.attname: field for field in model._meta.concrete_fields}
+    target = [fields[name] for name in [*field_names, *same]]
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(str(field.column)) for field in target)})"
+    tail = f" ON CONFLICT DO NOTHING RETURNING {', '.join(quote(str(fields[name].column)) for name in returning)}"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in target[: len(field_names)])
+            shared = "".join(f", %s::{field.db_type(connection)}" for field in target[len(field_names) :])
+            cursor.execute(f"{head} SELECT *{shared} FROM unnest({arrays}){tail}",  # noqa: S608 - names from the model
+                           [*same.values(), *(list(column) for column in zip(*rows, strict=True))])
+            return [tuple(row) for row in cursor.fetchall()]
+        inserted: list[tuple[Any, ...]] = []
+        size = max(1, connection.ops.bulk_batch_size(target, rows))
+        row_sql = f"({', '.join(['%s'] * len(target))})"
+        for start in range(0, len(rows), size):
+            batch = rows[start : start + size]
+            cursor.execute(f"{head} VALUES {', '.join([row_sql] * len(batch))}{tail}", [
+                field.get_db_prep_save(value, connection)
+                for row in batch for field, value in zip(target, [*row, *same.values()], strict=True)])
+            inserted.extend(tuple(row) for row in cursor.fetchall())
+        return inserted
+
+
 def copy_supported(model: type[models.Model]) -> bool:
     return connections[router.db_for_write(model)].vendor == "postgresql"
 

@@ -114,6 +114,7 @@ class Reconciler:
         self.existing = {finding.key: finding for finding in self.connection.findings.all()}
         self.seen: set[str] = set()
         self.seen_unchanged: list[int] = []
+        self.created_by_key: dict[str, Finding] = {}
 
     @cached_property
     def coverage(self) -> list[RootCoverage]:
@@ -132,9 +133,14 @@ class Reconciler:
         self.seen.add(key)
         finding = self.existing.get(key)
         if finding is None:
-            finding = Finding.objects.create(connection=self.connection, key=key, kind=kind, last_run=self.run,
-                                             first_seen_at=self.now, last_seen_at=self.now, **values)
-            self.existing[key] = finding
+            # Every finding is new on a first scan (hundreds of them): one INSERT for all of them in finish().
+            finding = Finding(connection=self.connection, key=key, kind=kind, last_run=self.run,
+                              first_seen_at=self.now, last_seen_at=self.now, **values)
+            self.existing[key] = self.created_by_key[key] = finding
+            return finding
+        if key in self.created_by_key:  # new in this run, not written yet
+            for name, value in values.items():
+                setattr(finding, name, value)
             return finding
         if finding.status != Finding.Status.RESOLVED and all(_unchanged(finding, name, value)
                                                              for name, value in values.items()):
@@ -152,6 +158,8 @@ class Reconciler:
 
     def finish(self) -> None:
         """Write what upsert() left for later."""
+        Finding.objects.bulk_create(list(self.created_by_key.values()))
+        self.created_by_key.clear()
         Finding.objects.filter(pk__in=self.seen_unchanged).update(last_seen_at=self.now, last_run=self.run)
         self.seen_unchanged.clear()
 
@@ -159,7 +167,8 @@ class Reconciler:
         if not finding.is_open:
             return
         finding.status, finding.closed_at, finding.resolution = Finding.Status.RESOLVED, self.now, resolution[:300]
-        finding.save(update_fields=["status", "closed_at", "resolution"])
+        if finding.key not in self.created_by_key:  # else finish() writes it as it is
+            finding.save(update_fields=["status", "closed_at", "resolution"])
 
     def coverage_of(self, uri: str) -> tuple[RootCoverage, str] | None:
         for coverage in self.coverage:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from access.audit import audit_record
 from access.models import Person
+from kura.collection import collections_spaced
 from kura.db import insert_rows
 from storage.aggregation import LocationIndex, Totals, batch_figures, location_index
 from storage.dvc.folder_reuse import FolderReuse
@@ -100,6 +101,7 @@ def scan_request(*, connection: StorageConnection, trigger: str, requested_by: P
     return run
 
 
+@collections_spaced()
 def scan_plan(*, run: ScanRun) -> list[int]:
     """Split each root into shards; a root that cannot even be listed becomes a failed shard with the reason."""
     if not ScanRun.objects.filter(pk=run.pk, status=ScanRun.Status.QUEUED).update(
@@ -425,6 +427,7 @@ def _run_location_index(shard: ScanShard, lister: Lister) -> LocationIndex:
     return index
 
 
+@collections_spaced()
 def shard_process(*, shard_id: int, progress: Progress | None = None, crash_after: int | None = None) -> ScanShard:
     """List one shard from its checkpoint to the end. Raises ShardBusy, ShardRetry or LeaseLost."""
     shard, token = _lease(shard_id)

@@ -39,7 +39,27 @@ def main() -> None:
             "status": response.status_code,
             "body": json.loads(body) if response["Content-Type"].startswith("application/json") else body,
         }
+    seen["dvc_manifests"] = _dvc_manifests_saved_twice()
     sys.stdout.write(json.dumps(seen) + "\n")
+
+
+def _dvc_manifests_saved_twice() -> dict[str, object]:
+    """A scan saving the .dir manifests it read, some of them saved already by another scan (their rows stay and
+    get no second set of members)."""
+    from storage.dvc.layout import DirEntry
+    from storage.dvc.remote_scan import _save_manifests
+    from storage.models import DvcDirManifest, DvcDirMember, StorageConnection
+
+    connection = StorageConnection.objects.create(name="embedded-dvc", kind=StorageConnection.Kind.LOCAL,
+                                                  roots=["/remote"], is_dvc_remote=True)
+
+    def read(md5: str) -> tuple[str, str, str, str, list[DirEntry]]:
+        return md5, "dvc3", "/remote", "", [DirEntry(f"part-{index}.bin", f"{md5[:-1]}{index}") for index in range(2)]
+
+    first = [read(f"{index:031x}a") for index in range(300)]  # more rows than one SQLite statement takes
+    saved = [_save_manifests(connection, first[:150]), _save_manifests(connection, first)]
+    return {"saved": saved, "manifests": DvcDirManifest.objects.filter(connection=connection).count(),
+            "members": DvcDirMember.objects.filter(manifest__connection=connection).count()}
 
 
 if __name__ == "__main__":

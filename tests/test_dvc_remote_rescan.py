@@ -19,7 +19,10 @@ from storage.dvc.folder_reuse import FolderReuse
 from storage.dvc.indexer import training_repo_index
 from storage.dvc.repos import training_repo_create
 from storage.models import (
+    DvcDirManifest,
+    DvcDirMember,
     DvcKeptRun,
+    DvcKeptTotals,
     DvcRemoteFolder,
     DvcScanAggregate,
     ScanRun,
@@ -296,3 +299,17 @@ def test_a_directory_changed_within_the_clock_margin_has_its_names_read_again(re
     _rescan(remote, settings)
     kept = DvcRemoteFolder.objects.get(directory="files/md5/ff/")
     assert (kept.run_id, kept.settled) == (third.pk, True)
+
+
+def test_no_kept_totals_or_members_outlive_their_directory_or_remote(remote, settings):
+    # The database does not check these rows' parents (see DvcDirMember.manifest): the ORM deletes them with them.
+    _rescan(remote, settings)
+    remote.history.remote.put_raw("files/md5/ff/" + "1" * 30, b"pushed after the first scan")
+    _rescan(remote, settings)  # lists files/md5/ff/ again: what was kept for it goes
+    assert DvcKeptTotals.objects.exists() and DvcDirMember.objects.exists()
+    assert not DvcKeptTotals.objects.exclude(folder__in=DvcRemoteFolder.objects.all()).exists()
+
+    remote.connection.delete()
+
+    assert not DvcKeptTotals.objects.exists() and not DvcRemoteFolder.objects.exists()
+    assert not DvcDirMember.objects.exists() and not DvcDirManifest.objects.exists()

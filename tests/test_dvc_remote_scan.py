@@ -2,6 +2,7 @@
 findings that stay put across re-scans, the unreferenced export and the shared-remote warnings."""
 
 import csv
+import gc
 import io
 import json
 from dataclasses import dataclass
@@ -13,9 +14,11 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from kura.collection import SPACED_ALLOCATIONS
+from storage.dvc import remote_scan
 from storage.dvc.decode import ObjectClass
 from storage.dvc.indexer import training_repo_index
-from storage.dvc.layout import parse_object_key
+from storage.dvc.layout import Layout, parse_object_key
 from storage.dvc.remote_reconcile import reconcile_dvc_run
 from storage.dvc.remote_report import remote_summary, unreferenced_objects
 from storage.dvc.remote_scan import RemoteClassifier, dvc_shard_specs, manifests_refresh
@@ -24,6 +27,7 @@ from storage.listers import ListedObject, ListingError, ShardSpec, lister_for
 from storage.listers.base import batched
 from storage.models import (
     DvcDirManifest,
+    DvcDirMember,
     DvcScanAggregate,
     Finding,
     ScanRun,
@@ -325,8 +329,12 @@ def test_a_worker_killed_mid_shard_resumes_without_double_counting(scenario, set
     run = scan_request(connection=connection, trigger="cli")
     scan_plan(run=run)
     shard = run.shards.get(prefix="files/md5/aa/")
+    thresholds, while_counting = gc.get_threshold(), []
     with pytest.raises(SimulatedCrash):
-        shard_process(shard_id=shard.pk, crash_after=19)
+        shard_process(shard_id=shard.pk, crash_after=19,
+                      progress=lambda objects, size: while_counting.append(gc.get_threshold()[0]))
+    assert while_counting and set(while_counting) == {SPACED_ALLOCATIONS}  # see kura.collection
+    assert gc.get_threshold() == thresholds  # as they were, crash or not
     shard.refresh_from_db()
     assert 0 < shard.objects_seen < 19
     ScanShard.objects.filter(pk=shard.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
@@ -529,6 +537,35 @@ def test_a_malformed_dir_is_recorded_once_and_a_missing_one_is_read_once_pushed(
     assert manifests[images_v2.md5].startswith("not a .dir manifest")  # content-addressed: never read again
     assert dvc_classes_by_key(connection)[member_v3] == ObjectClass.LIVE  # through images_v3, head of a branch
 
+
+
+@pytest.mark.parametrize("chunk", [remote_scan.MANIFEST_CHUNK, 1])
+def test_manifests_another_scan_saved_meanwhile_stay_as_they_are(scenario, monkeypatch, chunk):
+    # Two scans of one remote read the same .dir objects at once: the one that saves second keeps the first's rows
+    # and adds members only to the rows it created, so no directory's members are counted twice. A chunk at a time,
+    # the next one read while the last is saved.
+    monkeypatch.setattr(remote_scan, "MANIFEST_CHUNK", chunk)
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    wanted = remote_scan._unread_dirs(connection, [scenario.detector.pk, scenario.trainer.pk])
+    path_of = {md5: scenario.remote.path / object_key(md5, dvc3=layout == Layout.DVC3, is_dir=True)
+               for md5, layout in wanted}
+    pushed = [(md5, layout) for md5, layout in wanted if path_of[md5].exists()]
+    assert len(pushed) >= 2
+    theirs = DvcDirManifest.objects.create(connection=connection, md5=pushed[0][0], layout=pushed[0][1].value,
+                                           root="theirs", error="")
+    DvcDirMember.objects.create(manifest=theirs, md5="f" * 32, relpath="theirs.bin")
+    monkeypatch.setattr(remote_scan, "_unread_dirs", lambda *args: wanted)  # read before theirs were saved
+
+    assert manifests_refresh(connection) == len(pushed)
+
+    rows = DvcDirManifest.objects.filter(connection=connection)
+    assert sorted(rows.values_list("md5", flat=True)) == sorted(md5 for md5, _ in pushed)
+    assert rows.get(md5=theirs.md5).root == "theirs"
+    assert list(theirs.members.values_list("md5", "relpath")) == [("f" * 32, "theirs.bin")]
+    for row in rows.exclude(pk=theirs.pk):
+        listed = json.loads(path_of[row.md5].read_bytes())
+        assert listed and sorted(row.members.values_list("md5", "relpath")) == sorted(
+            (entry["md5"], entry["relpath"]) for entry in listed)
 
 
 def test_a_dvc_remote_read_from_an_s3_inventory_classifies_like_a_listing(scenario, moto_endpoint, bucket):

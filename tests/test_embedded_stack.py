@@ -43,3 +43,4 @@ def test_the_embedded_database_answers_search_list_and_lookup(tmp_path):
     assert page["status"] == 200 and "street-signs-eu" in page["body"]
     for tag in eu["tags"]:
         assert f'<span class="tag">{tag}</span>' in page["body"]
+    assert seen["dvc_manifests"] == {"saved": [150, 300], "manifests": 300, "members": 600}

@@ -26,8 +26,9 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Case, CharField, Q, Value, When
+from django.utils import timezone
 
-from kura.db import insert_values
+from kura.db import insert_values, insert_values_returning
 from storage.dvc.decode import ObjectClass
 from storage.dvc.layout import (
     DVC3_PREFIX,
@@ -169,6 +170,7 @@ def _count_up_to(lister: Lister, root: str, spec: ShardSpec, cap: int) -> int:
 # --- .dir manifests -------------------------------------------------------------------------------------------
 
 _Fetched = tuple[str, Layout, str, bytes | None, str]  # md5, layout, root read from, content, error
+_Parsed = tuple[str, str, str, str, list[DirEntry]]  # md5, layout, root read from, error, entries
 
 
 class ObjectReader:
@@ -244,8 +246,7 @@ def manifests_refresh(connection: StorageConnection) -> int:
         return md5, layout, "", None, ""
 
     read = 0
-    results = _read_all(wanted, fetch, local=connection.kind == StorageConnection.Kind.LOCAL)
-    while chunk := list(islice(results, MANIFEST_CHUNK)):
+    for chunk in _chunks_ahead(_read_all(wanted, fetch, local=connection.kind == StorageConnection.Kind.LOCAL)):
         read += _save_manifests(connection, chunk)
     if read and db_connection.vendor == "postgresql":
         # Fresh statistics before every shard joins members to manifests: with the counts of an empty table the
@@ -281,33 +282,47 @@ def _read_all(wanted: list[tuple[str, Layout]], fetch: Callable[[tuple[str, Layo
                 yield from run
 
 
-def _save_manifests(connection: StorageConnection, results: Iterable[_Fetched]) -> int:
-    manifests: list[DvcDirManifest] = []
-    entries_of: dict[tuple[str, str], list[DirEntry]] = {}
-    for md5, layout, root, data, error in results:
-        if data is None and not error:
-            continue  # not pushed (yet): tried again by the next scan
-        entries: list[DirEntry] = []
-        if data is not None:
-            try:
-                entries = parse_dir_manifest(data)
-            except ManifestError as problem:
-                error = f"not a .dir manifest: {problem}"[:500]
-        manifests.append(DvcDirManifest(connection=connection, md5=md5, layout=layout.value, root=root, error=error))
-        entries_of[(md5, layout.value)] = entries
+def _chunks_ahead(results: Iterator[_Fetched]) -> Iterator[list[_Parsed]]:
+    """The manifests read, MANIFEST_CHUNK at a time and parsed; a thread reads and parses the next chunk while the
+    caller saves this one (the database's time and the reads' overlap instead of adding up)."""
+
+    def next_chunk() -> list[_Parsed] | None:  # None once all are read (a chunk may hold none that were pushed)
+        fetched = list(islice(results, MANIFEST_CHUNK))
+        return [parsed for parsed in map(_parsed, fetched) if parsed is not None] if fetched else None
+
+    with ThreadPoolExecutor(max_workers=1) as ahead:
+        pending = ahead.submit(next_chunk)
+        while (chunk := pending.result()) is not None:
+            pending = ahead.submit(next_chunk)
+            yield chunk
+
+
+def _parsed(fetched: _Fetched) -> "_Parsed | None":
+    md5, layout, root, data, error = fetched
+    if data is None and not error:
+        return None  # not pushed (yet): tried again by the next scan
+    entries: list[DirEntry] = []
+    if data is not None:
+        try:
+            entries = parse_dir_manifest(data)
+        except ManifestError as problem:
+            error = f"not a .dir manifest: {problem}"[:500]
+    return md5, layout.value, root, error, entries
+
+
+def _save_manifests(connection: StorageConnection, manifests: Sequence[_Parsed]) -> int:
     if not manifests:
         return 0
+    entries_of = {(md5, layout): entries for md5, layout, _, _, entries in manifests}
     with transaction.atomic():
         # A concurrent scan may have read some already: theirs stay, and only rows created here get members.
-        DvcDirManifest.objects.bulk_create(manifests, ignore_conflicts=True)
-        created = list(DvcDirManifest.objects.filter(connection=connection, md5__in=[m.md5 for m in manifests],
-                                                     members__isnull=True, error="")
-                       .values_list("pk", "md5", "layout"))
-        # Tens of thousands on a first scan: COPY, as a model instance per row cost more than reading the
-        # manifests from a local remote.
+        # Thousands of rows on a first scan: plain values, as a model instance per row cost more than the reads.
+        created = insert_values_returning(DvcDirManifest, ["md5", "layout", "root", "error"],
+                                          [manifest[:4] for manifest in manifests], ["id", "md5", "layout"],
+                                          same={"connection_id": connection.pk, "read_at": timezone.now()})
         insert_values(DvcDirMember, ["manifest_id", "md5", "relpath"],
                       [(pk, entry.md5, entry.relpath[:1024])
-                       for pk, md5, layout in created for entry in entries_of.get((md5, layout), [])])
+                       for pk, md5, layout in created for entry in entries_of[(md5, layout)]])
     return len(manifests)
 
 
@@ -417,7 +432,11 @@ class RemoteClassifier:
             directory = directories[directory_key]
             if directory.evidence is None:
                 continue
-            target = best.setdefault((md5, False, directory_key[2]), _Best())
+            key = (md5, False, directory_key[2])
+            target = best.get(key)
+            if target is None:  # most members: a file in one directory and referenced by nothing else
+                best[key] = _Best(directory.object_class, directory.evidence)
+                continue
             if _RANK[directory.object_class] > _RANK[target.object_class]:
                 target.object_class = directory.object_class
             if self._preferred(target.evidence, directory.evidence):

@@ -29,7 +29,11 @@ class DvcDirManifest(models.Model):
 
 
 class DvcDirMember(models.Model):
-    manifest = models.ForeignKey(DvcDirManifest, on_delete=models.CASCADE, related_name="members")
+    # No foreign key constraint (nor on DvcKeptTotals.folder): checked per row, it locks the parent row, and tens of
+    # thousands of those cost a fifth of a first scan. Both kinds of row are written only with their parent's id just
+    # returned, in the transaction that inserted it, and the ORM deletes them with it (on_delete).
+    manifest = models.ForeignKey(DvcDirManifest, on_delete=models.CASCADE, related_name="members",
+                                 db_constraint=False)
     md5 = models.CharField(max_length=32)
     relpath = models.CharField(max_length=1024)
 
@@ -97,7 +101,8 @@ class DvcKeptTotals(models.Model):
     """What the listing of a kept hash directory counted for one totals key (a DvcScanAggregate's key): a scan
     that reuses the directory adds these up in the database rather than in Python (see dvc.kept_totals)."""
 
-    folder = models.ForeignKey(DvcRemoteFolder, on_delete=models.CASCADE, related_name="totals")
+    folder = models.ForeignKey(DvcRemoteFolder, on_delete=models.CASCADE, related_name="totals",
+                               db_constraint=False)  # see DvcDirMember.manifest
     object_class = models.CharField(max_length=16)
     repo_id = models.BigIntegerField(null=True, blank=True, help_text="A removed repository changes the history "
                                                                       "token, so no foreign key is needed.")
