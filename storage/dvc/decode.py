@@ -19,6 +19,8 @@ from catalog.models import Dataset, StorageLocation
 from catalog.querysets import DatasetQuerySet
 from catalog.uris import parse_storage_uri
 from storage.dvc.layout import (
+    HASH_NAME_OF_LAYOUT,
+    LAYOUT_OF_HASH_NAME,
     DirEntry,
     KeyKind,
     Layout,
@@ -46,8 +48,6 @@ class ObjectClass(StrEnum):
 
 
 _RANK = {ObjectClass.UNREFERENCED: 0, ObjectClass.HISTORICAL: 1, ObjectClass.LIVE: 2}
-_LAYOUT_OF_HASH = {"md5": Layout.DVC3, "": Layout.DVC2}
-_HASH_NAME = {layout: name for name, layout in _LAYOUT_OF_HASH.items()}
 _RefKey = tuple[str, bool, Layout]
 
 
@@ -63,7 +63,7 @@ def _reference_classes(md5s: set[str], repo_ids: Iterable[int] | None) -> dict[_
         if repo_ids is not None:
             rows = rows.filter(repo_id__in=list(repo_ids))
         for md5, is_dir, hash_name, is_live in rows.values_list("md5", "is_dir", "hash_name", "is_live"):
-            key = (md5, is_dir, _LAYOUT_OF_HASH.get(hash_name, Layout.DVC2))
+            key = (md5, is_dir, LAYOUT_OF_HASH_NAME.get(hash_name, Layout.DVC2))
             found = ObjectClass.LIVE if is_live else ObjectClass.HISTORICAL
             classes[key] = _best(classes.get(key, ObjectClass.UNREFERENCED), found)
     return classes
@@ -274,7 +274,7 @@ def decode(text: str, *, user: Any, remote_dirs: Iterable[Path] | None = None) -
 def _reference_rows(wanted: Q, layout: Layout | None) -> "QuerySet[DvcReference]":
     rows = DvcReference.objects.filter(wanted).select_related("repo")
     if layout is not None:
-        rows = rows.filter(hash_name=_HASH_NAME[layout])
+        rows = rows.filter(hash_name=HASH_NAME_OF_LAYOUT[layout])
     return rows.order_by("authored_at", "repo__name", "commit", "path")
 
 

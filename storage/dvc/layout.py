@@ -25,6 +25,11 @@ class Layout(StrEnum):
     DVC2 = "dvc2"
 
 
+# A committed output's ``hash`` field ("md5" from DVC 3, absent before) says where its objects live in a remote.
+LAYOUT_OF_HASH_NAME = {"md5": Layout.DVC3, "": Layout.DVC2}
+HASH_NAME_OF_LAYOUT = {layout: name for name, layout in LAYOUT_OF_HASH_NAME.items()}
+
+
 class KeyKind(StrEnum):
     OBJECT = "object"
     RUN_CACHE = "run_cache"

@@ -32,6 +32,7 @@ from kura.db import insert_values, insert_values_returning
 from storage.dvc.decode import ObjectClass
 from storage.dvc.layout import (
     DVC3_PREFIX,
+    LAYOUT_OF_HASH_NAME,
     DirEntry,
     KeyKind,
     Layout,
@@ -62,8 +63,6 @@ MAX_CACHED_DIRS = 200_000
 # A few changed directories are cheaper to look up; past this many objects, reading the history once is.
 LOOKUPS_BEFORE_PRELOAD = 2 * BATCH
 _RANK = {ObjectClass.UNREFERENCED: 0, ObjectClass.HISTORICAL: 1, ObjectClass.LIVE: 2}
-_HASH_NAME = {Layout.DVC3: "md5", Layout.DVC2: ""}
-_LAYOUT_OF_HASH = {"md5": Layout.DVC3, "": Layout.DVC2}
 _LAYOUTS = {layout.value: layout for layout in Layout}
 _NON_OBJECT_CLASS = {KeyKind.RUN_CACHE: ObjectClass.RUN_CACHE, KeyKind.TEMPORARY: ObjectClass.TEMPORARY}
 _RefKey = tuple[str, bool, Layout]
@@ -207,7 +206,7 @@ def _unread_dirs(connection: StorageConnection, repo_ids: Sequence[int]) -> list
     reference and every manifest row. EXCEPT compares the two sets by hashing whatever the planner thinks of their
     sizes (an anti-join probed the manifests once per reference when the statistics were young)."""
     layout = Case(When(hash_name="md5", then=Value(Layout.DVC3.value)), default=Value(Layout.DVC2.value),
-                  output_field=CharField())  # _LAYOUT_OF_HASH
+                  output_field=CharField())  # LAYOUT_OF_HASH_NAME
     referenced = (DvcReference.objects.filter(repo_id__in=repo_ids, is_dir=True, reachable=True)
                   .annotate(dir_layout=layout).values_list("md5", "dir_layout").order_by())
     read = DvcDirManifest.objects.filter(connection=connection).values_list("md5", "layout").order_by()
@@ -395,7 +394,7 @@ class RemoteClassifier:
         for md5, is_dir, hash_name, is_live, repo_id, path, commit, name, email, authored_at, pk in rows.values_list(
             *columns
         ):
-            key = (md5, is_dir, _LAYOUT_OF_HASH.get(hash_name, Layout.DVC2))
+            key = (md5, is_dir, LAYOUT_OF_HASH_NAME.get(hash_name, Layout.DVC2))
             self._offer(found.setdefault(key, _Best()), Evidence(
                 repo_id, path, commit, author_text(name, email), authored_at,
                 ObjectClass.LIVE if is_live else ObjectClass.HISTORICAL, pk))
