@@ -1,8 +1,9 @@
 """The real ``dvc`` tools, 3 and 2, from their own virtual environments (``make dvc-tool``; ``make test``
 installs them), and DVC's own garbage collector as the judge of what every object in a remote is.
 
-What ``dvc gc --cloud --all-commits`` keeps is what some commit references; what ``dvc gc --cloud --all-branches
---all-tags`` keeps is what a branch or tag head references. Kura's live, historical and unreferenced must be
+What ``dvc gc --cloud --all-commits --all-experiments`` keeps is what some commit references (an experiment's
+commit under ``refs/exps/`` too: Kura indexes every ref); what ``dvc gc --cloud --all-branches --all-tags`` keeps is
+what a branch or tag head references. Kura's live, historical and unreferenced must be
 exactly those sets, found without running DVC.
 """
 
@@ -68,7 +69,8 @@ def classes_by_dvc_gc(projects: list[DvcProject], remote: Path, scratch: Path) -
     prefix). The projects' local caches are collected too: call this last."""
     kept: dict[str, set[str]] = {"referenced": set(), "live": set()}
     for project in projects:
-        for name, scope in (("referenced", ["--all-commits"]), ("live", ["--all-branches", "--all-tags"])):
+        for name, scope in (("referenced", ["--all-commits", "--all-experiments"]),
+                            ("live", ["--all-branches", "--all-tags"])):
             copy = scratch / f"gc-{project.path.name}-{name}"
             shutil.copytree(remote, copy)
             project.dvc("remote", "add", "--local", "--force", f"gc-{name}", str(copy))

@@ -42,6 +42,7 @@ AUDIO = [
 ]
 AUDIO_COMMITS = ["legacy-1", "legacy-2", "legacy-3"]
 MODEL, EXPERIMENT_MODEL, SCRATCH_MODEL = b"model-1", b"model-experiment", b"model-scratch"
+EXPERIMENT_DOG = b"eeeee"  # data/images/dog.png in a `dvc exp run` experiment
 LABELS = b"path,label\ncat.png,cat\n"
 
 
@@ -106,6 +107,15 @@ def _build(root: Path) -> RealRemote:
     commits["third"] = project.commit("A bigger dog, labels", author="Alice Able", date="2024-03-10T10:00:00+00:00")
     project.dvc("push")
 
+    # An experiment (`dvc exp run`): its commit lives under refs/exps/, not on a branch; its data is pushed.
+    project.write_bytes("data/images/dog.png", EXPERIMENT_DOG)
+    project.dvc("exp", "run", "--name", "bigger-dog", author="Carol Chen", date="2024-03-20T10:00:00+00:00")
+    project.dvc("push")
+    commits["bigger-dog"] = next(line.split()[0] for line in project.git(
+        "for-each-ref", "--format=%(objectname) %(refname)", "refs/exps/").splitlines() if line.endswith("/bigger-dog"))
+    project.git("checkout", "-q", "--", ".")
+    project.dvc("checkout", "--force")
+
     project.git("checkout", "-q", "-b", "experiment")
     project.write_bytes("model.bin", EXPERIMENT_MODEL)
     project.dvc("add", "model.bin")
@@ -160,6 +170,7 @@ def test_the_scenario_covers_every_class_dvc_knows(built):
         assert _dir_key(files) in built.expected
     assert built.expected[object_key(md5_of(SCRATCH_MODEL))] == ObjectClass.UNREFERENCED
     assert built.expected[object_key(md5_of(b"ccc"))] == ObjectClass.HISTORICAL
+    assert built.expected[object_key(md5_of(EXPERIMENT_DOG))] == ObjectClass.HISTORICAL  # an experiment's only
     # DVC 2 pushed to the top level, DVC 3 under files/md5/, into the one remote.
     assert built.expected[_dir_key(AUDIO[0], dvc3=False)] == ObjectClass.HISTORICAL
     assert built.expected[_dir_key(AUDIO[2])] == ObjectClass.LIVE
@@ -208,7 +219,8 @@ def test_each_object_decodes_to_the_commit_path_and_stage_that_wrote_it(real, ow
     shared = decode(object_key(md5_of(b"bb")), user=owner.user)
     assert shared is not None and shared.classification == ObjectClass.LIVE
     assert [(found.directory.key(), found.relpath, found.references[0].commit) for found in shared.containing] == [
-        (_dir_key(files), "chat-ü.png", commits[name]) for files, name in zip(IMAGES, IMAGE_COMMITS, strict=True)]
+        (_dir_key(files), "chat-ü.png", commits[name]) for files, name in zip(
+            [*IMAGES, {**IMAGES[2], "dog.png": EXPERIMENT_DOG}], [*IMAGE_COMMITS, "bigger-dog"], strict=True)]
     assert [dataset.slug for dataset in shared.datasets] == ["real-images"]
     replaced = decode(object_key(md5_of(b"ccc")), user=owner.user)
     assert replaced is not None and replaced.classification == ObjectClass.HISTORICAL
@@ -234,6 +246,13 @@ def test_each_object_decodes_to_the_commit_path_and_stage_that_wrote_it(real, ow
         _dir_key(AUDIO[0], dvc3=False), _dir_key(AUDIO[1], dvc3=False), _dir_key(AUDIO[2])]
     assert both.keys == sorted([object_key(md5_of(b"yy"), dvc3=False), object_key(md5_of(b"yy"))])
 
+    # An experiment's data: committed under refs/exps/ (reachable, so it counts), at no branch or tag head.
+    tried = decode(object_key(md5_of(EXPERIMENT_DOG)), user=owner.user)
+    assert tried is not None and tried.classification == ObjectClass.HISTORICAL
+    assert [(ref.path, ref.commit, ref.author_name, ref.live_refs)
+            for found in tried.containing for ref in found.references] == [
+        ("data/images", commits["bigger-dog"], "Carol Chen", [])]
+
     labels = DvcImport.objects.get(repo=repo)
     assert (labels.path, labels.imported_path, labels.source_url, labels.source_path, labels.md5) == (
         "data/labels.csv", "data/labels.csv", str(built.registry.path), "data/labels.csv.dvc", md5_of(LABELS))
@@ -241,7 +260,7 @@ def test_each_object_decodes_to_the_commit_path_and_stage_that_wrote_it(real, ow
     assert decode(object_key(md5_of(SCRATCH_MODEL)), user=owner.user).references == []
 
 
-def test_the_dataset_gets_a_version_per_committed_directory_with_its_real_files(real):
+def test_the_dataset_gets_a_version_per_directory_committed_on_a_branch_with_its_real_files(real):
     built, repo, _ = real
     versions = versions_refresh_for_repo(repo=repo)
     commits = built.commits

@@ -9,6 +9,7 @@ from catalog.services import LocationSpec
 from storage.dvc.indexer import training_repo_index
 from storage.dvc.repos import training_repo_create
 from storage.dvc.versions import dataset_versions_from_history
+from storage.models import DvcReference
 from tests.dvc_builders import dir_object, dvc_file, md5_of
 from tests.factories import make_dataset, make_version
 
@@ -77,6 +78,23 @@ def test_idempotent_and_incremental(history, dataset):
     assert [(v.label, v.git_commit, v.file_count) for v in newer.created] == [("v2", commit, 1)]
     assert version_resolve(dataset=dataset, label="latest").label == "v2"
 
+
+def test_an_experiments_commit_makes_no_version(history, dataset):
+    """``dvc exp run`` keeps its commit under refs/exps/: a trial, not a version CI should resolve as ``latest``."""
+    repo = history.repo
+    trial = dir_object({"t.jpg": b"jpeg-trial"})
+    repo.git("checkout", "-q", "-b", "trial")
+    repo.write("data/images.dvc", dvc_file(trial.md5, trial.size, "images", nfiles=1))
+    commit = repo.commit("Trial", author="Tess Trial", date="2024-07-01T10:00:00+00:00")
+    repo.git("update-ref", "refs/exps/ab/cdef/trial", commit)
+    repo.git("checkout", "-q", "main")
+    repo.git("branch", "-q", "-D", "trial")
+    training_repo_index(repo=dataset.training_repos.get())
+    assert DvcReference.objects.filter(commit=commit, reachable=True).exists()  # indexed: it explains remote data
+
+    result = dataset_versions_from_history(dataset=dataset, remote_dir=history.remote.path)
+    assert commit not in [version.git_commit for version in result.created]
+    assert version_resolve(dataset=dataset, label="latest").git_commit == history.commits["c3"]
 
 def test_taken_label_falls_back_to_short_commit(history, dataset):
     make_version(dataset, label="v1")

@@ -101,6 +101,11 @@ def reachable_commits(mirror: Path) -> set[str]:
     return set(_text(_git(["rev-list", "--all"], cwd=mirror)).split())
 
 
+def published_commits(mirror: Path) -> set[str]:
+    """Commits a branch or tag reaches: not those only an experiment (``refs/exps/``), a stash or a note has."""
+    return set(_text(_git(["rev-list", "--branches", "--tags"], cwd=mirror)).split())
+
+
 def existing_objects(mirror: Path, shas: Iterable[str]) -> set[str]:
     wanted = sorted(set(shas))
     if not wanted:

@@ -1,10 +1,10 @@
 """Dataset versions from a training repository's history: one published version per committed hash.
 
 A dataset whose location is ``dvc://<repo>#<path>`` gets a version for every distinct hash ever committed for
-that output (in commit-date order, so ``latest`` is the newest), labelled by a tag at the commit or else the
-short commit. The manifest lists a directory's files from its ``.dir`` object when a local remote holding it is
-given (file sizes from the objects there); otherwise the output is recorded as one entry carrying its hash.
-Running it again creates only versions for hashes not yet recorded.
+that output on a branch or tag (in commit-date order, so ``latest`` is the newest), labelled by a tag at the
+commit or else the short commit. The manifest lists a directory's files from its ``.dir`` object when a local
+remote holding it is given (file sizes from the objects there); otherwise the output is recorded as one entry
+carrying its hash. Running it again creates only versions for hashes not yet recorded.
 """
 
 import posixpath
@@ -20,6 +20,7 @@ from catalog.services import dataset_version_create
 from catalog.uris import parse_storage_uri
 from catalog.validators import VERSION_LABEL_PATTERN
 from storage.dvc.decode import local_remote_dirs, read_dir_manifest
+from storage.dvc.git_history import published_commits
 from storage.dvc.layout import Layout, ManifestError, ObjectId, object_key
 from storage.models import DvcReference, TrainingRepo
 
@@ -67,12 +68,22 @@ def _manifest(reference: DvcReference, remote_dir: Path | None) -> list[dict[str
     return files
 
 
+def _published(repo: TrainingRepo) -> set[str] | None:
+    """The commits versions may come from (a branch or tag reaches them); None without a mirror to ask."""
+    mirror = repo.mirror_path
+    return published_commits(mirror) if (mirror / "HEAD").exists() else None
+
+
 def _first_commits(repo: TrainingRepo, path: str) -> Iterable[DvcReference]:
-    """The earliest reachable commit of each distinct hash committed for ``path``."""
+    """The earliest published commit of each distinct hash committed for ``path``. An experiment's commit
+    (``dvc exp run`` keeps it under ``refs/exps/``) makes no version: ``latest`` would become a trial run."""
     seen: set[tuple[str, bool, str]] = set()
+    published = _published(repo)
     rows = DvcReference.objects.filter(repo=repo, path=path, reachable=True).order_by("authored_at", "commit")
     for row in rows:
         key = (row.md5, row.is_dir, row.hash_name)
+        if published is not None and row.commit not in published:
+            continue
         if key not in seen:
             seen.add(key)
             yield row
