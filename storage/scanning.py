@@ -112,7 +112,11 @@ def scan_plan(*, run: ScanRun) -> list[int]:
     lister = lister_for(connection)
     shards: list[ScanShard] = []
     if connection.is_dvc_remote:
-        manifests_refresh(connection)  # before any shard: members are classified through their .dir object
+        # Before any shard: members are classified through their .dir object. The scan's page shows how far.
+        def manifests_progress(done: int, wanted: int) -> None:
+            ScanRun.objects.filter(pk=run.pk).update(manifests_done=done, manifests_wanted=wanted)
+
+        manifests_refresh(connection, progress=manifests_progress)
     for root in connection.roots:
         try:
             specs = (dvc_shard_specs(connection, lister, root, run.expected_objects) if connection.is_dvc_remote

@@ -583,3 +583,18 @@ def test_a_dvc_remote_read_from_an_s3_inventory_classifies_like_a_listing(scenar
     assert (run.status, run.source, run.shards.count()) == (ScanRun.Status.SUCCEEDED, ScanRun.Source.INVENTORY, 2)
     assert dvc_classes_by_key(from_inventory) == dvc_classes_by_key(listed) == scenario.expected
     assert scanned_totals(run) == scanned_totals(scan(listed))
+
+
+def test_reading_manifests_reports_its_progress_chunk_by_chunk(scenario, monkeypatch):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    monkeypatch.setattr("storage.dvc.remote_scan.MANIFEST_CHUNK", 1)
+    heard: list[tuple[int, int]] = []
+    manifests_refresh(connection, progress=lambda done, wanted: heard.append((done, wanted)))
+    wanted = heard[0][1]
+    assert wanted >= 2  # the two pushed directories and those referenced but never pushed
+    assert heard == [(done, wanted) for done in range(wanted + 1)]
+
+    # A scan asks again only for the directories never pushed, and its run says how many it asked for.
+    never_pushed = wanted - DvcDirManifest.objects.filter(connection=connection).count()
+    run = scan(connection)
+    assert never_pushed > 0 and (run.manifests_wanted, run.manifests_done) == (never_pushed, never_pushed)

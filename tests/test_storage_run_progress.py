@@ -102,3 +102,21 @@ def test_the_scans_page_reads_progress_in_the_same_queries_for_two_runs_or_seven
     assert many == few
     page = client.get(reverse("frontend:scans")).content.decode()
     assert f"nas #{runs[0].pk}" in page and f">{run_progress(runs[0]).objects}<" in page
+
+
+def test_a_dvc_scan_reading_its_manifests_shows_how_far_it_is(client, api, connection):
+    """Before any shard exists, a DVC remote's scan reads the .dir manifests; the page and the API say how many."""
+    run = ScanRun.objects.create(connection=connection, status=ScanRun.Status.RUNNING, started_at=timezone.now(),
+                                 manifests_wanted=8_600, manifests_done=2_000)
+    staff = make_person("ada", staff=True)
+    client.force_login(staff.user)
+    page = client.get(reverse("frontend:scan", kwargs={"pk": run.pk}), HTTP_HX_REQUEST="true").content.decode()
+    assert "2000 of 8600 done" in page and 'aria-valuenow="2000"' in page and "the manifests come first" in page
+    api.credentials(HTTP_AUTHORIZATION=bearer(staff))
+    progress = api.get(f"/api/v1/storage/scans/{run.pk}/").json()["progress"]
+    assert (progress["manifests_wanted"], progress["manifests_done"]) == (8_600, 2_000)
+
+    ScanShard.objects.create(run=run, root="r", prefix="", status=ScanShard.Status.RUNNING)
+    ScanRun.objects.filter(pk=run.pk).update(manifests_done=8_600)
+    page = client.get(reverse("frontend:scan", kwargs={"pk": run.pk}), HTTP_HX_REQUEST="true").content.decode()
+    assert "Looked for 8600 <code>.dir</code> manifests not read before" in page and "of 8600 done" not in page

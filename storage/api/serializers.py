@@ -60,7 +60,9 @@ class ScanRunSerializer(serializers.ModelSerializer):
         progress = self.context.get("progress", {}).get(run.pk) or run_progress(run)
         return {"objects": progress.objects, "bytes": progress.bytes, "shards": progress.shards_total,
                 "shards_done": progress.shards_done, "shards_failed": progress.shards_failed,
-                "objects_per_second": progress.rate_per_second, "eta_seconds": progress.eta_seconds}
+                "objects_per_second": progress.rate_per_second, "eta_seconds": progress.eta_seconds,
+                # A DVC remote's scan first reads the .dir manifests its history names (null for other scans).
+                "manifests_wanted": run.manifests_wanted, "manifests_done": run.manifests_done}
 
 
 class FindingSerializer(serializers.ModelSerializer):

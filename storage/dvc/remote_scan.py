@@ -218,14 +218,17 @@ def unread_manifests(connection: StorageConnection) -> int:
     return DvcDirManifest.objects.filter(connection=connection).exclude(error="").count()
 
 
-def manifests_refresh(connection: StorageConnection) -> int:
+def manifests_refresh(connection: StorageConnection, progress: Callable[[int, int], None] | None = None) -> int:
     """Read the ``.dir`` objects the linked repositories reference that were never read from this remote.
 
-    Returns how many were read. A manifest missing from the remote is tried again by the next scan.
+    Returns how many were read. A manifest missing from the remote is tried again by the next scan. ``progress``
+    hears (asked so far, to ask in all) before the first read and after each chunk is saved.
     """
     repo_ids = list(connection.dvc_repos.values_list("pk", flat=True))
     DvcDirManifest.objects.filter(connection=connection, error__startswith=UNREADABLE).delete()  # try again
     wanted = _unread_dirs(connection, repo_ids)
+    if progress is not None:
+        progress(0, len(wanted))
     if not wanted:
         return 0
     reader = ObjectReader(connection)
@@ -244,9 +247,13 @@ def manifests_refresh(connection: StorageConnection) -> int:
                 return md5, layout, root, data, ""
         return md5, layout, "", None, ""
 
-    read = 0
-    for chunk in _chunks_ahead(_read_all(wanted, fetch, local=connection.kind == StorageConnection.Kind.LOCAL)):
+    read = asked = 0
+    results = _read_all(wanted, fetch, local=connection.kind == StorageConnection.Kind.LOCAL)
+    for fetched, chunk in _chunks_ahead(results):
         read += _save_manifests(connection, chunk)
+        asked += fetched
+        if progress is not None:
+            progress(asked, len(wanted))
     if read and db_connection.vendor == "postgresql":
         # Fresh statistics before every shard joins members to manifests: with the counts of an empty table the
         # planner walks every manifest per shard (100x slower at a few thousand directories).
@@ -281,13 +288,13 @@ def _read_all(wanted: list[tuple[str, Layout]], fetch: Callable[[tuple[str, Layo
                 yield from run
 
 
-def _chunks_ahead(results: Iterator[_Fetched]) -> Iterator[list[_Parsed]]:
-    """The manifests read, MANIFEST_CHUNK at a time and parsed; a thread reads and parses the next chunk while the
-    caller saves this one (the database's time and the reads' overlap instead of adding up)."""
+def _chunks_ahead(results: Iterator[_Fetched]) -> Iterator[tuple[int, list[_Parsed]]]:
+    """The manifests asked for, MANIFEST_CHUNK at a time: how many, and those read, parsed. A thread reads and
+    parses the next chunk while the caller saves this one (the database's time and the reads' overlap)."""
 
-    def next_chunk() -> list[_Parsed] | None:  # None once all are read (a chunk may hold none that were pushed)
+    def next_chunk() -> tuple[int, list[_Parsed]] | None:  # None once all are read (a chunk may hold none pushed)
         fetched = list(islice(results, MANIFEST_CHUNK))
-        return [parsed for parsed in map(_parsed, fetched) if parsed is not None] if fetched else None
+        return (len(fetched), [parsed for parsed in map(_parsed, fetched) if parsed is not None]) if fetched else None
 
     with ThreadPoolExecutor(max_workers=1) as ahead:
         pending = ahead.submit(next_chunk)

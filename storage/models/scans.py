@@ -31,6 +31,11 @@ class ScanRun(models.Model):
         null=True, blank=True, help_text="Objects the previous complete scan saw; the basis of the ETA."
     )
     errors = models.JSONField(default=list)
+    # A DVC remote's scan reads the .dir manifests its history names before any shard: minutes on a large remote.
+    manifests_wanted = models.IntegerField(
+        null=True, blank=True, help_text="DVC remotes: .dir manifests this scan had to read before listing."
+    )
+    manifests_done = models.IntegerField(default=0, help_text="Of those, how many were read so far.")
 
     class Meta:
         ordering = ["-created_at"]
