@@ -102,8 +102,10 @@ def scan_request(*, connection: StorageConnection, trigger: str, requested_by: P
 
 
 @collections_spaced()
-def scan_plan(*, run: ScanRun) -> list[int]:
-    """Split each root into shards; a root that cannot even be listed becomes a failed shard with the reason."""
+def scan_plan(*, run: ScanRun, progress: Progress | None = None) -> list[int]:
+    """Split each root into shards; a root that cannot even be listed becomes a failed shard with the reason.
+
+    ``progress`` is called as a DVC remote's ``.dir`` manifests are read (the run's ``manifests_*`` say how far)."""
     if not ScanRun.objects.filter(pk=run.pk, status=ScanRun.Status.QUEUED).update(
         status=ScanRun.Status.RUNNING, started_at=timezone.now()
     ):
@@ -115,6 +117,8 @@ def scan_plan(*, run: ScanRun) -> list[int]:
         # Before any shard: members are classified through their .dir object. The scan's page shows how far.
         def manifests_progress(done: int, wanted: int) -> None:
             ScanRun.objects.filter(pk=run.pk).update(manifests_done=done, manifests_wanted=wanted)
+            if progress is not None:
+                progress(0, 0)
 
         manifests_refresh(connection, progress=manifests_progress)
     for root in connection.roots:
@@ -486,7 +490,7 @@ def scan_complete_if_done(*, run_id: int) -> ScanRun:
 
 def scan_run_inline(*, run: ScanRun, progress: Progress | None = None) -> ScanRun:
     """Plan (or resume) and scan in this process (``manage.py scan``), retrying transient failures."""
-    scan_plan(run=run)
+    scan_plan(run=run, progress=progress)
     unfinished = run.shards.exclude(status__in=[ScanShard.Status.DONE, ScanShard.Status.FAILED])
     for shard_id in unfinished.values_list("pk", flat=True):
         delay = 1.0

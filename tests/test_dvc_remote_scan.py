@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -598,3 +599,15 @@ def test_reading_manifests_reports_its_progress_chunk_by_chunk(scenario, monkeyp
     never_pushed = wanted - DvcDirManifest.objects.filter(connection=connection).count()
     run = scan(connection)
     assert never_pushed > 0 and (run.manifests_wanted, run.manifests_done) == (never_pushed, never_pushed)
+
+
+def test_manage_py_scan_shows_the_manifest_reading_before_the_shards(scenario, monkeypatch):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    monkeypatch.setattr("storage.dvc.remote_scan.MANIFEST_CHUNK", 1)
+    out, err = io.StringIO(), io.StringIO()
+    call_command("scan", connection.name, stdout=out, stderr=err)
+    lines = err.getvalue().splitlines()
+    wanted = ScanRun.objects.get(connection=connection).manifests_wanted
+    assert wanted and lines[0].endswith(f".dir manifests 0/{wanted}")
+    assert any(line.endswith(f".dir manifests {wanted}/{wanted}") for line in lines)
+    assert "objects" in lines[-1]  # then the shards' own progress

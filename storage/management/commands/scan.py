@@ -22,6 +22,11 @@ def human_bytes(size: float) -> str:
 
 def progress_line(run: ScanRun) -> str:
     progress = run_progress(run)
+    if not progress.shards_total:  # a DVC remote's scan reads its .dir manifests before planning any shard
+        wanted, read = ScanRun.objects.filter(pk=run.pk).values_list("manifests_wanted", "manifests_done").get()
+        if wanted:
+            filled = int(read / wanted * BAR_WIDTH)
+            return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] .dir manifests {read:,}/{wanted:,}"
     parts = [f"{progress.objects:,} objects", human_bytes(progress.bytes),
              f"shards {progress.shards_done + progress.shards_failed}/{progress.shards_total}"]
     if progress.rate_per_second:
