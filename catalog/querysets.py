@@ -123,4 +123,3 @@ class DatasetQuerySet(models.QuerySet["Dataset"]):
 
     def with_list_data(self) -> "DatasetQuerySet":
         return self.select_related("owner__user", "owning_unit").prefetch_related("tags")
-

@@ -135,10 +135,9 @@ class Reconciler:
         if finding is None:
             # Every finding is new on a first scan (hundreds of them): one INSERT for all of them in finish().
             finding = Finding(connection=self.connection, key=key, kind=kind, last_run=self.run,
-                              first_seen_at=self.now, last_seen_at=self.now, **values)
+                              first_seen_at=self.now, last_seen_at=self.now)
             self.existing[key] = self.created_by_key[key] = finding
-            return finding
-        if key in self.created_by_key:  # new in this run, not written yet
+        if key in self.created_by_key:  # new in this run: finish() writes it as it is then
             for name, value in values.items():
                 setattr(finding, name, value)
             return finding

@@ -20,13 +20,18 @@ def human_bytes(size: float) -> str:
     return f"{size:.1f} PB"
 
 
+def _bar(done: float) -> str:
+    filled = int(done * BAR_WIDTH)
+    return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
+
+
 def progress_line(run: ScanRun) -> str:
     progress = run_progress(run)
     if not progress.shards_total:  # a DVC remote's scan reads its .dir manifests before planning any shard
-        wanted, read = ScanRun.objects.filter(pk=run.pk).values_list("manifests_wanted", "manifests_done").get()
-        if wanted:
-            filled = int(read / wanted * BAR_WIDTH)
-            return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] .dir manifests {read:,}/{wanted:,}"
+        run.refresh_from_db(fields=["manifests_wanted", "manifests_done"])
+        if run.manifests_wanted:
+            return _bar(run.manifests_done / run.manifests_wanted) + (
+                f".dir manifests {run.manifests_done:,}/{run.manifests_wanted:,}")
     parts = [f"{progress.objects:,} objects", human_bytes(progress.bytes),
              f"shards {progress.shards_done + progress.shards_failed}/{progress.shards_total}"]
     if progress.rate_per_second:
@@ -39,8 +44,7 @@ def progress_line(run: ScanRun) -> str:
         done = (progress.shards_done + progress.shards_failed) / progress.shards_total
     else:
         done = 0.0
-    filled = int(done * BAR_WIDTH)
-    return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] " + " · ".join(parts)
+    return _bar(done) + " · ".join(parts)
 
 
 class Command(BaseCommand):
