@@ -6,6 +6,7 @@ from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from access.models import OrgUnit, Person
+from catalog.datasheet import LICENCE_MAX_LENGTH
 from catalog.querysets import DatasetQuerySet
 from catalog.uris import validate_storage_uri
 from catalog.validators import validate_dataset_slug, validate_git_commit, validate_version_label
@@ -62,6 +63,15 @@ class Dataset(models.Model):
     tags = models.ManyToManyField(Tag, blank=True, related_name="datasets")
     training_repo_url = models.CharField(max_length=500, blank=True, help_text="Git URL of the training code.")
     training_repo_path = models.CharField(max_length=500, blank=True, help_text="Path inside that repository.")
+    # The datasheet (catalog.datasheet names, explains and maps each field).
+    composition = models.TextField(blank=True)
+    sensitive_information = models.TextField(blank=True)
+    collection_process = models.TextField(blank=True)
+    preprocessing = models.TextField(blank=True)
+    known_biases = models.TextField(blank=True)
+    known_limitations = models.TextField(blank=True)
+    licence = models.CharField(max_length=LICENCE_MAX_LENGTH, blank=True)
+    maintenance_plan = models.TextField(blank=True)
     created_by = models.ForeignKey(
         Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="created_datasets"
     )

@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from access.audit import AuditEntry, audit_record, audit_record_many
 from access.models import OrgUnit, Person
+from catalog.datasheet import FIELD_NAMES as DATASHEET_FIELDS
+from catalog.datasheet import LICENCE_MAX_LENGTH, MARKDOWN_FIELDS
 from catalog.guideline_hooks import current_revision_number, revision_exists
 from catalog.lifecycle import notify_retired
 from catalog.manifests import ManifestEntry, manifest_digest, parse_manifest
@@ -77,11 +79,13 @@ def _validate_dataset_fields(dataset: Dataset, *, owner_changed: bool = True) ->
         errors.setdefault("purpose", []).append(
             "Say what problem this dataset serves and what it may be used for (at least a sentence)."
         )
-    for field in ("description", "deprecation_note"):
+    for field in ("description", "deprecation_note", *MARKDOWN_FIELDS):
         try:
             validate_safe_markdown(getattr(dataset, field))
         except ValidationError as error:
             errors.setdefault(field, []).extend(error.messages)
+    if len(dataset.licence) > LICENCE_MAX_LENGTH:
+        errors.setdefault("licence", []).append(f"At most {LICENCE_MAX_LENGTH} characters: name or link the licence.")
     # A departed owner may stay on record (Left behind); only a newly named owner must be active (and is only
     # then looked up: a merge re-validates hundreds of datasets whose owner stays).
     if owner_changed and dataset.owner_id and not Person.objects.filter(
@@ -181,8 +185,13 @@ def dataset_create(
     deprecation_note: str = "",
     superseded_by: Dataset | None = None,
     sunset_at: datetime | None = None,
+    datasheet: Mapping[str, str] | None = None,
 ) -> Dataset:
+    """Register a dataset; ``datasheet`` maps fields of ``catalog.datasheet`` to their text."""
     slug = slug.strip().lower()
+    unknown = set(datasheet or {}) - set(DATASHEET_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown datasheet fields: {', '.join(sorted(unknown))}.")
     dataset = Dataset(
         slug=slug,
         name=name.strip(),
@@ -199,6 +208,7 @@ def dataset_create(
         superseded_by=superseded_by,
         sunset_at=sunset_at,
         created_by=actor,
+        **{field: text.strip() for field, text in (datasheet or {}).items()},
     )
     clean_locations, tag_names = _collect_errors(
         lambda: _check_slug_free(slug, None),
@@ -240,6 +250,7 @@ UPDATABLE_FIELDS = {
     "deprecation_note",
     "superseded_by",
     "sunset_at",
+    *DATASHEET_FIELDS,
 }
 
 

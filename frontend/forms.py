@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 
 from access.models import OrgUnit, Person
 from annotations.label_schema import validate_label_schema
+from catalog.datasheet import FIELDS as DATASHEET_FIELDS
+from catalog.datasheet import LICENCE_MAX_LENGTH, SECTIONS, DatasheetField
 from catalog.models import Dataset, StorageLocation
 from catalog.services import MIN_PURPOSE_LENGTH
 from catalog.uris import parse_storage_uri
@@ -35,6 +37,20 @@ def apply_service_errors(
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.display_name} ({obj.user.username})"
+
+
+def _datasheet_form_field(field: DatasheetField) -> forms.CharField:
+    if field.name == "licence":
+        return forms.CharField(
+            required=False, max_length=LICENCE_MAX_LENGTH, label=field.label, help_text=field.help_text
+        )
+    return forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[validate_safe_markdown],
+        label=field.label,
+        help_text=f"{field.help_text} Markdown.",
+    )
 
 
 class DatasetForm(forms.Form):
@@ -102,6 +118,8 @@ class DatasetForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any = None, dataset: Dataset | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        for datasheet_field in DATASHEET_FIELDS:
+            self.fields[datasheet_field.name] = _datasheet_form_field(datasheet_field)
         field = self.fields["owner"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = Person.objects.filter(status=Person.Status.ACTIVE).select_related("user")
@@ -112,6 +130,10 @@ class DatasetForm(forms.Form):
         assert isinstance(successor, forms.ModelChoiceField)
         candidates = Dataset.objects.restrict(user, "view").order_by("name")
         successor.queryset = candidates.exclude(pk=dataset.pk) if dataset else candidates
+
+    def datasheet_sections(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """The datasheet's fields as the form shows them, section by section."""
+        return [(section.title, [self[field.name] for field in section.fields]) for section in SECTIONS]
 
     def clean_purpose(self) -> str:
         # The service enforces this too; checking here reports it together with the other field errors.

@@ -23,6 +23,8 @@ from access.selectors import org_units, person_for_user
 from annotations.selectors import current_guideline_revision
 from annotations.services import guideline_revise
 from catalog.access_selectors import request_pending_on
+from catalog.datasheet import FIELD_NAMES as DATASHEET_FIELDS
+from catalog.datasheet import answered_sections, unanswered_count
 from catalog.exports import dataset_csv_lines
 from catalog.filtersets import DatasetFilterSet
 from catalog.list_statements import dataset_list_rows
@@ -147,6 +149,8 @@ def render_dataset_detail(
         "locations": sorted(dataset.locations.all(), key=_role_order) if can_read else [],
         "versions": version_list(dataset=dataset, include_drafts=can_change)[:50],
         "guideline": current_guideline_revision(dataset),
+        "datasheet": answered_sections(dataset),
+        "datasheet_unanswered": unanswered_count(dataset),
         "warnings": deprecation_warnings(dataset),
         "api_url": request.build_absolute_uri(
             reverse("api-version-detail", kwargs={"slug": dataset.slug, "label": "latest"})
@@ -214,6 +218,7 @@ def _initial_from(dataset: Dataset) -> dict[str, Any]:
         "sunset_at": dataset.sunset_at,
         "guideline_body": revision.body if revision else "",
         "label_schema": _schema_text(revision.label_schema) if revision and revision.label_schema else "",
+        **{field: getattr(dataset, field) for field in DATASHEET_FIELDS},
     }
 
 
@@ -272,6 +277,7 @@ def _save(form: DatasetForm, formset: Any, dataset: Dataset | None, person: Any)
     label_schema = data.pop("label_schema")
     slug = data.pop("slug")
     tags = data.pop("tags")
+    datasheet = {field: data.pop(field) for field in DATASHEET_FIELDS}
     locations = [
         LocationSpec(uri=row["uri"], role=row["role"], note=row.get("note", ""))
         for row in formset.cleaned_data
@@ -280,9 +286,13 @@ def _save(form: DatasetForm, formset: Any, dataset: Dataset | None, person: Any)
     # The dataset and its rules are saved together or not at all.
     with transaction.atomic():
         if dataset is None:
-            saved = dataset_create(actor=person, slug=slug, tags=tags, locations=locations, **data)
+            saved = dataset_create(
+                actor=person, slug=slug, tags=tags, locations=locations, datasheet=datasheet, **data
+            )
         else:
-            saved = dataset_update(dataset=dataset, actor=person, slug=slug, tags=tags, locations=locations, **data)
+            saved = dataset_update(
+                dataset=dataset, actor=person, slug=slug, tags=tags, locations=locations, **datasheet, **data
+            )
         try:
             guideline_revise(dataset=saved, body=guideline_body, label_schema=label_schema, actor=person)
         except ValidationError as error:

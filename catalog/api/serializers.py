@@ -12,6 +12,9 @@ from catalog.api.payloads import (
     unit_ref_payload,
     version_payload,
 )
+from catalog.datasheet import FIELD_NAMES as DATASHEET_FIELD_NAMES
+from catalog.datasheet import FIELDS as DATASHEET_FIELDS
+from catalog.datasheet import LICENCE_MAX_LENGTH
 from catalog.models import Dataset, DatasetVersion, StorageLocation, Tag
 
 # The serializers below declare fields for the OpenAPI schema; the hot ones render through the plain functions
@@ -45,6 +48,21 @@ class LocationSerializer(serializers.Serializer):
     note = serializers.CharField()
     last_verified_at = serializers.DateTimeField(allow_null=True)
     last_verification_ok = serializers.BooleanField(allow_null=True)
+
+
+class DatasheetSerializer(serializers.Serializer):
+    """The datasheet's answers by field (``catalog.datasheet``); all optional, markdown except the licence."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            field.name: serializers.CharField(
+                required=False,
+                allow_blank=True,
+                help_text=f"{field.label}: {field.help_text}",
+                max_length=LICENCE_MAX_LENGTH if field.name == "licence" else None,
+            )
+            for field in DATASHEET_FIELDS
+        }
 
 
 class DatasetListSerializer(serializers.ModelSerializer):
@@ -87,11 +105,13 @@ class DatasetDetailSerializer(DatasetListSerializer):
     latest_version = serializers.SerializerMethodField()
     deprecation = serializers.SerializerMethodField()
     warnings = serializers.SerializerMethodField()
+    datasheet = DatasheetSerializer()
 
     class Meta(DatasetListSerializer.Meta):
         fields = [
             *DatasetListSerializer.Meta.fields,
             "description",
+            "datasheet",
             "stewards",
             "aliases",
             "locations",
@@ -105,6 +125,7 @@ class DatasetDetailSerializer(DatasetListSerializer):
         return {
             **dataset_list_payload(dataset),
             "description": dataset.description,
+            "datasheet": {name: getattr(dataset, name) for name in DATASHEET_FIELD_NAMES},
             "stewards": [person_ref_payload(steward) for steward in dataset.stewards.all()],
             "aliases": self.get_aliases(dataset),
             "locations": self.get_locations(dataset),
@@ -196,6 +217,7 @@ class DatasetWriteSerializer(serializers.Serializer):
     locations = LocationInputSerializer(many=True, required=False, default=list)
     deprecation_note = serializers.CharField(required=False, allow_blank=True, default="")
     sunset_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    datasheet = DatasheetSerializer(required=False)
 
     def validate_locations(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not self.partial:

@@ -140,7 +140,13 @@ class DatasetViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             raise exceptions.PermissionDenied("Only people (not unit tokens) may register datasets.")
         if owner != person and not request.user.is_staff:
             raise exceptions.PermissionDenied("You may register datasets only with yourself as owner.")
-        dataset = dataset_create(actor=person, owner=owner, locations=_location_specs(data.pop("locations")), **data)
+        dataset = dataset_create(
+            actor=person,
+            owner=owner,
+            locations=_location_specs(data.pop("locations")),
+            datasheet=data.pop("datasheet", None),
+            **data,
+        )
         return self._detail_response(dataset, status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, slug: str) -> Response:
@@ -150,6 +156,7 @@ class DatasetViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         locations = data.pop("locations", None)
+        data.update(data.pop("datasheet", {}))  # the service takes the datasheet's fields as the dataset's own
         dataset = dataset_update(
             dataset=dataset,
             actor=person_for_user(request.user),
