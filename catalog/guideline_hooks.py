@@ -4,15 +4,29 @@
 current revision so that every published version records the rules its data was labelled under.
 """
 
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 from catalog.models import Dataset
+
+
+@dataclass(frozen=True)
+class CurrentRules:
+    """The rules a dataset is labelled under now, as its documentation exports quote them."""
+
+    number: int
+    body: str  # markdown
+    label_schema: dict[str, Any]
+    created_at: datetime
 
 
 class GuidelineRevisions(Protocol):
     def current_number(self, dataset: Dataset) -> int | None: ...
 
     def exists(self, dataset: Dataset, number: int) -> bool: ...
+
+    def current_rules(self, dataset: Dataset) -> CurrentRules | None: ...
 
 
 _provider: list[GuidelineRevisions] = []
@@ -28,3 +42,7 @@ def current_revision_number(dataset: Dataset) -> int | None:
 
 def revision_exists(dataset: Dataset, number: int) -> bool:
     return _provider[0].exists(dataset, number) if _provider else True
+
+
+def current_rules(dataset: Dataset) -> CurrentRules | None:
+    return _provider[0].current_rules(dataset) if _provider else None

@@ -25,6 +25,7 @@ from annotations.services import guideline_revise
 from catalog.access_selectors import request_pending_on
 from catalog.datasheet import FIELD_NAMES as DATASHEET_FIELDS
 from catalog.datasheet import answered_sections, unanswered_count
+from catalog.documentation.formats import EXPORT_FORMATS
 from catalog.exports import dataset_csv_lines
 from catalog.filtersets import DatasetFilterSet
 from catalog.list_statements import dataset_list_rows
@@ -151,6 +152,10 @@ def render_dataset_detail(
         "guideline": current_guideline_revision(dataset),
         "datasheet": answered_sections(dataset),
         "datasheet_unanswered": unanswered_count(dataset),
+        "exports": [
+            (export, reverse("api-dataset-export", kwargs={"slug": dataset.slug, "export_format": name}))
+            for name, export in EXPORT_FORMATS.items()
+        ],
         "warnings": deprecation_warnings(dataset),
         "api_url": request.build_absolute_uri(
             reverse("api-version-detail", kwargs={"slug": dataset.slug, "label": "latest"})

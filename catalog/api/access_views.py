@@ -34,7 +34,7 @@ from catalog.api.access_serializers import (
     GrantSerializer,
     RevokeSerializer,
 )
-from catalog.api.views import _require_change, _resolve_or_404
+from catalog.api.views import _require_change, resolve_or_404
 from catalog.models import Dataset
 
 
@@ -53,14 +53,14 @@ def _slugs(requests: list[AccessRequest]) -> dict[str, str]:
 class DatasetGrantsView(APIView):
     @extend_schema(summary="Active grants on a dataset (managers)", responses=GrantSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
-        dataset = _resolve_or_404(request, slug)
+        dataset = resolve_or_404(request, slug)
         _require_change(request, dataset)
         return Response(GrantSerializer(dataset_grants(dataset=dataset), many=True).data)
 
     @extend_schema(summary="Grant access on a dataset (managers)", request=GrantCreateSerializer,
                    responses={201: GrantSerializer})
     def post(self, request: Request, slug: str) -> Response:
-        dataset = _resolve_or_404(request, slug)
+        dataset = resolve_or_404(request, slug)
         _require_change(request, dataset)
         serializer = GrantCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -110,7 +110,7 @@ class AccessRequestListView(APIView):
         serializer = AccessRequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        dataset = _resolve_or_404(request, data["dataset"])
+        dataset = resolve_or_404(request, data["dataset"])
         created = access_request_create(
             requester=_person(request), target=dataset, level=LEVELS[data["level"]], purpose=data["purpose"],
             duration_days=data["duration_days"],

@@ -59,7 +59,7 @@ class DatasetPagination(KeysFirstPagination):
         return counts_with_its_page(request.query_params.get("search", ""))
 
 
-def _resolve_or_404(
+def resolve_or_404(
     request: Request, slug: str, related: Sequence[str] = RESOLVE_RELATED, with_read_access: bool = False
 ) -> Dataset:
     try:
@@ -122,7 +122,7 @@ class DatasetViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return add_deprecation_headers(response, dataset)
 
     def retrieve(self, request: Request, slug: str) -> Response:
-        dataset = _resolve_or_404(request, slug)
+        dataset = resolve_or_404(request, slug)
         response = self._detail_response(dataset)
         if dataset.slug != slug:
             response["Content-Location"] = reverse("api-dataset-detail", kwargs={"slug": dataset.slug})
@@ -150,7 +150,7 @@ class DatasetViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return self._detail_response(dataset, status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, slug: str) -> Response:
-        dataset = _resolve_or_404(request, slug)
+        dataset = resolve_or_404(request, slug)
         _require_change(request, dataset)
         serializer = DatasetWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -172,7 +172,7 @@ class VersionListView(GenericAPIView):
 
     @extend_schema(summary="Published versions of a dataset", responses=VersionSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
-        dataset = _resolve_or_404(request, slug)
+        dataset = resolve_or_404(request, slug)
         versions = version_list(
             dataset=dataset, include_drafts=dataset_can_change(user=request.user, dataset=dataset)
         ).select_related("dataset")
@@ -186,7 +186,7 @@ class VersionListView(GenericAPIView):
         responses={201: VersionSerializer},
     )
     def post(self, request: Request, slug: str) -> Response:
-        dataset = _resolve_or_404(request, slug)
+        dataset = resolve_or_404(request, slug)
         _require_change(request, dataset)
         serializer = VersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

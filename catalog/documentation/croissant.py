@@ -1,0 +1,215 @@
+"""A dataset's documentation as Croissant 1.1 JSON-LD with the Responsible AI vocabulary (RAI 1.0).
+
+Mapping (DESIGN §6): purpose → ``rai:dataUseCases``, annotation rules → ``rai:dataAnnotationProtocol``,
+deprecation and the maintenance plan → ``rai:dataReleaseMaintenancePlan``, the datasheet's other answers to
+the RAI property ``catalog.datasheet`` names, the version's manifest → ``cr:FileObject`` with
+``sha256``/``md5`` and ``contentSize``. ``conformsTo`` always names both specifications.
+"""
+
+import mimetypes
+import re
+from typing import Any
+
+from catalog.datasheet import FIELDS as DATASHEET_FIELDS
+from catalog.documentation.document import DatasetDocument, DocumentVersion
+from catalog.models import ManifestFile, StorageLocation
+
+CROISSANT_1_1 = "http://mlcommons.org/croissant/1.1"
+RAI_1_0 = "http://mlcommons.org/croissant/RAI/1.0"
+MEDIA_TYPE = "application/ld+json"
+
+# Croissant 1.1's published @context, as its reference implementation (mlcroissant) writes it.
+CONTEXT: dict[str, Any] = {
+    "@language": "en",
+    "@vocab": "https://schema.org/",
+    "arrayShape": "cr:arrayShape",
+    "citeAs": "cr:citeAs",
+    "column": "cr:column",
+    "conformsTo": "dct:conformsTo",
+    "containedIn": "cr:containedIn",
+    "cr": "http://mlcommons.org/croissant/",
+    "rai": "http://mlcommons.org/croissant/RAI/",
+    "data": {"@id": "cr:data", "@type": "@json"},
+    "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+    "dct": "http://purl.org/dc/terms/",
+    "description": {"@container": "@language"},
+    "equivalentProperty": "cr:equivalentProperty",
+    "examples": {"@id": "cr:examples", "@type": "@json"},
+    "extract": "cr:extract",
+    "field": "cr:field",
+    "fileProperty": "cr:fileProperty",
+    "fileObject": "cr:fileObject",
+    "fileSet": "cr:fileSet",
+    "format": "cr:format",
+    "includes": "cr:includes",
+    "isArray": "cr:isArray",
+    "isLiveDataset": "cr:isLiveDataset",
+    "jsonPath": "cr:jsonPath",
+    "key": "cr:key",
+    "md5": "cr:md5",
+    "name": {"@container": "@language"},
+    "parentField": "cr:parentField",
+    "path": "cr:path",
+    "recordSet": "cr:recordSet",
+    "references": "cr:references",
+    "regex": "cr:regex",
+    "repeated": "cr:repeated",
+    "replace": "cr:replace",
+    "samplingRate": "cr:samplingRate",
+    "sc": "https://schema.org/",
+    "separator": "cr:separator",
+    "source": "cr:source",
+    "subField": "cr:subField",
+    "transform": "cr:transform",
+}
+
+_HEX = re.compile(r"[0-9a-f]+")
+DIRECTORY_FORMAT = "application/x-directory"  # a storage location: a bucket prefix, a share's folder
+
+
+def croissant_document(document: DatasetDocument) -> dict[str, Any]:
+    dataset = document.dataset
+    version = document.version
+    metadata: dict[str, Any] = {
+        "@context": CONTEXT,
+        "@type": "sc:Dataset",
+        "conformsTo": [CROISSANT_1_1, RAI_1_0],
+        "name": dataset.name,
+        "alternateName": dataset.slug,
+        "description": _description(document),
+        "url": document.page_url,
+        "sameAs": document.api_url,
+        "creator": _person(dataset.owner),
+        "publisher": {"@type": "sc:Organization", "name": dataset.owning_unit.name},
+        "dateCreated": dataset.created_at.isoformat(),
+        "dateModified": dataset.updated_at.isoformat(),
+        "citeAs": _citation(document),
+        "isLiveDataset": False,
+    }
+    if document.stewards:
+        metadata["maintainer"] = [_person(steward) for steward in document.stewards]
+    if dataset.licence:
+        metadata["license"] = dataset.licence
+    if document.tags:
+        metadata["keywords"] = document.tags
+    if version is not None:
+        metadata["version"] = version.version.label
+        if version.version.published_at:
+            metadata["datePublished"] = version.version.published_at.isoformat()
+    metadata.update(_rai(document))
+    distribution = _distribution(document)
+    if distribution:
+        metadata["distribution"] = distribution
+    return metadata
+
+
+def _description(document: DatasetDocument) -> str:
+    dataset = document.dataset
+    parts = [dataset.description.strip() or dataset.purpose.strip()]
+    if dataset.composition:
+        parts.append(f"Composition: {dataset.composition.strip()}")
+    return "\n\n".join(parts)
+
+
+def _person(person: Any) -> dict[str, Any]:
+    entry = {"@type": "sc:Person", "name": person.display_name}
+    if person.email:
+        entry["email"] = person.email
+    return entry
+
+
+def _citation(document: DatasetDocument) -> str:
+    dataset = document.dataset
+    year = (document.version.version.published_at if document.version else None) or dataset.created_at
+    note = f", version {{{document.version.version.label}}}" if document.version else ""
+    return (
+        f"@misc{{{dataset.slug}, title = {{{dataset.name}}}, author = {{{dataset.owner.display_name}}}, "
+        f"year = {{{year:%Y}}}, howpublished = {{\\url{{{document.page_url}}}}}{note}}}"
+    )
+
+
+def _rai(document: DatasetDocument) -> dict[str, str]:
+    dataset = document.dataset
+    properties = {"rai:dataUseCases": dataset.purpose}
+    for field in DATASHEET_FIELDS:
+        text = getattr(dataset, field.name)
+        if field.rai and text:
+            properties[field.rai] = text
+    if document.rules is not None:
+        properties["rai:dataAnnotationProtocol"] = (
+            f"{document.rules.body.strip()}\n\n(Annotation rules revision {document.rules.number}: "
+            f"{document.rules_url})"
+        )
+    plan = [text for text in (dataset.maintenance_plan.strip(), " ".join(document.warnings)) if text]
+    if document.successor_url:
+        plan.append(f"Superseded by {document.successor_url}")
+    if plan:
+        properties["rai:dataReleaseMaintenancePlan"] = "\n\n".join(plan)
+    return properties
+
+
+def _distribution(document: DatasetDocument) -> list[dict[str, Any]]:
+    """The version's files where the caller may read them and Kura lists them all; else each storage location
+    as a folder whose files the version's manifest lists."""
+    if not document.locations:
+        return []  # no read access, or nowhere to point at
+    version = document.version
+    if version is not None and version.all_files_listed and version.files:
+        base = _primary(document.locations).uri
+        return [_file_object(file, base) for file in version.files or []]
+    return [
+        entry for index, location in enumerate(document.locations) for entry in _location_set(location, index, version)
+    ]
+
+
+def _primary(locations: list[StorageLocation]) -> StorageLocation:
+    return next((location for location in locations if location.role == StorageLocation.Role.PRIMARY), locations[0])
+
+
+def _file_object(file: ManifestFile, base: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "@type": "cr:FileObject",
+        "@id": file.path,
+        "name": file.path,
+        "contentUrl": _join(base, file.path),
+        "contentSize": f"{file.size} B",
+        "encodingFormat": mimetypes.guess_type(file.path)[0] or "application/octet-stream",
+    }
+    digest = file.hash.lower().removeprefix("sha256:").removeprefix("md5:")
+    if _HEX.fullmatch(digest):
+        if len(digest) == 64:
+            entry["sha256"] = digest
+        elif len(digest) == 32:
+            entry["md5"] = digest
+    return entry
+
+
+def _join(base: str, path: str) -> str:
+    """A manifest path under a location; for ``dvc://repository#output`` it continues the output's path."""
+    return f"{base.rstrip('/')}/{path}"
+
+
+def _location_set(location: StorageLocation, index: int, version: DocumentVersion | None) -> list[dict[str, Any]]:
+    folder_id = f"location-{index + 1}"
+    folder = {
+        "@type": "cr:FileObject",
+        "@id": folder_id,
+        "name": location.uri,
+        "description": f"{location.get_role_display()} storage location{f': {location.note}' if location.note else ''}",
+        "contentUrl": location.uri,
+        "encodingFormat": DIRECTORY_FORMAT,
+    }
+    files: dict[str, Any] = {
+        "@type": "cr:FileSet",
+        "@id": f"{folder_id}-files",
+        "name": f"Files under {location.uri}",
+        "containedIn": {"@id": folder_id},
+        "includes": "**",
+        "encodingFormat": "application/octet-stream",
+    }
+    if version is not None:
+        files["description"] = (
+            f"Version {version.version.label}: {version.version.file_count} files, {version.version.total_bytes} "
+            f"bytes; the full list with hashes: {version.manifest_url}"
+        )
+    return [folder, files]

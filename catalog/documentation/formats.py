@@ -1,0 +1,29 @@
+"""The export formats by the name their URL uses: how each renders a document and how its file is named."""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from catalog.documentation import croissant
+from catalog.documentation.document import DatasetDocument
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    label: str  # the link's text
+    title: str
+    media_type: str
+    suffix: str  # the downloaded file's name is the dataset's slug followed by this
+    render: Callable[[DatasetDocument], str]
+
+
+def _json(build: Callable[[DatasetDocument], object]) -> Callable[[DatasetDocument], str]:
+    return lambda document: json.dumps(build(document), indent=2, ensure_ascii=False) + "\n"
+
+
+EXPORT_FORMATS: dict[str, ExportFormat] = {
+    "croissant": ExportFormat(
+        "Croissant",
+        "Croissant 1.1 + RAI (JSON-LD)", croissant.MEDIA_TYPE, ".croissant.json", _json(croissant.croissant_document)
+    ),
+}
