@@ -12,11 +12,15 @@ DVC_TOOL_PINS := 'dvc==3.67.1'
 DVC2_TOOL_ENV := $(VENV)/dvc2-tool
 DVC2_TOOL_STAMP := $(DVC2_TOOL_ENV)/.installed
 DVC2_TOOL_PINS := 'dvc==2.58.2' 'pathspec<0.12' 'dulwich<0.22'
+# mlcroissant, the Croissant reference validator, for the tests that check Kura's Croissant exports.
+CROISSANT_TOOL_ENV := $(VENV)/croissant-tool
+CROISSANT_TOOL_STAMP := $(CROISSANT_TOOL_ENV)/.installed
+CROISSANT_TOOL_PINS := 'mlcroissant==1.1.1'
 PROD_CHECK_ENV := DJANGO_SETTINGS_MODULE=kura.settings.production \
 	KURA_SECRET_KEY=ci-only-dummy-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz \
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/kura
 
-.PHONY: run test lint services chromium dvc-tool compose-check wrk bench-lookup bench-access bench-lineage bench-dvc bench-scan clean
+.PHONY: run test lint services chromium dvc-tool croissant-tool compose-check wrk bench-lookup bench-access bench-lineage bench-dvc bench-scan clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,8 +55,16 @@ $(DVC2_TOOL_STAMP):
 
 dvc-tool: $(DVC_TOOL_STAMP) $(DVC2_TOOL_STAMP)
 
-test: $(DEV_STAMP) services chromium dvc-tool
-	KURA_TEST_DVC=$(abspath $(DVC_TOOL_ENV))/bin/dvc KURA_TEST_DVC2=$(abspath $(DVC2_TOOL_ENV))/bin/dvc $(PY) -m pytest
+$(CROISSANT_TOOL_STAMP):
+	$(PYTHON) -m venv $(CROISSANT_TOOL_ENV)
+	$(CROISSANT_TOOL_ENV)/bin/python -m pip install --quiet $(CROISSANT_TOOL_PINS)
+	touch $@
+
+croissant-tool: $(CROISSANT_TOOL_STAMP)
+
+test: $(DEV_STAMP) services chromium dvc-tool croissant-tool
+	KURA_TEST_DVC=$(abspath $(DVC_TOOL_ENV))/bin/dvc KURA_TEST_DVC2=$(abspath $(DVC2_TOOL_ENV))/bin/dvc \
+	KURA_TEST_MLCROISSANT=$(abspath $(CROISSANT_TOOL_ENV))/bin/mlcroissant $(PY) -m pytest
 
 compose-check:
 	@command -v docker-compose >/dev/null 2>&1 || (apt-get update && apt-get install -y docker-compose)

@@ -10,7 +10,7 @@ from access.approvals import effective_unit
 from access.models import Membership, OrgUnit, Person
 from catalog.lifecycle import retirement_warnings
 from catalog.lookup_statements import latest_published_version
-from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, Tag
+from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, StorageLocation, Tag
 from catalog.querysets import Action
 
 
@@ -112,6 +112,12 @@ def version_list(*, dataset: Dataset, include_drafts: bool = False) -> "QuerySet
     if not include_drafts:
         versions = versions.filter(status=DatasetVersion.Status.PUBLISHED)
     return versions.order_by("-published_at", "-created_at")
+
+
+def locations_in_role_order(dataset: Dataset) -> list[StorageLocation]:
+    """Primary first, then mirror, raw, backup (the model orders roles alphabetically); by URI within a role."""
+    roles = list(StorageLocation.Role.values)
+    return sorted(dataset.locations.all(), key=lambda location: (roles.index(location.role), location.uri))
 
 
 def manifest_files(*, version: DatasetVersion, chunk_size: int = 2000) -> Iterator[ManifestFile]:

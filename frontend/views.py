@@ -29,7 +29,7 @@ from catalog.documentation.formats import EXPORT_FORMATS
 from catalog.exports import dataset_csv_lines
 from catalog.filtersets import DatasetFilterSet
 from catalog.list_statements import dataset_list_rows
-from catalog.models import Dataset, StorageLocation
+from catalog.models import Dataset
 from catalog.querysets import DatasetQuerySet
 from catalog.search import counts_with_its_page
 from catalog.selectors import (
@@ -40,6 +40,7 @@ from catalog.selectors import (
     dataset_resolve,
     deprecation_warnings,
     latest_version_labels,
+    locations_in_role_order,
     version_list,
     version_resolve,
     visible_tags,
@@ -147,7 +148,7 @@ def render_dataset_detail(
         "aliases": dataset.aliases.all(),
         "can_change": can_change,
         "can_read": can_read,
-        "locations": sorted(dataset.locations.all(), key=_role_order) if can_read else [],
+        "locations": locations_in_role_order(dataset) if can_read else [],
         "versions": version_list(dataset=dataset, include_drafts=can_change)[:50],
         "guideline": current_guideline_revision(dataset),
         "datasheet": answered_sections(dataset),
@@ -178,11 +179,6 @@ def access_panel_context(
         "request_form": form or AccessRequestForm(),
         "level_help": LEVEL_HELP,
     }
-
-
-def _role_order(location: StorageLocation) -> int:
-    """Primary first, then mirror, raw, backup (the model orders roles alphabetically)."""
-    return list(StorageLocation.Role.values).index(location.role)
 
 
 @login_required
@@ -267,7 +263,7 @@ def dataset_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         rows = (
             [
                 {"uri": loc.uri, "role": loc.role, "note": loc.note}
-                for loc in sorted(dataset.locations.all(), key=_role_order)
+                for loc in locations_in_role_order(dataset)
             ]
             if dataset
             else []

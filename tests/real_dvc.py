@@ -7,31 +7,20 @@ what a branch or tag head references. Kura's live, historical and unreferenced m
 exactly those sets, found without running DVC.
 """
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from storage.dvc.decode import ObjectClass
 from tests.dvc_builders import GitRepo
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from tests.real_tools import PROJECT_DIR, installed_tool
 
 
 def dvc_executable(major: int = 3) -> Path:
-    """The DVC ``major`` tool ``make test`` names (KURA_TEST_DVC, KURA_TEST_DVC2: missing there is a failure),
-    else the one ``make dvc-tool`` installs."""
+    """The DVC ``major`` tool ``make test`` names (KURA_TEST_DVC, KURA_TEST_DVC2)."""
     suffix = "" if major == 3 else str(major)
-    named = os.environ.get(f"KURA_TEST_DVC{suffix}", "")
-    tool = Path(named) if named else PROJECT_DIR / ".venv" / f"dvc{suffix}-tool" / "bin" / "dvc"
-    if not os.access(tool, os.X_OK):
-        message = f"no dvc {major} tool at {tool}: `make dvc-tool` installs it in its own virtual environment"
-        if named:
-            pytest.fail(message)
-        pytest.skip(message)
-    return tool
+    default = PROJECT_DIR / ".venv" / f"dvc{suffix}-tool" / "bin" / "dvc"
+    return installed_tool(f"KURA_TEST_DVC{suffix}", default, "dvc-tool")
 
 
 class DvcProject(GitRepo):

@@ -64,7 +64,6 @@ CONTEXT: dict[str, Any] = {
 }
 
 _HEX = re.compile(r"[0-9a-f]+")
-DIRECTORY_FORMAT = "application/x-directory"  # a storage location: a bucket prefix, a share's folder
 
 
 def croissant_document(document: DatasetDocument) -> dict[str, Any]:
@@ -93,9 +92,12 @@ def croissant_document(document: DatasetDocument) -> dict[str, Any]:
     if document.tags:
         metadata["keywords"] = document.tags
     if version is not None:
+        # Croissant recommends a semantic version and warns about others; Kura's labels are free (v3,
+        # 2026-11-01) and stay as they are: the label is what CI resolves, also through this identifier.
         metadata["version"] = version.version.label
-        if version.version.published_at:
-            metadata["datePublished"] = version.version.published_at.isoformat()
+        metadata["identifier"] = f"kura://{dataset.slug}@{version.version.label}"
+    published = version.version.published_at if version is not None else None
+    metadata["datePublished"] = (published or dataset.created_at).isoformat()
     metadata.update(_rai(document))
     distribution = _distribution(document)
     if distribution:
@@ -157,9 +159,7 @@ def _distribution(document: DatasetDocument) -> list[dict[str, Any]]:
     if version is not None and version.all_files_listed and version.files:
         base = _primary(document.locations).uri
         return [_file_object(file, base) for file in version.files or []]
-    return [
-        entry for index, location in enumerate(document.locations) for entry in _location_set(location, index, version)
-    ]
+    return [_location_set(location, index, version) for index, location in enumerate(document.locations)]
 
 
 def _primary(locations: list[StorageLocation]) -> StorageLocation:
@@ -189,27 +189,19 @@ def _join(base: str, path: str) -> str:
     return f"{base.rstrip('/')}/{path}"
 
 
-def _location_set(location: StorageLocation, index: int, version: DocumentVersion | None) -> list[dict[str, Any]]:
-    folder_id = f"location-{index + 1}"
-    folder = {
-        "@type": "cr:FileObject",
-        "@id": folder_id,
-        "name": location.uri,
-        "description": f"{location.get_role_display()} storage location{f': {location.note}' if location.note else ''}",
-        "contentUrl": location.uri,
-        "encodingFormat": DIRECTORY_FORMAT,
-    }
-    files: dict[str, Any] = {
-        "@type": "cr:FileSet",
-        "@id": f"{folder_id}-files",
-        "name": f"Files under {location.uri}",
-        "containedIn": {"@id": folder_id},
-        "includes": "**",
-        "encodingFormat": "application/octet-stream",
-    }
+def _location_set(location: StorageLocation, index: int, version: DocumentVersion | None) -> dict[str, Any]:
+    """A storage location as the set of files under it (a folder has no checksum, so it is no FileObject)."""
+    description = f"{location.get_role_display()} storage location{f': {location.note}' if location.note else ''}."
     if version is not None:
-        files["description"] = (
-            f"Version {version.version.label}: {version.version.file_count} files, {version.version.total_bytes} "
+        description += (
+            f" Version {version.version.label}: {version.version.file_count} files, {version.version.total_bytes} "
             f"bytes; the full list with hashes: {version.manifest_url}"
         )
-    return [folder, files]
+    return {
+        "@type": "cr:FileSet",
+        "@id": f"location-{index + 1}",
+        "name": location.uri,
+        "description": description,
+        "includes": f"{location.uri.rstrip('/')}/**",
+        "encodingFormat": "application/octet-stream",
+    }

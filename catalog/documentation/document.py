@@ -20,6 +20,7 @@ from catalog.selectors import (
     VersionNotFound,
     dataset_can_read_data,
     deprecation_warnings,
+    locations_in_role_order,
     manifest_files,
     version_resolve,
 )
@@ -79,7 +80,7 @@ def dataset_document(
         tags=list(dataset.tags.values_list("name", flat=True)),
         stewards=list(dataset.stewards.all()),
         rules=current_rules(dataset),
-        locations=list(dataset.locations.order_by("role", "uri")) if can_read else None,
+        locations=locations_in_role_order(dataset) if can_read else None,
         version=_document_version(dataset, version_label, can_read, absolute),
         warnings=deprecation_warnings(dataset),
         generated_at=timezone.now(),
