@@ -127,6 +127,29 @@ class DemoDataset:
     visibility: str = Dataset.Visibility.INTERNAL
     classification: str = Dataset.Classification.INTERNAL
     files: int = 40
+    datasheet: Mapping[str, str] = field(default_factory=dict)
+
+
+SIGNS_EU_DATASHEET = {
+    "composition": "Dashcam frames (1920 x 1080 JPEG), each with boxes around every traffic sign larger than 12 px. "
+    "Splits by drive, never by frame, so one drive never lands in both train and test.",
+    "sensitive_information": "Faces and licence plates are blurred before upload; no location traces are kept.",
+    "collection_process": "Recorded by the test fleet in 14 EU countries, 2023-2026, sampled at one frame per "
+    "second from drives chosen to balance day, night, rain and snow.",
+    "preprocessing": "Frames with motion blur above the fleet's threshold are dropped; near-duplicates removed by "
+    "perceptual hash (`tools/dedupe.py` in the training repository).",
+    "known_biases": "Three quarters of the frames are from Germany and France; rural roads in the east are few.",
+    "known_limitations": "Not for speed-limit enforcement or any use that identifies people or vehicles.",
+    "licence": "Internal use only (fleet data agreement 2023-07)",
+    "maintenance_plan": "The Perception stewards add a version each quarter and fix reported label errors within "
+    "two weeks; report them in #perception-data.",
+}
+WAKE_WORD_DATASHEET = {
+    "composition": "One-second 16 kHz WAV clips: wake words, near-miss words and background noise.",
+    "sensitive_information": "Voices of consenting speakers; consent is recorded in the Speaker consent log.",
+    "collection_process": "Studio and at-home recordings by paid speakers through the speech team's app.",
+    "known_biases": "Few speakers over 65 and few non-native accents.",
+}
 
 
 def _datasets(bucket: Path) -> list[DemoDataset]:
@@ -142,6 +165,7 @@ def _datasets(bucket: Path) -> list[DemoDataset]:
             "Signs smaller than 12 px are ignored.",
             revised_rules=SIGN_RULES_R2,
             schema=SIGN_SCHEMA, repo="git@git.example.com:perception/signs.git", repo_path="data/signs.dvc",
+            datasheet=SIGNS_EU_DATASHEET,
         ),
         DemoDataset(
             "street-signs-us", "Street signs (US)", "Extend the traffic-sign detector to US signage (MUTCD).",
@@ -155,6 +179,7 @@ def _datasets(bucket: Path) -> list[DemoDataset]:
             [LocationSpec(f"{local}/wake-word-en/", "primary"), LocationSpec("gs://speech-mirror/wake-en/", "mirror")],
             ["2026-03-01", "2026-09-15"], rules="Clip boundaries at 50 ms before and after the word.",
             schema=SPEECH_SCHEMA, repo="https://git.example.com/speech/kws.git", repo_path="data/",
+            datasheet=WAKE_WORD_DATASHEET,
         ),
         DemoDataset(
             "wake-word-de", "Wake word (German)", "German wake-word training data for the kiosk product.",
@@ -195,6 +220,8 @@ def _datasets(bucket: Path) -> list[DemoDataset]:
             "weather-radar-eu", "Weather radar (EU)", "Precipitation nowcasting features for route planning.",
             "hiro", "ML Research", ["tabular", "forecasting"], [LocationSpec("s3://open-data/radar/eu/", "primary")],
             ["2025-q4", "2026-q1"], classification=Dataset.Classification.PUBLIC,
+            datasheet={"licence": "CC-BY-4.0", "collection_process": "Composites of the national weather services' "
+                       "open radar feeds, resampled to 2 km and 5 minutes."},
         ),
         DemoDataset(
             "speaker-consent-log", "Speaker consent log", "Proof of consent for every recorded speaker; required "
@@ -290,7 +317,7 @@ def load_demo(data_dir: Path) -> Person:
             actor=owner, slug=spec.slug, name=spec.name, purpose=spec.purpose, owner=owner,
             owning_unit=units[spec.unit], description=spec.description, tags=spec.tags,
             locations=spec.locations, visibility=spec.visibility, classification=spec.classification,
-            training_repo_url=spec.repo, training_repo_path=spec.repo_path,
+            training_repo_url=spec.repo, training_repo_path=spec.repo_path, datasheet=spec.datasheet,
         )
         if spec.rules or spec.schema:
             guideline_revise(dataset=dataset, body=spec.rules, label_schema=spec.schema, actor=owner)

@@ -2,6 +2,7 @@ import pytest
 
 from access.models import AccessRequest, AuditEvent, OrgUnit, Person
 from annotations.models import CorrectionExample, GuidelineRevision
+from catalog.datasheet import FIELD_NAMES, unanswered_count
 from catalog.models import Dataset, StorageLocation
 from catalog.selectors import left_behind_datasets
 from frontend.demo import load_demo
@@ -32,6 +33,8 @@ def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path, settings):
     signs = Dataset.objects.get(slug="street-signs-eu")
     assert list(GuidelineRevision.objects.filter(guideline__dataset=signs).values_list("number", flat=True)) == [2, 1]
     assert dict(signs.versions.values_list("label", "guideline_revision")) == {"v1": 1, "v2": 1, "v3": 2}
+    assert unanswered_count(signs) == 0  # the demo shows a complete datasheet, and a partial one elsewhere
+    assert 0 < unanswered_count(Dataset.objects.get(slug="wake-word-en")) < len(FIELD_NAMES)
     examples = CorrectionExample.objects.filter(guideline__dataset=signs)
     assert sorted(examples.values_list("rule_anchor", flat=True)) == ["rule-boxes", "rule-occlusion", "rule-truncation"]
     assert examples.exclude(before_image="").count() == 2
