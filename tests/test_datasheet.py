@@ -33,7 +33,7 @@ def test_the_form_saves_the_datasheet_and_the_page_shows_it_by_section(client, o
     assert {name: getattr(dataset, name) for name in FIELD_NAMES} == ANSWERS
     page = client.get(response["Location"]).content.decode()
     for title in ("Composition", "Collection", "Preprocessing", "Uses", "Distribution", "Maintenance"):
-        assert f"<h3>{title}</h3>" in page
+        assert f'<h3 class="datasheet-section">{title}</h3>' in page
     assert "<strong>road signs</strong>" in page  # markdown rendered
     assert "CC-BY-4.0" in page
     assert "not answered yet" not in page

@@ -105,7 +105,7 @@ class DatasetDetailSerializer(DatasetListSerializer):
     latest_version = serializers.SerializerMethodField()
     deprecation = serializers.SerializerMethodField()
     warnings = serializers.SerializerMethodField()
-    datasheet = DatasheetSerializer()
+    datasheet = DatasheetSerializer(source="*")  # the datasheet's fields are the dataset's own
 
     class Meta(DatasetListSerializer.Meta):
         fields = [
