@@ -33,6 +33,7 @@ MAX_LISTED_FILES = 2000
 @dataclass(frozen=True)
 class DocumentVersion:
     version: DatasetVersion
+    page_url: str
     manifest_url: str
     files: list[ManifestFile] | None  # None: the caller may not read the data; else up to MAX_LISTED_FILES
     all_files_listed: bool
@@ -96,10 +97,12 @@ def _document_version(
         if label == "latest":
             return None  # nothing published yet: the document describes the dataset alone
         raise
-    manifest_url = absolute(
-        reverse("api-version-manifest", kwargs={"slug": dataset.slug, "label": version.label})
-    )
+    names = {"slug": dataset.slug, "label": version.label}
+    page_url = absolute(reverse("frontend:version-detail", kwargs=names))
+    manifest_url = absolute(reverse("api-version-manifest", kwargs=names))
     if not can_read:
-        return DocumentVersion(version, manifest_url, None, False)
+        return DocumentVersion(version, page_url, manifest_url, None, False)
     files = list(islice(manifest_files(version=version), MAX_LISTED_FILES + 1))
-    return DocumentVersion(version, manifest_url, files[:MAX_LISTED_FILES], len(files) <= MAX_LISTED_FILES)
+    return DocumentVersion(
+        version, page_url, manifest_url, files[:MAX_LISTED_FILES], len(files) <= MAX_LISTED_FILES
+    )

@@ -4,7 +4,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from catalog.documentation import croissant
+from catalog.documentation import croissant, dcat, hf_card
 from catalog.documentation.document import DatasetDocument
 
 
@@ -26,4 +26,9 @@ EXPORT_FORMATS: dict[str, ExportFormat] = {
         "Croissant",
         "Croissant 1.1 + RAI (JSON-LD)", croissant.MEDIA_TYPE, ".croissant.json", _json(croissant.croissant_document)
     ),
+    "hf-card": ExportFormat(
+        "Hugging Face card", "Hugging Face dataset card (README.md with YAML metadata)", hf_card.MEDIA_TYPE,
+        ".README.md", hf_card.hf_card,
+    ),
+    "dcat": ExportFormat("DCAT", "DCAT 3 (JSON-LD)", dcat.MEDIA_TYPE, ".dcat.jsonld", _json(dcat.dcat_document)),
 }
