@@ -82,7 +82,7 @@ def test_a_documented_dataset_exports_valid_croissant_with_its_rai_answers_and_f
     assert document["name"] == 'Street signs: EU "fleet" edition'
     assert document["identifier"] == "kura://street-signs@v2"
     assert document["version"] == "v2"
-    assert document["license"] == "CC-BY-4.0"
+    assert document["license"] == "http://spdx.org/licenses/CC-BY-4.0"
     assert document["keywords"] == ["detection", "vision"]
     assert document["creator"] == {"@type": "sc:Person", "name": "Olivia Owner", "email": "olivia@example.com"}
     assert document["maintainer"] == [{"@type": "sc:Person", "name": "Stella Steward", "email": "stella@example.com"}]
@@ -200,6 +200,16 @@ def test_hidden_and_missing_datasets_answer_the_same_404(api, owner, documented)
     assert hidden_answer.json() == missing_answer.json()
     assert unknown_format.status_code == 404
     assert unknown_format.json()["error"]["code"] == "export_format_unknown"
+
+
+def test_a_licence_kura_cannot_name_travels_as_written(api, owner, documented, tmp_path):
+    dataset_update(dataset=documented, actor=owner, licence="Internal use only (fleet agreement 2023-07)")
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner))
+
+    document = json.loads(export(api, "street-signs").content)
+
+    validate(document, tmp_path, NOT_SEMANTIC)
+    assert document["license"] == "Internal use only (fleet agreement 2023-07)"
 
 
 def test_a_semantic_version_label_is_the_croissant_version(api, owner, tmp_path):

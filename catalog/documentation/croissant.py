@@ -12,6 +12,7 @@ from typing import Any
 
 from catalog.datasheet import FIELDS as DATASHEET_FIELDS
 from catalog.documentation.document import DatasetDocument, DocumentVersion
+from catalog.documentation.licences import licence_of
 from catalog.models import ManifestFile, StorageLocation
 
 CROISSANT_1_1 = "http://mlcommons.org/croissant/1.1"
@@ -88,7 +89,9 @@ def croissant_document(document: DatasetDocument) -> dict[str, Any]:
     if document.stewards:
         metadata["maintainer"] = [_person(steward) for steward in document.stewards]
     if dataset.licence:
-        metadata["license"] = dataset.licence
+        licence = licence_of(dataset.licence)
+        # A known licence as its SPDX page, which indexers recognise; anything else as written.
+        metadata["license"] = licence.spdx_iri or dataset.licence
     if document.tags:
         metadata["keywords"] = document.tags
     if version is not None:
