@@ -1,7 +1,9 @@
 """What annotations tells the catalog about guideline revisions (see catalog.guideline_hooks)."""
 
+from access.models import Person
 from annotations.models import GuidelineRevision
 from annotations.selectors import current_guideline_revision
+from annotations.services import guideline_revise
 from catalog.guideline_hooks import CurrentRules
 from catalog.models import Dataset
 
@@ -23,3 +25,7 @@ class GuidelineRevisionsForCatalog:
         if revision is None:
             return None
         return CurrentRules(revision.number, revision.body, revision.label_schema or {}, revision.created_at)
+
+    def revise(self, dataset: Dataset, body: str, actor: Person | None, change_note: str) -> int | None:
+        revision = guideline_revise(dataset=dataset, body=body, label_schema={}, actor=actor, change_note=change_note)
+        return revision.number if revision is not None else None

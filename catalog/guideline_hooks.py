@@ -1,13 +1,15 @@
 """How ``annotations`` tells the catalog which guideline revisions a dataset has, without the catalog importing it.
 
 ``annotations`` registers a provider in its ``AppConfig.ready``; publishing a version asks it for the
-current revision so that every published version records the rules its data was labelled under.
+current revision so that every published version records the rules its data was labelled under, and an import
+of documentation (``catalog.imports``) writes the rules it carries through it, in the import's transaction.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from access.models import Person
 from catalog.models import Dataset
 
 
@@ -28,6 +30,8 @@ class GuidelineRevisions(Protocol):
 
     def current_rules(self, dataset: Dataset) -> CurrentRules | None: ...
 
+    def revise(self, dataset: Dataset, body: str, actor: Person | None, change_note: str) -> int | None: ...
+
 
 _provider: list[GuidelineRevisions] = []
 
@@ -46,3 +50,9 @@ def revision_exists(dataset: Dataset, number: int) -> bool:
 
 def current_rules(dataset: Dataset) -> CurrentRules | None:
     return _provider[0].current_rules(dataset) if _provider else None
+
+
+def rules_revise(*, dataset: Dataset, body: str, actor: Person | None, change_note: str) -> int | None:
+    """Write ``body`` as the dataset's current rules, without a label schema; the new revision's number, or None
+    when nothing was written (the same rules, or no annotations app). Raises ValidationError for refused rules."""
+    return _provider[0].revise(dataset, body, actor, change_note) if _provider else None

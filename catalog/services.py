@@ -20,6 +20,7 @@ from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, Sto
 from catalog.selectors import proposed_successors
 from catalog.uris import parse_storage_uri
 from catalog.validators import (
+    normalise_tag,
     validate_dataset_slug,
     validate_git_commit,
     validate_safe_markdown,
@@ -40,12 +41,11 @@ class LocationSpec:
 def _normalise_tags(names: Iterable[str]) -> list[str]:
     cleaned: list[str] = []
     for raw in names:
-        name = raw.strip().lower().replace(" ", "-")
-        if not name:
-            continue
-        if len(name) > 50 or not all(ch.isalnum() or ch in "-_" for ch in name):
-            raise ValidationError({"tags": f"'{raw}' is not a valid tag (letters, digits, '-' and '_')."})
-        if name not in cleaned:
+        try:
+            name = normalise_tag(raw)
+        except ValidationError as error:
+            raise ValidationError({"tags": error.messages}) from error
+        if name and name not in cleaned:
             cleaned.append(name)
     return cleaned
 

@@ -6,6 +6,7 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,98})[a-z0-9]$")
 VERSION_LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 GIT_COMMIT_PATTERN = re.compile(r"^[0-9a-f]{7,64}$")
 RESERVED_LABELS = {"latest"}
+TAG_MAX_LENGTH = 50
 _UNSAFE_MARKDOWN = re.compile(r"<\s*(script|iframe|object|embed|style)\b|\bon[a-z]+\s*=|javascript\s*:", re.IGNORECASE)
 
 
@@ -16,6 +17,14 @@ def validate_dataset_slug(value: str) -> None:
             "or digit (e.g. 'street-signs-eu').",
             code="invalid_slug",
         )
+
+
+def normalise_tag(raw: str) -> str:
+    """A tag as the catalog stores it: lowercase, spaces as hyphens; "" for a blank one."""
+    name = raw.strip().lower().replace(" ", "-")
+    if len(name) > TAG_MAX_LENGTH or not all(ch.isalnum() or ch in "-_" for ch in name):
+        raise ValidationError(f"'{raw}' is not a valid tag (letters, digits, '-' and '_').", code="invalid_tag")
+    return name
 
 
 def validate_version_label(value: str) -> None:

@@ -8,6 +8,12 @@ from access.models import OrgUnit, Person
 from annotations.label_schema import validate_label_schema
 from catalog.datasheet import FIELDS as DATASHEET_FIELDS
 from catalog.datasheet import LICENCE_MAX_LENGTH, SECTIONS, DatasheetField
+from catalog.documentation.croissant_import import (
+    MAX_DOCUMENT_BYTES,
+    CroissantRejected,
+    check_document_size,
+    croissant_json,
+)
 from catalog.models import Dataset, StorageLocation
 from catalog.services import MIN_PURPOSE_LENGTH
 from catalog.uris import parse_storage_uri
@@ -179,3 +185,38 @@ class LocationForm(forms.Form):
 
 
 LocationFormSet = forms.formset_factory(LocationForm, extra=1, can_delete=True, max_num=50, validate_max=True)
+
+
+class CroissantImportForm(forms.Form):
+    document = forms.FileField(
+        label="Croissant file",
+        help_text="A Croissant 1.1 JSON-LD file (.json), with or without the RAI properties; up to 5 MB.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".json,application/json,application/ld+json"}),
+    )
+    owning_unit = forms.ModelChoiceField(queryset=OrgUnit.objects.none(), label="Owning unit")
+    slug = forms.CharField(
+        required=False,
+        max_length=100,
+        validators=[validate_dataset_slug],
+        help_text="Leave empty to take it from the document (its alternateName when that is a slug, else its name).",
+    )
+    purpose = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Needed when the document has no rai:dataUseCases; replaces it otherwise.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        unit_field = self.fields["owning_unit"]
+        assert isinstance(unit_field, forms.ModelChoiceField)
+        unit_field.queryset = OrgUnit.objects.filter(status=OrgUnit.Status.ACTIVE)
+
+    def clean_document(self) -> Any:
+        """The parsed JSON; whether it is a Croissant dataset is the import's to say."""
+        upload = self.cleaned_data["document"]
+        try:
+            check_document_size(upload.size)
+            return croissant_json(upload.read(MAX_DOCUMENT_BYTES + 1))
+        except CroissantRejected as error:
+            raise ValidationError(error.message, code=error.code) from error

@@ -1,13 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import access_views, dvc_views, guideline_views, lineage_views, storage_views, views
+from frontend import access_views, dvc_views, guideline_views, import_views, lineage_views, storage_views, views
 
 app_name = "frontend"
 
 urlpatterns = [
     path("", views.dataset_list, name="dataset-list"),
     path("datasets/new/", views.dataset_edit, name="dataset-create"),
+    path("datasets/import/croissant/", import_views.croissant_import, name="dataset-import-croissant"),
     path("datasets.csv", views.dataset_export, name="dataset-export"),
     path("datasets/<str:slug>/", views.dataset_detail, name="dataset-detail"),
     path("datasets/<str:slug>/edit/", views.dataset_edit, name="dataset-edit"),

@@ -99,9 +99,11 @@ def test_a_documented_dataset_exports_valid_croissant_with_its_rai_answers_and_f
     assert ANSWERS["composition"] in document["description"]
     version = documented.versions.get(label="v2")
     files = {file.path: file for file in version.files.all()}
-    assert [entry["@type"] for entry in document["distribution"]] == ["cr:FileObject"] * 3
-    for entry in document["distribution"]:
+    types = [entry["@type"] for entry in document["distribution"]]
+    assert types == ["cr:FileSet"] * 2 + ["cr:FileObject"] * 3  # every location, then the version's files
+    for entry in document["distribution"][2:]:
         file = files[entry["name"]]
+        assert entry["@id"] == f"file/{file.path}"
         assert entry["contentUrl"] == f"s3://kura-data/signs/{file.path}"  # under the primary location
         assert entry["sha256"] == file.hash
         assert entry["contentSize"] == f"{file.size} B"
@@ -116,7 +118,7 @@ def test_an_older_version_is_exported_on_request_and_an_unknown_one_is_a_404(api
 
     assert older.status_code == 200
     assert json.loads(older.content)["identifier"] == "kura://street-signs@v1"
-    assert len(json.loads(older.content)["distribution"]) == 2
+    assert len(json.loads(older.content)["distribution"]) == 2 + 2
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "version_not_found"
 
@@ -137,7 +139,7 @@ def test_without_read_access_the_export_has_the_documentation_but_no_locations_o
     assert document[f"{RAI}dataBiases"] == ANSWERS["known_biases"]
 
     grant(documented, colleague, Level.READ)
-    assert len(json.loads(export(api, "street-signs").content)["distribution"]) == 3
+    assert len(json.loads(export(api, "street-signs").content)["distribution"]) == 2 + 3
 
 
 def test_a_large_version_points_at_its_locations_and_manifest_instead_of_listing_files(
@@ -150,12 +152,13 @@ def test_a_large_version_points_at_its_locations_and_manifest_instead_of_listing
 
     validate(document, tmp_path, NOT_SEMANTIC)
     entries = {entry["@id"]: entry for entry in document["distribution"]}
-    assert sorted(entries) == ["location-1", "location-2"]
-    assert entries["location-1"]["@type"] == "cr:FileSet"
-    assert entries["location-1"]["includes"] == "s3://kura-data/signs/**"
-    assert entries["location-2"]["includes"] == "file:///mnt/nas/signs/**"
-    assert "/api/v1/datasets/street-signs/versions/v2/manifest/" in entries["location-1"]["description"]
-    assert "3 files" in entries["location-1"]["description"]
+    assert sorted(entries) == ["location/1", "location/2"]  # no file listed
+    assert entries["location/1"]["@type"] == "cr:FileSet"
+    assert entries["location/1"]["includes"] == "s3://kura-data/signs/**"
+    assert entries["location/1"]["description"].startswith("Primary storage location.")
+    assert entries["location/2"]["includes"] == "file:///mnt/nas/signs/**"
+    assert "/api/v1/datasets/street-signs/versions/v2/manifest/" in entries["location/1"]["description"]
+    assert "3 files" in entries["location/1"]["description"]
 
 
 def test_a_deprecated_dataset_says_so_in_its_maintenance_plan_and_headers(api, owner, documented, tmp_path):

@@ -236,3 +236,32 @@ class VersionCreateSerializer(serializers.Serializer):
     guideline_revision = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None)
     notes = serializers.CharField(required=False, allow_blank=True, default="")
     publish = serializers.BooleanField(default=True)
+
+
+class CroissantImportParamsSerializer(serializers.Serializer):
+    """The query parameters of a Croissant import; the body is the document itself."""
+
+    unit = serializers.PrimaryKeyRelatedField(
+        queryset=OrgUnit.objects.filter(status=OrgUnit.Status.ACTIVE),
+        required=False,
+        help_text="The owning unit's id; your primary unit by default.",
+    )
+    slug = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text="The new dataset's slug; by default the document's alternateName when it is a valid slug, else "
+        "made from its name (with a number added when taken).",
+    )
+    purpose = serializers.CharField(
+        required=False,
+        help_text="Required when the document has no rai:dataUseCases; replaces it otherwise.",
+    )
+
+
+class CroissantImportResultSerializer(DatasetDetailSerializer):
+    notes = serializers.ListField(
+        child=serializers.CharField(), help_text="What the import left out or changed, one sentence each."
+    )
+
+    class Meta(DatasetDetailSerializer.Meta):
+        fields = [*DatasetDetailSerializer.Meta.fields, "notes"]

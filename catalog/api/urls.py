@@ -12,6 +12,7 @@ from catalog.api.access_views import (
     PersonDepartView,
 )
 from catalog.api.export_views import DatasetExportView
+from catalog.api.import_views import CroissantImportView
 from catalog.api.views import (
     DatasetViewSet,
     ManifestView,
@@ -28,6 +29,7 @@ urlpatterns = [
     path("datasets/<str:slug>/versions/<str:label>/", VersionDetailView.as_view(), name="api-version-detail"),
     path("datasets/<str:slug>/versions/<str:label>/manifest/", ManifestView.as_view(), name="api-version-manifest"),
     path("datasets/<str:slug>/export/<str:export_format>/", DatasetExportView.as_view(), name="api-dataset-export"),
+    path("imports/croissant/", CroissantImportView.as_view(), name="api-import-croissant"),
     path("units/", OrgUnitListView.as_view(), name="api-unit-list"),
     path("datasets/<str:slug>/grants/", DatasetGrantsView.as_view(), name="api-dataset-grants"),
     path("grants/<int:grant_id>/revoke/", GrantRevokeView.as_view(), name="api-grant-revoke"),

@@ -84,6 +84,22 @@ def _refuse_archived(request: Request, dataset: Dataset) -> None:
         )
 
 
+def detail_response(
+    request: Request, dataset: Dataset, status_code: int = status.HTTP_200_OK, **extra: Any
+) -> Response:
+    """The dataset's detail payload (plus ``extra`` keys) as the caller may see it."""
+    dataset = Dataset.objects.with_list_data().prefetch_related("stewards__user", "aliases").get(pk=dataset.pk)
+    latest = version_list(dataset=dataset).values_list("label", flat=True).first()
+    context = {
+        "request": request,
+        "can_read_data": dataset_can_read_data(user=request.user, dataset=dataset),
+        "latest_label": latest,
+        "warnings": deprecation_warnings(dataset),
+    }
+    response = Response({**DatasetDetailSerializer(dataset, context=context).data, **extra}, status=status_code)
+    return add_deprecation_headers(response, dataset)
+
+
 def _location_specs(raw: list[dict[str, Any]]) -> list[LocationSpec]:
     return [LocationSpec(uri=item["uri"], role=item["role"], note=item.get("note", "")) for item in raw]
 
@@ -110,16 +126,7 @@ class DatasetViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return dataset_list(user=self.request.user)
 
     def _detail_response(self, dataset: Dataset, status_code: int = status.HTTP_200_OK) -> Response:
-        dataset = Dataset.objects.with_list_data().prefetch_related("stewards__user", "aliases").get(pk=dataset.pk)
-        latest = version_list(dataset=dataset).values_list("label", flat=True).first()
-        context = {
-            "request": self.request,
-            "can_read_data": dataset_can_read_data(user=self.request.user, dataset=dataset),
-            "latest_label": latest,
-            "warnings": deprecation_warnings(dataset),
-        }
-        response = Response(DatasetDetailSerializer(dataset, context=context).data, status=status_code)
-        return add_deprecation_headers(response, dataset)
+        return detail_response(self.request, dataset, status_code)
 
     def retrieve(self, request: Request, slug: str) -> Response:
         dataset = resolve_or_404(request, slug)

@@ -65,6 +65,9 @@ CONTEXT: dict[str, Any] = {
 }
 
 _HEX = re.compile(r"[0-9a-f]+")
+# Two id spaces, so no manifest path can take a location's id.
+FILE_ID_PREFIX = "file/"
+LOCATION_ID_PREFIX = "location/"
 
 
 def croissant_document(document: DatasetDocument) -> dict[str, Any]:
@@ -154,15 +157,16 @@ def _rai(document: DatasetDocument) -> dict[str, str]:
 
 
 def _distribution(document: DatasetDocument) -> list[dict[str, Any]]:
-    """The version's files where the caller may read them and Kura lists them all; else each storage location
-    as a folder whose files the version's manifest lists."""
+    """Each storage location as the set of files under it, and the version's files (under the primary location)
+    where the caller may read them and Kura lists them all."""
     if not document.locations:
         return []  # no read access, or nowhere to point at
     version = document.version
-    if version is not None and version.all_files_listed and version.files:
-        base = _primary(document.locations).uri
-        return [_file_object(file, base) for file in version.files or []]
-    return [_location_set(location, index, version) for index, location in enumerate(document.locations)]
+    locations = [_location_set(location, index, version) for index, location in enumerate(document.locations)]
+    if version is None or not version.all_files_listed or not version.files:
+        return locations
+    base = _primary(document.locations).uri
+    return locations + [_file_object(file, base) for file in version.files]
 
 
 def _primary(locations: list[StorageLocation]) -> StorageLocation:
@@ -172,7 +176,7 @@ def _primary(locations: list[StorageLocation]) -> StorageLocation:
 def _file_object(file: ManifestFile, base: str) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "@type": "cr:FileObject",
-        "@id": file.path,
+        "@id": f"{FILE_ID_PREFIX}{file.path}",
         "name": file.path,
         "contentUrl": _join(base, file.path),
         "contentSize": f"{file.size} B",
@@ -193,7 +197,8 @@ def _join(base: str, path: str) -> str:
 
 
 def _location_set(location: StorageLocation, index: int, version: DocumentVersion | None) -> dict[str, Any]:
-    """A storage location as the set of files under it (a folder has no checksum, so it is no FileObject)."""
+    """A storage location as the set of files under it (a folder has no checksum, so it is no FileObject).
+    The description's first sentence is the one ``croissant_locations`` reads the role and note back from."""
     description = f"{location.get_role_display()} storage location{f': {location.note}' if location.note else ''}."
     if version is not None:
         description += (
@@ -202,7 +207,7 @@ def _location_set(location: StorageLocation, index: int, version: DocumentVersio
         )
     return {
         "@type": "cr:FileSet",
-        "@id": f"location-{index + 1}",
+        "@id": f"{LOCATION_ID_PREFIX}{index + 1}",
         "name": location.uri,
         "description": description,
         "includes": f"{location.uri.rstrip('/')}/**",

@@ -94,6 +94,15 @@ def licence_of(text: str) -> Licence:
     return Licence(text=text, spdx=spdx, hub=hub, url=text if _is_web_address(text) else None)
 
 
+_SPDX_PAGE = re.compile(r"\Ahttps?://spdx\.org/licenses/([A-Za-z0-9.+-]+?)(?:\.html)?/?\Z")
+
+
+def spdx_identifier_at(text: str) -> str:
+    """``text``, or the SPDX identifier whose licence page it is (``http://spdx.org/licenses/CC-BY-4.0``)."""
+    match = _SPDX_PAGE.match(text)
+    return _SPDX_BY_KEY.get(match.group(1).lower(), text) if match else text
+
+
 def _is_web_address(text: str) -> bool:
     try:
         parts = urlsplit(text)

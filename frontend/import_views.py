@@ -1,0 +1,58 @@
+"""Importing a dataset's documentation from a Croissant file."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from access.selectors import person_for_user
+from catalog.documentation.croissant_import import CroissantRejected
+from catalog.imports import dataset_import_croissant
+from frontend.forms import CroissantImportForm
+
+
+@login_required
+def croissant_import(request: HttpRequest) -> HttpResponse:
+    person = person_for_user(request.user)
+    if person is None:
+        raise PermissionDenied("Only people can register datasets.")
+    if request.method == "POST":
+        form = CroissantImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                result = dataset_import_croissant(
+                    actor=person,
+                    owning_unit=data["owning_unit"],
+                    document=data["document"],
+                    slug=data["slug"],
+                    purpose=data["purpose"],
+                )
+            except CroissantRejected as error:
+                form.add_error("purpose" if error.code == "croissant_missing_purpose" else "document", error.message)
+            except ValidationError as error:
+                _show_refusal(form, error)
+            else:
+                dataset = result.dataset
+                messages.success(
+                    request, f"Imported '{dataset.name}' as a draft. Check it, then set its status to Active."
+                )
+                for note in result.notes:
+                    messages.warning(request, note)
+                return redirect("frontend:dataset-edit", slug=dataset.slug)
+    else:
+        form = CroissantImportForm(initial={"owning_unit": person.primary_unit_id})
+    return render(request, "frontend/croissant_import.html", {"form": form})
+
+
+def _show_refusal(form: CroissantImportForm, error: ValidationError) -> None:
+    """What the catalog refused: on the form's own field, else on top, named by the document's property."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for key, messages_ in error.message_dict.items():
+        if key in form.fields:
+            form.add_error(key, messages_)
+        else:
+            form.add_error(None, [f"{key} in the document: {message}" for message in messages_])
