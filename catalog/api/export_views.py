@@ -1,4 +1,7 @@
-"""``GET /api/v1/datasets/{slug}/export/{format}/``: the dataset's documentation in a standard format."""
+"""``GET /api/v1/datasets/{slug}/export/{format}/``: a dataset's documentation in a standard format;
+``GET /api/v1/catalog/dcat/``: the catalog's, as DCAT for harvesters."""
+
+import json
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -9,6 +12,8 @@ from rest_framework.views import APIView
 
 from catalog.api.headers import add_deprecation_headers
 from catalog.api.views import resolve_or_404
+from catalog.documentation import dcat
+from catalog.documentation.dcat_catalog import catalog_page, dcat_catalog
 from catalog.documentation.document import dataset_document
 from catalog.documentation.formats import EXPORT_FORMATS
 from catalog.selectors import VersionNotFound
@@ -48,3 +53,24 @@ class DatasetExportView(APIView):
         response = HttpResponse(export.render(document), content_type=f"{export.media_type}; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{dataset.slug}{export.suffix}"'
         return add_deprecation_headers(response, dataset)
+
+
+class CatalogDcatView(APIView):
+    @extend_schema(
+        summary="The catalog as DCAT 3 JSON-LD, 100 datasets a page, for harvesters",
+        description=(
+            "Every dataset you may see except drafts, in slug order, with Hydra paging (follow hydra:next or "
+            "hydra:nextPage). Versions and storage are in each dataset's own DCAT export (rdfs:seeAlso)."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "after", OpenApiTypes.STR, description="Start after this slug, as the hydra:next link says."
+            )
+        ],
+        responses={(200, "application/ld+json"): OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        after = request.query_params.get("after", "")
+        page = catalog_page(user=request.user, after=after, absolute=request.build_absolute_uri)
+        body = json.dumps(dcat_catalog(page, absolute=request.build_absolute_uri), indent=2, ensure_ascii=False)
+        return HttpResponse(body + "\n", content_type=f"{dcat.MEDIA_TYPE}; charset=utf-8")

@@ -11,7 +11,7 @@ from catalog.api.access_views import (
     GrantRevokeView,
     PersonDepartView,
 )
-from catalog.api.export_views import DatasetExportView
+from catalog.api.export_views import CatalogDcatView, DatasetExportView
 from catalog.api.import_views import CroissantImportView
 from catalog.api.views import (
     DatasetViewSet,
@@ -30,6 +30,7 @@ urlpatterns = [
     path("datasets/<str:slug>/versions/<str:label>/manifest/", ManifestView.as_view(), name="api-version-manifest"),
     path("datasets/<str:slug>/export/<str:export_format>/", DatasetExportView.as_view(), name="api-dataset-export"),
     path("imports/croissant/", CroissantImportView.as_view(), name="api-import-croissant"),
+    path("catalog/dcat/", CatalogDcatView.as_view(), name="api-catalog-dcat"),
     path("units/", OrgUnitListView.as_view(), name="api-unit-list"),
     path("datasets/<str:slug>/grants/", DatasetGrantsView.as_view(), name="api-dataset-grants"),
     path("grants/<int:grant_id>/revoke/", GrantRevokeView.as_view(), name="api-grant-revoke"),

@@ -38,9 +38,13 @@ _IRI_SAFE = ":/?#[]@!$&'()*+,;=%-._~"
 
 
 def dcat_document(document: DatasetDocument) -> dict[str, Any]:
+    return {"@context": CONTEXT, **dcat_dataset(document)}
+
+
+def dcat_dataset(document: DatasetDocument) -> dict[str, Any]:
+    """The ``dcat:Dataset`` node, for a document of its own or a catalog's list."""
     dataset = document.dataset
     entry: dict[str, Any] = {
-        "@context": CONTEXT,
         "@id": document.page_url,
         "@type": "dcat:Dataset",
         "dcterms:identifier": dataset.slug,

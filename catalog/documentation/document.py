@@ -68,16 +68,9 @@ def dataset_document(
     Raises VersionNotFound for a label that names no published version.
     """
     can_read = dataset_can_read_data(user=user, dataset=dataset)
-    slug = dataset.slug
-    successor = dataset.superseded_by
     return DatasetDocument(
         dataset=dataset,
-        page_url=absolute(reverse("frontend:dataset-detail", kwargs={"slug": slug})),
-        api_url=absolute(reverse("api-dataset-detail", kwargs={"slug": slug})),
-        rules_url=absolute(reverse("frontend:guideline", kwargs={"slug": slug})),
-        successor_url=(
-            absolute(reverse("frontend:dataset-detail", kwargs={"slug": successor.slug})) if successor else None
-        ),
+        **_links(dataset, absolute),
         tags=list(dataset.tags.values_list("name", flat=True)),
         stewards=list(dataset.stewards.all()),
         rules=current_rules(dataset),
@@ -86,6 +79,36 @@ def dataset_document(
         warnings=deprecation_warnings(dataset),
         generated_at=timezone.now(),
     )
+
+
+def metadata_document(*, dataset: Dataset, absolute: Callable[[str], str]) -> DatasetDocument:
+    """What a catalog feed lists of ``dataset``, without a query: its own fields, unit, owner, tags and successor,
+    from a row read ``with_list_data()`` and with ``superseded_by``. No version, locations, stewards or rules:
+    the dataset's own export carries those."""
+    return DatasetDocument(
+        dataset=dataset,
+        **_links(dataset, absolute),
+        tags=dataset.tag_names,
+        stewards=[],
+        rules=None,
+        locations=None,
+        version=None,
+        warnings=deprecation_warnings(dataset),
+        generated_at=timezone.now(),
+    )
+
+
+def _links(dataset: Dataset, absolute: Callable[[str], str]) -> dict[str, Any]:
+    slug = dataset.slug
+    successor = dataset.superseded_by
+    return {
+        "page_url": absolute(reverse("frontend:dataset-detail", kwargs={"slug": slug})),
+        "api_url": absolute(reverse("api-dataset-detail", kwargs={"slug": slug})),
+        "rules_url": absolute(reverse("frontend:guideline", kwargs={"slug": slug})),
+        "successor_url": (
+            absolute(reverse("frontend:dataset-detail", kwargs={"slug": successor.slug})) if successor else None
+        ),
+    }
 
 
 def _document_version(
