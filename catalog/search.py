@@ -1,6 +1,6 @@
 """Dataset search: PostgreSQL full-text search with prefix matching, plain substring matching elsewhere.
 
-The expression below must stay identical to the GIN index created in migration 0002, or PostgreSQL
+The expression below must stay identical to the GIN index created in migration 0007, or PostgreSQL
 will not use the index.
 """
 
@@ -15,7 +15,7 @@ from catalog.models import Dataset
 SEARCH_DOCUMENT_SQL = (
     "to_tsvector('simple'::regconfig, "
     "coalesce(catalog_dataset.name, '') || ' ' || coalesce(catalog_dataset.slug, '') || ' ' || "
-    "coalesce(catalog_dataset.purpose, ''))"
+    "coalesce(catalog_dataset.purpose, '') || ' ' || coalesce(catalog_dataset.description, ''))"
 )
 MAX_TERMS = 8
 _TERM = re.compile(r"[\w]+", re.UNICODE)
@@ -49,5 +49,10 @@ def search_datasets(queryset: "QuerySet[Dataset]", query: str) -> "QuerySet[Data
         return matching.order_by(Lower("name"), "slug")
     condition = Q()
     for term in terms:
-        condition &= Q(name__icontains=term) | Q(slug__icontains=term) | Q(purpose__icontains=term)
+        condition &= (
+            Q(name__icontains=term)
+            | Q(slug__icontains=term)
+            | Q(purpose__icontains=term)
+            | Q(description__icontains=term)
+        )
     return queryset.filter(condition)
