@@ -11,12 +11,14 @@ from django.utils.text import slugify
 from access.models import OrgUnit, Person
 from catalog.datasheet import FIELDS as DATASHEET_FIELDS
 from catalog.documentation.croissant_import import CroissantRejected, croissant_import
+from catalog.documentation.croissant_version import ImportedVersion
 from catalog.guideline_hooks import rules_revise
 from catalog.models import Dataset, SlugAlias
-from catalog.services import LocationSpec, dataset_create
+from catalog.services import LocationSpec, dataset_create, dataset_version_create
 from catalog.validators import validate_dataset_slug
 
 RULES_CHANGE_NOTE = "Imported from a Croissant document (rai:dataAnnotationProtocol)."
+VERSION_NOTE = "Imported from a Croissant document: its FileObjects' paths, sizes and hashes."
 # Where each field the service may refuse came from in the document, so an error names what to fix there.
 _SOURCE_PROPERTY = {
     "name": "name",
@@ -44,7 +46,8 @@ def dataset_import_croissant(
     purpose: str | None = None,
 ) -> ImportResult:
     """Register ``document`` (parsed JSON) as a draft owned by ``actor``, with its datasheet, licence, tags,
-    storage locations and annotation rules; all of it or nothing.
+    storage locations and annotation rules, all of it or nothing, and the version its files spell out as a draft
+    version where the catalog accepts its manifest.
 
     ``purpose`` replaces the document's ``rai:dataUseCases`` and is required when it has none. The slug is
     ``slug``, else the document's ``alternateName`` when that is a slug, else made from the name; a made one
@@ -88,7 +91,26 @@ def dataset_import_croissant(
             raise ValidationError({"rai:dataAnnotationProtocol": error.messages}) from error
         if number is None:
             notes.append("The annotation protocol was not imported: this Kura keeps no annotation rules.")
+    if parsed.version is not None:
+        notes.append(_import_version(dataset, actor, parsed.version))
     return ImportResult(dataset=dataset, notes=notes)
+
+
+def _import_version(dataset: Dataset, actor: Person, imported: ImportedVersion) -> str:
+    """The version as a draft, for the importer to check and publish; a manifest the catalog refuses leaves the
+    dataset without it (the note says why) rather than refusing the whole import."""
+    try:
+        with transaction.atomic():
+            version = dataset_version_create(
+                dataset=dataset, actor=actor, label=imported.label, files=imported.files, publish=False,
+                notes=VERSION_NOTE,
+            )
+    except ValidationError as error:
+        return f"The version '{imported.label}' was not imported: {' '.join(error.messages)}"
+    return (
+        f"The version '{version.label}' came with its {version.file_count} files as a draft (manifest digest "
+        f"sha256:{version.digest}); publish it once you have checked them."
+    )
 
 
 def _free_slug(text: str, notes: list[str]) -> str:

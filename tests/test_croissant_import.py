@@ -91,9 +91,9 @@ def test_a_dataset_exported_as_croissant_imports_as_an_equal_draft(api, owner):
     assert AuditEvent.objects.filter(action="dataset.registered", target_id=str(copy.pk)).exists()
 
 
-def test_a_version_listed_file_by_file_comes_back_as_its_location(api, owner):
+def test_a_version_listed_file_by_file_comes_back_as_its_location_and_a_draft_version(api, owner):
     """With a published version, the export lists its files under the primary location besides the location
-    itself; the location comes back once, and the files under it add nothing."""
+    itself; the location comes back once, and the files make the same version: same manifest, same digest."""
     original = make_dataset(
         owner, slug="plain", purpose="Checking the plain path of the import.", locations=[
             LocationSpec(uri="s3://kura-data/plain/")
@@ -113,6 +113,50 @@ def test_a_version_listed_file_by_file_comes_back_as_its_location(api, owner):
     assert _locations(copy) == [("s3://kura-data/plain/", "primary", "")]
     # Without a description the export repeats the purpose there; the import does not keep it twice.
     assert (copy.purpose, copy.description) == (original.purpose, "")
+    source, imported = original.versions.get(), copy.versions.get()
+    assert (imported.label, imported.status, imported.file_count) == ("v1", "draft", 3)
+    assert imported.digest == source.digest  # the content's identity survives the trip
+    assert list(imported.files.values_list("path", "size", "hash")) == list(
+        source.files.values_list("path", "size", "hash")
+    )
+    assert f"sha256:{source.digest}" in "\n".join(response.json()["notes"])
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (lambda entry: entry.pop("sha256"), "gives no size in bytes or no sha256/md5 hash"),
+        (lambda entry: entry.update(contentSize="1.2 MB"), "gives no size in bytes or no sha256/md5 hash"),
+        (lambda entry: entry.update(contentUrl="s3://elsewhere-bucket/a.jpg"), "do not all lie under one"),
+    ],
+)
+def test_files_that_do_not_spell_out_a_manifest_leave_the_version_out_with_a_note(api, owner, change, reason):
+    original = make_dataset(owner, slug="plain", locations=[LocationSpec(uri="s3://kura-data/plain/")])
+    make_version(original, "v1", files=3)
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
+    exported = api.get("/api/v1/datasets/plain/export/croissant/").json()
+    change(exported["distribution"][-1])
+
+    response = _import(api, exported, slug="plain-copy")
+
+    assert response.status_code == 201, response.content
+    assert not Dataset.objects.get(slug="plain-copy").versions.exists()
+    assert any(note.startswith("The version 'v1' was not imported") and reason in note
+               for note in response.json()["notes"])
+
+
+def test_a_manifest_the_catalog_refuses_leaves_the_version_out_but_keeps_the_dataset(api, owner):
+    original = make_dataset(owner, slug="plain", locations=[LocationSpec(uri="s3://kura-data/plain/")])
+    make_version(original, "v1", files=2)
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
+    exported = api.get("/api/v1/datasets/plain/export/croissant/").json()
+    exported["distribution"][-1]["contentUrl"] = exported["distribution"][-2]["contentUrl"]  # the same path twice
+
+    response = _import(api, exported, slug="plain-copy")
+
+    assert response.status_code == 201, response.content
+    assert not Dataset.objects.get(slug="plain-copy").versions.exists()
+    assert any(note.startswith("The version 'v1' was not imported") for note in response.json()["notes"])
 
 
 def test_the_slug_comes_from_the_document_and_is_made_unique(api, owner):

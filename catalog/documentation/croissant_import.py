@@ -1,9 +1,10 @@
 """What Kura can take from a Croissant 1.1 (+ RAI 1.0) document: the inverse of ``croissant``.
 
 Name, description, purpose (``rai:dataUseCases``), the datasheet by the RAI property each field maps to
-(``catalog.datasheet``), licence, keywords as tags, storage locations (``croissant_locations``) and the annotation
-rules (``rai:dataAnnotationProtocol``). Keys may be compacted or full IRIs (``jsonld``). Everything left out or
-changed on the way is said in ``notes``. Nothing here writes: ``catalog.imports`` creates the dataset.
+(``catalog.datasheet``), licence, keywords as tags, storage locations (``croissant_locations``), the annotation
+rules (``rai:dataAnnotationProtocol``) and the version its files spell out (``croissant_version``). Keys may be
+compacted or full IRIs (``jsonld``). Everything left out or changed on the way is said in ``notes``. Nothing here
+writes: ``catalog.imports`` creates the dataset.
 """
 
 import json
@@ -16,6 +17,7 @@ from django.core.exceptions import ValidationError
 from catalog.datasheet import FIELDS as DATASHEET_FIELDS
 from catalog.datasheet import LICENCE_MAX_LENGTH, SECTIONS
 from catalog.documentation.croissant_locations import ImportedLocation, storage_locations
+from catalog.documentation.croissant_version import ImportedVersion, imported_version
 from catalog.documentation.jsonld import DCT, RAI, SCHEMA, Node, Terms
 from catalog.documentation.licences import spdx_identifier_at
 from catalog.validators import TAG_MAX_LENGTH, normalise_tag, validate_dataset_slug
@@ -70,6 +72,7 @@ class CroissantImport:
     tags: list[str]
     locations: list[ImportedLocation]
     annotation_rules: str
+    version: ImportedVersion | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -144,8 +147,9 @@ def croissant_import(document: Any) -> CroissantImport:
         slug_hint=_slug_hint(node),
         datasheet={key: text for key, text in datasheet.items() if text},
         tags=_tags(node),
-        locations=storage_locations(node),
+        locations=(locations := storage_locations(node)),
         annotation_rules=rules,
+        version=imported_version(node, locations),
         notes=notes,
     )
     unused = node.unused()
