@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from access.selectors import person_for_user
+from catalog.datasheet import FIELD_NAMES as DATASHEET_FIELDS
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, StorageLocation, Tag
 from catalog.services import UPDATABLE_FIELDS, dataset_create, dataset_update
 
@@ -59,7 +60,8 @@ class DatasetAdmin(admin.ModelAdmin):
             saved = dataset_update(dataset=obj, actor=actor, slug=data["slug"], **fields)
         else:
             fields = {name: data[name] for name in UPDATABLE_FIELDS if name in data}
-            saved = dataset_create(actor=actor, slug=data["slug"], **fields)
+            datasheet = {name: fields.pop(name) for name in DATASHEET_FIELDS if name in fields}
+            saved = dataset_create(actor=actor, slug=data["slug"], datasheet=datasheet, **fields)
         vars(obj).update(vars(saved))
 
 

@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from access.models import ApiToken
+from catalog.models import Dataset
 from kura.env import database_from_url, env_bool
 from tests.factories import make_dataset, make_person
 
@@ -64,6 +65,26 @@ def test_admin_dataset_change_goes_through_services(client, owner, unit):
     dataset.refresh_from_db()
     assert dataset.slug == "admin-renamed"
     assert dataset.aliases.filter(slug="admin-edited").exists()
+
+
+def test_admin_dataset_registration_goes_through_services_with_its_datasheet(client, owner, unit):
+    staff = make_person("root", unit=unit, staff=True)
+    staff.user.is_superuser = True
+    staff.user.save()
+    client.force_login(staff.user)
+    data = {
+        "slug": "admin-made", "name": "Admin made", "purpose": "Registered by an administrator for a team.",
+        "owner": owner.pk, "owning_unit": unit.pk, "status": "active", "visibility": "internal",
+        "classification": "internal", "known_biases": "Daylight only.", "licence": "CC0-1.0",
+    }
+    for prefix in ("locations", "aliases", "versions"):
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+
+    response = client.post("/admin/catalog/dataset/add/", data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    dataset = Dataset.objects.get(slug="admin-made")
+    assert (dataset.known_biases, dataset.licence, dataset.created_by) == ("Daylight only.", "CC0-1.0", staff)
 
 
 def test_health_endpoints(client):
