@@ -55,12 +55,12 @@ class DatasetAdmin(admin.ModelAdmin):
         # Writes go through the catalog services so slug aliases and status dates stay right.
         actor = person_for_user(request.user)
         data = form.cleaned_data
+        datasheet = {name: data[name] for name in DATASHEET_FIELDS if name in data}
         if change:
             fields = {name: data[name] for name in form.changed_data if name in UPDATABLE_FIELDS}
-            saved = dataset_update(dataset=obj, actor=actor, slug=data["slug"], **fields)
+            saved = dataset_update(dataset=obj, actor=actor, slug=data["slug"], datasheet=datasheet, **fields)
         else:
             fields = {name: data[name] for name in UPDATABLE_FIELDS if name in data}
-            datasheet = {name: fields.pop(name) for name in DATASHEET_FIELDS if name in fields}
             saved = dataset_create(actor=actor, slug=data["slug"], datasheet=datasheet, **fields)
         vars(obj).update(vars(saved))
 

@@ -7,6 +7,8 @@ dataset's ``purpose`` and labelling is its annotation rules; both live elsewhere
 
 from dataclasses import dataclass
 
+LICENCE_MAX_LENGTH = 200
+
 
 @dataclass(frozen=True)
 class DatasheetField:
@@ -14,6 +16,11 @@ class DatasheetField:
     label: str
     help_text: str
     rai: str = ""  # the Croissant RAI property that carries it ("" when another property does)
+    max_length: int | None = None  # a one-line answer of at most this many characters; else markdown text
+
+    @property
+    def is_markdown(self) -> bool:
+        return self.max_length is None
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,7 @@ SECTIONS = (
                 "licence",
                 "Licence or terms",
                 "An SPDX identifier (e.g. CC-BY-4.0), a licence URL, or the internal terms.",
+                max_length=LICENCE_MAX_LENGTH,
             ),
         ),
     ),
@@ -103,19 +111,12 @@ SECTIONS = (
 
 FIELDS = tuple(field for section in SECTIONS for field in section.fields)
 FIELD_NAMES = tuple(field.name for field in FIELDS)
-# Free text rendered as markdown; the licence is one line.
-MARKDOWN_FIELDS = tuple(name for name in FIELD_NAMES if name != "licence")
-LICENCE_MAX_LENGTH = 200
 
 
 @dataclass(frozen=True)
 class Answer:
     field: DatasheetField
     text: str
-
-    @property
-    def is_markdown(self) -> bool:
-        return self.field.name in MARKDOWN_FIELDS
 
 
 def answered_sections(dataset: object) -> list[tuple[str, list[Answer]]]:

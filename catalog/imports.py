@@ -1,21 +1,20 @@
 """Registering a dataset from documentation written elsewhere (DESIGN §6): a Croissant 1.1 + RAI document."""
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.text import slugify
 
 from access.models import OrgUnit, Person
 from catalog.datasheet import FIELDS as DATASHEET_FIELDS
 from catalog.documentation.croissant_import import CroissantRejected, croissant_import
 from catalog.documentation.croissant_version import ImportedVersion
 from catalog.guideline_hooks import rules_revise
-from catalog.models import Dataset, SlugAlias
+from catalog.models import Dataset
+from catalog.selectors import free_dataset_slug
 from catalog.services import LocationSpec, dataset_create, dataset_version_create
-from catalog.validators import validate_dataset_slug
+from catalog.validators import slug_from_text
 
 RULES_CHANGE_NOTE = "Imported from a Croissant document (rai:dataAnnotationProtocol)."
 VERSION_NOTE = "Imported from a Croissant document: its FileObjects' paths, sizes and hashes."
@@ -114,17 +113,8 @@ def _import_version(dataset: Dataset, actor: Person, imported: ImportedVersion) 
 
 
 def _free_slug(text: str, notes: list[str]) -> str:
-    """A slug made from ``text`` that no dataset uses or used."""
-    base = re.sub(r"-{2,}", "-", slugify(text).replace("_", "-"))[:90].strip("-")
-    if len(base) < 3:
-        base = f"dataset-{base}".strip("-") if base else "imported-dataset"
-    try:
-        validate_dataset_slug(base)
-    except ValidationError:
-        base = "imported-dataset"
-    slug, number = base, 2
-    while Dataset.objects.filter(slug=slug).exists() or SlugAlias.objects.filter(slug=slug).exists():
-        slug, number = f"{base}-{number}", number + 1
+    base = slug_from_text(text, fallback="imported-dataset")
+    slug = free_dataset_slug(base)
     if slug != base:
         notes.append(f"The slug '{base}' is taken; the draft's slug is '{slug}'.")
     return slug

@@ -114,6 +114,14 @@ def version_list(*, dataset: Dataset, include_drafts: bool = False) -> "QuerySet
     return versions.order_by("-published_at", "-created_at")
 
 
+def free_dataset_slug(base: str) -> str:
+    """``base`` (a valid slug, see ``slug_from_text``) if no dataset uses or used it, else with a number added."""
+    slug, number = base, 2
+    while Dataset.objects.filter(slug=slug).exists() or SlugAlias.objects.filter(slug=slug).exists():
+        slug, number = f"{base}-{number}", number + 1
+    return slug
+
+
 def locations_in_role_order(dataset: Dataset) -> list[StorageLocation]:
     """Primary first, then mirror, raw, backup (the model orders roles alphabetically); by URI within a role."""
     roles = list(StorageLocation.Role.values)

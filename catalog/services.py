@@ -12,7 +12,7 @@ from django.utils import timezone
 from access.audit import AuditEntry, audit_record, audit_record_many
 from access.models import OrgUnit, Person
 from catalog.datasheet import FIELD_NAMES as DATASHEET_FIELDS
-from catalog.datasheet import LICENCE_MAX_LENGTH, MARKDOWN_FIELDS
+from catalog.datasheet import FIELDS as DATASHEET_ANSWERS
 from catalog.guideline_hooks import current_revision_number, revision_exists
 from catalog.lifecycle import notify_retired
 from catalog.manifests import ManifestEntry, manifest_digest, parse_manifest
@@ -79,13 +79,15 @@ def _validate_dataset_fields(dataset: Dataset, *, owner_changed: bool = True) ->
         errors.setdefault("purpose", []).append(
             "Say what problem this dataset serves and what it may be used for (at least a sentence)."
         )
-    for field in ("description", "deprecation_note", *MARKDOWN_FIELDS):
+    markdown = [answer.name for answer in DATASHEET_ANSWERS if answer.is_markdown]
+    for field in ("description", "deprecation_note", *markdown):
         try:
             validate_safe_markdown(getattr(dataset, field))
         except ValidationError as error:
             errors.setdefault(field, []).extend(error.messages)
-    if len(dataset.licence) > LICENCE_MAX_LENGTH:
-        errors.setdefault("licence", []).append(f"At most {LICENCE_MAX_LENGTH} characters: name or link the licence.")
+    for answer in DATASHEET_ANSWERS:
+        if answer.max_length is not None and len(getattr(dataset, answer.name)) > answer.max_length:
+            errors.setdefault(answer.name, []).append(f"At most {answer.max_length} characters: one line.")
     # A departed owner may stay on record (Left behind); only a newly named owner must be active (and is only
     # then looked up: a merge re-validates hundreds of datasets whose owner stays).
     if owner_changed and dataset.owner_id and not Person.objects.filter(
@@ -187,11 +189,9 @@ def dataset_create(
     sunset_at: datetime | None = None,
     datasheet: Mapping[str, str] | None = None,
 ) -> Dataset:
-    """Register a dataset; ``datasheet`` maps fields of ``catalog.datasheet`` to their text."""
+    """Register a dataset; ``datasheet`` answers fields of ``catalog.datasheet`` (``dataset_update`` alike)."""
     slug = slug.strip().lower()
-    unknown = set(datasheet or {}) - set(DATASHEET_FIELDS)
-    if unknown:
-        raise ValidationError(f"Unknown datasheet fields: {', '.join(sorted(unknown))}.")
+    answers = _datasheet_answers(datasheet)
     dataset = Dataset(
         slug=slug,
         name=name.strip(),
@@ -208,7 +208,7 @@ def dataset_create(
         superseded_by=superseded_by,
         sunset_at=sunset_at,
         created_by=actor,
-        **{field: text.strip() for field, text in (datasheet or {}).items()},
+        **answers,
     )
     clean_locations, tag_names = _collect_errors(
         lambda: _check_slug_free(slug, None),
@@ -250,8 +250,14 @@ UPDATABLE_FIELDS = {
     "deprecation_note",
     "superseded_by",
     "sunset_at",
-    *DATASHEET_FIELDS,
 }
+
+
+def _datasheet_answers(datasheet: Mapping[str, str] | None) -> dict[str, str]:
+    unknown = set(datasheet or {}) - set(DATASHEET_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown datasheet fields: {', '.join(sorted(unknown))}.")
+    return {field: text.strip() for field, text in (datasheet or {}).items()}
 
 
 @transaction.atomic
@@ -264,11 +270,13 @@ def dataset_update(
     locations: Sequence[LocationSpec] | None = None,
     stewards: Iterable[Person] | None = None,
     change_reason: str = "",
+    datasheet: Mapping[str, str] | None = None,
     **fields: Any,
 ) -> Dataset:
     unknown = set(fields) - UPDATABLE_FIELDS
     if unknown:
         raise ValidationError(f"Unknown dataset fields: {', '.join(sorted(unknown))}.")
+    fields.update(_datasheet_answers(datasheet))
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     previous_status = dataset.status
     before = _audited_fields(dataset)

@@ -1,6 +1,7 @@
 import re
 
 from django.core.exceptions import ValidationError
+from django.utils.text import slugify
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,98})[a-z0-9]$")
 VERSION_LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -17,6 +18,18 @@ def validate_dataset_slug(value: str) -> None:
             "or digit (e.g. 'street-signs-eu').",
             code="invalid_slug",
         )
+
+
+def slug_from_text(text: str, *, fallback: str) -> str:
+    """A valid dataset slug made from ``text`` (a name, a folder), ``fallback`` when nothing usable is left."""
+    base = re.sub(r"-{2,}", "-", slugify(text).replace("_", "-"))[:90].strip("-")
+    if len(base) < 3:
+        base = f"{fallback}-{base}" if base else fallback
+    try:
+        validate_dataset_slug(base)
+    except ValidationError:
+        return fallback
+    return base
 
 
 def normalise_tag(raw: str) -> str:

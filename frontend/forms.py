@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from access.models import OrgUnit, Person
 from annotations.label_schema import validate_label_schema
 from catalog.datasheet import FIELDS as DATASHEET_FIELDS
-from catalog.datasheet import LICENCE_MAX_LENGTH, SECTIONS, DatasheetField
+from catalog.datasheet import SECTIONS, DatasheetField
 from catalog.documentation.croissant_import import (
     MAX_DOCUMENT_BYTES,
     CroissantRejected,
@@ -27,18 +27,23 @@ SCHEMA_PLACEHOLDER = """{"classes": [
 
 
 def apply_service_errors(
-    form: forms.Form, error: ValidationError, *, field_map: dict[str, str] | None = None
+    form: forms.Form, error: ValidationError, *, field_map: dict[str, str] | None = None, elsewhere: str = ""
 ) -> None:
     """Show a service's ValidationError on the form: per field where the form has that field, else on top.
 
-    ``field_map`` names the form field for a service field that is called differently in the form.
+    ``field_map`` names the form field for a service field that is called differently in the form. On top, a
+    message about a field the form lacks is prefixed with that field's name followed by ``elsewhere`` when it
+    is given (e.g. " in the document": the value came from an uploaded file, not the form).
     """
     if not hasattr(error, "error_dict"):
         form.add_error(None, error.messages)
         return
     for field, messages in error.message_dict.items():
         target = (field_map or {}).get(field, field)
-        form.add_error(target if target in form.fields else None, messages)
+        if target in form.fields:
+            form.add_error(target, messages)
+        else:
+            form.add_error(None, [f"{field}{elsewhere}: {message}" for message in messages] if elsewhere else messages)
 
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
@@ -46,9 +51,9 @@ class PersonChoiceField(forms.ModelChoiceField):
 
 
 def _datasheet_form_field(field: DatasheetField) -> forms.CharField:
-    if field.name == "licence":
+    if not field.is_markdown:
         return forms.CharField(
-            required=False, max_length=LICENCE_MAX_LENGTH, label=field.label, help_text=field.help_text
+            required=False, max_length=field.max_length, label=field.label, help_text=field.help_text
         )
     return forms.CharField(
         required=False,

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from access.selectors import person_for_user
 from catalog.documentation.croissant_import import CroissantRejected
 from catalog.imports import dataset_import_croissant
-from frontend.forms import CroissantImportForm
+from frontend.forms import CroissantImportForm, apply_service_errors
 
 
 @login_required
@@ -32,7 +32,7 @@ def croissant_import(request: HttpRequest) -> HttpResponse:
             except CroissantRejected as error:
                 form.add_error("purpose" if error.code == "croissant_missing_purpose" else "document", error.message)
             except ValidationError as error:
-                _show_refusal(form, error)
+                apply_service_errors(form, error, elsewhere=" in the document")
             else:
                 dataset = result.dataset
                 messages.success(
@@ -44,15 +44,3 @@ def croissant_import(request: HttpRequest) -> HttpResponse:
     else:
         form = CroissantImportForm(initial={"owning_unit": person.primary_unit_id})
     return render(request, "frontend/croissant_import.html", {"form": form})
-
-
-def _show_refusal(form: CroissantImportForm, error: ValidationError) -> None:
-    """What the catalog refused: on the form's own field, else on top, named by the document's property."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for key, messages_ in error.message_dict.items():
-        if key in form.fields:
-            form.add_error(key, messages_)
-        else:
-            form.add_error(None, [f"{key} in the document: {message}" for message in messages_])

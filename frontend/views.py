@@ -292,7 +292,7 @@ def _save(form: DatasetForm, formset: Any, dataset: Dataset | None, person: Any)
             )
         else:
             saved = dataset_update(
-                dataset=dataset, actor=person, slug=slug, tags=tags, locations=locations, **datasheet, **data
+                dataset=dataset, actor=person, slug=slug, tags=tags, locations=locations, datasheet=datasheet, **data
             )
         try:
             guideline_revise(dataset=saved, body=guideline_body, label_schema=label_schema, actor=person)

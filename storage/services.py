@@ -6,13 +6,14 @@ from collections.abc import Iterable, Sequence
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
 from access.audit import audit_record
 from access.models import OrgUnit, Person
-from catalog.models import Dataset, SlugAlias
+from catalog.models import Dataset
+from catalog.selectors import free_dataset_slug
 from catalog.services import LocationSpec, dataset_create
 from catalog.uris import parse_storage_uri
+from catalog.validators import slug_from_text
 from storage.models import Finding, StorageConnection, TrainingRepo
 from storage.selectors import can_triage_findings
 from storage.validation import resolve_local_root, validate_endpoint_url
@@ -102,14 +103,6 @@ def _lock(finding: Finding) -> Finding:
     return Finding.objects.select_for_update().select_related("connection").get(pk=finding.pk)
 
 
-def _claim_slug(uri: str) -> str:
-    base = slugify(uri.rstrip("/").rsplit("/", 1)[-1])[:80].strip("-") or "claimed-data"
-    slug, number = base, 2
-    while Dataset.objects.filter(slug=slug).exists() or SlugAlias.objects.filter(slug=slug).exists():
-        slug, number = f"{base}-{number}", number + 1
-    return slug
-
-
 @transaction.atomic
 def finding_claim(*, finding: Finding, actor: Person, owning_unit: OrgUnit | None = None, name: str = "",
                   purpose: str = "") -> Dataset:
@@ -124,7 +117,8 @@ def finding_claim(*, finding: Finding, actor: Person, owning_unit: OrgUnit | Non
         raise ValidationError({"owning_unit": "Say which unit will own the data."})
     folder = finding.uri.rstrip("/").rsplit("/", 1)[-1] or finding.uri
     dataset = dataset_create(
-        actor=actor, slug=_claim_slug(finding.uri), name=name.strip() or folder,
+        actor=actor, slug=free_dataset_slug(slug_from_text(folder, fallback="claimed-data")),
+        name=name.strip() or folder,
         purpose=purpose.strip() or CLAIM_PURPOSE, owner=actor, owning_unit=unit, status=Dataset.Status.DRAFT,
         description=f"Found by a storage scan of `{finding.connection.name}`: {finding.object_count} objects, "
                     f"{finding.total_bytes} bytes.",

@@ -383,6 +383,20 @@ def test_a_bad_file_is_shown_on_the_form_and_creates_nothing(client, owner):
     assert not Dataset.objects.exists()
 
 
+def test_a_value_the_catalog_refuses_is_named_on_the_form_by_its_document_property(client, owner):
+    client.force_login(owner.user)
+    document = {**OTHER_TOOL, "http://mlcommons.org/croissant/RAI/dataBiases": "Two cities <script>x()</script>"}
+
+    response = client.post(
+        reverse("frontend:dataset-import-croissant"),
+        {"document": _upload(document), "owning_unit": owner.primary_unit_id},
+    )
+
+    assert response.status_code == 200
+    assert "rai:dataBiases in the document: " in response.content.decode()
+    assert not Dataset.objects.exists()
+
+
 def test_a_missing_purpose_is_asked_for_on_the_form(client, owner):
     client.force_login(owner.user)
     url = reverse("frontend:dataset-import-croissant")

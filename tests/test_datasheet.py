@@ -45,7 +45,7 @@ def test_the_form_saves_the_datasheet_and_the_page_shows_it_by_section(client, o
 
 def test_the_page_asks_for_the_missing_answers(client, owner):
     dataset = make_dataset(owner, slug="signs")
-    dataset_update(dataset=dataset, actor=owner, known_biases="Mostly daylight.")
+    dataset_update(dataset=dataset, actor=owner, datasheet={"known_biases": "Mostly daylight."})
     client.force_login(owner.user)
 
     page = client.get(reverse("frontend:dataset-detail", args=["signs"])).content.decode()

@@ -206,7 +206,8 @@ def test_hidden_and_missing_datasets_answer_the_same_404(api, owner, documented)
 
 
 def test_a_licence_kura_cannot_name_travels_as_written(api, owner, documented, tmp_path):
-    dataset_update(dataset=documented, actor=owner, licence="Internal use only (fleet agreement 2023-07)")
+    terms = "Internal use only (fleet agreement 2023-07)"
+    dataset_update(dataset=documented, actor=owner, datasheet={"licence": terms})
     api.credentials(HTTP_AUTHORIZATION=bearer(owner))
 
     document = json.loads(export(api, "street-signs").content)

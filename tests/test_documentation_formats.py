@@ -180,7 +180,7 @@ def test_dcat_maps_each_status_to_the_adms_vocabulary(api, owner, status, adms):
 )
 def test_dcat_licence_is_the_spdx_licence_the_given_address_or_the_text(api, owner, licence, iri):
     dataset = make_dataset(owner, slug="licensed")
-    dataset_update(dataset=dataset, actor=owner, licence=licence)
+    dataset_update(dataset=dataset, actor=owner, datasheet={"licence": licence})
     api.credentials(HTTP_AUTHORIZATION=bearer(owner))
 
     graph = graph_of(export(api, "licensed", "dcat"))
@@ -266,7 +266,7 @@ def test_hf_card_for_a_metadata_only_viewer_leaves_out_locations_and_manifest(ap
 )
 def test_hf_card_licence_uses_the_hub_identifier_when_there_is_one(api, owner, licence, expected):
     dataset = make_dataset(owner, slug="licensed")
-    dataset_update(dataset=dataset, actor=owner, licence=licence)
+    dataset_update(dataset=dataset, actor=owner, datasheet={"licence": licence})
     api.credentials(HTTP_AUTHORIZATION=bearer(owner))
 
     metadata = front_matter(export(api, "licensed", "hf-card").content.decode())

@@ -12,7 +12,7 @@ from catalog.models import Dataset
 from storage.dvc.repos import training_repo_create
 from storage.models import Finding, ScanRun, StorageConnection
 from storage.services import connection_create, finding_assign, finding_claim, finding_dismiss
-from tests.factories import bearer, make_person
+from tests.factories import bearer, make_dataset, make_person
 from tests.storage_support import make_local_connection, scan
 
 pytestmark = pytest.mark.django_db
@@ -57,6 +57,23 @@ def test_claim_creates_a_draft_dataset_that_closes_the_finding_on_the_next_scan(
 
     finding.refresh_from_db()
     assert (finding.status, finding.resolution) == (Finding.Status.RESOLVED, "Registered in the catalog.")
+
+
+def test_claiming_a_folder_whose_name_is_no_slug_gets_a_free_slug_made_from_it(storage_settings, tmp_path, owner):
+    root = tmp_path / "mnt" / "share"
+    for folder in ("Night_Drives 2025", "x"):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "clip.bin").write_bytes(b"z" * 10)
+    connection = make_local_connection([str(root)], name="nas")
+    scan(connection)
+    make_dataset(owner, slug="night-drives-2025")
+
+    night = finding_claim(finding=_finding(connection, "Night_Drives 2025"), actor=owner)
+    short = finding_claim(finding=_finding(connection, "x"), actor=owner)
+
+    assert night.slug == "night-drives-2025-2"  # underscores and spaces become hyphens; the taken one is numbered
+    assert night.name == "Night_Drives 2025"
+    assert short.slug == "claimed-data-x"
 
 
 @pytest.fixture

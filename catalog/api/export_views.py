@@ -1,8 +1,6 @@
 """``GET /api/v1/datasets/{slug}/export/{format}/``: a dataset's documentation in a standard format;
 ``GET /api/v1/catalog/dcat/``: the catalog's, as DCAT for harvesters."""
 
-import json
-
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,7 +13,7 @@ from catalog.api.views import resolve_or_404
 from catalog.documentation import dcat
 from catalog.documentation.dcat_catalog import catalog_page, dcat_catalog
 from catalog.documentation.document import dataset_document
-from catalog.documentation.formats import EXPORT_FORMATS
+from catalog.documentation.formats import EXPORT_FORMATS, json_text
 from catalog.selectors import VersionNotFound
 
 
@@ -72,5 +70,5 @@ class CatalogDcatView(APIView):
     def get(self, request: Request) -> HttpResponse:
         after = request.query_params.get("after", "")
         page = catalog_page(user=request.user, after=after, absolute=request.build_absolute_uri)
-        body = json.dumps(dcat_catalog(page, absolute=request.build_absolute_uri), indent=2, ensure_ascii=False)
-        return HttpResponse(body + "\n", content_type=f"{dcat.MEDIA_TYPE}; charset=utf-8")
+        body = json_text(dcat_catalog(page, absolute=request.build_absolute_uri))
+        return HttpResponse(body, content_type=f"{dcat.MEDIA_TYPE}; charset=utf-8")

@@ -14,7 +14,6 @@ from catalog.api.payloads import (
 )
 from catalog.datasheet import FIELD_NAMES as DATASHEET_FIELD_NAMES
 from catalog.datasheet import FIELDS as DATASHEET_FIELDS
-from catalog.datasheet import LICENCE_MAX_LENGTH
 from catalog.models import Dataset, DatasetVersion, StorageLocation, Tag
 
 # The serializers below declare fields for the OpenAPI schema; the hot ones render through the plain functions
@@ -51,7 +50,7 @@ class LocationSerializer(serializers.Serializer):
 
 
 class DatasheetSerializer(serializers.Serializer):
-    """The datasheet's answers by field (``catalog.datasheet``); all optional, markdown except the licence."""
+    """The datasheet's answers by field (``catalog.datasheet``); all optional, markdown unless one-line."""
 
     def get_fields(self) -> dict[str, serializers.Field]:
         return {
@@ -59,7 +58,7 @@ class DatasheetSerializer(serializers.Serializer):
                 required=False,
                 allow_blank=True,
                 help_text=f"{field.label}: {field.help_text}",
-                max_length=LICENCE_MAX_LENGTH if field.name == "licence" else None,
+                max_length=field.max_length,
             )
             for field in DATASHEET_FIELDS
         }

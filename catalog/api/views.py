@@ -163,11 +163,11 @@ class DatasetViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         locations = data.pop("locations", None)
-        data.update(data.pop("datasheet", {}))  # the service takes the datasheet's fields as the dataset's own
         dataset = dataset_update(
             dataset=dataset,
             actor=person_for_user(request.user),
             locations=_location_specs(locations) if locations is not None else None,
+            datasheet=data.pop("datasheet", None),
             **data,
         )
         return self._detail_response(dataset)

@@ -165,12 +165,8 @@ def _distribution(document: DatasetDocument) -> list[dict[str, Any]]:
     locations = [_location_set(location, index, version) for index, location in enumerate(document.locations)]
     if version is None or not version.all_files_listed or not version.files:
         return locations
-    base = _primary(document.locations).uri
-    return locations + [_file_object(file, base) for file in version.files]
-
-
-def _primary(locations: list[StorageLocation]) -> StorageLocation:
-    return next((location for location in locations if location.role == StorageLocation.Role.PRIMARY), locations[0])
+    primary = document.locations[0]  # in role order: the primary location, where there is one
+    return locations + [_file_object(file, primary.uri) for file in version.files]
 
 
 def _file_object(file: ManifestFile, base: str) -> dict[str, Any]:
@@ -178,7 +174,7 @@ def _file_object(file: ManifestFile, base: str) -> dict[str, Any]:
         "@type": "cr:FileObject",
         "@id": f"{FILE_ID_PREFIX}{file.path}",
         "name": file.path,
-        "contentUrl": _join(base, file.path),
+        "contentUrl": f"{base.rstrip('/')}/{file.path}",  # under dvc://repository#output too
         "contentSize": f"{file.size} B",
         "encodingFormat": mimetypes.guess_type(file.path)[0] or "application/octet-stream",
     }
@@ -189,11 +185,6 @@ def _file_object(file: ManifestFile, base: str) -> dict[str, Any]:
         elif len(digest) == 32:
             entry["md5"] = digest
     return entry
-
-
-def _join(base: str, path: str) -> str:
-    """A manifest path under a location; for ``dvc://repository#output`` it continues the output's path."""
-    return f"{base.rstrip('/')}/{path}"
 
 
 def _location_set(location: StorageLocation, index: int, version: DocumentVersion | None) -> dict[str, Any]:

@@ -84,7 +84,8 @@ def dataset_document(
 def metadata_document(*, dataset: Dataset, absolute: Callable[[str], str]) -> DatasetDocument:
     """What a catalog feed lists of ``dataset``, without a query: its own fields, unit, owner, tags and successor,
     from a row read ``with_list_data()`` and with ``superseded_by``. No version, locations, stewards or rules:
-    the dataset's own export carries those."""
+    the dataset's own export carries those. No deprecation warnings either: they name the models a retirement
+    affects (queries per dataset), and a feed states the status and the successor instead."""
     return DatasetDocument(
         dataset=dataset,
         **_links(dataset, absolute),
@@ -93,7 +94,7 @@ def metadata_document(*, dataset: Dataset, absolute: Callable[[str], str]) -> Da
         rules=None,
         locations=None,
         version=None,
-        warnings=deprecation_warnings(dataset),
+        warnings=[],
         generated_at=timezone.now(),
     )
 

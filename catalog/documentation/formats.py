@@ -17,8 +17,13 @@ class ExportFormat:
     render: Callable[[DatasetDocument], str]
 
 
+def json_text(value: object) -> str:
+    """A JSON-LD document as the exports write it: indented, unicode as it is."""
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
 def _json(build: Callable[[DatasetDocument], object]) -> Callable[[DatasetDocument], str]:
-    return lambda document: json.dumps(build(document), indent=2, ensure_ascii=False) + "\n"
+    return lambda document: json_text(build(document))
 
 
 EXPORT_FORMATS: dict[str, ExportFormat] = {
