@@ -51,9 +51,7 @@ def export(api, slug: str, name: str, **params):
 def signs(owner):
     dataset = make_dataset(owner, slug="street-signs", name=HOSTILE_NAME, tags=["signs", "yes", "1e3"],
                            locations=LOCATIONS)
-    dataset_update(
-        dataset=dataset,
-        actor=owner,
+    dataset_update(dataset=dataset, actor=owner, datasheet=dict(
         composition="One JPEG per sign crop; 40% are night shots.",
         sensitive_information="Faces and plates are blurred before upload.",
         collection_process="Dashcams of the EU test fleet, 2024-2025.",
@@ -62,7 +60,7 @@ def signs(owner):
         known_limitations="Not for speed-limit reading at night.",
         licence=HOSTILE_LICENCE,
         maintenance_plan="Refreshed every quarter by the Perception team.",
-    )
+    ))
     guideline_revise(dataset=dataset, body="# Signs\n\nBox every sign.\n", label_schema=SCHEMA, actor=owner)
     make_version(dataset, "v1")
     make_version(dataset, "v2", files=5)
