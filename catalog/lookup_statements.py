@@ -77,14 +77,19 @@ def plain_version_lookup(user: Any, slug: str, label: str) -> LookupAnswer | Non
 
     None means "not the common case" (a former slug, a hidden or missing dataset, an archived one, a draft or
     unknown version): the caller then answers through the full resolution, which decides and words each case.
-    Visibility and data access come from restrict()'s own condition (``restrict_sql``).
+    Visibility and data access come from restrict()'s own condition (``restrict_sql``); a successor ``user`` may
+    not see is left out (``hide_unseen_successors``).
     """
     view, view_params = Dataset.objects.restrict_sql(user, "view", table="d")
+    successor_view, successor_params = Dataset.objects.restrict_sql(user, "view", table="s")
     read, read_params = Dataset.objects.restrict_sql(user, "read", table="d")
     latest = label == "latest"
-    sql = _plain_lookup_sql(latest).format(view=view, read=read)
+    sql = _plain_lookup_sql(latest).format(view=view, successor_view=successor_view, read=read)
     version_params = [DatasetVersion.Status.PUBLISHED.value] + ([] if latest else [label])
-    rows = fetch(sql, [*read_params, *version_params, slug, Dataset.Status.ARCHIVED.value, *view_params])
+    rows = fetch(
+        sql,
+        [*successor_params, *read_params, *version_params, slug, Dataset.Status.ARCHIVED.value, *view_params],
+    )
     if not rows:
         return None
     row = iter(rows[0])
@@ -113,8 +118,9 @@ def _deprecated(slug: str, values: list[Any]) -> Dataset | None:
 
 @cache
 def _plain_lookup_sql(latest: bool) -> str:
-    """The statement with ``{view}`` and ``{read}`` left to fill in; parameters in order: read condition,
-    version status[, label], slug, the archived status, view condition."""
+    """The statement with ``{view}``, ``{successor_view}`` and ``{read}`` left to fill in; parameters in order:
+    the successor's view condition, read condition, version status[, label], slug, the archived status, view
+    condition."""
     v_columns = ", ".join(f"v.{quote(name)}" for name in LookupVersion._fields)
     d_columns = ", ".join(f"d.{quote(name)}" for name in _DEPRECATION_FIELDS)
     locations = ", ".join(
@@ -126,7 +132,7 @@ def _plain_lookup_sql(latest: bool) -> str:
         f"SELECT {v_columns}, {d_columns}, s.{quote('id')}, s.{quote('slug')}, r.can_read,"
         f" {', '.join(f'loc.{quote(name)}' for name in LookupLocation._fields)}"
         f" FROM {table(Dataset)} d"
-        f" LEFT JOIN {table(Dataset)} s ON s.{quote('id')} = d.{quote('superseded_by_id')}"
+        f" LEFT JOIN {table(Dataset)} s ON s.{quote('id')} = d.{quote('superseded_by_id')} AND ({{successor_view}})"
         " CROSS JOIN LATERAL (SELECT ({read}) AS can_read OFFSET 0) r"  # OFFSET 0: evaluate once, not per use
         f" JOIN LATERAL (SELECT * FROM {table(DatasetVersion)} v WHERE v.{quote('dataset_id')} = d.{quote('id')}"
         f" AND v.{quote('status')} = %s{which}"

@@ -68,7 +68,24 @@ def dataset_resolve(
             dataset = visible.get(pk=alias)
         except Dataset.DoesNotExist:
             raise DatasetNotFound(slug) from None
+    hide_unseen_successors(user=user, datasets=[dataset])
     return ResolvedDataset(dataset=dataset, requested_slug=slug)
+
+
+def hide_unseen_successors(*, user: Any, datasets: Sequence[Dataset]) -> None:
+    """Make ``superseded_by`` read None on each dataset whose successor ``user`` may not see.
+
+    A restricted successor named in a deprecated dataset's warnings, headers, page or exports would reveal that
+    it exists. Only the loaded relation is blanked: ``superseded_by_id`` stays, so nothing saved loses it.
+    """
+    successor_ids = {dataset.superseded_by_id for dataset in datasets if dataset.superseded_by_id is not None}
+    if not successor_ids:
+        return
+    seen = set(Dataset.objects.restrict(user, "view").filter(pk__in=successor_ids).values_list("pk", flat=True))
+    relation = Dataset._meta.get_field("superseded_by")
+    for dataset in datasets:
+        if dataset.superseded_by_id is not None and dataset.superseded_by_id not in seen:
+            relation.set_cached_value(dataset, None)
 
 
 def dataset_can_change(*, user: Any, dataset: Dataset) -> bool:

@@ -38,6 +38,7 @@ from catalog.selectors import (
     dataset_list,
     dataset_resolve,
     deprecation_warnings,
+    hide_unseen_successors,
     manifest_files,
     version_list,
     version_resolve,
@@ -89,6 +90,7 @@ def detail_response(
 ) -> Response:
     """The dataset's detail payload (plus ``extra`` keys) as the caller may see it."""
     dataset = Dataset.objects.with_list_data().prefetch_related("stewards__user", "aliases").get(pk=dataset.pk)
+    hide_unseen_successors(user=request.user, datasets=[dataset])
     latest = version_list(dataset=dataset).values_list("label", flat=True).first()
     context = {
         "request": request,

@@ -19,6 +19,7 @@ from django.urls import reverse
 from catalog.documentation.dcat import CONTEXT, dcat_dataset
 from catalog.documentation.document import DatasetDocument, metadata_document
 from catalog.models import Dataset
+from catalog.selectors import hide_unseen_successors
 
 PAGE_SIZE = 100
 HYDRA = "http://www.w3.org/ns/hydra/core#"
@@ -37,6 +38,7 @@ def catalog_page(*, user: Any, after: str, absolute: Callable[[str], str]) -> Ca
     listed = Dataset.objects.restrict(user, "view").exclude(status=Dataset.Status.DRAFT)
     rows = listed.filter(slug__gt=after) if after else listed
     page = list(rows.with_list_data().select_related("superseded_by").order_by("slug")[: PAGE_SIZE + 1])
+    hide_unseen_successors(user=user, datasets=page)
     documents = [metadata_document(dataset=row, absolute=absolute) for row in page[:PAGE_SIZE]]
     next_after = documents[-1].dataset.slug if len(page) > PAGE_SIZE else None
     return CatalogPage(after=after, total=listed.count(), documents=documents, next_after=next_after)
