@@ -1,8 +1,11 @@
 import json
+from datetime import datetime
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
 
 from access.models import OrgUnit, Person
 from annotations.label_schema import validate_label_schema
@@ -47,7 +50,19 @@ def apply_service_errors(
 
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return f"{obj.display_name} ({obj.user.username})"
+        departed = " · departed" if obj.status == Person.Status.DEPARTED else ""
+        return f"{obj.display_name} ({obj.user.username}){departed}"
+
+
+class TextareaField(forms.CharField):
+    """A textarea's text with "\n" line ends. Browsers submit "\r\n", so text saved back unchanged would differ
+    from what the API or an import stored: an unchanged rules text appended a revision, markdown got rewritten."""
+
+    widget = forms.Textarea
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value) or ""
+        return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _datasheet_form_field(field: DatasheetField) -> forms.CharField:
@@ -55,7 +70,7 @@ def _datasheet_form_field(field: DatasheetField) -> forms.CharField:
         return forms.CharField(
             required=False, max_length=field.max_length, label=field.label, help_text=field.help_text
         )
-    return forms.CharField(
+    return TextareaField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         validators=[validate_safe_markdown],
@@ -72,11 +87,11 @@ class DatasetForm(forms.Form):
         help_text="Stable identifier CI uses: lowercase letters, digits and hyphens. "
         "Renaming keeps the old one working.",
     )
-    purpose = forms.CharField(
+    purpose = TextareaField(
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What problem does this dataset serve, and what may it be used for?",
     )
-    description = forms.CharField(
+    description = TextareaField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 6}),
         validators=[validate_safe_markdown],
@@ -100,7 +115,7 @@ class DatasetForm(forms.Form):
         help_text="git URL, e.g. git@git.example.com:ml/signs.git",
     )
     training_repo_path = forms.CharField(required=False, max_length=500, label="Path in repository")
-    deprecation_note = forms.CharField(
+    deprecation_note = TextareaField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         validators=[validate_safe_markdown],
@@ -109,18 +124,19 @@ class DatasetForm(forms.Form):
     superseded_by = forms.ModelChoiceField(queryset=Dataset.objects.none(), required=False, label="Superseded by")
     sunset_at = forms.DateTimeField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}),  # a date: clean_sunset_at keeps a stored time of that day
         label="Sunset date",
         help_text="When a deprecated dataset stops being served.",
     )
-    guideline_body = forms.CharField(
+    guideline_body = TextareaField(
         required=False,
+        strip=False,  # stored as written: a trailing newline stripped on every save would be a new revision
         widget=forms.Textarea(attrs={"rows": 8}),
         validators=[validate_safe_markdown],
         label="Annotation rules",
         help_text="Markdown: how to label, including edge cases.",
     )
-    label_schema = forms.CharField(
+    label_schema = TextareaField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 8, "placeholder": SCHEMA_PLACEHOLDER, "class": "mono"}),
         label="Label schema (JSON)",
@@ -129,14 +145,19 @@ class DatasetForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any = None, dataset: Dataset | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.dataset = dataset
         for datasheet_field in DATASHEET_FIELDS:
             self.fields[datasheet_field.name] = _datasheet_form_field(datasheet_field)
+        # A departed owner or a unit no longer active stays on record until someone chooses another (the Left
+        # behind queue proposes one): offered as the current choice, so an edit need not change it.
         field = self.fields["owner"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = Person.objects.filter(status=Person.Status.ACTIVE).select_related("user")
+        current_owner = Q(pk=dataset.owner_id) if dataset else Q(pk__in=[])
+        field.queryset = Person.objects.filter(Q(status=Person.Status.ACTIVE) | current_owner).select_related("user")
         unit_field = self.fields["owning_unit"]
         assert isinstance(unit_field, forms.ModelChoiceField)
-        unit_field.queryset = OrgUnit.objects.filter(status=OrgUnit.Status.ACTIVE)
+        current_unit = Q(pk=dataset.owning_unit_id) if dataset else Q(pk__in=[])
+        unit_field.queryset = OrgUnit.objects.filter(Q(status=OrgUnit.Status.ACTIVE) | current_unit)
         successor = self.fields["superseded_by"]
         assert isinstance(successor, forms.ModelChoiceField)
         candidates = Dataset.objects.restrict(user, "view").order_by("name")
@@ -154,6 +175,13 @@ class DatasetForm(forms.Form):
                 "Say what problem this dataset serves and what it may be used for (at least a sentence)."
             )
         return purpose
+
+    def clean_sunset_at(self) -> datetime | None:
+        chosen: datetime | None = self.cleaned_data.get("sunset_at")
+        stored = self.dataset.sunset_at if self.dataset else None
+        if chosen is not None and stored is not None and chosen.date() == timezone.localtime(stored).date():
+            return stored  # the date input shows only the day: the same day keeps its stored time
+        return chosen
 
     def clean_label_schema(self) -> Any:
         raw = self.cleaned_data.get("label_schema", "").strip()
@@ -205,7 +233,7 @@ class CroissantImportForm(forms.Form):
         validators=[validate_dataset_slug],
         help_text="Leave empty to take it from the document (its alternateName when that is a slug, else its name).",
     )
-    purpose = forms.CharField(
+    purpose = TextareaField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Needed when the document has no rai:dataUseCases; replaces it otherwise.",
