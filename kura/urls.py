@@ -6,6 +6,8 @@ from frontend.urls import auth_urlpatterns
 from kura import health
 from kura.api.errors import api_not_found
 
+handler500 = "kura.api.errors.server_error"
+
 urlpatterns = [
     path("livez", health.livez, name="livez"),
     path("readyz", health.readyz, name="readyz"),

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -76,3 +77,12 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
 
 def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
     return JsonResponse(error_body("not_found", NOT_FOUND_MESSAGE), status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: an API caller gets the JSON error shape (CI branches on the code), a person the page."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse(
+            error_body("server_error", "Kura failed to answer this request; the error has been logged."), status=500
+        )
+    return defaults.server_error(request)
