@@ -396,24 +396,29 @@ def dataset_version_create(
         # Published without saying which rules applied: the ones in force now are the best record there is.
         guideline_revision = current_revision_number(dataset)
     manifest = parse_manifest(asdict(entry) if isinstance(entry, ManifestEntry) else entry for entry in files)
+    taken = ValidationError({"label": [f"{dataset.slug} already has a version '{label}'."]})
     if DatasetVersion.objects.filter(dataset=dataset, label=label).exists():
-        raise ValidationError({"label": [f"{dataset.slug} already has a version '{label}'."]})
+        raise taken
     now = timezone.now()
-    version = DatasetVersion.objects.create(
-        dataset=dataset,
-        label=label,
-        status=DatasetVersion.Status.PUBLISHED if publish else DatasetVersion.Status.DRAFT,
-        digest=manifest_digest(manifest),
-        total_bytes=sum(entry.size for entry in manifest),
-        file_count=len(manifest),
-        source=source,
-        git_commit=git_commit,
-        guideline_revision=guideline_revision,
-        notes=notes,
-        created_by=actor,
-        created_at=now,
-        published_at=now if publish else None,
-    )
+    try:
+        with transaction.atomic():  # a savepoint: the caller's transaction stays usable after the refusal
+            version = DatasetVersion.objects.create(
+                dataset=dataset,
+                label=label,
+                status=DatasetVersion.Status.PUBLISHED if publish else DatasetVersion.Status.DRAFT,
+                digest=manifest_digest(manifest),
+                total_bytes=sum(entry.size for entry in manifest),
+                file_count=len(manifest),
+                source=source,
+                git_commit=git_commit,
+                guideline_revision=guideline_revision,
+                notes=notes,
+                created_by=actor,
+                created_at=now,
+                published_at=now if publish else None,
+            )
+    except IntegrityError as error:  # a concurrent publisher took the label between the check and the insert
+        raise taken from error
     for start in range(0, len(manifest), MANIFEST_BATCH):
         ManifestFile.objects.bulk_create(
             ManifestFile(version=version, path=entry.path, size=entry.size, hash=entry.hash)
