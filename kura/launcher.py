@@ -21,6 +21,8 @@ def _environment() -> dict[str, str]:
     env.setdefault("DJANGO_SETTINGS_MODULE", "kura.settings.base")
     env.setdefault("KURA_LOCAL_ROOTS", str(data_dir / "demo-storage"))
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # Links Kura prints or mails (the demo's sign-in, approval e-mails) point where this run serves.
+    env.setdefault("KURA_BASE_URL", f"http://{env.setdefault('KURA_BIND', '127.0.0.1:8000')}")
     for folder in ("queue", "control", "processed"):
         (data_dir / "broker" / folder).mkdir(parents=True, exist_ok=True)
     return env
@@ -44,7 +46,7 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
 
 def main() -> int:
     env = _environment()
-    bind = env.get("KURA_BIND", "127.0.0.1:8000")
+    bind = env["KURA_BIND"]
     _manage(env, "migrate", "--noinput", "-v", "0")
     _manage(env, "collectstatic", "--noinput", "-v", "0")
     _manage(env, "load_demo")

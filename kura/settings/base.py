@@ -191,7 +191,7 @@ KURA_REQUEST_DEADLINE_DAYS = env_int("KURA_REQUEST_DEADLINE_DAYS", 14)
 KURA_GRANT_MAX_DAYS = env_int("KURA_GRANT_MAX_DAYS", 365)
 KURA_MOVER_GRACE_DAYS = env_int("KURA_MOVER_GRACE_DAYS", 14)
 KURA_GOVERNANCE_GROUP = env_str("KURA_GOVERNANCE_GROUP", "Catalog governance")
-KURA_BASE_URL = env_str("KURA_BASE_URL", "http://127.0.0.1:8000")
+KURA_BASE_URL = env_str("KURA_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 CELERY_BEAT_SCHEDULE.update(
     {
         "escalate-access-requests": {"task": "access.tasks.escalate_requests", "schedule": timedelta(hours=1)},

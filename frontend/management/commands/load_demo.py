@@ -36,9 +36,9 @@ class Command(BaseCommand):
         except Exception as error:  # no broker yet (e.g. run outside `make run`): beat will do it later
             self.stderr.write(f"Could not queue the first storage check ({error}); the scheduler will run it.")
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
-        self.stdout.write(f"  Sign in:   http://127.0.0.1:8000/  user 'demo'  password '{password}'")
+        self.stdout.write(f"  Sign in:   {settings.KURA_BASE_URL}/  user 'demo'  password '{password}'")
         self.stdout.write(f"  API token: {issued.plaintext}")
         self.stdout.write(
             f"  Try:       curl -H 'Authorization: Bearer {issued.plaintext}' "
-            "http://127.0.0.1:8000/api/v1/datasets/street-signs-eu/versions/latest/"
+            f"{settings.KURA_BASE_URL}/api/v1/datasets/street-signs-eu/versions/latest/"
         )
