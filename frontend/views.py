@@ -9,6 +9,7 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseBadRequest,
     HttpResponsePermanentRedirect,
     QueryDict,
     StreamingHttpResponse,
@@ -111,9 +112,14 @@ def _list_page(request: HttpRequest, queryset: DatasetQuerySet) -> Page:
 
 
 @login_required
-def dataset_export(request: HttpRequest) -> StreamingHttpResponse:
+def dataset_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The list as filtered on the page, as CSV; storage locations only of datasets the user may read."""
-    _, queryset = _filtered_datasets(request)
+    filterset, queryset = _filtered_datasets(request)
+    if filterset.is_bound and filterset.errors:
+        # The page shows every dataset under a filter it cannot apply; a file of them all would pass for the
+        # filtered list once downloaded.
+        problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in filterset.errors.items())
+        return HttpResponseBadRequest(f"Nothing exported: {problems}", content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(
         dataset_csv_lines(user=request.user, datasets=queryset), content_type="text/csv; charset=utf-8"
     )

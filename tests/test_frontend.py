@@ -656,6 +656,17 @@ def test_export_follows_the_filters_and_defuses_spreadsheet_formulas(client, own
     assert rows[0]["owner"] == owner.display_name and rows[0]["storage_locations"].startswith("s3://kura-test/")
 
 
+def test_export_under_a_filter_it_cannot_apply_exports_nothing(client, owner):
+    make_dataset(owner, slug="some-set", name="Some set", purpose="Lane markings, segmented.")
+    client.force_login(owner.user)
+
+    response = client.get("/datasets.csv?status=bogus")
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+    assert "status" in response.content.decode() and "some-set" not in response.content.decode()
+
+
 def test_a_checkpoint_after_a_directory_counted_whole_reads_as_that_directory():
     from django.template import Context, Template
 
