@@ -1,3 +1,4 @@
+from collections.abc import Mapping
 from typing import Any
 
 from django.urls import reverse
@@ -62,6 +63,17 @@ class DatasheetSerializer(serializers.Serializer):
             )
             for field in DATASHEET_FIELDS
         }
+
+    def to_internal_value(self, data: Any) -> Any:
+        # A misspelt question from a CI job would otherwise vanish without a word while the request succeeds.
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(DATASHEET_FIELD_NAMES))
+            if unknown:
+                known = ", ".join(DATASHEET_FIELD_NAMES)
+                raise serializers.ValidationError(
+                    {name: [f"Not a datasheet question; the questions are: {known}."] for name in unknown}
+                )
+        return super().to_internal_value(data)
 
 
 class DatasetListSerializer(serializers.ModelSerializer):
