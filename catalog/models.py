@@ -9,7 +9,12 @@ from access.models import OrgUnit, Person
 from catalog.datasheet import LICENCE_MAX_LENGTH
 from catalog.querysets import DatasetQuerySet
 from catalog.uris import validate_storage_uri
-from catalog.validators import validate_dataset_slug, validate_git_commit, validate_version_label
+from catalog.validators import (
+    validate_dataset_slug,
+    validate_git_commit,
+    validate_git_repository_url,
+    validate_version_label,
+)
 
 
 class Tag(models.Model):
@@ -61,7 +66,9 @@ class Dataset(models.Model):
     visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.INTERNAL)
     classification = models.CharField(max_length=16, choices=Classification.choices, default=Classification.INTERNAL)
     tags = models.ManyToManyField(Tag, blank=True, related_name="datasets")
-    training_repo_url = models.CharField(max_length=500, blank=True, help_text="Git URL of the training code.")
+    training_repo_url = models.CharField(
+        max_length=500, blank=True, validators=[validate_git_repository_url], help_text="Git URL of the training code."
+    )
     training_repo_path = models.CharField(max_length=500, blank=True, help_text="Path inside that repository.")
     # The datasheet (catalog.datasheet names, explains and maps each field).
     composition = models.TextField(blank=True)

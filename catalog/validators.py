@@ -8,6 +8,13 @@ VERSION_LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 GIT_COMMIT_PATTERN = re.compile(r"^[0-9a-f]{7,64}$")
 RESERVED_LABELS = {"latest"}
 TAG_MAX_LENGTH = 50
+# What git clones from: a URL of a transport git speaks, scp-like [user@]host:path, or a path on the server.
+# Anything else (javascript:, data:, a bare word) would be carried into pages, cards and exports as a "URL".
+_GIT_REPOSITORY_URL = re.compile(
+    r"^(?:(?:https?|ssh|git|git\+ssh)://[^\s/]\S*|file:///\S+|(?:[\w.+-]+@)?[\w-]+(?:\.[\w-]+)+:(?!//)\S+"
+    r"|[\w.+-]+@[\w.-]+:\S+|/[^\x00-\x1f]*)$",
+    re.IGNORECASE,
+)
 _UNSAFE_MARKDOWN = re.compile(r"<\s*(script|iframe|object|embed|style)\b|\bon[a-z]+\s*=|javascript\s*:", re.IGNORECASE)
 
 
@@ -54,6 +61,15 @@ def validate_version_label(value: str) -> None:
 def validate_git_commit(value: str) -> None:
     if not GIT_COMMIT_PATTERN.match(value):
         raise ValidationError("A git commit is 7 to 64 lowercase hexadecimal characters.", code="invalid_commit")
+
+
+def validate_git_repository_url(value: str) -> None:
+    if value and not _GIT_REPOSITORY_URL.match(value):
+        raise ValidationError(
+            "Give the repository as git clones it: https://host/group/repo.git, ssh://host/repo.git, "
+            "git@host:group/repo.git, or a path on the server (/srv/git/repo.git).",
+            code="invalid_repository_url",
+        )
 
 
 def validate_safe_markdown(value: str) -> None:

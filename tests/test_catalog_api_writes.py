@@ -42,6 +42,37 @@ def test_invalid_writes_answer_400_with_field_details(api, owner, unit):
     assert not Dataset.objects.exists()
 
 
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,hi", "not a url", "https:// spaced"])
+def test_a_training_repository_is_a_git_url_or_nothing_is_written(api, owner, unit, url):
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
+    response = api.post(
+        "/api/v1/datasets/",
+        {"slug": "signs", "name": "Signs", "purpose": "Evaluate the sign detector at night.",
+         "owning_unit": str(unit.pk), "training_repo_url": url},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "training_repo_url" in response.json()["error"]["details"]
+    assert not Dataset.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://git.example.com/ml/signs.git", "git@git.example.com:ml/signs.git", "ssh://git@host:2222/signs.git",
+     "git.example.com:ml/signs.git", "/srv/git/signs.git", "file:///srv/git/signs.git"],
+)
+def test_every_url_git_clones_from_is_accepted(api, owner, unit, url):
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
+    response = api.post(
+        "/api/v1/datasets/",
+        {"slug": "signs", "name": "Signs", "purpose": "Evaluate the sign detector at night.",
+         "owning_unit": str(unit.pk), "training_repo_url": url},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert Dataset.objects.get().training_repo_url == url
+
+
 def test_bad_manifest_over_api_is_400_and_writes_nothing(api, owner):
     make_dataset(owner, slug="street-signs")
     api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))

@@ -656,6 +656,18 @@ def test_export_follows_the_filters_and_defuses_spreadsheet_formulas(client, own
     assert rows[0]["owner"] == owner.display_name and rows[0]["storage_locations"].startswith("s3://kura-test/")
 
 
+def test_the_page_links_a_training_repository_a_browser_can_open(client, owner):
+    make_dataset(owner, slug="web-repo", training_repo_url="https://git.example.com/ml/signs.git")
+    make_dataset(owner, slug="ssh-repo", training_repo_url="git@git.example.com:ml/signs.git")
+    client.force_login(owner.user)
+
+    web = client.get("/datasets/web-repo/").content.decode()
+    ssh = client.get("/datasets/ssh-repo/").content.decode()
+
+    assert '<a href="https://git.example.com/ml/signs.git" rel="noopener noreferrer">' in web
+    assert "git@git.example.com:ml/signs.git" in ssh and 'href="git@' not in ssh
+
+
 def test_export_under_a_filter_it_cannot_apply_exports_nothing(client, owner):
     make_dataset(owner, slug="some-set", name="Some set", purpose="Lane markings, segmented.")
     client.force_login(owner.user)

@@ -46,6 +46,12 @@ def duration(seconds: Any) -> str:
 
 
 @register.filter
+def web_url(url: str) -> str:
+    """``url`` when a browser can open it (http or https), else "": an ssh or scp-like git URL is no link."""
+    return url if url.lower().startswith(("https://", "http://")) else ""
+
+
+@register.filter
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
