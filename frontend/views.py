@@ -198,11 +198,17 @@ def version_detail(request: HttpRequest, slug: str, label: str) -> HttpResponse:
         raise Http404("No such version.") from missing
     can_read = dataset_can_read_data(user=request.user, dataset=dataset)
     files = Paginator(version.files.order_by("path"), 100).get_page(request.GET.get("page")) if can_read else None
-    return render(
-        request,
-        "frontend/version_detail.html",
-        {"dataset": dataset, "version": version, "files": files, "can_read": can_read},
-    )
+    api_kwargs = {"slug": dataset.slug, "label": version.label}
+    context = {
+        "dataset": dataset,
+        "version": version,
+        "files": files,
+        "can_read": can_read,
+        "warnings": deprecation_warnings(dataset),
+        "api_url": request.build_absolute_uri(reverse("api-version-detail", kwargs=api_kwargs)),
+        "manifest_url": request.build_absolute_uri(reverse("api-version-manifest", kwargs=api_kwargs)),
+    }
+    return render(request, "frontend/version_detail.html", context)
 
 
 def _initial_from(dataset: Dataset) -> dict[str, Any]:

@@ -508,6 +508,22 @@ def test_version_page_lists_the_manifest(client, owner):
     assert missing.status_code == 404
 
 
+def test_version_page_of_a_deprecated_dataset_warns_and_shows_the_exact_ci_lookup(client, owner):
+    successor = make_dataset(owner, slug="signs-v2", name="Signs v2")
+    dataset = make_dataset(owner, slug="signs-v1")
+    make_version(dataset, "v1", files=1)
+    dataset_update(dataset=dataset, actor=owner, status="deprecated", deprecation_note="Old labels.",
+                   superseded_by=successor)
+    client.force_login(owner.user)
+
+    content = client.get(reverse("frontend:version-detail", args=["signs-v1", "latest"])).content.decode()
+
+    assert 'class="banner banner-deprecated"' in content and "Old labels." in content
+    assert reverse("frontend:dataset-detail", args=["signs-v2"]) in content
+    assert "http://testserver/api/v1/datasets/signs-v1/versions/v1/" in content  # the label, not "latest"
+    assert "http://testserver/api/v1/datasets/signs-v1/versions/v1/manifest/" in content
+
+
 def test_manifest_and_locations_need_read_access(client, owner, colleague):
     dataset = make_dataset(owner, slug="street-signs-eu", locations=[LocationSpec("s3://kura-data/hidden-prefix/")])
     version = make_version(dataset, "v1", files=2)
