@@ -19,11 +19,34 @@ MAX_SNIPPET_CHARS = 20_000
 MAX_EXPLANATION_CHARS = 10_000
 
 
+class RulesConflict(ValidationError):
+    """The rules were revised after the editor loaded them: the editor's copy would revert that revision."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(
+            f"Someone revised the annotation rules (now revision {current}) after you opened this form. Nothing "
+            "of yours was saved yet: open the rules in a new tab to see the new revision. Saving this form again "
+            "makes your text the next revision.",
+            code="edit_conflict",
+        )
+        self.current = current
+
+
 @transaction.atomic
 def guideline_revise(
-    *, dataset: Dataset, body: str, label_schema: Any, actor: Person | None, change_note: str = ""
+    *,
+    dataset: Dataset,
+    body: str,
+    label_schema: Any,
+    actor: Person | None,
+    change_note: str = "",
+    based_on: int | None = None,
 ) -> GuidelineRevision | None:
-    """Append a revision when the rules changed; returns None when nothing changed."""
+    """Append a revision when the rules changed; returns None when nothing changed.
+
+    ``based_on``: the revision number the caller's text was edited from (0: there was none); when a newer
+    revision exists and the text differs from it, ``RulesConflict`` is raised instead of reverting it.
+    """
     validate_safe_markdown(body)
     validate_label_schema(label_schema)
     schema = label_schema or {}
@@ -33,6 +56,8 @@ def guideline_revise(
         return None
     if current is None and not body.strip() and not schema:
         return None
+    if based_on is not None and current is not None and current.number != based_on:
+        raise RulesConflict(current.number)
     return GuidelineRevision.objects.create(
         guideline=guideline,
         number=(current.number + 1) if current else 1,

@@ -260,6 +260,19 @@ def _datasheet_answers(datasheet: Mapping[str, str] | None) -> dict[str, str]:
     return {field: text.strip() for field, text in (datasheet or {}).items()}
 
 
+class EditConflict(ValidationError):
+    """The dataset was saved after the editor loaded it: writing the editor's copy would undo that save."""
+
+    def __init__(self, saved_at: datetime) -> None:
+        super().__init__(
+            f"Someone saved this dataset at {timezone.localtime(saved_at):%Y-%m-%d %H:%M %Z}, after you opened it."
+            " Nothing of yours was saved yet: open the dataset in a new tab to see their "
+            "changes. Saving this form again replaces them with yours.",
+            code="edit_conflict",
+        )
+        self.saved_at = saved_at
+
+
 @transaction.atomic
 def dataset_update(
     *,
@@ -271,13 +284,21 @@ def dataset_update(
     stewards: Iterable[Person] | None = None,
     change_reason: str = "",
     datasheet: Mapping[str, str] | None = None,
+    unchanged_since: datetime | None = None,
     **fields: Any,
 ) -> Dataset:
+    """Change ``fields`` (and, where given, slug, tags, locations, stewards, datasheet answers), audited.
+
+    ``unchanged_since``: the ``updated_at`` the caller's copy was read at; a later save raises ``EditConflict``
+    (an editor submitting a whole form would otherwise silently undo someone else's change).
+    """
     unknown = set(fields) - UPDATABLE_FIELDS
     if unknown:
         raise ValidationError(f"Unknown dataset fields: {', '.join(sorted(unknown))}.")
     fields.update(_datasheet_answers(datasheet))
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    if unchanged_since is not None and dataset.updated_at != unchanged_since:
+        raise EditConflict(dataset.updated_at)
     previous_status = dataset.status
     before = _audited_fields(dataset)
     for field, value in fields.items():

@@ -1,10 +1,11 @@
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.http import QueryDict
 from django.utils import timezone
 
 from access.models import OrgUnit, Person
@@ -80,6 +81,9 @@ def _datasheet_form_field(field: DatasheetField) -> forms.CharField:
 
 
 class DatasetForm(forms.Form):
+    # What the editor's copy was read at, to refuse a save that would undo someone else's (EditConflict).
+    unchanged_since = forms.CharField(required=False, widget=forms.HiddenInput)
+    rules_revision = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
     name = forms.CharField(max_length=200, help_text="A human name, e.g. 'Street signs (EU, 2026)'.")
     slug = forms.CharField(
         max_length=100,
@@ -175,6 +179,22 @@ class DatasetForm(forms.Form):
                 "Say what problem this dataset serves and what it may be used for (at least a sentence)."
             )
         return purpose
+
+    def clean_unchanged_since(self) -> datetime | None:
+        stamp = self.cleaned_data.get("unchanged_since", "")
+        if not stamp:
+            return None
+        try:
+            return datetime.fromisoformat(stamp)
+        except ValueError:
+            raise ValidationError("This form was damaged; reload the page.") from None
+
+    def accept_current(self, *, unchanged_since: datetime, rules_revision: int) -> None:
+        """After a conflict: stamp the form with what is saved now, so submitting it again means "mine wins"."""
+        data = cast(QueryDict, self.data).copy()
+        data["unchanged_since"] = unchanged_since.isoformat()
+        data["rules_revision"] = str(rules_revision)
+        self.data = data
 
     def clean_sunset_at(self) -> datetime | None:
         chosen: datetime | None = self.cleaned_data.get("sunset_at")

@@ -22,7 +22,7 @@ from django.utils.cache import patch_vary_headers
 from access.approvals import eligible_approvers
 from access.selectors import org_units, person_for_user
 from annotations.selectors import current_guideline_revision
-from annotations.services import guideline_revise
+from annotations.services import RulesConflict, guideline_revise
 from catalog.access_selectors import request_pending_on
 from catalog.datasheet import FIELD_NAMES as DATASHEET_FIELDS
 from catalog.datasheet import answered_sections, unanswered_count
@@ -49,7 +49,7 @@ from catalog.selectors import (
 from catalog.selectors import (
     dataset_list as select_datasets,
 )
-from catalog.services import LocationSpec, dataset_create, dataset_update
+from catalog.services import EditConflict, LocationSpec, dataset_create, dataset_update
 from frontend.access_forms import LEVEL_HELP, AccessRequestForm
 from frontend.forms import DatasetForm, LocationFormSet, apply_service_errors
 from kura.keyset import keys_of, page_counted_along
@@ -229,6 +229,8 @@ def _initial_from(dataset: Dataset) -> dict[str, Any]:
         "deprecation_note": dataset.deprecation_note,
         "superseded_by": dataset.superseded_by_id,
         "sunset_at": dataset.sunset_at,
+        "unchanged_since": dataset.updated_at.isoformat(),
+        "rules_revision": revision.number if revision else 0,
         "guideline_body": revision.body if revision else "",
         "label_schema": _schema_text(revision.label_schema) if revision and revision.label_schema else "",
         **{field: getattr(dataset, field) for field in DATASHEET_FIELDS},
@@ -248,6 +250,14 @@ def _apply_service_errors(form: DatasetForm, formset: Any, error: ValidationErro
     apply_service_errors(form, error)
 
 
+def _show_conflict(form: DatasetForm, dataset: Dataset, conflict: ValidationError) -> None:
+    """The editor's text stays in the form, stamped with what is saved now: sending it again overrides."""
+    dataset.refresh_from_db(fields=["updated_at"])
+    revision = current_guideline_revision(dataset)
+    form.accept_current(unchanged_since=dataset.updated_at, rules_revision=revision.number if revision else 0)
+    apply_service_errors(form, conflict)
+
+
 @login_required
 def dataset_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     dataset = dataset_or_404(request, slug) if slug else None
@@ -260,6 +270,9 @@ def dataset_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         if form.is_valid() and formset.is_valid():
             try:
                 saved = _save(form, formset, dataset, person)
+            except (EditConflict, RulesConflict) as conflict:
+                assert dataset is not None  # only an edit can conflict
+                _show_conflict(form, dataset, conflict)
             except ValidationError as error:
                 _apply_service_errors(form, formset, error)
             else:
@@ -286,6 +299,8 @@ def dataset_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
 
 def _save(form: DatasetForm, formset: Any, dataset: Dataset | None, person: Any) -> Dataset:
     data = dict(form.cleaned_data)
+    unchanged_since = data.pop("unchanged_since")
+    rules_revision = data.pop("rules_revision")
     guideline_body = data.pop("guideline_body")
     label_schema = data.pop("label_schema")
     slug = data.pop("slug")
@@ -304,10 +319,21 @@ def _save(form: DatasetForm, formset: Any, dataset: Dataset | None, person: Any)
             )
         else:
             saved = dataset_update(
-                dataset=dataset, actor=person, slug=slug, tags=tags, locations=locations, datasheet=datasheet, **data
+                dataset=dataset,
+                actor=person,
+                slug=slug,
+                tags=tags,
+                locations=locations,
+                datasheet=datasheet,
+                unchanged_since=unchanged_since,
+                **data,
             )
         try:
-            guideline_revise(dataset=saved, body=guideline_body, label_schema=label_schema, actor=person)
+            guideline_revise(
+                dataset=saved, body=guideline_body, label_schema=label_schema, actor=person, based_on=rules_revision
+            )
+        except RulesConflict:
+            raise
         except ValidationError as error:
             raise ValidationError({"guideline_body": error.messages}) from error
     return saved
