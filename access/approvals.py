@@ -182,6 +182,18 @@ def access_request_withdraw(*, request: AccessRequest, requester: Person) -> Acc
     return request
 
 
+def access_requests_withdraw_for(*, requester: Person, actor: Person | None, reason: str) -> int:
+    """Withdraw every pending request of ``requester`` (e.g. who departed), each on the record like a withdrawal."""
+    count = 0
+    pending = AccessRequest.objects.filter(requester=requester, status=AccessRequest.Status.PENDING)
+    for request in pending.select_for_update().order_by("pk"):
+        request.status = AccessRequest.Status.WITHDRAWN
+        request.save(update_fields=["status"])
+        audit_record(actor=actor, action="request.withdrawn", target=request, reason=reason)
+        count += 1
+    return count
+
+
 def access_requests_escalate(*, now: Any = None) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.KURA_REQUEST_ESCALATE_AFTER_DAYS)

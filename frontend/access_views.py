@@ -160,13 +160,15 @@ def request_detail(request: HttpRequest, pk: int, form: DecisionForm | None = No
     access_request, dataset, decider = _visible_request(request, pk)
     person = person_for_user(request.user)
     pending = access_request.status == AccessRequest.Status.PENDING
+    history = list(request_history(request=access_request))
     context = {
         "access_request": access_request,
         "dataset": dataset,
         "is_requester": person is not None and access_request.requester_id == person.pk,
         "can_decide": decider and pending,
         "approvers": eligible_approvers(access_request) if pending else None,
-        "history": request_history(request=access_request),
+        "history": history,
+        "withdrawal": next((event for event in reversed(history) if event.action == "request.withdrawn"), None),
         "grants": access_request.grants.select_related("granted_by").order_by("created_at"),
         "form": form or DecisionForm(),
     }
