@@ -23,6 +23,7 @@ from access.approvals import (
     access_request_withdraw,
     can_decide,
     eligible_approvers,
+    eligible_approvers_many,
 )
 from access.grants import grant_create, grant_revoke
 from access.models import AccessRequest, Grant, Person
@@ -143,11 +144,12 @@ def my_requests(request: HttpRequest) -> HttpResponse:
     page = Paginator(requests.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     datasets = datasets_by_id(user=request.user, ids=[row.target_id for row in rows])
+    approvers = eligible_approvers_many([row for row in rows if row.status == AccessRequest.Status.PENDING])
     items = [
         {
             "request": row,
             "dataset": datasets.get(str(row.target_id)),
-            "approvers": eligible_approvers(row).people if row.status == AccessRequest.Status.PENDING else [],
+            "approvers": approvers[row.pk].people if row.pk in approvers else [],
         }
         for row in rows
     ]

@@ -14,7 +14,7 @@ from django.utils import timezone
 from access.approvals import access_request_create
 from access.leavers import person_depart
 from access.models import AccessRequest, AuditEvent, GovernanceItem, Grant, Level, Membership, OrgEvent, OrgUnit
-from access.org import membership_start
+from access.org import membership_start, org_event_apply, plan_merge
 from catalog.models import Dataset
 from catalog.services import LocationSpec
 from storage.models import Finding, StorageConnection
@@ -144,6 +144,37 @@ def test_inbox_shows_a_request_only_to_eligible_approvers(client, dataset, owner
         assert "navbadge" not in text(client.get(reverse("frontend:inbox-badge")))
     # The navigation loads the badge on every page.
     assert f'hx-get="{reverse("frontend:inbox-badge")}"' in text(client.get(reverse("frontend:dataset-list")))
+
+
+def test_inbox_badge_and_my_requests_cost_the_same_queries_however_many_requests_wait(client, owner):
+    """The badge is on every page and counts every pending request in the organisation: no query per request."""
+    merged, successor = make_unit("Old lab"), make_unit("New lab")
+    steward = make_person("stella", unit=successor)
+    membership_start(person=steward, unit=successor, role=Membership.Role.STEWARD)
+    asker = make_person("ann", unit=make_unit("Elsewhere"))
+
+    def add_requests(count: int) -> None:
+        leaver = make_person(unit=merged)  # once gone, the steward of the unit the datasets' unit merged into decides
+        for _ in range(count):
+            ask(asker, make_dataset(leaver, unit=merged))
+            ask(asker, make_dataset(owner))
+        person_depart(person=leaver, actor=None)
+
+    def queries(url: str, person: Any) -> int:
+        client.force_login(person.user)
+        with CaptureQueriesContext(db_connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured.captured_queries)
+
+    add_requests(1)
+    org_event_apply(plan=plan_merge(sources=[merged], successor=successor, actor=None), actor=None)
+    urls = [(reverse("frontend:inbox-badge"), steward), (reverse("frontend:inbox"), owner),
+            (reverse("frontend:access-requests"), asker)]
+    few = [queries(url, person) for url, person in urls]
+    add_requests(6)
+    assert [queries(url, person) for url, person in urls] == few
+    client.force_login(steward.user)
+    assert ">7</span>" in text(client.get(reverse("frontend:inbox-badge")))  # the merged unit's, via its successor
 
 
 def test_approve_creates_a_grant_and_the_requester_then_sees_the_locations(client, dataset, owner, colleague):
