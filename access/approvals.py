@@ -184,6 +184,9 @@ def access_request_create(
         errors["duration_days"] = f"Access can be requested for 1 to {settings.KURA_GRANT_MAX_DAYS} days."
     if errors:
         raise ValidationError(errors)
+    # The requester's row serialises their requests: of two submits at once (a double click) the second waits
+    # here for the first to commit and then finds its pending request.
+    requester = Person.objects.select_for_update().get(pk=requester.pk)
     if requester.status != Person.Status.ACTIVE:
         raise ValidationError("Departed people cannot request access.")
     target_type = ContentType.objects.get_for_model(target)
