@@ -194,6 +194,11 @@ def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, "You cannot decide this request (any more): someone else is its approver now.")
         except ValidationError as error:
             apply_service_errors(form, error)
+            access_request.refresh_from_db()
+            if not _is_htmx(request) and access_request.status != AccessRequest.Status.PENDING:
+                # Decided meanwhile (another tab, a double click): the page shows no decision form to hold the error.
+                messages.error(request, " ".join(error.messages))
+                return redirect("frontend:access-request", pk=access_request.pk)
         else:
             access_request.refresh_from_db()
             if not _is_htmx(request):
@@ -300,6 +305,14 @@ def grant_revoke_view(request: HttpRequest, slug: str, grant_id: int) -> HttpRes
     grant = dataset_grants(dataset=dataset, include_inactive=True).filter(pk=grant_id).first()
     if grant is None:
         raise Http404("No such grant on this dataset.")
+    if grant.revoked_at is not None:  # revoked meanwhile (another tab, someone else): say so, keep their reason
+        by = f" by {grant.revoked_by.display_name}" if grant.revoked_by else ""
+        notice = f"This grant was already revoked{by} on {grant.revoked_at:%Y-%m-%d}; nothing changed."
+        if _is_htmx(request):
+            return render(request, "frontend/access/_grant_row.html",
+                          {"dataset": dataset, "grant": grant, "error": [], "just_revoked": True})
+        messages.info(request, notice)
+        return redirect("frontend:dataset-grants", slug=dataset.slug)
     form = RevokeForm(request.POST)
     error: list[str] = []
     if form.is_valid():

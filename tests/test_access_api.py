@@ -37,6 +37,8 @@ def test_request_inbox_decision_and_grant_revoke_over_api(api, owner, colleague)
 
     revoked = api.post(f"/api/v1/grants/{grants[0]['id']}/revoke/", {"reason": "project over"}, format="json")
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    twice = api.post(f"/api/v1/grants/{grants[0]['id']}/revoke/", {"reason": "again"}, format="json")
+    assert twice.status_code == 409 and twice.json()["error"]["code"] == "grant_revoked"
     assert internal.pk
     assert AuditEvent.objects.filter(action__in=["request.created", "request.approved", "grant.created",
                                                  "grant.revoked"]).count() == 4

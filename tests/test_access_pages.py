@@ -216,6 +216,21 @@ def test_inline_approval_in_the_inbox_swaps_the_row(client, dataset, owner, coll
     assert client.get(reverse("frontend:inbox")).context["rows"] == []
 
 
+def test_deciding_an_already_decided_request_says_so(client, dataset, owner, colleague):
+    """A second tab, a back button, a double click: the second decision is refused in words, not silently."""
+    request = ask(colleague, dataset)
+    client.force_login(owner.user)
+    url = reverse("frontend:access-request-decide", args=[request.pk])
+    client.post(url, {"decision": "approve"})
+
+    again = client.post(url, {"decision": "deny", "comment": "Changed my mind."}, follow=True)
+
+    assert "This request is already approved." in text(again)
+    request.refresh_from_db()
+    assert request.status == AccessRequest.Status.APPROVED and request.decision_comment == ""
+    assert Grant.objects.filter(request=request).count() == 1
+
+
 def test_deny_without_a_comment_shows_the_error_and_changes_nothing(client, dataset, owner, colleague):
     request = ask(colleague, dataset)
     client.force_login(owner.user)
@@ -330,6 +345,22 @@ def test_grant_then_revoke_with_a_reason_ends_the_access(client, dataset, owner,
     client.force_login(colleague.user)
     page = text(client.get(detail_url()))
     assert LOCATION not in page and 'id="access-panel"' in page
+
+
+def test_revoking_an_already_revoked_grant_says_who_did_and_keeps_their_reason(client, dataset, owner, colleague):
+    access = grant(dataset, colleague, Level.READ)
+    revoke = reverse("frontend:grant-revoke", args=["street-signs", access.pk])
+    client.force_login(owner.user)
+    assert "Revoked read data of Carl Colleague" in text(client.post(revoke, {"reason": "Evaluation finished."},
+                                                                      follow=True))
+
+    again = text(client.post(revoke, {"reason": "Project cancelled."}, follow=True))
+
+    assert "Revoked read data of Carl Colleague" not in again
+    assert "already revoked" in again and "Olivia Owner" in again
+    access.refresh_from_db()
+    assert access.revoke_reason == "Evaluation finished."
+    assert AuditEvent.objects.filter(action="grant.revoked").count() == 1
 
 
 def test_revoke_refuses_a_grant_of_another_dataset(client, dataset, owner, colleague):
