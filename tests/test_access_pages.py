@@ -347,6 +347,18 @@ def test_grant_then_revoke_with_a_reason_ends_the_access(client, dataset, owner,
     assert LOCATION not in page and 'id="access-panel"' in page
 
 
+def test_a_grant_ending_on_the_last_day_of_the_calendar_is_refused_clearly(client, dataset, owner, colleague):
+    client.force_login(owner.user)
+    url = reverse("frontend:dataset-grants", args=["street-signs"])
+
+    response = client.post(url, {"person": colleague.pk, "level": "2", "justification": "Long study.",
+                                 "ends_on": "9999-12-31"})
+
+    assert response.status_code == 200
+    assert "Choose an earlier end date, or leave it empty for no end date." in text(response)
+    assert not Grant.objects.filter(grantee_person=colleague).exists()
+
+
 def test_revoking_an_already_revoked_grant_says_who_did_and_keeps_their_reason(client, dataset, owner, colleague):
     access = grant(dataset, colleague, Level.READ)
     revoke = reverse("frontend:grant-revoke", args=["street-signs", access.pk])

@@ -186,7 +186,10 @@ def filter_audit(events: Any, params: Any) -> Any:
     if params.get("since"):
         from django.utils.dateparse import parse_datetime
 
-        since = parse_datetime(params["since"])
+        try:
+            since = parse_datetime(params["since"])
+        except ValueError:  # well formed, but no real moment (hour 25, February 30)
+            since = None
         if since is None:
             raise exceptions.ValidationError({"since": ["Use an ISO 8601 date-time."]})
         events = events.filter(created_at__gte=since)
