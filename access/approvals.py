@@ -275,6 +275,8 @@ def access_requests_escalate(*, now: Any = None) -> int:
     for request_id in list(due.values_list("pk", flat=True)):
         with transaction.atomic():
             request = AccessRequest.objects.select_for_update().get(pk=request_id)
+            if request.status != AccessRequest.Status.PENDING:
+                continue  # decided or withdrawn since it was listed
             request.escalation_count += 1
             request.escalated_at = now
             request.save(update_fields=["escalation_count", "escalated_at"])

@@ -1,13 +1,20 @@
 """Pending requests and the org's names survive reorganisations and departures: nothing goes stale or unrecorded."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 
-from access.approvals import access_request_create, eligible_approvers
+from access.approvals import (
+    access_request_create,
+    access_request_decide,
+    access_requests_escalate,
+    eligible_approvers,
+)
 from access.leavers import person_depart
 from access.models import AccessRequest, AuditEvent, Level, Membership
 from access.org import (
@@ -163,3 +170,33 @@ def test_a_double_submitted_request_is_created_once(owner, colleague):
 
     assert outcomes == ["You already have a pending request for this dataset; withdraw it to ask again."]
     assert AccessRequest.objects.filter(requester=colleague, status=AccessRequest.Status.PENDING).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_decided_while_the_escalation_job_runs_is_not_escalated(owner, colleague, settings):
+    steward = make_person("stella", unit=owner.primary_unit)
+    membership_start(person=steward, unit=owner.primary_unit, role=Membership.Role.STEWARD)
+    request = ask(colleague, make_dataset(owner, slug="street-signs"))
+    deciding, release = threading.Event(), threading.Event()
+
+    def decide() -> None:
+        try:
+            with transaction.atomic():
+                locked = AccessRequest.objects.select_for_update().get(pk=request.pk)
+                deciding.set()
+                release.wait(10)  # the job lists the request as pending meanwhile, then waits for this lock
+                access_request_decide(request=locked, decider=owner, approve=True)
+        finally:
+            connection.close()
+
+    decider = threading.Thread(target=decide)
+    decider.start()
+    assert deciding.wait(10)
+    threading.Timer(1, release.set).start()
+    later = timezone.now() + timedelta(days=settings.KURA_REQUEST_ESCALATE_AFTER_DAYS, minutes=1)
+    escalated = access_requests_escalate(now=later)
+    decider.join(10)
+
+    request.refresh_from_db()
+    assert (request.status, request.escalation_count, escalated) == (AccessRequest.Status.APPROVED, 0, 0)
+    assert not AuditEvent.objects.filter(action="request.escalated").exists()
