@@ -40,28 +40,84 @@ def effective_unit(unit: OrgUnit | None) -> OrgUnit | None:
     return unit
 
 
-def _tier(name: str, target: Any) -> list[Person]:
-    if name == "owner":
-        owner = getattr(target, "owner", None)
-        return [owner] if owner is not None else []
-    if name in {"unit_steward", "unit_head"}:
-        unit = effective_unit(getattr(target, "owning_unit", None))
-        if unit is None:
-            return []
-        role = Membership.Role.STEWARD if name == "unit_steward" else Membership.Role.HEAD
-        ids = Membership.objects.current().filter(unit=unit, role=role).values("person_id")
-        return list(Person.objects.filter(pk__in=ids).select_related("user"))
-    return list(
+def _effective_units(unit_ids: set[Any]) -> dict[Any, OrgUnit | None]:
+    """``effective_unit`` of each unit id, loading each step of the successor chains for all units at once."""
+    units: dict[Any, OrgUnit] = {}
+    asked: set[Any] = set()
+    missing = {pk for pk in unit_ids if pk is not None}
+    while missing:
+        asked |= missing
+        units.update(OrgUnit.objects.in_bulk(list(missing)))
+        missing = {unit.successor_id for unit in units.values() if unit.successor_id is not None} - asked
+    effective: dict[Any, OrgUnit | None] = {}
+    for pk in unit_ids:
+        unit, seen = units.get(pk), set()
+        while unit is not None and unit.successor_id in units and unit.pk not in seen:
+            seen.add(unit.pk)
+            unit = units[unit.successor_id]
+        effective[pk] = unit
+    return effective
+
+
+def _targets(requests: Sequence[AccessRequest]) -> dict[Any, Any]:
+    """Each request's target (None if it is gone), by request id: one query per target model."""
+    ids_by_type: dict[int, set[Any]] = defaultdict(set)
+    for request in requests:
+        ids_by_type[request.target_type_id].add(request.target_id)
+    found: dict[tuple[int, Any], Any] = {}
+    for type_id, ids in ids_by_type.items():
+        model = ContentType.objects.get_for_id(type_id).model_class()
+        if model is not None:
+            found.update(((type_id, pk), obj) for pk, obj in model._default_manager.in_bulk(list(ids)).items())
+    return {request.pk: found.get((request.target_type_id, request.target_id)) for request in requests}
+
+
+def _by_name(people: Any) -> list[Person]:
+    return sorted(people, key=lambda person: (person.display_name, person.pk))
+
+
+def eligible_approvers_many(requests: Sequence[AccessRequest]) -> dict[Any, Approvers]:
+    """``eligible_approvers`` of each request, keyed by request id, in a fixed number of queries however many
+    requests there are (the inbox and its badge ask it of every pending request)."""
+    if not requests:
+        return {}
+    target_of = _targets(requests)
+    owners = Person.objects.select_related("user").in_bulk(
+        {owner_id for target in target_of.values() if (owner_id := getattr(target, "owner_id", None)) is not None}
+    )
+    effective = _effective_units({getattr(target, "owning_unit_id", None) for target in target_of.values()})
+    roles: dict[tuple[Any, str], list[Person]] = defaultdict(list)
+    memberships = Membership.objects.current().filter(
+        unit_id__in={unit.pk for unit in effective.values() if unit is not None},
+        role__in=[Membership.Role.STEWARD, Membership.Role.HEAD],
+    ).select_related("person__user")
+    for membership in memberships:
+        if membership.person not in roles[(membership.unit_id, membership.role)]:
+            roles[(membership.unit_id, membership.role)].append(membership.person)
+    governance = _by_name(
         Person.objects.filter(user__groups__name=settings.KURA_GOVERNANCE_GROUP).select_related("user").distinct()
     )
+    approvers: dict[Any, Approvers] = {}
+    for request in requests:
+        target = target_of[request.pk]
+        owner = owners.get(getattr(target, "owner_id", None))
+        unit = effective.get(getattr(target, "owning_unit_id", None))
+        candidates = {
+            "owner": [owner] if owner is not None else [],
+            "unit_steward": _by_name(roles[(unit.pk, Membership.Role.STEWARD)]) if unit is not None else [],
+            "unit_head": _by_name(roles[(unit.pk, Membership.Role.HEAD)]) if unit is not None else [],
+            "governance": governance,
+        }
+        approvers[request.pk] = _admitted(request, [(name, candidates[name]) for name in TIERS])
+    return approvers
 
 
-def eligible_approvers(request: AccessRequest) -> Approvers:
-    """Who may decide now. The first tier with an active person always may; each escalation admits the next."""
+def _admitted(request: AccessRequest, tiers_in_order: list[tuple[str, list[Person]]]) -> Approvers:
+    """The first tier with an active person always may decide; each escalation admits the next."""
     tiers: list[tuple[str, list[Person]]] = []
-    for name in TIERS:
+    for name, candidates in tiers_in_order:
         people = [
-            person for person in _tier(name, request.target)
+            person for person in candidates
             if person.status == Person.Status.ACTIVE and person.pk != request.requester_id
         ]
         if people:
@@ -75,10 +131,22 @@ def eligible_approvers(request: AccessRequest) -> Approvers:
     return Approvers(route=admitted[-1][0], people=admitted_people)
 
 
+def eligible_approvers(request: AccessRequest) -> Approvers:
+    """Who may decide now. The first tier with an active person always may; each escalation admits the next."""
+    return eligible_approvers_many([request])[request.pk]
+
+
+def may_decide(person: Person | None, request: AccessRequest, approvers: Approvers) -> bool:
+    """``can_decide`` with the request's approvers already resolved (``eligible_approvers_many``)."""
+    if person is None or person.pk == request.requester_id or person.status != Person.Status.ACTIVE:
+        return False
+    return any(candidate.pk == person.pk for candidate in approvers.people)
+
+
 def can_decide(person: Person | None, request: AccessRequest) -> bool:
     if person is None or person.pk == request.requester_id or person.status != Person.Status.ACTIVE:
         return False
-    return any(candidate.pk == person.pk for candidate in eligible_approvers(request).people)
+    return may_decide(person, request, eligible_approvers(request))
 
 
 def _notify(people: list[Person], subject: str, body: str) -> None:
@@ -116,6 +184,9 @@ def access_request_create(
         errors["duration_days"] = f"Access can be requested for 1 to {settings.KURA_GRANT_MAX_DAYS} days."
     if errors:
         raise ValidationError(errors)
+    # The requester's row serialises their requests: of two submits at once (a double click) the second waits
+    # here for the first to commit and then finds its pending request.
+    requester = Person.objects.select_for_update().get(pk=requester.pk)
     if requester.status != Person.Status.ACTIVE:
         raise ValidationError("Departed people cannot request access.")
     target_type = ContentType.objects.get_for_model(target)
@@ -182,6 +253,18 @@ def access_request_withdraw(*, request: AccessRequest, requester: Person) -> Acc
     return request
 
 
+def access_requests_withdraw_for(*, requester: Person, actor: Person | None, reason: str) -> int:
+    """Withdraw every pending request of ``requester`` (e.g. who departed), each on the record like a withdrawal."""
+    count = 0
+    pending = AccessRequest.objects.filter(requester=requester, status=AccessRequest.Status.PENDING)
+    for request in pending.select_for_update().order_by("pk"):
+        request.status = AccessRequest.Status.WITHDRAWN
+        request.save(update_fields=["status"])
+        audit_record(actor=actor, action="request.withdrawn", target=request, reason=reason)
+        count += 1
+    return count
+
+
 def access_requests_escalate(*, now: Any = None) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.KURA_REQUEST_ESCALATE_AFTER_DAYS)
@@ -192,6 +275,8 @@ def access_requests_escalate(*, now: Any = None) -> int:
     for request_id in list(due.values_list("pk", flat=True)):
         with transaction.atomic():
             request = AccessRequest.objects.select_for_update().get(pk=request_id)
+            if request.status != AccessRequest.Status.PENDING:
+                continue  # decided or withdrawn since it was listed
             request.escalation_count += 1
             request.escalated_at = now
             request.save(update_fields=["escalation_count", "escalated_at"])

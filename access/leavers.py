@@ -7,10 +7,10 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
-from access.approvals import access_requests_reroute_for
+from access.approvals import access_requests_reroute_for, access_requests_withdraw_for
 from access.audit import audit_record
 from access.grants import grants_suspend_for_person
-from access.models import AccessRequest, ApiToken, Membership, OrgUnit, Person
+from access.models import ApiToken, Membership, OrgUnit, Person
 from access.org import _drop_group_if_no_membership, membership_end, membership_start
 
 
@@ -29,9 +29,7 @@ def person_depart(*, person: Person, actor: Person | None, reason: str = "left t
     suspended = grants_suspend_for_person(person=person, actor=actor, reason="grantee departed")
     tokens = ApiToken.objects.filter(owner_person=person, revoked_at__isnull=True).count()
     rerouted = access_requests_reroute_for(person=person, actor=actor)
-    withdrawn = AccessRequest.objects.filter(requester=person, status=AccessRequest.Status.PENDING).update(
-        status=AccessRequest.Status.WITHDRAWN
-    )
+    withdrawn = access_requests_withdraw_for(requester=person, actor=actor, reason="the requester departed")
     _end_sessions(person)
     audit_record(actor=actor, action="person.departed", target=person, reason=reason, after={
         "grants_suspended": suspended, "tokens_suspended": tokens, "requests_rerouted": rerouted,

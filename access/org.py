@@ -185,20 +185,32 @@ def _queue(kind: str, obj: models.Model, former_unit: OrgUnit, note: str) -> Any
     return apply
 
 
-def _reroutes(obj: models.Model, pending: list[AccessRequest], successor: OrgUnit, actor: Person | None,
+def _reroutes(obj: models.Model, pending: list[AccessRequest], successor: OrgUnit | None, actor: Person | None,
               reason: str) -> list[Change]:
-    """Pending requests on a moved object; applied last so they see the new stewards."""
+    """Pending requests on a moved object (``successor`` None: it waits for governance); applied last so they
+    see the new stewards."""
+    where = f"will be decided in {successor.name}" if successor else "is re-routed while its dataset awaits governance"
     return [
-        Change("request", f"Request by {request.requester} on {obj} will be decided in {successor.name}",
+        Change("request", f"Request by {request.requester} on {obj} {where}",
                lambda r=request: access_request_reroute(request=r, actor=actor, reason=reason))
         for request in pending
     ]
+
 
 
 def plan_rename(*, unit: OrgUnit, new_name: str) -> OrgPlan:
     new_name = new_name.strip()
     if not new_name:
         raise ValidationError({"new_name": "Give the new name."})
+    # The directory maps department names to units through aliases: taking another unit's name would move its
+    # people into this one at the next sync.
+    known_as = unit_for_department(new_name)
+    if known_as is None:
+        known_as = next((other for other in OrgUnit.objects.filter(status=OrgUnit.Status.ACTIVE).exclude(pk=unit.pk)
+                         if normalise_department(other.name) == normalise_department(new_name)), None)
+    if known_as is not None and known_as.pk != unit.pk:
+        raise ValidationError({"new_name": f"'{new_name}' already stands for {known_as.name}: choose another name, "
+                                           "or merge the two units."})
     plan = OrgPlan("rename", [unit], [unit], {"old_name": unit.name, "new_name": new_name})
 
     def apply() -> None:
@@ -295,7 +307,9 @@ def plan_split(*, source: OrgUnit, successors: list[OrgUnit], assignments: dict[
         where = target_unit.name if target_unit else "no successor (not assigned)"
         plan.changes.append(Change("membership", f"{membership.person} ({membership.role}) → {where}", move))
     for dependents in hooks.unit_dependents():
-        for obj in dependents.owned_by_unit(source):
+        owned = dependents.owned_by_unit(source)
+        pending = pending_requests_by_object(owned)
+        for obj in owned:
             target_unit = by_id.get(assignments.get("objects", {}).get(str(obj.pk), ""))
             if target_unit is not None:
                 plan.changes.append(Change(
@@ -304,6 +318,8 @@ def plan_split(*, source: OrgUnit, successors: list[OrgUnit], assignments: dict[
             else:
                 plan.changes.append(Change("governance", f"{obj} has no assigned successor: queued for governance",
                                            ("queue-object", obj)))
+            key = (ContentType.objects.get_for_model(obj).pk, obj.pk)
+            plan.changes.extend(_reroutes(obj, pending.get(key, []), target_unit, actor, reason))
 
     def retire() -> None:
         source.status = OrgUnit.Status.SPLIT
@@ -321,9 +337,13 @@ def plan_retire(*, unit: OrgUnit, actor: Person | None) -> OrgPlan:
         plan.changes.append(Change("governance", f"{grant.describe()} is suspended and queued for governance",
                                    ("queue-grant", grant)))
     for dependents in hooks.unit_dependents():
-        for obj in dependents.owned_by_unit(unit):
+        owned = dependents.owned_by_unit(unit)
+        pending = pending_requests_by_object(owned)
+        for obj in owned:
             plan.changes.append(Change("governance", f"{obj} needs a new owning unit: queued for governance",
                                        ("queue-object", obj)))
+            key = (ContentType.objects.get_for_model(obj).pk, obj.pk)
+            plan.changes.extend(_reroutes(obj, pending.get(key, []), None, actor, f"retirement of {unit.name}"))
 
     def retire() -> None:
         unit.status = OrgUnit.Status.RETIRED

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 
-from access.approvals import can_decide
+from access.approvals import eligible_approvers_many, may_decide
 from access.models import AccessRequest, AuditEvent, GovernanceItem, Grant, Membership, OrgEvent, OrgUnit, Person
 from access.selectors import is_governance, is_steward
 from catalog.models import Dataset
@@ -49,8 +49,9 @@ def requests_of(*, person: Person) -> "QuerySet[AccessRequest]":
 
 def requests_awaiting(*, person: Person) -> list[AccessRequest]:
     """Pending requests ``person`` may decide now (resolved per request, as at decision time)."""
-    pending = AccessRequest.objects.filter(status=AccessRequest.Status.PENDING).select_related("requester")
-    return [request for request in pending if can_decide(person, request)]
+    pending = list(AccessRequest.objects.filter(status=AccessRequest.Status.PENDING).select_related("requester"))
+    approvers = eligible_approvers_many(pending)
+    return [request for request in pending if may_decide(person, request, approvers[request.pk])]
 
 
 # --- reads for the access pages (frontend) --------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Forms of the access pages. They only shape input: the services validate and decide."""
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -83,6 +83,12 @@ class GrantForm(forms.Form):
         assert isinstance(person_field, forms.ModelChoiceField) and isinstance(unit_field, forms.ModelChoiceField)
         person_field.queryset = active_people()
         unit_field.queryset = active_units()
+
+    def clean_ends_on(self) -> date | None:
+        ends_on: date | None = self.cleaned_data.get("ends_on")
+        if ends_on is not None and ends_on >= date.max:  # access ends when the next day starts: there is none
+            raise ValidationError("Choose an earlier end date, or leave it empty for no end date.")
+        return ends_on
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

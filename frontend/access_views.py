@@ -23,6 +23,7 @@ from access.approvals import (
     access_request_withdraw,
     can_decide,
     eligible_approvers,
+    eligible_approvers_many,
 )
 from access.grants import grant_create, grant_revoke
 from access.models import AccessRequest, Grant, Person
@@ -143,11 +144,12 @@ def my_requests(request: HttpRequest) -> HttpResponse:
     page = Paginator(requests.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     datasets = datasets_by_id(user=request.user, ids=[row.target_id for row in rows])
+    approvers = eligible_approvers_many([row for row in rows if row.status == AccessRequest.Status.PENDING])
     items = [
         {
             "request": row,
             "dataset": datasets.get(str(row.target_id)),
-            "approvers": eligible_approvers(row).people if row.status == AccessRequest.Status.PENDING else [],
+            "approvers": approvers[row.pk].people if row.pk in approvers else [],
         }
         for row in rows
     ]
@@ -160,13 +162,15 @@ def request_detail(request: HttpRequest, pk: int, form: DecisionForm | None = No
     access_request, dataset, decider = _visible_request(request, pk)
     person = person_for_user(request.user)
     pending = access_request.status == AccessRequest.Status.PENDING
+    history = list(request_history(request=access_request))
     context = {
         "access_request": access_request,
         "dataset": dataset,
         "is_requester": person is not None and access_request.requester_id == person.pk,
         "can_decide": decider and pending,
         "approvers": eligible_approvers(access_request) if pending else None,
-        "history": request_history(request=access_request),
+        "history": history,
+        "withdrawal": next((event for event in reversed(history) if event.action == "request.withdrawn"), None),
         "grants": access_request.grants.select_related("granted_by").order_by("created_at"),
         "form": form or DecisionForm(),
     }
@@ -190,6 +194,11 @@ def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, "You cannot decide this request (any more): someone else is its approver now.")
         except ValidationError as error:
             apply_service_errors(form, error)
+            access_request.refresh_from_db()
+            if not _is_htmx(request) and access_request.status != AccessRequest.Status.PENDING:
+                # Decided meanwhile (another tab, a double click): the page shows no decision form to hold the error.
+                messages.error(request, " ".join(error.messages))
+                return redirect("frontend:access-request", pk=access_request.pk)
         else:
             access_request.refresh_from_db()
             if not _is_htmx(request):
@@ -296,6 +305,14 @@ def grant_revoke_view(request: HttpRequest, slug: str, grant_id: int) -> HttpRes
     grant = dataset_grants(dataset=dataset, include_inactive=True).filter(pk=grant_id).first()
     if grant is None:
         raise Http404("No such grant on this dataset.")
+    if grant.revoked_at is not None:  # revoked meanwhile (another tab, someone else): say so, keep their reason
+        by = f" by {grant.revoked_by.display_name}" if grant.revoked_by else ""
+        notice = f"This grant was already revoked{by} on {grant.revoked_at:%Y-%m-%d}; nothing changed."
+        if _is_htmx(request):
+            return render(request, "frontend/access/_grant_row.html",
+                          {"dataset": dataset, "grant": grant, "error": [], "just_revoked": True})
+        messages.info(request, notice)
+        return redirect("frontend:dataset-grants", slug=dataset.slug)
     form = RevokeForm(request.POST)
     error: list[str] = []
     if form.is_valid():

@@ -37,6 +37,8 @@ def test_request_inbox_decision_and_grant_revoke_over_api(api, owner, colleague)
 
     revoked = api.post(f"/api/v1/grants/{grants[0]['id']}/revoke/", {"reason": "project over"}, format="json")
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    twice = api.post(f"/api/v1/grants/{grants[0]['id']}/revoke/", {"reason": "again"}, format="json")
+    assert twice.status_code == 409 and twice.json()["error"]["code"] == "grant_revoked"
     assert internal.pk
     assert AuditEvent.objects.filter(action__in=["request.created", "request.approved", "grant.created",
                                                  "grant.revoked"]).count() == 4
@@ -70,3 +72,13 @@ def test_staff_records_a_departure_over_api(api, owner, unit):
     assert Person.objects.get(pk=owner.pk).status == "departed"
     api.credentials(HTTP_AUTHORIZATION=owners_token)
     assert api.get("/api/v1/datasets/").status_code == 401
+
+
+def test_audit_since_that_is_no_real_moment_is_a_clear_400(api, owner):
+    governor = make_person("gov", staff=True)
+    api.credentials(HTTP_AUTHORIZATION=bearer(governor))
+    for since in ("2026-01-01T25:00:00", "2026-02-30T10:00:00", "yesterday"):
+        response = api.get("/api/v1/audit/", {"since": since})
+        assert response.status_code == 400, since
+        assert response.json()["error"]["details"] == {"since": ["Use an ISO 8601 date-time."]}
+    assert api.get("/api/v1/audit/", {"since": "2026-01-01T10:00:00Z"}).status_code == 200

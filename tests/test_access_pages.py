@@ -14,7 +14,7 @@ from django.utils import timezone
 from access.approvals import access_request_create
 from access.leavers import person_depart
 from access.models import AccessRequest, AuditEvent, GovernanceItem, Grant, Level, Membership, OrgEvent, OrgUnit
-from access.org import membership_start
+from access.org import membership_start, org_event_apply, plan_merge
 from catalog.models import Dataset
 from catalog.services import LocationSpec
 from storage.models import Finding, StorageConnection
@@ -146,6 +146,37 @@ def test_inbox_shows_a_request_only_to_eligible_approvers(client, dataset, owner
     assert f'hx-get="{reverse("frontend:inbox-badge")}"' in text(client.get(reverse("frontend:dataset-list")))
 
 
+def test_inbox_badge_and_my_requests_cost_the_same_queries_however_many_requests_wait(client, owner):
+    """The badge is on every page and counts every pending request in the organisation: no query per request."""
+    merged, successor = make_unit("Old lab"), make_unit("New lab")
+    steward = make_person("stella", unit=successor)
+    membership_start(person=steward, unit=successor, role=Membership.Role.STEWARD)
+    asker = make_person("ann", unit=make_unit("Elsewhere"))
+
+    def add_requests(count: int) -> None:
+        leaver = make_person(unit=merged)  # once gone, the steward of the unit the datasets' unit merged into decides
+        for _ in range(count):
+            ask(asker, make_dataset(leaver, unit=merged))
+            ask(asker, make_dataset(owner))
+        person_depart(person=leaver, actor=None)
+
+    def queries(url: str, person: Any) -> int:
+        client.force_login(person.user)
+        with CaptureQueriesContext(db_connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured.captured_queries)
+
+    add_requests(1)
+    org_event_apply(plan=plan_merge(sources=[merged], successor=successor, actor=None), actor=None)
+    urls = [(reverse("frontend:inbox-badge"), steward), (reverse("frontend:inbox"), owner),
+            (reverse("frontend:access-requests"), asker)]
+    few = [queries(url, person) for url, person in urls]
+    add_requests(6)
+    assert [queries(url, person) for url, person in urls] == few
+    client.force_login(steward.user)
+    assert ">7</span>" in text(client.get(reverse("frontend:inbox-badge")))  # the merged unit's, via its successor
+
+
 def test_approve_creates_a_grant_and_the_requester_then_sees_the_locations(client, dataset, owner, colleague):
     request = ask(colleague, dataset)
     client.force_login(owner.user)
@@ -183,6 +214,21 @@ def test_inline_approval_in_the_inbox_swaps_the_row(client, dataset, owner, coll
     assert "badge-approved" in row and "<form" not in row
     assert Grant.objects.filter(request=request).exists()
     assert client.get(reverse("frontend:inbox")).context["rows"] == []
+
+
+def test_deciding_an_already_decided_request_says_so(client, dataset, owner, colleague):
+    """A second tab, a back button, a double click: the second decision is refused in words, not silently."""
+    request = ask(colleague, dataset)
+    client.force_login(owner.user)
+    url = reverse("frontend:access-request-decide", args=[request.pk])
+    client.post(url, {"decision": "approve"})
+
+    again = client.post(url, {"decision": "deny", "comment": "Changed my mind."}, follow=True)
+
+    assert "This request is already approved." in text(again)
+    request.refresh_from_db()
+    assert request.status == AccessRequest.Status.APPROVED and request.decision_comment == ""
+    assert Grant.objects.filter(request=request).count() == 1
 
 
 def test_deny_without_a_comment_shows_the_error_and_changes_nothing(client, dataset, owner, colleague):
@@ -299,6 +345,34 @@ def test_grant_then_revoke_with_a_reason_ends_the_access(client, dataset, owner,
     client.force_login(colleague.user)
     page = text(client.get(detail_url()))
     assert LOCATION not in page and 'id="access-panel"' in page
+
+
+def test_a_grant_ending_on_the_last_day_of_the_calendar_is_refused_clearly(client, dataset, owner, colleague):
+    client.force_login(owner.user)
+    url = reverse("frontend:dataset-grants", args=["street-signs"])
+
+    response = client.post(url, {"person": colleague.pk, "level": "2", "justification": "Long study.",
+                                 "ends_on": "9999-12-31"})
+
+    assert response.status_code == 200
+    assert "Choose an earlier end date, or leave it empty for no end date." in text(response)
+    assert not Grant.objects.filter(grantee_person=colleague).exists()
+
+
+def test_revoking_an_already_revoked_grant_says_who_did_and_keeps_their_reason(client, dataset, owner, colleague):
+    access = grant(dataset, colleague, Level.READ)
+    revoke = reverse("frontend:grant-revoke", args=["street-signs", access.pk])
+    client.force_login(owner.user)
+    assert "Revoked read data of Carl Colleague" in text(client.post(revoke, {"reason": "Evaluation finished."},
+                                                                      follow=True))
+
+    again = text(client.post(revoke, {"reason": "Project cancelled."}, follow=True))
+
+    assert "Revoked read data of Carl Colleague" not in again
+    assert "already revoked" in again and "Olivia Owner" in again
+    access.refresh_from_db()
+    assert access.revoke_reason == "Evaluation finished."
+    assert AuditEvent.objects.filter(action="grant.revoked").count() == 1
 
 
 def test_revoke_refuses_a_grant_of_another_dataset(client, dataset, owner, colleague):

@@ -36,6 +36,7 @@ from catalog.api.access_serializers import (
 )
 from catalog.api.views import _require_change, resolve_or_404
 from catalog.models import Dataset
+from kura.api.errors import Conflict
 
 
 def _person(request: Request) -> Person:
@@ -91,6 +92,8 @@ class GrantRevokeView(APIView):
         if dataset is None:
             raise exceptions.NotFound("Not found.")
         _require_change(request, dataset)
+        if grant.revoked_at is not None:
+            raise Conflict(f"This grant was already revoked on {grant.revoked_at.isoformat()}.", code="grant_revoked")
         serializer = RevokeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         grant = grant_revoke(grant=grant, actor=person_for_user(request.user),
@@ -183,7 +186,10 @@ def filter_audit(events: Any, params: Any) -> Any:
     if params.get("since"):
         from django.utils.dateparse import parse_datetime
 
-        since = parse_datetime(params["since"])
+        try:
+            since = parse_datetime(params["since"])
+        except ValueError:  # well formed, but no real moment (hour 25, February 30)
+            since = None
         if since is None:
             raise exceptions.ValidationError({"since": ["Use an ISO 8601 date-time."]})
         events = events.filter(created_at__gte=since)
