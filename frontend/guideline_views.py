@@ -37,7 +37,7 @@ def _revision_number(request: HttpRequest, name: str) -> int | None:
     raw = request.GET.get(name, "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # str.isdigit() also accepts '²', which int() refuses
         raise Http404("No such revision.")
     return int(raw)
 
