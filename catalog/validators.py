@@ -8,7 +8,10 @@ VERSION_LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 GIT_COMMIT_PATTERN = re.compile(r"^[0-9a-f]{7,64}$")
 RESERVED_LABELS = {"latest"}
 TAG_MAX_LENGTH = 50
-_UNSAFE_MARKDOWN = re.compile(r"<\s*(script|iframe|object|embed|style)\b|\bon[a-z]+\s*=|javascript\s*:", re.IGNORECASE)
+# An event handler is an attribute inside a tag; prose such as "the onset = first audible sample" is no HTML.
+_UNSAFE_MARKDOWN = re.compile(
+    r"<\s*(script|iframe|object|embed|style)\b|<[a-z][^>]*?[\s/\"']on[a-z]+\s*=|javascript\s*:", re.IGNORECASE
+)
 
 
 def validate_dataset_slug(value: str) -> None:

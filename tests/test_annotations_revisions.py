@@ -1,4 +1,5 @@
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
@@ -127,3 +128,21 @@ def test_saving_the_dataset_form_with_the_rules_untouched_adds_no_revision(clien
 
     assert response.status_code == 302
     assert [r.number for r in GuidelineRevision.objects.filter(guideline__dataset=dataset)] == [1]
+
+
+def test_rules_may_say_on_something_equals_in_prose(owner):
+    dataset = make_dataset(owner, slug="wake-word")
+    body = "## Clips\n\nMark the onset = first audible sample; set `ongoing=true` while the word continues."
+
+    revision = guideline_revise(dataset=dataset, body=body, label_schema={}, actor=owner)
+
+    assert revision is not None and revision.body == body
+
+
+@pytest.mark.parametrize("html", ['<img src=x onerror="alert(1)">', '<a/onclick="alert(1)">here</a>',
+                                  "<b\nonmouseover=alert(1)>bold</b>"])
+def test_rules_with_an_event_handler_in_a_tag_are_refused(owner, html):
+    dataset = make_dataset(owner, slug="wake-word")
+
+    with pytest.raises(ValidationError, match="active HTML"):
+        guideline_revise(dataset=dataset, body=f"## Clips\n\n{html}", label_schema={}, actor=owner)
