@@ -5,6 +5,7 @@
                              {"name": "truncation", "type": "enum", "values": ["none", "partial"]}]}]}
 """
 
+import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -47,9 +48,29 @@ def _check_attributes(attributes: Any, path: str) -> None:
                 or len(set(values)) != len(values)
             ):
                 raise _fail(f"{where}.values", "an enum needs a list of distinct, non-empty strings.")
+        elif "values" in attribute:
+            raise _fail(f"{where}.values", "only an enum attribute has values.")
+        _check_attribute_details(attribute, kind, where)
         unknown = set(attribute) - {"name", "type", "values", "definition", "min", "max", "required"}
         if unknown:
             raise _fail(where, f"unknown keys {', '.join(sorted(unknown))}.")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_attribute_details(attribute: dict[str, Any], kind: str, where: str) -> None:
+    """The optional keys an annotation tool reads: a bound must be a number, on a number attribute."""
+    for bound in ("min", "max"):
+        if bound in attribute and (kind != "number" or not _is_number(attribute[bound])):
+            raise _fail(f"{where}.{bound}", "a bound is a number, and only a number attribute has bounds.")
+    if _is_number(attribute.get("min")) and _is_number(attribute.get("max")) and attribute["min"] > attribute["max"]:
+        raise _fail(f"{where}.min", "is greater than max.")
+    if "required" in attribute and not isinstance(attribute["required"], bool):
+        raise _fail(f"{where}.required", "must be true or false.")
+    if "definition" in attribute and not isinstance(attribute["definition"], str):
+        raise _fail(f"{where}.definition", "must be a string.")
 
 
 def validate_label_schema(schema: Any) -> None:
@@ -57,6 +78,11 @@ def validate_label_schema(schema: Any) -> None:
         return
     if not isinstance(schema, dict):
         raise _fail("schema", "must be a JSON object with a 'classes' list.")
+    try:
+        # Python's JSON reader takes NaN and Infinity, which no database stores as JSON.
+        json.dumps(schema, allow_nan=False)
+    except ValueError as error:
+        raise _fail("schema", "numbers must be finite (NaN and Infinity are not JSON).") from error
     unknown = set(schema) - {"classes", "description"}
     if unknown:
         raise _fail("schema", f"unknown keys {', '.join(sorted(unknown))}; expected 'classes'.")

@@ -32,6 +32,12 @@ class RulesConflict(ValidationError):
         self.current = current
 
 
+def _unix_lines(text: str) -> str:
+    # A browser sends a textarea's lines ending in CRLF, and the form strips the ends: rules are stored with LF and
+    # compared without surrounding whitespace, so saving the dataset form with the rules untouched adds no revision.
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 @transaction.atomic
 def guideline_revise(
     *,
@@ -49,10 +55,15 @@ def guideline_revise(
     """
     validate_safe_markdown(body)
     validate_label_schema(label_schema)
+    body = _unix_lines(body)
     schema = label_schema or {}
     guideline, _ = AnnotationGuideline.objects.select_for_update().get_or_create(dataset=dataset)
     current = guideline.revisions.order_by("-number").first()
-    if current is not None and current.body == body and current.label_schema == schema:
+    if (
+        current is not None
+        and _unix_lines(current.body).strip() == body.strip()
+        and current.label_schema == schema
+    ):
         return None
     if current is None and not body.strip() and not schema:
         return None

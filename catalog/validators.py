@@ -15,7 +15,10 @@ _GIT_REPOSITORY_URL = re.compile(
     r"|[\w.+-]+@[\w.-]+:\S+|/[^\x00-\x1f]*)$",
     re.IGNORECASE,
 )
-_UNSAFE_MARKDOWN = re.compile(r"<\s*(script|iframe|object|embed|style)\b|\bon[a-z]+\s*=|javascript\s*:", re.IGNORECASE)
+# An event handler is an attribute inside a tag; prose such as "the onset = first audible sample" is no HTML.
+_UNSAFE_MARKDOWN = re.compile(
+    r"<\s*(script|iframe|object|embed|style)\b|<[a-z][^>]*?[\s/\"']on[a-z]+\s*=|javascript\s*:", re.IGNORECASE
+)
 
 
 def validate_dataset_slug(value: str) -> None:

@@ -37,7 +37,7 @@ def _revision_number(request: HttpRequest, name: str) -> int | None:
     raw = request.GET.get(name, "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # str.isdigit() also accepts '²', which int() refuses
         raise Http404("No such revision.")
     return int(raw)
 
@@ -77,10 +77,14 @@ def render_guideline(
         "headings": headings,
         "form": form or (CorrectionExampleForm(headings=headings) if can_change else None),
     }
-    if shown is not None and len(revisions) > 1:
+    if shown is not None and current is not None and len(revisions) > 1:
         older = next((revision for revision in revisions if revision.number < shown.number), None)
         if older is not None:
             context["diff"] = guideline_diff(older, shown)
+        # The compare form starts from the change shown, or (on the first revision) from it to the current one.
+        context["compare_from"], context["compare_to"] = (
+            (older.number, shown.number) if older is not None else (shown.number, current.number)
+        )
     return render(request, "frontend/guideline.html", context)
 
 

@@ -209,29 +209,36 @@ class VersionLineage:
 def model_version_lineage(*, user: Any, versions: Iterable[ModelVersion]) -> dict[int, VersionLineage]:
     """What each version was trained on, as ``user`` may see it: inputs from datasets hidden from the caller
     are left out entirely, so a restricted dataset never shows in another person's graph."""
-    by_run = {version.produced_by_id: version.pk for version in versions if version.produced_by_id}
+    versions_by_run: dict[UUID, list[int]] = defaultdict(list)  # one run may produce several (e.g. fp32 and int8)
+    for version in versions:
+        if version.produced_by_id:
+            versions_by_run[version.produced_by_id].append(version.pk)
     result: dict[int, VersionLineage] = {
         version.pk: VersionLineage(trained_on=[], consumers=[]) for version in versions
     }
     visible = Dataset.objects.restrict(user, "view").values("pk")
     inputs = (
-        RunInput.objects.filter(run_id__in=by_run)
+        RunInput.objects.filter(run_id__in=versions_by_run)
         .select_related("dataset_version__dataset", "model_version__model", "external_dataset")
         .order_by("pk")
     )
     visible_ids = set(
-        DatasetVersion.objects.filter(training_inputs__run_id__in=by_run, dataset__in=visible)
+        DatasetVersion.objects.filter(training_inputs__run_id__in=versions_by_run, dataset__in=visible)
         .values_list("pk", flat=True)
     )
     for run_input in inputs:
-        target = result[by_run[run_input.run_id]]
         if run_input.dataset_version is not None:
-            if run_input.dataset_version_id in visible_ids:
-                target.trained_on.append(f"kura://{run_input.dataset_version}")
+            if run_input.dataset_version_id not in visible_ids:
+                continue
+            read = f"kura://{run_input.dataset_version}"
         elif run_input.model_version is not None:
-            target.trained_on.append(f"kura-model://{run_input.model_version}")
+            read = f"kura-model://{run_input.model_version}"
         elif run_input.external_dataset is not None:
-            target.trained_on.append(str(run_input.external_dataset))
+            read = str(run_input.external_dataset)
+        else:
+            continue
+        for version_id in versions_by_run[run_input.run_id]:
+            result[version_id].trained_on.append(read)
     for model_version_id, name in ConsumerDependency.objects.filter(
         model_version_id__in=list(result)
     ).values_list("model_version_id", "consumer__name"):

@@ -103,14 +103,20 @@ def _apply_event_to_run(run: TrainingRun, event: ParsedEvent) -> None:
         run.parameters = {**run.parameters, **event.parameters}
 
 
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
-MODEL_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+# A name is part of the model's page address (/models/<name>/): parts between single slashes each start with a
+# letter or digit, so no '.', '..' or empty part that a browser or proxy would rewrite away.
+MODEL_NAME = re.compile(r"^(?=.{1,200}\Z)[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)*\Z")
+MODEL_NAME_RULE = (
+    "a name of letters, digits, '.', '_' and '-', in parts separated by single '/' that each start with a letter "
+    "or digit"
+)
+MODEL_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}\Z")  # \Z: '$' would let a final newline in
 
 
 def _check_model_name(name: str, version: str) -> None:
     if not MODEL_NAME.match(name) or not MODEL_VERSION.match(version):
         raise ValidationError({"model": [
-            f"'{name}@{version}' is not a valid model version: a name of letters, digits, '.', '_', '-' or '/' "
+            f"'{name}@{version}' is not a valid model version: {MODEL_NAME_RULE}, "
             "and a version of letters, digits, '.', '_', '+' or '-'."
         ]})
 

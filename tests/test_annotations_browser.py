@@ -56,3 +56,20 @@ def test_upload_an_example_and_compare_revisions(page, live_server, owner, tmp_p
     expect(page).to_have_url(f"{base}/datasets/street-signs/guideline/#examples")  # swapped in place by htmx
     if os.environ.get("KURA_SCREENSHOTS"):
         page.screenshot(path=os.path.join(os.environ["KURA_SCREENSHOTS"], "guideline.png"), full_page=True)
+
+
+def test_compare_from_the_first_revision(page, live_server, owner):
+    dataset = make_dataset(owner, slug="street-signs", name="Street signs")
+    guideline_revise(dataset=dataset, body="## Boxes\n\nBox each sign.", label_schema={}, actor=owner)
+    guideline_revise(dataset=dataset, body=RULES, label_schema={}, actor=owner)
+    base = live_server.url
+    sign_in(page, base, "olivia")
+
+    # Where a version labelled under revision 1 links to: nothing older to show, but Compare still works.
+    page.goto(f"{base}/datasets/street-signs/guideline/?revision=1")
+    expect(page.locator("#compare-from")).to_have_value("1")
+    expect(page.locator("#compare-to")).to_have_value("2")
+    page.get_by_role("button", name="Compare").click()
+
+    expect(page.locator("#diff h3").first).to_contain_text("Revision 1 → revision 2")
+    expect(page.locator("#diff tr.diff-added", has_text="## Occlusion")).to_have_count(1)

@@ -1,3 +1,6 @@
+import random
+import time
+
 import pytest
 from django.urls import reverse
 
@@ -155,3 +158,46 @@ def test_api_for_a_dataset_without_rules(api, owner):
     assert api.get("/api/v1/datasets/no-rules/guideline/").json() == {
         "dataset": "no-rules", "current": None, "revisions": []
     }
+
+
+@pytest.mark.parametrize("number", ["²", "\u0661", "1.0", "-1"])
+def test_a_revision_number_that_is_not_plain_digits_is_not_found(client, dataset, colleague, number):
+    client.force_login(colleague.user)
+    guideline = reverse("frontend:guideline", args=[dataset.slug])
+    export = reverse("frontend:guideline-export", args=[dataset.slug, "md"])
+    compare = reverse("frontend:guideline-compare", args=[dataset.slug])
+
+    pages = [
+        client.get(guideline, {"revision": number}),
+        client.get(export, {"revision": number}),
+        client.get(compare, {"from": "1", "to": number}),
+        client.get(compare, {"from": number, "to": "2"}),
+    ]
+
+    assert [page.status_code for page in pages] == [404, 404, 404, 404]
+
+
+@pytest.mark.parametrize("number", ["²", "\u0661", "1.0", "0"])
+def test_api_diff_refuses_a_revision_number_that_is_not_plain_digits(api, dataset, colleague, number):
+    api.credentials(HTTP_AUTHORIZATION=bearer(colleague))
+
+    response = api.get(f"/api/v1/datasets/{dataset.slug}/guideline/diff", {"from": "1", "to": number})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"to": ["Give a revision number (1, 2, ...)."]}
+
+
+def test_long_rules_with_many_blank_lines_are_compared_quickly_and_completely():
+    generator = random.Random(7)
+    old, new = (
+        "\n".join("" if index % 2 else f"Rule {generator.randint(0, 12000)}." for index in range(12000))
+        for _ in range(2)
+    )
+
+    started = time.monotonic()
+    lines = body_diff(old, new)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 3  # 15 s when repeated blank lines were matched one by one against each other
+    assert [line.text for line in lines if line.kind != "added"] == old.splitlines()
+    assert [line.text for line in lines if line.kind != "removed"] == new.splitlines()

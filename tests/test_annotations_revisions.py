@@ -1,4 +1,5 @@
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
@@ -6,6 +7,7 @@ from annotations.models import GuidelineRevision, RevisionImmutable
 from annotations.services import guideline_revise
 from catalog.services import dataset_version_create, dataset_version_publish
 from tests.factories import make_dataset, make_version, manifest
+from tests.test_frontend import edit_data
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +99,50 @@ def test_the_version_page_links_the_revision_it_was_labelled_under(client, revis
     content = client.get(reverse("frontend:version-detail", args=[dataset.slug, "v1"])).content.decode()
 
     assert f'href="{reverse("frontend:guideline", args=[dataset.slug])}?revision=1">revision 1</a>' in content
+
+
+def test_the_same_rules_with_other_line_endings_or_surrounding_blank_lines_are_no_new_revision(revision, owner):
+    dataset = revision.guideline.dataset
+
+    same = [
+        guideline_revise(dataset=dataset, body=body, label_schema={}, actor=owner)
+        for body in ("## Boxes\r\n\r\nBox each sign.", "\n## Boxes\n\nBox each sign.\n\n", "## Boxes\r\rBox each sign.")
+    ]
+    changed = guideline_revise(dataset=dataset, body="## Boxes\r\n\r\nBox each sign tightly.", label_schema={},
+                               actor=owner)
+
+    assert same == [None, None, None]
+    assert changed is not None and changed.number == 2
+    assert changed.body == "## Boxes\n\nBox each sign tightly."  # stored with LF, as the API returns it
+
+
+def test_saving_the_dataset_form_with_the_rules_untouched_adds_no_revision(client, revision, owner):
+    dataset = revision.guideline.dataset
+    client.force_login(owner.user)
+    edit = reverse("frontend:dataset-edit", args=[dataset.slug])
+    shown = client.get(edit).context["form"].initial["guideline_body"]
+
+    # What a browser submits for that textarea: every line ending as CRLF.
+    response = client.post(edit, edit_data(dataset, name="Street signs, renamed",
+                                           guideline_body=shown.replace("\n", "\r\n")))
+
+    assert response.status_code == 302
+    assert [r.number for r in GuidelineRevision.objects.filter(guideline__dataset=dataset)] == [1]
+
+
+def test_rules_may_say_on_something_equals_in_prose(owner):
+    dataset = make_dataset(owner, slug="wake-word")
+    body = "## Clips\n\nMark the onset = first audible sample; set `ongoing=true` while the word continues."
+
+    revision = guideline_revise(dataset=dataset, body=body, label_schema={}, actor=owner)
+
+    assert revision is not None and revision.body == body
+
+
+@pytest.mark.parametrize("html", ['<img src=x onerror="alert(1)">', '<a/onclick="alert(1)">here</a>',
+                                  "<b\nonmouseover=alert(1)>bold</b>"])
+def test_rules_with_an_event_handler_in_a_tag_are_refused(owner, html):
+    dataset = make_dataset(owner, slug="wake-word")
+
+    with pytest.raises(ValidationError, match="active HTML"):
+        guideline_revise(dataset=dataset, body=f"## Clips\n\n{html}", label_schema={}, actor=owner)

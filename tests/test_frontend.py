@@ -194,6 +194,11 @@ INVALID_SUBMISSIONS = {
         "Markdown may not contain active HTML",
     ),
     "invalid JSON": ({"label_schema": '{"classes": [}'}, "label_schema", "Not valid JSON"),
+    "NaN in the label schema": (
+        {"label_schema": '{"classes": [{"name": "car", "definition": "A car.", "color": NaN}]}'},
+        "label_schema",
+        "numbers must be finite",
+    ),
     "class without definition": (
         {"label_schema": '{"classes": [{"name": "car"}]}'},
         "label_schema",

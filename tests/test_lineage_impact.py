@@ -183,3 +183,25 @@ def test_declaring_a_consumer_through_the_api(api, owner, colleague, diamond):
                        HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
     assert unknown.status_code == 400
     assert a.dependencies.count() == 1
+
+
+def test_every_model_version_one_run_produced_lists_what_the_run_read(api, owner):
+    dataset = make_dataset(owner, slug="street-signs")
+    v1 = make_version(dataset, "v1")
+    run = str(uuid.uuid4())
+    event = {
+        "eventType": "COMPLETE", "eventTime": "2026-05-01T10:00:00Z", "producer": "https://ci.example.com",
+        "run": {"runId": run}, "job": {"namespace": "ci", "name": "train-and-quantise"},
+        "inputs": [{"namespace": "kura", "name": "street-signs@v1"}],
+        "outputs": [{"namespace": "kura-model", "name": "detector@2.0"},
+                    {"namespace": "kura-model", "name": "detector@2.0-int8"}],
+    }
+    posted = api.post("/api/v1/lineage", data=json.dumps(event), content_type="application/json",
+                      HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
+    assert posted.status_code == 201, posted.json()
+
+    detail = api.get("/api/v1/models/detector/", HTTP_AUTHORIZATION=bearer(owner)).json()
+
+    assert {version["version"]: version["trained_on"] for version in detail["versions"]} == {
+        "2.0": [f"kura://{v1}"], "2.0-int8": [f"kura://{v1}"],
+    }

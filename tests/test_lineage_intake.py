@@ -287,3 +287,40 @@ def test_events_of_a_stored_run_fold_as_the_python_fold_does(api, owner, order):
     fields = ["status", "started_at", "status_event_time", "ended_at", "job_name", "code_repository", "code_path",
               "code_commit", "ci_job_url", "parameters"]
     assert {name: getattr(run, name) for name in fields} == {name: getattr(expected, name) for name in fields}
+
+
+@pytest.mark.parametrize("name", ["team/../detector", "team/./detector", "team//detector", "team/detector/", "team/.."])
+def test_a_model_name_its_page_address_could_not_hold_is_refused(api, owner, signs, name):
+    token = bearer(owner, scope="read_write")
+    report = api.post("/api/v1/lineage/trainings", data={
+        "model": name, "version": "1.0", "trained_on": ["street-signs@v1"], "run_id": "pipeline-9",
+    }, format="json", HTTP_AUTHORIZATION=token)
+    event = _payload(str(uuid.uuid4()), "COMPLETE", "2026-11-01T10:00:00Z",
+                     outputs=[{"namespace": "kura-model", "name": f"{name}@1.0"}])
+    posted = _post(api, token, json.dumps(event))
+
+    assert report.status_code == 400
+    assert "in parts separated by single '/'" in str(report.json()["error"]["details"]["model"])
+    assert posted.status_code == 400
+    assert not ModelVersion.objects.exists() and not RawLineageEvent.objects.exists()
+
+
+def test_a_model_name_ending_in_a_newline_is_refused(api, owner):
+    event = _payload(str(uuid.uuid4()), "COMPLETE", "2026-11-01T10:00:00Z",
+                     outputs=[{"namespace": "kura-model", "name": "detector\n@1.0"}])
+
+    assert _post(api, bearer(owner, scope="read_write"), json.dumps(event)).status_code == 400
+    assert not ModelVersion.objects.exists()
+
+
+def test_a_model_named_with_slashes_has_a_page_and_an_api_address(client, api, owner, signs):
+    token = bearer(owner, scope="read_write")
+    report = api.post("/api/v1/lineage/trainings", data={
+        "model": "perception/signs/detector.v2", "version": "1.0", "trained_on": ["street-signs@v1"],
+        "run_id": "pipeline-10",
+    }, format="json", HTTP_AUTHORIZATION=token)
+    client.force_login(owner.user)
+
+    assert report.status_code == 201, report.json()
+    assert client.get("/models/perception/signs/detector.v2/").context["model"].name == "perception/signs/detector.v2"
+    assert api.get("/api/v1/models/perception/signs/detector.v2/", HTTP_AUTHORIZATION=token).status_code == 200

@@ -61,7 +61,7 @@ class GuidelineRevisionView(APIView):
 
 def _number(request: Request, name: str) -> int:
     raw = request.query_params.get(name, "")
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:  # str.isdigit() also accepts '²'; int() does not
         raise exceptions.ValidationError({name: ["Give a revision number (1, 2, ...)."]})
     return int(raw)
 

@@ -3,6 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from lineage.models import Consumer, Model, ModelVersion, TrainingRun
+from lineage.services import MODEL_NAME, MODEL_NAME_RULE
 
 
 class RunSerializer(serializers.ModelSerializer[TrainingRun]):
@@ -63,7 +64,7 @@ class ModelVersionDetailSerializer(ModelVersionSummarySerializer):
 
 
 class TrainingReportSerializer(serializers.Serializer[Any]):
-    model = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+    model = serializers.RegexField(MODEL_NAME, error_messages={"invalid": f"Give {MODEL_NAME_RULE}."})
     version = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
     trained_on = serializers.ListField(
         child=serializers.CharField(max_length=300), min_length=1, max_length=500,
