@@ -86,6 +86,18 @@ def datasets_by_id(*, user: Any, ids: Iterable[Any], action: Action = "view") ->
     return {str(dataset.pk): dataset for dataset in allowed}
 
 
+def datasets_to_decide(*, requests: Iterable[AccessRequest]) -> dict[str, Dataset]:
+    """The datasets of ``requests``, keyed by ``str(pk)``, whatever their visibility: for requests the caller may
+    decide (checked through ``requests_awaiting`` or ``can_decide``). An approver must know what they grant, also
+    of a restricted dataset they cannot open; otherwise a request routed to catalog governance could only expire.
+    """
+    ids = {str(request.target_id) for request in requests}
+    if not ids:
+        return {}
+    datasets = Dataset.objects.filter(pk__in=ids).select_related("owner", "owning_unit")
+    return {str(dataset.pk): dataset for dataset in datasets}
+
+
 @dataclass(frozen=True)
 class UnitNode:
     unit: OrgUnit

@@ -6,6 +6,8 @@ decisions are made only by ``Dataset.objects.restrict`` (through the selectors),
 """
 
 
+from typing import NamedTuple
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -33,6 +35,7 @@ from catalog.access_selectors import (
     audit_events_visible,
     dataset_grants,
     datasets_by_id,
+    datasets_to_decide,
     governance_queue,
     left_behind_groups,
     org_events_recent,
@@ -115,11 +118,19 @@ def access_request_new(request: HttpRequest, slug: str) -> HttpResponse:
     return render_dataset_detail(request, dataset, request_form=form)
 
 
-def _visible_request(request: HttpRequest, pk: int) -> tuple[AccessRequest, Dataset | None, bool]:
-    """The request, its dataset (None if the user may not see it) and whether the user may decide it.
+class VisibleRequest(NamedTuple):
+    access_request: AccessRequest
+    dataset: Dataset | None  # None: the user may not see it
+    can_open: bool  # the dataset's own page: False for a restricted dataset shown to an approver only
+    can_decide: bool
 
-    The requester sees their own request; people who may decide it (or did) see it if they can see the
-    dataset; for everybody else it does not exist.
+
+def _visible_request(request: HttpRequest, pk: int) -> VisibleRequest:
+    """The request, its dataset (None if the user may not see it), whether the user may open the dataset's page,
+    and whether the user may decide it.
+
+    The requester sees their own request; people who may decide it, or did, see it with its dataset, also a
+    restricted one they cannot open (``datasets_to_decide``); for everybody else it does not exist.
     """
     access_request = (
         AccessRequest.objects.select_related("requester", "approver", "decided_by").filter(pk=pk).first()
@@ -128,13 +139,16 @@ def _visible_request(request: HttpRequest, pk: int) -> tuple[AccessRequest, Data
         raise Http404("No such request.")
     person = person_for_user(request.user)
     dataset = datasets_by_id(user=request.user, ids=[access_request.target_id]).get(str(access_request.target_id))
+    can_open = dataset is not None
     if person is not None and access_request.requester_id == person.pk:
-        return access_request, dataset, False
-    decider = dataset is not None and can_decide(person, access_request)
+        return VisibleRequest(access_request, dataset, can_open, can_decide=False)
+    decider = can_decide(person, access_request)
     decided_it = person is not None and access_request.decided_by_id == person.pk
-    if dataset is None or not (decider or decided_it):
+    if not (decider or decided_it):
         raise Http404("No such request.")
-    return access_request, dataset, decider
+    if dataset is None:
+        dataset = datasets_to_decide(requests=[access_request]).get(str(access_request.target_id))
+    return VisibleRequest(access_request, dataset, can_open, can_decide=decider)
 
 
 @login_required
@@ -159,13 +173,14 @@ def my_requests(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def request_detail(request: HttpRequest, pk: int, form: DecisionForm | None = None) -> HttpResponse:
-    access_request, dataset, decider = _visible_request(request, pk)
+    access_request, dataset, can_open, decider = _visible_request(request, pk)
     person = person_for_user(request.user)
     pending = access_request.status == AccessRequest.Status.PENDING
     history = list(request_history(request=access_request))
     context = {
         "access_request": access_request,
         "dataset": dataset,
+        "can_open": can_open,
         "is_requester": person is not None and access_request.requester_id == person.pk,
         "can_decide": decider and pending,
         "approvers": eligible_approvers(access_request) if pending else None,
@@ -180,7 +195,7 @@ def request_detail(request: HttpRequest, pk: int, form: DecisionForm | None = No
 @login_required
 @require_POST
 def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
-    access_request, dataset, _ = _visible_request(request, pk)
+    access_request, dataset, can_open, _ = _visible_request(request, pk)
     person = _require_person(request)
     form = DecisionForm(request.POST)
     granted: Grant | None = None
@@ -206,7 +221,8 @@ def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, f"Request {verdict}. {access_request.requester} has been told.")
                 return redirect(_next_or(request, reverse("frontend:access-request", args=[access_request.pk])))
     if _is_htmx(request):
-        context = {"row": {"request": access_request, "dataset": dataset}, "form": form, "grant": granted,
+        context = {"row": {"request": access_request, "dataset": dataset, "can_open": can_open}, "form": form,
+                   "grant": granted,
                    "decided": form.is_bound and not form.errors}
         response = render(request, "frontend/access/_inbox_row.html", context)
         if not form.errors:
@@ -218,7 +234,7 @@ def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def request_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    access_request, _, _ = _visible_request(request, pk)
+    access_request = _visible_request(request, pk).access_request
     person = _require_person(request)
     try:
         access_request_withdraw(request=access_request, requester=person)
@@ -236,8 +252,12 @@ def request_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 def inbox(request: HttpRequest) -> HttpResponse:
     person = person_for_user(request.user)
     waiting = requests_awaiting(person=person) if person is not None else []
-    datasets = datasets_by_id(user=request.user, ids=[row.target_id for row in waiting])
-    rows = [{"request": row, "dataset": datasets.get(str(row.target_id))} for row in waiting]
+    datasets = datasets_to_decide(requests=waiting)
+    openable = datasets_by_id(user=request.user, ids=datasets)
+    rows = [
+        {"request": row, "dataset": datasets.get(str(row.target_id)), "can_open": str(row.target_id) in openable}
+        for row in waiting
+    ]
     return render(request, "frontend/access/inbox.html", {"rows": rows, "form": DecisionForm()})
 
 

@@ -18,7 +18,7 @@ from access.org import membership_start, org_event_apply, plan_merge
 from catalog.models import Dataset
 from catalog.services import LocationSpec
 from storage.models import Finding, StorageConnection
-from tests.factories import grant, make_dataset, make_person, make_unit
+from tests.factories import bearer, grant, make_dataset, make_person, make_unit
 from tests.storage_support import make_local_connection, scan, write_parts
 
 pytestmark = pytest.mark.django_db
@@ -757,3 +757,52 @@ def test_anonymous_users_are_sent_to_sign_in(client, dataset):
                 reverse("frontend:dataset-grants", args=["street-signs"])):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith(reverse("login")), url
+
+
+def test_governance_decides_a_restricted_datasets_request_it_cannot_open(client, owner, outsider, settings):
+    """The owner left and the unit has no steward or head: the request goes to catalog governance, whose members
+    cannot open a restricted dataset. They see what they are asked to grant, and can decide, in the page and API."""
+    restricted = make_dataset(owner, slug="faces", name="Faces", visibility=Dataset.Visibility.RESTRICTED)
+    grant(restricted, outsider, Level.VIEW)
+    pending = ask(outsider, restricted)
+    person_depart(person=owner, actor=None)
+    governor = make_person("gina", unit=make_unit("Board"), display_name="Gina Governance")
+    governor.user.groups.add(Group.objects.get_or_create(name=settings.KURA_GOVERNANCE_GROUP)[0])
+    client.force_login(governor.user)
+
+    inbox = text(client.get(reverse("frontend:inbox")))
+    page = client.get(reverse("frontend:access-request", args=[pending.pk]))
+
+    assert "Faces" in inbox and "shown to you as its approver" in inbox and 'value="approve"' in inbox
+    assert detail_url("faces") not in inbox  # named, not linked: its page stays closed to them
+    assert page.status_code == 200 and "Faces" in text(page) and 'value="approve"' in text(page)
+    assert client.get(detail_url("faces")).status_code == 404
+
+    decided = client.post(reverse("frontend:access-request-decide", args=[pending.pk]), {"decision": "approve"})
+
+    assert decided.status_code == 302
+    pending.refresh_from_db()
+    assert pending.status == AccessRequest.Status.APPROVED and pending.decided_by == governor
+    after = client.get(reverse("frontend:access-request", args=[pending.pk]))
+    assert after.status_code == 200 and "Faces" in text(after)  # who decided still sees what they decided
+
+
+def test_an_approver_decides_a_restricted_datasets_request_over_the_api(api, owner, outsider, settings):
+    restricted = make_dataset(owner, slug="faces", name="Faces", visibility=Dataset.Visibility.RESTRICTED)
+    grant(restricted, outsider, Level.VIEW)
+    pending = ask(outsider, restricted)
+    person_depart(person=owner, actor=None)
+    governor = make_person("gina", unit=make_unit("Board"))
+    governor.user.groups.add(Group.objects.get_or_create(name=settings.KURA_GOVERNANCE_GROUP)[0])
+    bystander = make_person("bo", unit=make_unit("Board"))
+
+    api.credentials(HTTP_AUTHORIZATION=bearer(bystander, scope="read_write"))
+    hidden = api.post(f"/api/v1/access-requests/{pending.pk}/decision/", {"approve": True}, format="json")
+    api.credentials(HTTP_AUTHORIZATION=bearer(governor, scope="read_write"))
+    inbox = api.get("/api/v1/access-requests/inbox/").json()
+    decided = api.post(f"/api/v1/access-requests/{pending.pk}/decision/", {"approve": True}, format="json")
+
+    assert hidden.status_code == 404
+    assert [row["id"] for row in inbox] == [pending.pk]
+    assert decided.status_code == 200, decided.json()
+    assert decided.json()["status"] == "approved"

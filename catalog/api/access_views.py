@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.approvals import access_request_create, access_request_decide, access_request_withdraw
+from access.approvals import access_request_create, access_request_decide, access_request_withdraw, can_decide
 from access.grants import grant_create, grant_revoke
 from access.leavers import person_depart
 from access.models import AccessRequest, AuditEvent, Grant, OrgUnit, Person
@@ -137,7 +137,9 @@ class AccessRequestDecisionView(APIView):
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         decider = _person(request)
-        if not Dataset.objects.restrict(request.user, "view").filter(pk=access_request.target_id).exists():
+        # An approver decides a restricted dataset's requests too (the inbox lists them); others learn nothing.
+        visible = Dataset.objects.restrict(request.user, "view").filter(pk=access_request.target_id).exists()
+        if not (visible or can_decide(decider, access_request)):
             raise exceptions.NotFound("Not found.")
         access_request_decide(request=access_request, decider=decider, **serializer.validated_data)
         access_request.refresh_from_db()
