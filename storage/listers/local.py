@@ -146,15 +146,22 @@ def _shard_path(directory: str, prefix: str) -> str:
     return path  # gone since the shards were planned: the walk finds nothing there
 
 
+def root_directory(root: str) -> Path:
+    """The directory a connection's root names now, or a ListingError saying why it cannot be read (e.g. it was
+    unmounted, or swapped for a symlink out of the allowed roots, since the connection was added)."""
+    try:
+        return resolve_local_root(root)
+    except ValidationError as error:
+        code = "root_not_allowed" if error.code == "root_not_allowed" else "not_found"
+        raise ListingError(error.messages[0], code=code, permanent=True) from error
+
+
 class LocalLister:
     def root_uri(self, root: str) -> str:
         return f"file://{root.rstrip('/')}/"
 
     def _directory(self, root: str) -> Path:
-        try:
-            return resolve_local_root(root)
-        except ValidationError as error:
-            raise ListingError(error.messages[0], code="root_not_allowed", permanent=True) from error
+        return root_directory(root)
 
     def shards(self, root: str) -> list[ShardSpec]:
         directory = self._directory(root)
