@@ -124,6 +124,38 @@ def test_roots_escaping_the_allow_list_are_refused(storage_settings, tmp_path):
         assert "roots" in refused.value.message_dict
 
 
+@pytest.mark.parametrize("second", ["share/raw", "share", "share/raw/../"])
+def test_roots_overlapping_one_another_are_refused_so_nothing_is_counted_twice(storage_settings, tmp_path, second):
+    share = tmp_path / "mnt" / "share"
+    write_parts(share / "raw", 3)
+    with pytest.raises(ValidationError) as refused:
+        make_local_connection([str(share), str(tmp_path / "mnt" / second)])
+    assert refused.value.message_dict["roots"] == [
+        f"'{tmp_path / 'mnt' / second}' overlaps '{share}', another root of this connection: the data under both "
+        "would be counted twice."]
+
+
+@pytest.mark.parametrize(("roots", "overlapping"), [
+    (["bucket", "bucket/raw/"], "bucket/raw/"),
+    (["s3://bucket/raw/2026", "bucket/raw"], "bucket/raw"),
+])
+def test_s3_roots_overlapping_one_another_are_refused(settings, roots, overlapping):
+    settings.KURA_STORAGE_ALLOW_PRIVATE_ENDPOINTS = ["127.0.0.1"]
+    with pytest.raises(ValidationError, match=f"'{overlapping}' overlaps"):
+        make_s3_connection("http://127.0.0.1:9000", roots)
+    assert make_s3_connection("http://127.0.0.1:9000", ["bucket/raw", "bucket/raw-2026", "other"]).roots == [
+        "bucket/raw/", "bucket/raw-2026/", "other"]
+
+
+def test_sibling_roots_with_a_common_name_start_are_both_scanned(storage_settings, tmp_path):
+    write_parts(tmp_path / "mnt" / "raw", 2)
+    write_parts(tmp_path / "mnt" / "raw-2026", 3)
+    connection = make_local_connection([str(tmp_path / "mnt" / "raw"), str(tmp_path / "mnt" / "raw-2026")])
+    run = scan(connection)
+    assert run.status == ScanRun.Status.SUCCEEDED
+    assert sum(shard.objects_seen for shard in run.shards.all()) == 5
+
+
 def test_a_root_swapped_for_a_symlink_after_creation_is_refused_at_scan_time(storage_settings, tmp_path):
     root = tmp_path / "mnt" / "share"
     write_parts(root, 2)
