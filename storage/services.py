@@ -125,6 +125,10 @@ def finding_claim(*, finding: Finding, actor: Person, owning_unit: OrgUnit | Non
         raise ValidationError("Only unregistered data can be claimed.", code="not_claimable")
     if finding.status in (Finding.Status.CLAIMED, Finding.Status.RESOLVED) or finding.dataset_id:
         raise ValidationError("This finding has already been claimed or resolved.", code="already_claimed")
+    if finding.status == Finding.Status.DISMISSED:
+        # Dismissal is a decision with a reason; a claim on top of it left a claimed finding still saying why it
+        # needed no action.
+        raise ValidationError(f"This finding was dismissed: {finding.dismissal_reason}", code="finding_closed")
     unit = owning_unit or actor.primary_unit
     if unit is None:
         raise ValidationError({"owning_unit": "Say which unit will own the data."})
