@@ -306,6 +306,22 @@ def test_export_lists_unreferenced_objects_as_csv_and_json(scenario, client):
     assert answer.status_code == 403
 
 
+@pytest.mark.parametrize("extension", ["csv", "json"])
+def test_an_export_of_a_remote_that_cannot_be_read_answers_why_instead_of_a_cut_off_file(scenario, client,
+                                                                                        extension):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    scan(connection)
+    shutil.rmtree(scenario.remote.path)
+
+    answer = client.get(f"/api/v1/storage/connections/{connection.name}/dvc/unreferenced.{extension}",
+                        HTTP_AUTHORIZATION=bearer(make_person(username="ops", staff=True)))
+
+    # A streamed 200 broke off after the CSV header: a file that looked like "nothing unreferenced".
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "remote_unreadable"
+    assert "is not a directory" in answer.json()["error"]["message"]
+
+
 def test_regular_connections_ignore_dvc_classification(storage_settings, tmp_path):
     share = tmp_path / "mnt" / "share"
     (share / "ab").mkdir(parents=True)
