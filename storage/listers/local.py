@@ -171,6 +171,8 @@ class LocalLister:
             raise ListingError(f"Permission denied reading {root}.", code="access_denied", permanent=True) from error
         except FileNotFoundError as error:
             raise ListingError(f"{root} does not exist.", code="not_found", permanent=True) from error
+        except OSError as error:
+            raise ListingError(f"Cannot read {root}: {error.strerror}.", code="unreadable", permanent=False) from error
         return [ShardSpec("", top_level_only=True)] + [ShardSpec(name) for name in listing.dir_names]
 
     def iter_objects(self, root: str, shard: ShardSpec, start_after: str) -> Iterator[ListedObject]:
@@ -190,8 +192,13 @@ class LocalLister:
         except PermissionError as error:
             raise ListingError(f"Permission denied reading {_clean(relative) or 'the root'}.",
                                code="access_denied", permanent=True) from error
-        except FileNotFoundError:
-            return None  # removed while we walked: it simply holds nothing any more
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # removed (or replaced by a file) while we walked: it simply holds nothing any more
+        except OSError as error:
+            # An NFS stale handle, an I/O error: worth a retry, and else a failed shard that says so. Raised as is,
+            # it left the shard "running" for the scheduler to hand out again and again.
+            raise ListingError(f"Cannot read {_clean(relative) or 'the root'}: {error.strerror}.",
+                               code="unreadable", permanent=False) from error
         if gate is not None:
             gate.listed(relative, listing.entry_names, bool(listing.dirs))
         return listing
