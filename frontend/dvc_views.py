@@ -7,7 +7,7 @@ from django.shortcuts import render
 from storage.dvc.decode import decode
 from storage.dvc.repos import training_repo_list
 
-MAX_QUERY = 200
+MAX_QUERY = 2048  # an object's full URI, as scans list it, still fits
 
 
 @login_required

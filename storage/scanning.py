@@ -113,6 +113,7 @@ def scan_plan(*, run: ScanRun, progress: Progress | None = None) -> list[int]:
     connection = run.connection
     lister = lister_for(connection)
     shards: list[ScanShard] = []
+    unreadable: ListingError | None = None
     if connection.is_dvc_remote:
         # Before any shard: members are classified through their .dir object. The scan's page shows how far.
         def manifests_progress(done: int, wanted: int) -> None:
@@ -120,14 +121,21 @@ def scan_plan(*, run: ScanRun, progress: Progress | None = None) -> list[int]:
             if progress is not None:
                 progress(0, 0)
 
-        manifests_refresh(connection, progress=manifests_progress)
+        try:
+            manifests_refresh(connection, progress=manifests_progress)
+        except ListingError as error:
+            # No object can be classified without them: every root fails with the reason, and the run finishes
+            # instead of staying "running" (which also turned away every later scan of the connection).
+            unreadable = error
     for root in connection.roots:
+        if unreadable is not None:
+            shards.append(_failed_shard(run, root, unreadable))
+            continue
         try:
             specs = (dvc_shard_specs(connection, lister, root, run.expected_objects) if connection.is_dvc_remote
                      else lister.shards(root))
         except ListingError as error:
-            shards.append(ScanShard(run=run, root=root, prefix="", status=ScanShard.Status.FAILED, attempts=1,
-                                    error=error.message, error_code=error.code, finished_at=timezone.now()))
+            shards.append(_failed_shard(run, root, error))
             continue
         shards.extend(ScanShard(run=run, root=root, prefix=spec.prefix, top_level_only=spec.top_level_only)
                       for spec in specs)
@@ -136,6 +144,12 @@ def scan_plan(*, run: ScanRun, progress: Progress | None = None) -> list[int]:
     if not pending:
         scan_complete_if_done(run_id=run.pk)
     return pending
+
+
+def _failed_shard(run: ScanRun, root: str, error: ListingError) -> ScanShard:
+    """A root that could not even be planned: one failed shard holding the reason, shown with the run."""
+    return ScanShard(run=run, root=root, prefix="", status=ScanShard.Status.FAILED, attempts=1, error=error.message,
+                     error_code=error.code, finished_at=timezone.now())
 
 
 def _relax_commit_durability() -> None:

@@ -29,18 +29,31 @@ def _clean_roots(kind: str, roots: Sequence[str]) -> list[str]:
         root = raw.strip()
         try:
             if kind == StorageConnection.Kind.LOCAL:
-                cleaned.append(str(resolve_local_root(root)))
+                clean = str(resolve_local_root(root))
             else:
                 parsed = parse_storage_uri(f"s3://{root.removeprefix('s3://')}")
-                cleaned.append(parsed.container + ("/" + parsed.path.strip("/") + "/" if parsed.path.strip("/")
-                                                   else ""))
+                clean = parsed.container + ("/" + parsed.path.strip("/") + "/" if parsed.path.strip("/") else "")
         except ValidationError as error:
             errors.extend(error.messages)
+            continue
+        # Every root is listed in full, so data under two overlapping roots would be counted (and found) twice.
+        overlapped = next((other for other in cleaned if _overlap(clean, other)), None)
+        if overlapped is not None:
+            errors.append(f"'{root}' overlaps '{overlapped}', another root of this connection: the data under both "
+                          "would be counted twice.")
+            continue
+        cleaned.append(clean)
     if not cleaned and not errors:
         errors.append("Give at least one root to scan.")
     if errors:
         raise ValidationError({"roots": errors})
     return cleaned
+
+
+def _overlap(root: str, other: str) -> bool:
+    """One root is the other or lies inside it (compared as directories, so 'raw' and 'raw-2026' do not overlap)."""
+    first, second = root.rstrip("/") + "/", other.rstrip("/") + "/"
+    return first.startswith(second) or second.startswith(first)
 
 
 def _validate_references(connection: StorageConnection) -> None:
@@ -112,6 +125,10 @@ def finding_claim(*, finding: Finding, actor: Person, owning_unit: OrgUnit | Non
         raise ValidationError("Only unregistered data can be claimed.", code="not_claimable")
     if finding.status in (Finding.Status.CLAIMED, Finding.Status.RESOLVED) or finding.dataset_id:
         raise ValidationError("This finding has already been claimed or resolved.", code="already_claimed")
+    if finding.status == Finding.Status.DISMISSED:
+        # Dismissal is a decision with a reason; a claim on top of it left a claimed finding still saying why it
+        # needed no action.
+        raise ValidationError(f"This finding was dismissed: {finding.dismissal_reason}", code="finding_closed")
     unit = owning_unit or actor.primary_unit
     if unit is None:
         raise ValidationError({"owning_unit": "Say which unit will own the data."})

@@ -72,13 +72,18 @@ def validate_endpoint_url(url: str) -> str:
     url = url.strip()
     if not url:
         return ""
-    parts = urlsplit(url)
+    malformed = ValidationError("The endpoint must be an http:// or https:// URL with a host.", code="invalid_endpoint")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # urllib reads the port (and a bracketed IPv6 host) only when asked, and may refuse it
+    except ValueError as error:
+        raise malformed from error
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValidationError("The endpoint must be an http:// or https:// URL with a host.", code="invalid_endpoint")
+        raise malformed
     if parts.username or parts.password:
         raise ValidationError("Put credentials in environment variables or a secrets file, not in the URL.",
                               code="invalid_endpoint")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = port or (443 if parts.scheme == "https" else 80)
     for address in _resolve(parts.hostname, port):
         if not address_allowed(address):
             raise ValidationError(

@@ -193,6 +193,9 @@ def test_decode_page_shows_what_a_hash_is_without_revealing_restricted_datasets(
     hidden = client.get("/dvc/decode/", {"q": md5_of(history.labels_merged)}).content.decode()
     assert "Erin Ember" in hidden and restricted.name not in hidden and "secret-labels" not in hidden
     assert "neither an md5 hash" in client.get("/dvc/decode/", {"q": "zzz"}).content.decode()
+    deep = "/".join(["nested"] * 60)  # the page reads the whole URI, not its first 200 characters
+    uri = f"file://{history.remote.path}/{deep}/{object_key(history.images_v2.md5, is_dir=True)}"
+    assert client.get("/dvc/decode/", {"q": uri}).content.decode().count("Bob Baker") == listing.count("Bob Baker")
     repos = client.get("/repos/").content.decode()
     assert "vision/detector" in repos and restricted.name not in repos
 

@@ -142,6 +142,15 @@ def test_remote_keys_in_both_layouts():
     assert kinds == [KeyKind.OBJECT, KeyKind.RUN_CACHE, KeyKind.TEMPORARY, KeyKind.OTHER]
 
 
+def test_a_pasted_key_may_carry_the_remote_it_was_copied_from():
+    # What scans show and the unreferenced report lists: the object's full URI, not the key below the remote's root.
+    assert parse_hash_or_key(f"s3://ml-store/dvc/files/md5/22/{MD5[2:]}") == ObjectId(MD5, False, Layout.DVC3)
+    assert parse_hash_or_key(f"file:///mnt/nas/remote/b8/{DIR_MD5[2:]}.dir") == ObjectId(DIR_MD5, True, Layout.DVC2)
+    assert parse_hash_or_key(f"dvc/files/md5/22/{MD5[2:]}/") == ObjectId(MD5, False, Layout.DVC3)
+    assert parse_hash_or_key(f"store/x22/{MD5[2:]}") is None  # 'x22' is no hash directory
+    assert parse_hash_or_key(f"files/md5/22/{MD5[2:]}.tmp") is None
+
+
 def test_dir_manifest_reader_takes_bytes():
     directory = dir_object({"b.jpg": b"b", "sub/a.jpg": b"a"})
     entries = parse_dir_manifest(directory.manifest)

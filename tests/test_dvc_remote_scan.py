@@ -5,6 +5,7 @@ import csv
 import gc
 import io
 import json
+import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -303,6 +304,22 @@ def test_export_lists_unreferenced_objects_as_csv_and_json(scenario, client):
     answer = client.get(f"/api/v1/storage/connections/{connection.name}/dvc/unreferenced.csv",
                         HTTP_AUTHORIZATION=bearer(make_person(username="reader")))
     assert answer.status_code == 403
+
+
+@pytest.mark.parametrize("extension", ["csv", "json"])
+def test_an_export_of_a_remote_that_cannot_be_read_answers_why_instead_of_a_cut_off_file(scenario, client,
+                                                                                        extension):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    scan(connection)
+    shutil.rmtree(scenario.remote.path)
+
+    answer = client.get(f"/api/v1/storage/connections/{connection.name}/dvc/unreferenced.{extension}",
+                        HTTP_AUTHORIZATION=bearer(make_person(username="ops", staff=True)))
+
+    # A streamed 200 broke off after the CSV header: a file that looked like "nothing unreferenced".
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "remote_unreadable"
+    assert "is not a directory" in answer.json()["error"]["message"]
 
 
 def test_regular_connections_ignore_dvc_classification(storage_settings, tmp_path):
@@ -611,3 +628,27 @@ def test_manage_py_scan_shows_the_manifest_reading_before_the_shards(scenario, m
     assert wanted and lines[0].endswith(f".dir manifests 0/{wanted}")
     assert any(line.endswith(f".dir manifests {wanted}/{wanted}") for line in lines)
     assert "objects" in lines[-1]  # then the shards' own progress
+
+
+def test_a_remote_whose_manifests_cannot_be_read_fails_with_the_reason_and_blocks_no_later_scan(scenario):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    shutil.rmtree(scenario.remote.path)  # unmounted since the connection was added
+
+    run = scan(connection)  # the worker reads the .dir manifests first: this raised, leaving the run "running"
+
+    assert run.status == ScanRun.Status.FAILED and run.finished_at is not None
+    assert [(error["root"], error["code"]) for error in run.errors] == [(str(scenario.remote.path), "not_found")]
+    assert "is not a directory" in run.errors[0]["message"]
+    assert scan_request(connection=connection, trigger="cli").pk != run.pk  # a new scan, not the stuck one
+
+
+def test_an_s3_remote_without_its_credentials_fails_with_the_reason_before_reading_manifests(
+        scenario, moto_endpoint, bucket, monkeypatch):
+    connection = _s3_remote(scenario, moto_endpoint, bucket, [scenario.detector, scenario.trainer])
+    monkeypatch.delenv("KURA_TEST_S3_SECRET")
+
+    run = scan(connection)
+
+    assert run.status == ScanRun.Status.FAILED
+    assert [error["code"] for error in run.errors] == ["credentials_unavailable"]
+    assert "KURA_TEST_S3_SECRET" in run.errors[0]["message"]

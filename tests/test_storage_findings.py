@@ -105,6 +105,21 @@ def test_assign_and_dismiss_are_audited_and_survive_rescans(scanned, steward, co
     assert actions == {"storage.finding_assigned", "storage.finding_dismissed"}
 
 
+def test_a_dismissed_finding_cannot_be_claimed_even_by_its_assignee(scanned, steward, colleague):
+    export = _finding(scanned, "tmp-amara-export")
+    finding_assign(finding=export, actor=steward, assignee=colleague)
+    finding_dismiss(finding=export, actor=steward, reason="Scratch space, wiped weekly.")
+
+    with pytest.raises(ValidationError) as refused:
+        finding_claim(finding=export, actor=colleague)  # its page shows no claim form; a POST went through
+
+    assert refused.value.code == "finding_closed"
+    assert "dismissed" in refused.value.messages[0]
+    export.refresh_from_db()
+    assert (export.status, export.claimed_by, export.dataset) == (Finding.Status.DISMISSED, None, None)
+    assert not Dataset.objects.exists()
+
+
 def test_only_those_who_triage_assign_or_dismiss_whoever_calls_the_service(scanned, owner, colleague):
     export = _finding(scanned, "tmp-amara-export")
     staff = make_person("boss", staff=True, unit=owner.primary_unit)

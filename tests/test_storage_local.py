@@ -1,5 +1,6 @@
 """Scanning real directories: aggregation, symlinks, vanishing data and resuming after a crash."""
 
+import errno
 import os
 import shutil
 from datetime import timedelta
@@ -124,6 +125,38 @@ def test_roots_escaping_the_allow_list_are_refused(storage_settings, tmp_path):
         assert "roots" in refused.value.message_dict
 
 
+@pytest.mark.parametrize("second", ["share/raw", "share", "share/raw/../"])
+def test_roots_overlapping_one_another_are_refused_so_nothing_is_counted_twice(storage_settings, tmp_path, second):
+    share = tmp_path / "mnt" / "share"
+    write_parts(share / "raw", 3)
+    with pytest.raises(ValidationError) as refused:
+        make_local_connection([str(share), str(tmp_path / "mnt" / second)])
+    assert refused.value.message_dict["roots"] == [
+        f"'{tmp_path / 'mnt' / second}' overlaps '{share}', another root of this connection: the data under both "
+        "would be counted twice."]
+
+
+@pytest.mark.parametrize(("roots", "overlapping"), [
+    (["bucket", "bucket/raw/"], "bucket/raw/"),
+    (["s3://bucket/raw/2026", "bucket/raw"], "bucket/raw"),
+])
+def test_s3_roots_overlapping_one_another_are_refused(settings, roots, overlapping):
+    settings.KURA_STORAGE_ALLOW_PRIVATE_ENDPOINTS = ["127.0.0.1"]
+    with pytest.raises(ValidationError, match=f"'{overlapping}' overlaps"):
+        make_s3_connection("http://127.0.0.1:9000", roots)
+    assert make_s3_connection("http://127.0.0.1:9000", ["bucket/raw", "bucket/raw-2026", "other"]).roots == [
+        "bucket/raw/", "bucket/raw-2026/", "other"]
+
+
+def test_sibling_roots_with_a_common_name_start_are_both_scanned(storage_settings, tmp_path):
+    write_parts(tmp_path / "mnt" / "raw", 2)
+    write_parts(tmp_path / "mnt" / "raw-2026", 3)
+    connection = make_local_connection([str(tmp_path / "mnt" / "raw"), str(tmp_path / "mnt" / "raw-2026")])
+    run = scan(connection)
+    assert run.status == ScanRun.Status.SUCCEEDED
+    assert sum(shard.objects_seen for shard in run.shards.all()) == 5
+
+
 def test_a_root_swapped_for_a_symlink_after_creation_is_refused_at_scan_time(storage_settings, tmp_path):
     root = tmp_path / "mnt" / "share"
     write_parts(root, 2)
@@ -136,6 +169,49 @@ def test_a_root_swapped_for_a_symlink_after_creation_is_refused_at_scan_time(sto
     assert run.status == ScanRun.Status.FAILED
     assert run.errors[0]["code"] == "root_not_allowed"
     assert not Finding.objects.filter(connection=connection, kind=Finding.Kind.UNREGISTERED).exists()
+
+
+def test_a_folder_replaced_by_a_file_after_planning_counts_as_gone(share):
+    connection = make_local_connection([str(share)])
+    run = scan_request(connection=connection, trigger="cli")
+    scan_plan(run=run)
+    shutil.rmtree(share / "tmp-amara-export")
+    (share / "tmp-amara-export").write_text("now a file")  # its shard was planned as a directory
+
+    run = scan_run_inline(run=run)  # NotADirectoryError escaped the worker: the shard stayed "running"
+
+    assert run.status == ScanRun.Status.SUCCEEDED
+    assert run.shards.get(prefix="tmp-amara-export/").objects_seen == 0
+
+
+def test_a_folder_the_share_cannot_read_fails_its_shard_with_the_reason(share, settings, monkeypatch):
+    # What NFS answers for a stale handle or a failing disk; only the filesystem can make it, so it is injected.
+    real_scandir = os.scandir
+
+    def failing_scandir(path):
+        if str(path).endswith("/kws-augmented"):
+            raise OSError(errno.ESTALE, os.strerror(errno.ESTALE), str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr("storage.listers.local.os.scandir", failing_scandir)
+    monkeypatch.setattr("storage.scanning.time.sleep", lambda seconds: None)
+    settings.KURA_SCAN_SHARD_MAX_ATTEMPTS = 2
+    connection = make_local_connection([str(share)])
+
+    run = scan(connection)
+
+    assert run.status == ScanRun.Status.PARTIAL
+    failed = run.shards.get(prefix="old-experiments/")
+    assert (failed.status, failed.attempts, failed.error_code) == (ScanShard.Status.FAILED, 2, "unreadable")
+    assert failed.error == f"Cannot read old-experiments/kws-augmented/: {os.strerror(errno.ESTALE)}."
+    assert Finding.objects.filter(connection=connection, uri=f"file://{share}/signs/").exists()
+
+    monkeypatch.setattr("storage.listers.local.os.scandir", lambda path: failing_scandir(f"{path}/kws-augmented"))
+    run = scan(connection)  # the root itself: the run used to stay "running", its planner gone
+
+    assert run.status == ScanRun.Status.FAILED
+    assert run.errors == [{"root": str(share), "prefix": "", "code": "unreadable",
+                           "message": f"Cannot read {share}: {os.strerror(errno.ESTALE)}."}]
 
 
 def test_stalled_work_is_found_for_the_scheduler(share):

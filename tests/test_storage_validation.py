@@ -19,6 +19,8 @@ pytestmark = pytest.mark.django_db
     "http://[::1]:9000",
     "file:///etc/passwd",
     "http://user:secret@example.com",
+    "https://8.8.8.8:99999",  # a port urllib refuses to read
+    "http://[::1",  # an IPv6 host left open
 ])
 def test_ssrf_endpoints_are_refused(settings, endpoint):
     # Even an administrator allowing loopback and the whole link-local range does not open the metadata service.

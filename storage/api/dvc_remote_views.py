@@ -7,14 +7,21 @@ from collections.abc import Iterator
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions
+from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kura.api.errors import NOT_FOUND_MESSAGE
 from storage.api.views import _connection, _staff_only
-from storage.dvc.remote_report import EXPORT_COLUMNS, remote_summary, remote_warnings, unreferenced_objects
+from storage.dvc.remote_report import (
+    EXPORT_COLUMNS,
+    UnreferencedObject,
+    remote_summary,
+    remote_warnings,
+    unreferenced_objects,
+)
+from storage.listers import ListingError
 from storage.models import StorageConnection
 from storage.reports import Bar
 
@@ -51,18 +58,25 @@ class _Echo:
         return value
 
 
-def _csv_lines(connection: StorageConnection) -> Iterator[str]:
+class RemoteUnreadable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The remote cannot be read."
+    default_code = "remote_unreadable"
+
+
+def _csv_lines(objects: Iterator[UnreferencedObject]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(EXPORT_COLUMNS)
-    for item in unreferenced_objects(connection):
+    for item in objects:
         yield writer.writerow(item.as_row())
 
 
-def _json_chunks(connection: StorageConnection, warnings: list[str]) -> Iterator[str]:
+def _json_chunks(connection: StorageConnection, warnings: list[str],
+                 objects: Iterator[UnreferencedObject]) -> Iterator[str]:
     head = {"connection": connection.name, "warnings": warnings}
     yield json.dumps(head)[:-1] + ', "objects": ['
     separator = ""
-    for item in unreferenced_objects(connection):
+    for item in objects:
         yield separator + json.dumps(item.as_dict())
         separator = ",\n"
     yield "]}\n"
@@ -75,10 +89,15 @@ class DvcUnreferencedExportView(APIView):
     def get(self, request: Request, name: str, extension: str) -> StreamingHttpResponse:
         connection = _dvc_remote(request, name)
         warnings = remote_warnings(connection)
+        try:
+            objects = unreferenced_objects(connection)
+        except ListingError as error:  # once the first bytes are out, only a cut-off file could say so
+            raise RemoteUnreadable(error.message) from error
         if extension == "csv":
-            response = StreamingHttpResponse(_csv_lines(connection), content_type="text/csv; charset=utf-8")
+            response = StreamingHttpResponse(_csv_lines(objects), content_type="text/csv; charset=utf-8")
         else:
-            response = StreamingHttpResponse(_json_chunks(connection, warnings), content_type="application/json")
+            response = StreamingHttpResponse(_json_chunks(connection, warnings, objects),
+                                             content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="{connection.name}-unreferenced.{extension}"'
         response["X-Kura-Warnings"] = str(len(warnings))
         return response

@@ -18,6 +18,8 @@ RUN_CACHE_PREFIX = "runs/"
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
 _OBJECT_KEY = re.compile(r"^(?P<prefix>files/md5/)?(?P<head>[0-9a-f]{2})/(?P<tail>[0-9a-f]{30})(?P<dir>\.dir)?$")
 _HASH_QUERY = re.compile(r"^(?:md5:)?(?P<md5>[0-9a-fA-F]{32})(?P<dir>\.dir)?$")
+# The key at the end of a longer path: an object's URI or its key in a bucket, remote prefix included.
+_KEY_AT_END = re.compile(r"(?:^|/)(?P<key>(?:files/md5/)?[0-9a-f]{2}/[0-9a-f]{30}(?:\.dir)?)$")
 
 
 class Layout(StrEnum):
@@ -93,12 +95,14 @@ def parse_object_key(key: str) -> ObjectId | None:
 
 
 def parse_hash_or_key(text: str) -> ObjectId | None:
-    """What a person pastes: a hash (``abc…``, ``abc….dir``, ``md5:abc…``) or a remote key."""
+    """What a person pastes: a hash (``abc…``, ``abc….dir``, ``md5:abc…``) or a remote key, bare or with whatever
+    came before it where it was copied from (``s3://bucket/store/files/md5/ab/c…``, ``file:///mnt/remote/ab/c…``)."""
     text = text.strip().strip("/")
     match = _HASH_QUERY.match(text)
     if match is not None:
         return ObjectId(md5=match.group("md5").lower(), is_dir=bool(match.group("dir")), layout=None)
-    return parse_object_key(text)
+    key = _KEY_AT_END.search(text)
+    return parse_object_key(key.group("key")) if key is not None else None
 
 
 def parse_dir_manifest(data: bytes) -> list[DirEntry]:

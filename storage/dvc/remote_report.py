@@ -21,7 +21,7 @@ from storage.dvc.remote_scan import (
     unread_manifests,
 )
 from storage.figures import as_datetime
-from storage.listers import lister_for
+from storage.listers import Lister, ShardSpec, lister_for
 from storage.models import DvcScanAggregate, ScanRun, StorageConnection, TrainingRepo
 from storage.reports import Bar, chart_bars
 
@@ -119,13 +119,22 @@ class UnreferencedObject:
 
 
 def unreferenced_objects(connection: StorageConnection) -> Iterator[UnreferencedObject]:
-    """Lists the remote now and yields what no indexed commit refers to, shard by shard (bounded memory)."""
+    """Lists the remote now and yields what no indexed commit refers to, shard by shard (bounded memory).
+
+    Raises ListingError at once, before any object, when the remote cannot be read at all (a root gone, credentials
+    or endpoint refused): a streamed report can still be refused with the reason then, and not later."""
     manifests_refresh(connection)  # a directory's files are only explained once its .dir has been read
     lister = lister_for(connection)
+    plan = [(root, dvc_shard_specs(connection, lister, root)) for root in connection.roots]
+    return _unreferenced(connection, lister, plan)
+
+
+def _unreferenced(connection: StorageConnection, lister: Lister,
+                  plan: list[tuple[str, list[ShardSpec]]]) -> Iterator[UnreferencedObject]:
     classifier = RemoteClassifier(connection)
-    for root in connection.roots:
+    for root, specs in plan:
         root_uri = lister.root_uri(root)
-        for spec in dvc_shard_specs(connection, lister, root):
+        for spec in specs:
             head = shard_head(spec.prefix)
             preloaded = classifier.preload(head) if head else classifier.preload_everything()
             for item, verdict in classify_listing(classifier, lister.iter_objects(root, spec, ""), preloaded):

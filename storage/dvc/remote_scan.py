@@ -45,9 +45,9 @@ from storage.dvc.layout import (
 )
 from storage.figures import SAMPLE_KEYS
 from storage.listers import ListedObject, Lister, ListingError, ObjectBatch, ShardSpec
+from storage.listers.local import root_directory
 from storage.listers.s3 import make_client, split_root
 from storage.models import DvcDirManifest, DvcDirMember, DvcReference, StorageConnection, TrainingRepo
-from storage.validation import resolve_local_root
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class ObjectReader:
         if self._client is None:
             directory = self._local_roots.get(root)
             if directory is None:
-                directory = self._local_roots[root] = str(resolve_local_root(root))
+                directory = self._local_roots[root] = str(root_directory(root))
             try:  # most reads of a scan after the first are of objects not pushed (yet): no stat before the open
                 with open(os.path.join(directory, key), "rb") as file:
                     return file.read()

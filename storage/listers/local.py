@@ -146,15 +146,22 @@ def _shard_path(directory: str, prefix: str) -> str:
     return path  # gone since the shards were planned: the walk finds nothing there
 
 
+def root_directory(root: str) -> Path:
+    """The directory a connection's root names now, or a ListingError saying why it cannot be read (e.g. it was
+    unmounted, or swapped for a symlink out of the allowed roots, since the connection was added)."""
+    try:
+        return resolve_local_root(root)
+    except ValidationError as error:
+        code = "root_not_allowed" if error.code == "root_not_allowed" else "not_found"
+        raise ListingError(error.messages[0], code=code, permanent=True) from error
+
+
 class LocalLister:
     def root_uri(self, root: str) -> str:
         return f"file://{root.rstrip('/')}/"
 
     def _directory(self, root: str) -> Path:
-        try:
-            return resolve_local_root(root)
-        except ValidationError as error:
-            raise ListingError(error.messages[0], code="root_not_allowed", permanent=True) from error
+        return root_directory(root)
 
     def shards(self, root: str) -> list[ShardSpec]:
         directory = self._directory(root)
@@ -164,6 +171,8 @@ class LocalLister:
             raise ListingError(f"Permission denied reading {root}.", code="access_denied", permanent=True) from error
         except FileNotFoundError as error:
             raise ListingError(f"{root} does not exist.", code="not_found", permanent=True) from error
+        except OSError as error:
+            raise ListingError(f"Cannot read {root}: {error.strerror}.", code="unreadable", permanent=False) from error
         return [ShardSpec("", top_level_only=True)] + [ShardSpec(name) for name in listing.dir_names]
 
     def iter_objects(self, root: str, shard: ShardSpec, start_after: str) -> Iterator[ListedObject]:
@@ -183,8 +192,13 @@ class LocalLister:
         except PermissionError as error:
             raise ListingError(f"Permission denied reading {_clean(relative) or 'the root'}.",
                                code="access_denied", permanent=True) from error
-        except FileNotFoundError:
-            return None  # removed while we walked: it simply holds nothing any more
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # removed (or replaced by a file) while we walked: it simply holds nothing any more
+        except OSError as error:
+            # An NFS stale handle, an I/O error: worth a retry, and else a failed shard that says so. Raised as is,
+            # it left the shard "running" for the scheduler to hand out again and again.
+            raise ListingError(f"Cannot read {_clean(relative) or 'the root'}: {error.strerror}.",
+                               code="unreadable", permanent=False) from error
         if gate is not None:
             gate.listed(relative, listing.entry_names, bool(listing.dirs))
         return listing
