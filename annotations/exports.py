@@ -7,6 +7,7 @@ then the label schema and the correction examples, with their images embedded as
 
 import base64
 import json
+import logging
 from dataclasses import dataclass
 
 from django.template.loader import render_to_string
@@ -16,6 +17,9 @@ from annotations.label_schema import attribute_text
 from annotations.models import CorrectionExample, GuidelineRevision
 from annotations.selectors import RuleExamples, correction_examples_by_rule
 from catalog.markdown import render_markdown
+
+logger = logging.getLogger(__name__)
+MISSING_IMAGE = "(This image is missing from Kura's file storage.)"
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,12 @@ def _side(example: CorrectionExample, prefix: str) -> ExportSide:
     image = getattr(example, f"{prefix}_image")
     if not image:
         return ExportSide(image_uri="", snippet=pretty_snippet(getattr(example, f"{prefix}_snippet")))
-    with image.open("rb") as handle:
-        encoded = base64.b64encode(handle.read()).decode("ascii")
+    try:
+        with image.open("rb") as handle:
+            encoded = base64.b64encode(handle.read()).decode("ascii")
+    except OSError as error:  # e.g. a data directory restored without its media: the rules still export
+        logger.warning("Correction example %s: %s image %s unreadable: %s", example.pk, prefix, image.name, error)
+        return ExportSide(image_uri="", snippet=MISSING_IMAGE)
     return ExportSide(image_uri=f"data:{getattr(example, f'{prefix}_image_type')};base64,{encoded}", snippet="")
 
 

@@ -1,5 +1,6 @@
 """The guideline page: rules, schema, revision history and diff, correction examples, exports."""
 
+import logging
 from typing import Any
 
 from django.contrib import messages
@@ -28,6 +29,8 @@ from catalog.selectors import dataset_can_change
 from frontend.forms import apply_service_errors
 from frontend.guideline_forms import SERVICE_FIELD, CorrectionExampleForm
 from frontend.views import dataset_or_404
+
+logger = logging.getLogger(__name__)
 
 # Served files are shown as images only: no script runs even if a browser were talked into rendering them.
 _FILE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
@@ -139,7 +142,12 @@ def correction_example_file(request: HttpRequest, slug: str, pk: int, side: str)
     if example is None or side not in {"before", "after"} or not getattr(example, f"{side}_image"):
         raise Http404("No such image.")
     image = getattr(example, f"{side}_image")
-    response = FileResponse(image.open("rb"), content_type=getattr(example, f"{side}_image_type"))
+    try:
+        handle = image.open("rb")
+    except OSError as error:  # e.g. a data directory restored without its media
+        logger.warning("Correction example %s: %s image %s unreadable: %s", example.pk, side, image.name, error)
+        raise Http404("This image is missing from Kura's file storage.") from error
+    response = FileResponse(handle, content_type=getattr(example, f"{side}_image_type"))
     response["Content-Disposition"] = f'inline; filename="{dataset.slug}-example-{example.pk}-{side}"'
     response["Content-Security-Policy"] = _FILE_CSP
     response["Cache-Control"] = "private, max-age=3600"

@@ -143,3 +143,24 @@ def test_snippets_are_shown_readably():
         '  "f": []\n}'
     )
     assert pretty_snippet("car 0.1 0.2 0.3 0.4 {") == "car 0.1 0.2 0.3 0.4 {"
+
+
+def test_rules_still_export_and_images_answer_404_when_an_image_file_is_gone(client, dataset, owner):
+    """A data directory restored without its media: the page, both exports and the image URL keep working."""
+    from annotations.exports import MISSING_IMAGE
+    from annotations.models import CorrectionExample
+
+    example = CorrectionExample.objects.filter(guideline__dataset=dataset).exclude(before_image="").get()
+    example.before_image.storage.delete(example.before_image.name)
+    client.force_login(owner.user)
+
+    image = client.get(reverse("frontend:guideline-example-file", args=[dataset.slug, example.pk, "before"]))
+    html = client.get(reverse("frontend:guideline-export", args=[dataset.slug, "html"]))
+    markdown = client.get(reverse("frontend:guideline-export", args=[dataset.slug, "md"]))
+    page = client.get(reverse("frontend:guideline", args=[dataset.slug]))
+
+    assert image.status_code == 404
+    assert html.status_code == 200 and MISSING_IMAGE in html.content.decode().replace("&#x27;", "'")
+    assert markdown.status_code == 200 and MISSING_IMAGE in markdown.content.decode()
+    assert "data:image/gif;base64," in markdown.content.decode()  # the other side is still embedded
+    assert page.status_code == 200
