@@ -75,12 +75,16 @@ def test_search_without_matches_and_bad_pages(api, colleague, radar_sets):
 
     empty = api.get("/api/v1/datasets/", {"search": "sonar"})
     beyond = api.get("/api/v1/datasets/", {"search": "radar", "page": 9})
-    not_a_number = api.get("/api/v1/datasets/", {"search": "radar", "page": "two"})
     no_terms = api.get("/api/v1/datasets/", {"search": "!!!"})
 
     assert empty.status_code == 200 and empty.json()["count"] == 0 and empty.json()["results"] == []
-    assert beyond.status_code == 404 and beyond.json()["error"]["message"] == "Invalid page."
-    assert not_a_number.status_code == 404
+    assert beyond.status_code == 404 and beyond.json()["error"]["message"] == "Invalid page."  # "no more pages"
+    for search in ("radar", ""):  # counted along the search, or by the plain paginator
+        for page in ("two", "0", "-1", "²"):
+            answer = api.get("/api/v1/datasets/", {"search": search, "page": page})
+            assert answer.status_code == 400, (search, page)
+            assert answer.json()["error"]["code"] == "invalid_page"
+    assert api.get("/api/v1/datasets/", {"search": "radar", "page": "last"}).status_code == 200
     assert no_terms.status_code == 200 and no_terms.json()["count"] == 8  # every visible dataset
 
 

@@ -3,7 +3,8 @@ from typing import Any
 
 from django.core.paginator import InvalidPage
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -11,9 +12,33 @@ from rest_framework.views import APIView
 from kura.keyset import keys_of, page_counted_along, rows_in_key_order
 
 
+class InvalidPageNumber(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "A page is a whole number from 1, or 'last'."
+    default_code = "invalid_page"
+
+
 class KuraPageNumberPagination(PageNumberPagination):
+    """A page that is no page number is a 400 (``invalid_page``); a number past the end stays DRF's 404, which a
+    client walking pages reads as "no more"."""
+
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def paginate_queryset(
+        self, queryset: "QuerySet[Any, Any] | Sequence[Any]", request: Request, view: APIView | None = None
+    ) -> list[Any] | None:
+        self.check_page_number(request)
+        return super().paginate_queryset(queryset, request, view)
+
+    def check_page_number(self, request: Request) -> None:
+        number = request.query_params.get(self.page_query_param)
+        if number is not None and number not in self.last_page_strings and not _positive_whole(number):
+            raise InvalidPageNumber()
+
+
+def _positive_whole(text: str) -> bool:
+    return text.isascii() and text.isdigit() and int(text) > 0
 
 
 class KeysFirstPagination(KuraPageNumberPagination):
@@ -37,6 +62,7 @@ class KeysFirstPagination(KuraPageNumberPagination):
     ) -> list[Any] | None:
         if not isinstance(queryset, QuerySet):
             return super().paginate_queryset(queryset, request, view)
+        self.check_page_number(request)
         number = request.query_params.get(self.page_query_param) or "1"
         if not self.counts_along(request) or number in self.last_page_strings:
             keys = super().paginate_queryset(keys_of(queryset), request, view)
