@@ -27,6 +27,7 @@ from access.org import (
     unit_alias_add,
     unit_for_department,
 )
+from tests.concurrency import race
 from tests.factories import make_dataset, make_person, make_unit
 
 pytestmark = pytest.mark.django_db
@@ -138,37 +139,12 @@ def test_rename_refuses_a_name_another_unit_answers_to():
 def test_a_double_submitted_request_is_created_once(owner, colleague):
     """Two submits of the same request at once (a double click): the second waits for the first and is refused."""
     dataset = make_dataset(owner, slug="street-signs")
-    first_created, release, outcomes = threading.Event(), threading.Event(), []
 
-    def first_submit() -> None:
-        try:
-            with transaction.atomic():
-                ask(colleague, dataset)
-                first_created.set()
-                release.wait(10)  # still uncommitted while the second submit arrives
-        finally:
-            connection.close()
+    first, second = race(lambda: ask(colleague, dataset), lambda: ask(colleague, dataset))
 
-    def second_submit() -> None:
-        try:
-            ask(colleague, dataset)
-            outcomes.append("created")
-        except ValidationError as refused:
-            outcomes.append(refused.messages[0])
-        finally:
-            connection.close()
-
-    first = threading.Thread(target=first_submit)
-    first.start()
-    assert first_created.wait(10)
-    second = threading.Thread(target=second_submit)
-    second.start()
-    second.join(1)  # without a lock it is done by now, with a second pending request
-    release.set()
-    first.join(10)
-    second.join(10)
-
-    assert outcomes == ["You already have a pending request for this dataset; withdraw it to ask again."]
+    assert isinstance(first, AccessRequest)
+    assert isinstance(second, ValidationError), repr(second)
+    assert second.messages == ["You already have a pending request for this dataset; withdraw it to ask again."]
     assert AccessRequest.objects.filter(requester=colleague, status=AccessRequest.Status.PENDING).count() == 1
 
 

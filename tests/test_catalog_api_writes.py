@@ -42,15 +42,16 @@ def test_invalid_writes_answer_400_with_field_details(api, owner, unit):
     assert not Dataset.objects.exists()
 
 
+def _register_with_repository(api, owner, unit, url):
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
+    body = {"slug": "signs", "name": "Signs", "purpose": "Evaluate the sign detector at night.",
+            "owning_unit": str(unit.pk), "training_repo_url": url}
+    return api.post("/api/v1/datasets/", body, format="json")
+
+
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,hi", "not a url", "https:// spaced"])
 def test_a_training_repository_is_a_git_url_or_nothing_is_written(api, owner, unit, url):
-    api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
-    response = api.post(
-        "/api/v1/datasets/",
-        {"slug": "signs", "name": "Signs", "purpose": "Evaluate the sign detector at night.",
-         "owning_unit": str(unit.pk), "training_repo_url": url},
-        format="json",
-    )
+    response = _register_with_repository(api, owner, unit, url)
     assert response.status_code == 400
     assert "training_repo_url" in response.json()["error"]["details"]
     assert not Dataset.objects.exists()
@@ -62,13 +63,7 @@ def test_a_training_repository_is_a_git_url_or_nothing_is_written(api, owner, un
      "git.example.com:ml/signs.git", "/srv/git/signs.git", "file:///srv/git/signs.git"],
 )
 def test_every_url_git_clones_from_is_accepted(api, owner, unit, url):
-    api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
-    response = api.post(
-        "/api/v1/datasets/",
-        {"slug": "signs", "name": "Signs", "purpose": "Evaluate the sign detector at night.",
-         "owning_unit": str(unit.pk), "training_repo_url": url},
-        format="json",
-    )
+    response = _register_with_repository(api, owner, unit, url)
     assert response.status_code == 201, response.json()
     assert Dataset.objects.get().training_repo_url == url
 

@@ -1,0 +1,55 @@
+"""Two transactions racing on PostgreSQL, made deterministic: one holds its writes uncommitted until the other
+has reached them (waits on a lock, or has finished because nothing made it wait)."""
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connection, connections, transaction
+
+WAIT_SECONDS = 20
+
+
+def waiting_on_a_lock() -> int:
+    """How many sessions of this test database wait on a lock right now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def race(holder: Callable[[], Any], contender: Callable[[], Any]) -> tuple[Any, Any]:
+    """Run ``holder`` in a transaction left open until ``contender``, in another thread, waits on a lock or
+    returns; then commit. Answers what each returned, or the exception it raised."""
+    held, release = threading.Event(), threading.Event()
+    outcomes: dict[str, Any] = {}
+
+    def run(name: str, work: Callable[[], Any], *, hold: bool) -> None:
+        try:
+            if hold:
+                with transaction.atomic():
+                    outcomes[name] = work()
+                    held.set()
+                    release.wait(WAIT_SECONDS)
+            else:
+                outcomes[name] = work()
+        except Exception as error:  # what each side raised is the race's result
+            outcomes[name] = error
+            held.set()
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=run, args=("holder", holder), kwargs={"hold": True})
+    first.start()
+    assert held.wait(WAIT_SECONDS)
+    second = threading.Thread(target=run, args=("contender", contender), kwargs={"hold": False})
+    second.start()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while second.is_alive() and not waiting_on_a_lock() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    release.set()
+    first.join(WAIT_SECONDS)
+    second.join(WAIT_SECONDS)
+    return outcomes["holder"], outcomes["contender"]
