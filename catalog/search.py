@@ -1,6 +1,6 @@
 """Dataset search: PostgreSQL full-text search with prefix matching, plain substring matching elsewhere.
 
-The expression below must stay identical to the GIN index created in migration 0007, or PostgreSQL
+The expression below must stay identical to the GIN index created in migration 0009, or PostgreSQL
 will not use the index.
 """
 
@@ -10,12 +10,15 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
+from catalog.datasheet import FIELD_NAMES as DATASHEET_FIELDS
 from catalog.models import Dataset
 
+# What a search reads: the dataset's own words, then its datasheet's answers ("faces", "CC-BY", "dashcam").
+SEARCHED_FIELDS = ("name", "slug", "purpose", "description", *DATASHEET_FIELDS)
 SEARCH_DOCUMENT_SQL = (
     "to_tsvector('simple'::regconfig, "
-    "coalesce(catalog_dataset.name, '') || ' ' || coalesce(catalog_dataset.slug, '') || ' ' || "
-    "coalesce(catalog_dataset.purpose, '') || ' ' || coalesce(catalog_dataset.description, ''))"
+    + " || ' ' || ".join(f"coalesce(catalog_dataset.{field}, '')" for field in SEARCHED_FIELDS)
+    + ")"
 )
 MAX_TERMS = 8
 _TERM = re.compile(r"[\w]+", re.UNICODE)
@@ -38,7 +41,7 @@ def search_datasets(queryset: "QuerySet[Dataset]", query: str) -> "QuerySet[Data
     if not terms:
         return queryset
     if connection.vendor == "postgresql":
-        # Every term must match; the last one also as a prefix, so "stree" finds "street-signs".
+        # Every term must match, each also as a prefix, so "stree" finds "street-signs".
         tsquery = " & ".join(f"{term}:*" for term in terms)
         matching = queryset.extra(  # noqa: S610 - static SQL, the user's terms travel as a parameter
             where=[f"{SEARCH_DOCUMENT_SQL} @@ to_tsquery('simple'::regconfig, %s)"], params=[tsquery]
@@ -49,10 +52,8 @@ def search_datasets(queryset: "QuerySet[Dataset]", query: str) -> "QuerySet[Data
         return matching.order_by(Lower("name"), "slug")
     condition = Q()
     for term in terms:
-        condition &= (
-            Q(name__icontains=term)
-            | Q(slug__icontains=term)
-            | Q(purpose__icontains=term)
-            | Q(description__icontains=term)
-        )
+        matches_term = Q()
+        for field in SEARCHED_FIELDS:
+            matches_term |= Q(**{f"{field}__icontains": term})
+        condition &= matches_term
     return queryset.filter(condition)

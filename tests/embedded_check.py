@@ -30,6 +30,7 @@ def main() -> None:
     seen = {}
     for name, response in {
         "api_search": client.get("/api/v1/datasets/", {"search": "street"}),
+        "datasheet_search": client.get("/api/v1/datasets/", {"search": "licence plates blurred"}),
         "api_list": client.get("/api/v1/datasets/"),
         "lookup": client.get("/api/v1/datasets/street-signs-eu/versions/latest/"),
         "page_search": browser.get("/", {"search": "street"}),

@@ -170,7 +170,8 @@ def test_manifest_is_streamed_sorted_and_matches_digest(api, owner, colleague):
 def test_list_filters_by_search_status_owner_and_tag(api, owner, colleague, unit):
     make_dataset(owner, slug="street-signs", name="Street signs EU", tags=["vision"])
     make_dataset(owner, slug="speech-commands", name="Speech commands", purpose="Wake-word detection for kiosks.",
-                 description="Recorded in **studios** across Bavaria.")
+                 description="Recorded in **studios** across Bavaria.",
+                 datasheet={"sensitive_information": "Voices of consenting speakers.", "licence": "CC-BY-4.0"})
     other = make_person("zoe", unit=unit)
     make_dataset(other, slug="zoe-data", name="Lidar sweeps", status="draft", purpose="Depth estimation research.")
     api.credentials(HTTP_AUTHORIZATION=bearer(colleague))
@@ -183,6 +184,8 @@ def test_list_filters_by_search_status_owner_and_tag(api, owner, colleague, unit
     assert slugs("search=street") == ["street-signs"]
     assert slugs("search=wake word") == ["speech-commands"]
     assert slugs("search=bavaria studio") == ["speech-commands"]  # the description counts too
+    assert slugs("search=consenting voices") == ["speech-commands"]  # and the datasheet's answers
+    assert slugs("search=cc-by") == ["speech-commands"]
     assert slugs("status=draft") == ["zoe-data"]
     assert slugs("owner=zoe") == ["zoe-data"]
     assert slugs(f"owner={owner.external_id}") == ["speech-commands", "street-signs"]

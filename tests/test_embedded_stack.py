@@ -37,6 +37,9 @@ def test_the_embedded_database_answers_search_list_and_lookup(tmp_path):
     assert eu["owner"]["username"] and eu["owning_unit"]["name"] and eu["tags"]
     assert listed["body"]["count"] >= 12 and len(listed["body"]["results"]) == listed["body"]["count"]
 
+    datasheet = seen["datasheet_search"]  # the demo's EU signs say so only in their datasheet
+    assert [item["slug"] for item in datasheet["body"]["results"]] == ["street-signs-eu"]
+
     lookup = seen["lookup"]
     assert lookup["status"] == 200 and lookup["body"]["locations"], lookup
     page = seen["page_search"]
