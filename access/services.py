@@ -128,7 +128,7 @@ def token_revoke(*, token: ApiToken) -> ApiToken:
 
 def token_authenticate(*, plaintext: str) -> ApiToken:
     """Return the live token for ``plaintext`` or raise TokenError saying why not."""
-    match = TOKEN_PATTERN.match(plaintext)
+    match = TOKEN_PATTERN.fullmatch(plaintext)
     if match is None:
         raise TokenError("token_malformed", "The bearer token is not a Kura token (expected kura_<id>_<secret>).")
     token = token_by_prefix(match.group("prefix"))

@@ -46,7 +46,7 @@ def parse_manifest(raw_entries: Iterable[Mapping[str, Any]]) -> list[ManifestEnt
             raise _entry_error(index, "'path' may be at most 1024 characters.")
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise _entry_error(index, f"'size' of '{path}' must be a non-negative integer number of bytes.")
-        if not isinstance(digest, str) or not _HASH.match(digest):
+        if not isinstance(digest, str) or not _HASH.fullmatch(digest):
             raise _entry_error(index, f"'hash' of '{path}' must be a hex digest, optionally prefixed 'md5:'.")
         if path in seen:
             raise _entry_error(index, f"'{path}' is listed twice.")

@@ -12,6 +12,7 @@ from catalog.lifecycle import retirement_warnings
 from catalog.lookup_statements import latest_published_version
 from catalog.models import Dataset, DatasetVersion, ManifestFile, SlugAlias, StorageLocation, Tag
 from catalog.querysets import Action
+from catalog.search import search_datasets, search_terms
 
 
 class DatasetNotFound(Exception):
@@ -86,6 +87,20 @@ def hide_unseen_successors(*, user: Any, datasets: Sequence[Dataset]) -> None:
     for dataset in datasets:
         if dataset.superseded_by_id is not None and dataset.superseded_by_id not in seen:
             relation.set_cached_value(dataset, None)
+
+
+def successor_is_hidden(*, user: Any, dataset: Dataset) -> bool:
+    """Whether ``dataset`` has a successor that ``user`` may not see."""
+    if dataset.superseded_by_id is None:
+        return False
+    return not Dataset.objects.restrict(user, "view").filter(pk=dataset.superseded_by_id).exists()
+
+
+def successor_suggestions(*, user: Any, typed: str, limit: int = 10) -> "QuerySet[Dataset]":
+    """A few datasets ``user`` may see that match what they typed as a successor; none for nothing typed."""
+    if not search_terms(typed):
+        return Dataset.objects.none()
+    return search_datasets(Dataset.objects.restrict(user, "view"), typed)[:limit]
 
 
 def dataset_can_change(*, user: Any, dataset: Dataset) -> bool:

@@ -70,7 +70,7 @@ def parse_storage_uri(raw: str) -> StorageUri:
                 f"'{uri}' must name the output inside the repository: dvc://<repository>#<path>.",
                 code="invalid_uri",
             )
-        if not _DVC_REPO.match(repo):
+        if not _DVC_REPO.fullmatch(repo):
             raise ValidationError(f"'{repo}' is not a valid repository name in '{uri}'.", code="invalid_uri")
         if path.startswith("/"):
             raise ValidationError(f"The path in '{uri}' must be relative to the repository root.", code="invalid_uri")
@@ -79,7 +79,7 @@ def parse_storage_uri(raw: str) -> StorageUri:
     container, _, path = rest.partition("/")
     pattern = {"s3": _S3_BUCKET, "gs": _GCS_BUCKET, "az": _AZ_CONTAINER}[scheme]
     kind = "container" if scheme == "az" else "bucket"
-    if not pattern.match(container) or ".." in container:
+    if not pattern.fullmatch(container) or ".." in container:
         raise ValidationError(
             f"'{container}' is not a valid {scheme} {kind} name in '{uri}' (lowercase letters, digits, '-', "
             "3 to 63 characters).",

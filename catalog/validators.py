@@ -3,6 +3,8 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
+# Checked with fullmatch: "$" alone lets a final newline through ("v1\n"). The patterns keep "^" and "$"
+# because the OpenAPI schema (catalog.api.schema) publishes them, and "\Z" is no ECMAScript.
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,98})[a-z0-9]$")
 VERSION_LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 GIT_COMMIT_PATTERN = re.compile(r"^[0-9a-f]{7,64}$")
@@ -22,7 +24,7 @@ _UNSAFE_MARKDOWN = re.compile(
 
 
 def validate_dataset_slug(value: str) -> None:
-    if not SLUG_PATTERN.match(value) or "--" in value:
+    if not SLUG_PATTERN.fullmatch(value) or "--" in value:
         raise ValidationError(
             "A slug is 3 to 100 lowercase letters, digits and single hyphens, starting and ending with a letter "
             "or digit (e.g. 'street-signs-eu').",
@@ -53,7 +55,7 @@ def normalise_tag(raw: str) -> str:
 def validate_version_label(value: str) -> None:
     if value in RESERVED_LABELS:
         raise ValidationError("'latest' is reserved: it always means the newest published version.", code="reserved")
-    if not VERSION_LABEL_PATTERN.match(value):
+    if not VERSION_LABEL_PATTERN.fullmatch(value):
         raise ValidationError(
             "A version label is up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit "
             "(e.g. 'v3' or '2026-11-01').",
@@ -62,12 +64,12 @@ def validate_version_label(value: str) -> None:
 
 
 def validate_git_commit(value: str) -> None:
-    if not GIT_COMMIT_PATTERN.match(value):
+    if not GIT_COMMIT_PATTERN.fullmatch(value):
         raise ValidationError("A git commit is 7 to 64 lowercase hexadecimal characters.", code="invalid_commit")
 
 
 def validate_git_repository_url(value: str) -> None:
-    if value and not _GIT_REPOSITORY_URL.match(value):
+    if value and not _GIT_REPOSITORY_URL.fullmatch(value):
         raise ValidationError(
             "Give the repository as git clones it: https://host/group/repo.git, ssh://host/repo.git, "
             "git@host:group/repo.git, or a path on the server (/srv/git/repo.git).",

@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import QueryDict
+from django.urls import reverse
 from django.utils import timezone
 
 from access.models import OrgUnit, Person
@@ -19,6 +20,7 @@ from catalog.documentation.croissant_import import (
     croissant_json,
 )
 from catalog.models import Dataset, StorageLocation
+from catalog.selectors import DatasetNotFound, dataset_resolve, successor_is_hidden
 from catalog.services import MIN_PURPOSE_LENGTH
 from catalog.uris import parse_storage_uri
 from catalog.validators import validate_dataset_slug, validate_safe_markdown
@@ -125,7 +127,14 @@ class DatasetForm(forms.Form):
         validators=[validate_safe_markdown],
         help_text="Shown to everyone using a deprecated dataset: why, and what to use instead.",
     )
-    superseded_by = forms.ModelChoiceField(queryset=Dataset.objects.none(), required=False, label="Superseded by")
+    # A slug, not a list of choices: a <select> of every dataset the editor may see is unusable at scale.
+    superseded_by = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Superseded by",
+        help_text="The slug of the dataset to use instead; a former slug works too.",
+    )
+    remove_successor = forms.BooleanField(required=False, label="Remove the successor you cannot see")
     sunset_at = forms.DateTimeField(
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),  # a date: clean_sunset_at keeps a stored time of that day
@@ -162,10 +171,24 @@ class DatasetForm(forms.Form):
         assert isinstance(unit_field, forms.ModelChoiceField)
         current_unit = Q(pk=dataset.owning_unit_id) if dataset else Q(pk__in=[])
         unit_field.queryset = OrgUnit.objects.filter(Q(status=OrgUnit.Status.ACTIVE) | current_unit)
-        successor = self.fields["superseded_by"]
-        assert isinstance(successor, forms.ModelChoiceField)
-        candidates = Dataset.objects.restrict(user, "view").order_by("name")
-        successor.queryset = candidates.exclude(pk=dataset.pk) if dataset else candidates
+        self.user = user
+        hidden = dataset is not None and successor_is_hidden(user=user, dataset=dataset)
+        self.hidden_successor_id = dataset.superseded_by_id if dataset is not None and hidden else None
+        if not self.has_hidden_successor:
+            del self.fields["remove_successor"]
+        self.fields["superseded_by"].widget.attrs.update(
+            {
+                "autocomplete": "off",
+                "list": "successor-suggestions",
+                "hx-get": reverse("frontend:successor-suggestions"),
+                "hx-trigger": "input changed delay:300ms",
+                "hx-target": "#successor-suggestions",
+            }
+        )
+
+    @property
+    def has_hidden_successor(self) -> bool:
+        return self.hidden_successor_id is not None
 
     def datasheet_sections(self) -> list[tuple[str, list[forms.BoundField]]]:
         """The datasheet's fields as the form shows them, section by section."""
@@ -179,6 +202,27 @@ class DatasetForm(forms.Form):
                 "Say what problem this dataset serves and what it may be used for (at least a sentence)."
             )
         return purpose
+
+    def clean_superseded_by(self) -> Dataset | None:
+        slug = self.cleaned_data.get("superseded_by", "").strip().lower()
+        if not slug:
+            return None
+        try:
+            successor = dataset_resolve(user=self.user, slug=slug, related=()).dataset
+        except DatasetNotFound:
+            # A dataset the editor may not see answers like one that does not exist: it must not leak.
+            raise ValidationError(f"No dataset '{slug}' that you can see.") from None
+        if self.dataset is not None and successor.pk == self.dataset.pk:
+            raise ValidationError("A dataset cannot supersede itself.")
+        return successor
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        remove = cleaned.pop("remove_successor", False)
+        # The successor the editor cannot see is not in the form; an empty field keeps it unless they remove it.
+        if self.hidden_successor_id is not None and not remove and cleaned.get("superseded_by", False) is None:
+            cleaned["superseded_by"] = Dataset.objects.get(pk=self.hidden_successor_id)
+        return cleaned
 
     def clean_unchanged_since(self) -> datetime | None:
         stamp = self.cleaned_data.get("unchanged_since", "")

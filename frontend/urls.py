@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.dataset_list, name="dataset-list"),
     path("datasets/new/", views.dataset_edit, name="dataset-create"),
     path("datasets/import/croissant/", import_views.croissant_import, name="dataset-import-croissant"),
+    path("datasets/successor-suggestions/", views.successor_suggestions, name="successor-suggestions"),
     path("datasets.csv", views.dataset_export, name="dataset-export"),
     path("datasets/<str:slug>/", views.dataset_detail, name="dataset-detail"),
     path("datasets/<str:slug>/edit/", views.dataset_edit, name="dataset-edit"),

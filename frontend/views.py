@@ -49,6 +49,9 @@ from catalog.selectors import (
 from catalog.selectors import (
     dataset_list as select_datasets,
 )
+from catalog.selectors import (
+    successor_suggestions as select_successor_suggestions,
+)
 from catalog.services import EditConflict, LocationSpec, dataset_create, dataset_update
 from frontend.access_forms import LEVEL_HELP, AccessRequestForm
 from frontend.forms import DatasetForm, LocationFormSet, apply_service_errors
@@ -227,7 +230,8 @@ def _initial_from(dataset: Dataset) -> dict[str, Any]:
         "training_repo_url": dataset.training_repo_url,
         "training_repo_path": dataset.training_repo_path,
         "deprecation_note": dataset.deprecation_note,
-        "superseded_by": dataset.superseded_by_id,
+        # dataset_resolve blanked a successor the editor may not see: the form says one is set, not which.
+        "superseded_by": dataset.superseded_by.slug if dataset.superseded_by else "",
         "sunset_at": dataset.sunset_at,
         "unchanged_since": dataset.updated_at.isoformat(),
         "rules_revision": revision.number if revision else 0,
@@ -295,6 +299,13 @@ def dataset_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         )
         formset = LocationFormSet(initial=rows, prefix="locations")
     return render(request, "frontend/dataset_form.html", {"form": form, "formset": formset, "dataset": dataset})
+
+
+@login_required
+def successor_suggestions(request: HttpRequest) -> HttpResponse:
+    """Options for the dataset form's "Superseded by" field, matching what has been typed into it."""
+    datasets = select_successor_suggestions(user=request.user, typed=request.GET.get("superseded_by", ""))
+    return render(request, "frontend/_successor_suggestions.html", {"datasets": datasets})
 
 
 def _save(form: DatasetForm, formset: Any, dataset: Dataset | None, person: Any) -> Dataset:

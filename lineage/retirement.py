@@ -39,9 +39,18 @@ class LineageRetirementListener:
             ]
             if dataset.deprecation_note:
                 lines += [f"Note: {dataset.deprecation_note.strip()}", ""]
-            if dataset.superseded_by is not None:
-                lines += [f"Use '{dataset.superseded_by.slug}' instead.", ""]
+            successor_slug = _successor_slug_seen_by(owner, dataset)
+            if successor_slug is not None:
+                lines += [f"Use '{successor_slug}' instead.", ""]
             lines.append(link)
             messages.append((subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, [owner.email]))
         if messages:
             transaction.on_commit(lambda: send_mass_mail(messages, fail_silently=True))
+
+
+def _successor_slug_seen_by(person: Person, dataset: Dataset) -> str | None:
+    """The successor's slug if ``person`` may see it: naming a restricted successor would reveal it exists."""
+    if dataset.superseded_by_id is None:
+        return None
+    visible = Dataset.objects.restrict(person.user, "view").filter(pk=dataset.superseded_by_id)
+    return visible.values_list("slug", flat=True).first()

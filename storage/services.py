@@ -59,7 +59,7 @@ def _overlap(root: str, other: str) -> bool:
 def _validate_references(connection: StorageConnection) -> None:
     for field in ("access_key_env", "secret_key_env", "session_token_env"):
         value = getattr(connection, field)
-        if value and not _ENV_NAME.match(value):
+        if value and not _ENV_NAME.fullmatch(value):
             raise ValidationError({field: "Give the name of an environment variable, not its value."})
     if bool(connection.access_key_env) != bool(connection.secret_key_env):
         raise ValidationError({"secret_key_env": "Name both the access key and the secret key variables."})

@@ -92,3 +92,19 @@ def test_register_a_dataset_and_find_it_with_live_search(page, live_server, owne
 
     results.get_by_role("link", name="Street signs (EU)").click()
     expect(page).to_have_url(f"{base}/datasets/street-signs-eu/")
+
+
+def test_the_successor_field_suggests_datasets_as_you_type(page, live_server, owner):
+    make_dataset(owner, slug="lane-markings", name="Lane markings")
+    make_dataset(owner, slug="street-signs", name="Street signs")
+    base = live_server.url
+    sign_in(page, base, "olivia")
+    page.goto(f"{base}/datasets/street-signs/edit/")
+
+    page.get_by_label("Superseded by").press_sequentially("lane", delay=40)
+
+    expect(page.locator('#successor-suggestions option[value="lane-markings"]')).to_have_count(1)
+    page.get_by_label("Superseded by").fill("lane-markings")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page).to_have_url(f"{base}/datasets/street-signs/")
+    assert Dataset.objects.get(slug="street-signs").superseded_by == Dataset.objects.get(slug="lane-markings")

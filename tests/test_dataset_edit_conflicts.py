@@ -12,21 +12,22 @@ from annotations.models import GuidelineRevision
 from annotations.services import guideline_revise
 from catalog.models import Dataset
 from catalog.services import dataset_update
+from tests.browser_form import BrowserForm
 from tests.factories import make_dataset
-from tests.test_dataset_form_round_trip import RULES, _BrowserForm
+from tests.test_dataset_form_round_trip import RULES
 
 pytestmark = pytest.mark.django_db
 
 
 def _loaded_form(client: Any, dataset: Dataset) -> dict[str, str]:
-    form = _BrowserForm()
+    form = BrowserForm()
     form.feed(client.get(reverse("frontend:dataset-edit", args=[dataset.slug])).content.decode())
     return form.submitted()
 
 
 def _resubmitted(response: Any) -> dict[str, str]:
     """What the browser sends when the person presses Save again on the page that reported the conflict."""
-    form = _BrowserForm()
+    form = BrowserForm()
     form.feed(response.content.decode())
     return form.submitted()
 

@@ -6,7 +6,6 @@ revision (revisions are permanent and versions record them) nor rewrite any stor
 """
 
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from annotations.models import GuidelineRevision
 from annotations.services import guideline_revise
 from catalog.models import Dataset
 from catalog.services import dataset_update
+from tests.browser_form import BrowserForm
 from tests.factories import make_dataset, make_person
 
 pytestmark = pytest.mark.django_db
@@ -24,59 +24,9 @@ pytestmark = pytest.mark.django_db
 RULES = "## Boxes\nDraw tight boxes around the sign face.\n\n## Occlusion\nBox only the visible part.\n"
 
 
-class _BrowserForm(HTMLParser):
-    """The fields of the page's dataset form with the values a browser would submit for them untouched."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.data: dict[str, str] = {}
-        self._in_form = False
-        self._textarea: str | None = None
-        self._select: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = {key: value or "" for key, value in attrs}
-        if tag == "form" and "datasetform" in attributes.get("class", ""):
-            self._in_form = True
-        if not self._in_form:
-            return
-        if tag == "option" and self._select is not None and "selected" in attributes:
-            self.data[self._select] = attributes.get("value", "")
-        name = attributes.get("name", "__prefix__")
-        if "__prefix__" in name:  # unnamed, or the template row scripts copy
-            return
-        if tag == "input" and attributes.get("type") not in {"checkbox", "submit"}:
-            self.data[name] = attributes.get("value", "")
-        elif tag == "textarea":
-            self._textarea, self.data[name] = name, ""
-        elif tag == "select":
-            self._select = name
-            self.data.setdefault(name, "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._in_form = False
-        elif tag == "textarea":
-            self._textarea = None
-        elif tag == "select":
-            self._select = None
-
-    def handle_data(self, text: str) -> None:
-        if self._textarea is not None:
-            self.data[self._textarea] += text
-
-    def submitted(self) -> dict[str, str]:
-        data = dict(self.data)
-        for name, value in data.items():
-            if "\n" in value:
-                # The parser drops the newline right after <textarea>; a browser submits "\r\n" line ends.
-                data[name] = value.removeprefix("\n").replace("\n", "\r\n")
-        return data
-
-
 def _unchanged_submission(client: Any, dataset: Dataset) -> Any:
     edit_url = reverse("frontend:dataset-edit", args=[dataset.slug])
-    form = _BrowserForm()
+    form = BrowserForm()
     form.feed(client.get(edit_url).content.decode())
     return client.post(edit_url, form.submitted())
 
@@ -112,7 +62,7 @@ def test_a_changed_rules_text_still_appends_a_revision(client, owner):
     guideline_revise(dataset=dataset, body=RULES, label_schema={}, actor=owner)
     client.force_login(owner.user)
     edit_url = reverse("frontend:dataset-edit", args=[dataset.slug])
-    form = _BrowserForm()
+    form = BrowserForm()
     form.feed(client.get(edit_url).content.decode())
     data = form.submitted()
     data["guideline_body"] += "\r\n## Truncation\r\nBox up to the border.\r\n"
@@ -145,7 +95,7 @@ def test_another_departed_person_cannot_be_made_owner(client, owner, colleague, 
     dataset = make_dataset(owner, slug="street-signs")
     client.force_login(owner.user)
     edit_url = reverse("frontend:dataset-edit", args=[dataset.slug])
-    form = _BrowserForm()
+    form = BrowserForm()
     form.feed(client.get(edit_url).content.decode())
 
     response = client.post(edit_url, {**form.submitted(), "owner": str(leaver.pk)})

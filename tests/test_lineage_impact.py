@@ -6,10 +6,11 @@ import uuid
 import pytest
 from django.core import mail
 
+from access.models import Level
 from catalog.services import dataset_update
 from lineage.models import ModelVersion, RawLineageEvent, RunInput, TrainingRun
 from lineage.services import LineageCycle, consumer_depend, run_link_input, training_report
-from tests.factories import bearer, make_dataset, make_person, make_version
+from tests.factories import bearer, grant, make_dataset, make_person, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -155,6 +156,27 @@ def test_deprecation_lists_affected_models_and_emails_their_owners(
     warnings = response.json()["warnings"]
     expected = "backbone-a (owner Mona), backbone-b, ensemble (owner Mona)"
     assert any(expected in warning for warning in warnings), warnings
+
+
+def test_retirement_mail_names_a_successor_only_to_those_who_may_see_it(
+    owner, diamond, django_capture_on_commit_callbacks
+):
+    dataset, _, a, b, _ = diamond
+    successor = make_dataset(owner, slug="faces-restricted", name="Faces of the fleet", visibility="restricted")
+    insider, outsider = make_person("ines"), make_person("olga")
+    grant(successor, insider, Level.VIEW)
+    for model_version, model_owner in ((a, insider), (b, outsider)):
+        model_version.model.owner = model_owner
+        model_version.model.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dataset_update(dataset=dataset, actor=owner, status="deprecated", superseded_by=successor)
+
+    bodies = {message.to[0]: message.body for message in mail.outbox}
+    assert set(bodies) == {"ines@example.com", "olga@example.com"}  # both are told it is deprecated
+    assert "Use 'faces-restricted' instead." in bodies["ines@example.com"]
+    assert "faces-restricted" not in bodies["olga@example.com"]
+    assert "Faces of the fleet" not in bodies["olga@example.com"]
 
 
 def test_models_list_and_detail(api, owner, diamond):

@@ -3,7 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from lineage.models import Consumer, Model, ModelVersion, TrainingRun
-from lineage.services import MODEL_NAME, MODEL_NAME_RULE
+from lineage.services import MODEL_NAME, MODEL_NAME_RULE, MODEL_VERSION
 
 
 class RunSerializer(serializers.ModelSerializer[TrainingRun]):
@@ -65,7 +65,7 @@ class ModelVersionDetailSerializer(ModelVersionSummarySerializer):
 
 class TrainingReportSerializer(serializers.Serializer[Any]):
     model = serializers.RegexField(MODEL_NAME, error_messages={"invalid": f"Give {MODEL_NAME_RULE}."})
-    version = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+    version = serializers.RegexField(MODEL_VERSION)
     trained_on = serializers.ListField(
         child=serializers.CharField(max_length=300), min_length=1, max_length=500,
         help_text="Dataset versions as 'slug@label' or 'kura://slug@label'.",
@@ -74,7 +74,7 @@ class TrainingReportSerializer(serializers.Serializer[Any]):
     namespace = serializers.CharField(max_length=255, default="ci")
     job_name = serializers.CharField(max_length=500, required=False, default="")
     code_repository = serializers.CharField(max_length=500, required=False, default="")
-    code_commit = serializers.RegexField(r"^[0-9a-fA-F]{7,64}$", required=False, default="")
+    code_commit = serializers.RegexField(r"^[0-9a-fA-F]{7,64}\Z", required=False, default="")
     ci_job_url = serializers.URLField(max_length=500, required=False, default="")
     parameters = serializers.DictField(required=False, default=dict)
     stage = serializers.ChoiceField(choices=ModelVersion.Stage.choices, required=False, default="")

@@ -19,7 +19,7 @@ _MD5 = re.compile(r"^[0-9a-f]{32}$")
 _OBJECT_KEY = re.compile(r"^(?P<prefix>files/md5/)?(?P<head>[0-9a-f]{2})/(?P<tail>[0-9a-f]{30})(?P<dir>\.dir)?$")
 _HASH_QUERY = re.compile(r"^(?:md5:)?(?P<md5>[0-9a-fA-F]{32})(?P<dir>\.dir)?$")
 # The key at the end of a longer path: an object's URI or its key in a bucket, remote prefix included.
-_KEY_AT_END = re.compile(r"(?:^|/)(?P<key>(?:files/md5/)?[0-9a-f]{2}/[0-9a-f]{30}(?:\.dir)?)$")
+_KEY_AT_END = re.compile(r"(?:^|/)(?P<key>(?:files/md5/)?[0-9a-f]{2}/[0-9a-f]{30}(?:\.dir)?)\Z")
 
 
 class Layout(StrEnum):
@@ -65,7 +65,7 @@ class ManifestError(ValueError):
 
 
 def is_md5(value: str) -> bool:
-    return bool(_MD5.match(value))
+    return bool(_MD5.fullmatch(value))
 
 
 def object_key(md5: str, *, is_dir: bool, layout: Layout) -> str:
@@ -75,7 +75,7 @@ def object_key(md5: str, *, is_dir: bool, layout: Layout) -> str:
 
 
 def key_kind(key: str) -> KeyKind:
-    if _OBJECT_KEY.match(key):
+    if _OBJECT_KEY.fullmatch(key):
         return KeyKind.OBJECT
     if key.startswith(RUN_CACHE_PREFIX):
         return KeyKind.RUN_CACHE
@@ -87,7 +87,7 @@ def key_kind(key: str) -> KeyKind:
 
 def parse_object_key(key: str) -> ObjectId | None:
     """``files/md5/ab/cdef…[.dir]`` or ``ab/cdef…[.dir]`` → the object's hash; anything else → None."""
-    match = _OBJECT_KEY.match(key)
+    match = _OBJECT_KEY.fullmatch(key)
     if match is None:
         return None
     layout = Layout.DVC3 if match.group("prefix") else Layout.DVC2
@@ -98,7 +98,7 @@ def parse_hash_or_key(text: str) -> ObjectId | None:
     """What a person pastes: a hash (``abc…``, ``abc….dir``, ``md5:abc…``) or a remote key, bare or with whatever
     came before it where it was copied from (``s3://bucket/store/files/md5/ab/c…``, ``file:///mnt/remote/ab/c…``)."""
     text = text.strip().strip("/")
-    match = _HASH_QUERY.match(text)
+    match = _HASH_QUERY.fullmatch(text)
     if match is not None:
         return ObjectId(md5=match.group("md5").lower(), is_dir=bool(match.group("dir")), layout=None)
     key = _KEY_AT_END.search(text)

@@ -51,9 +51,9 @@ def _plain_scalar(text: str) -> Any:
     tag = _RESOLVER.resolve(yaml.nodes.ScalarNode, text, (True, False))
     if tag == _STR:
         return text
-    if tag == _INT_TAG and _INT.match(text):
+    if tag == _INT_TAG and _INT.fullmatch(text):
         return int(text)
-    if tag == _FLOAT_TAG and _FLOAT.match(text):
+    if tag == _FLOAT_TAG and _FLOAT.fullmatch(text):
         return float(text)
     if tag in (_BOOL_TAG, _NULL_TAG) and text in _EXACT:
         return _EXACT[text]

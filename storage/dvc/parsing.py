@@ -363,7 +363,7 @@ def parse_dvc_config(content: bytes, source_path: str = CONFIG_PATH) -> DvcConfi
         line = raw_line.strip()
         if not line or line[0] in "#;":
             continue
-        header = _SECTION.match(line)
+        header = _SECTION.fullmatch(line)
         if header is not None:
             section = header.group("name")
             continue
@@ -371,7 +371,7 @@ def parse_dvc_config(content: bytes, source_path: str = CONFIG_PATH) -> DvcConfi
         if not sep:
             raise DvcFileError(f"{source_path}:{number}: expected 'key = value', got {line!r}")
         key, value = key.strip(), value.strip().strip("'\"")
-        remote = _REMOTE_SECTION.match(section)
+        remote = _REMOTE_SECTION.fullmatch(section)
         if remote is not None and key == "url":
             remotes[remote.group("name")] = value
         elif section == "core" and key == "remote":

@@ -544,7 +544,7 @@ def _parse_names(directory: str, names: list[str]) -> list[_RefKey | None]:
     head = match.group(2)
     keys: list[_RefKey | None] = []
     for name in names:
-        named = _OBJECT_NAME.match(name)
+        named = _OBJECT_NAME.fullmatch(name)
         keys.append((head + named.group(1), named.group(2) is not None, layout) if named is not None else None)
     return keys
 
@@ -567,7 +567,7 @@ def _md5_filter(md5s: Iterable[str] | None, low: str, high: str) -> Q:
 
 def shard_head(prefix: str) -> str:
     """The two hex digits every object of a shard starts with (``ab/`` or ``files/md5/ab/``), else ''."""
-    match = _HASHED_SHARD.match(prefix)
+    match = _HASHED_SHARD.fullmatch(prefix)
     return match.group(1) if match else ""
 
 

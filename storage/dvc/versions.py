@@ -45,7 +45,7 @@ def _dvc_outputs(dataset: Dataset) -> list[tuple[TrainingRepo, str]]:
 
 def _label(repo: TrainingRepo, commit: str, taken: set[str]) -> str | None:
     for tag in repo.tags_by_commit.get(commit, []):
-        if VERSION_LABEL_PATTERN.match(tag) and tag != "latest" and tag not in taken:
+        if VERSION_LABEL_PATTERN.fullmatch(tag) and tag != "latest" and tag not in taken:
             return tag
     short = commit[:SHORT_COMMIT]
     return short if short not in taken else None

@@ -3,7 +3,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-_DVC_OBJECT = re.compile(r"(?:^|/)(?:files/md5/)?[0-9a-f]{2}/[0-9a-f]{30}(?:\.dir)?$")
+_DVC_OBJECT = re.compile(r"(?:^|/)(?:files/md5/)?[0-9a-f]{2}/[0-9a-f]{30}(?:\.dir)?\Z")
 # The same test split in two, for a batch of names in one directory: the directory is tested once.
 _DVC_DIRECTORY = re.compile(r"(?:^|/)[0-9a-f]{2}/\Z")
 _DVC_NAME = re.compile(r"[0-9a-f]{30}(?:\.dir)?")

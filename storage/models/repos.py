@@ -12,7 +12,7 @@ from catalog.models import Dataset
 
 # The same shape catalog.uris accepts for dvc://<repository>#<path>, so a location can name the repository.
 validate_repo_name = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$",
+    r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}\Z",  # \Z: "$" would let a final newline in
     "A repository name is letters, digits, '.', '_', '-' and '/' (e.g. 'vision/detector'); "
     "locations name it as dvc://<name>#<path>.",
     code="invalid_repo_name",
