@@ -16,8 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_embedded_database_answers_search_list_and_lookup(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith(("KURA_", "DJANGO_", "DATABASE"))}
     env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'kura.sqlite3'}",
-        KURA_DATA_DIR=str(tmp_path),
+        KURA_DATA_DIR=str(tmp_path),  # where the embedded database lives too, with no DATABASE_URL set
         KURA_LOCAL_ROOTS=str(tmp_path / "demo-storage"),
         CELERY_BROKER_URL="memory://",
         PYTHONPATH=str(ROOT),
@@ -27,6 +26,7 @@ def test_the_embedded_database_answers_search_list_and_lookup(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "kura.sqlite3").is_file()
     seen = json.loads(done.stdout.strip().splitlines()[-1])
 
     search, listed = seen["api_search"], seen["api_list"]
