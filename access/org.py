@@ -7,6 +7,7 @@ through ``access.hooks``; this app imports none of them.
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -176,6 +177,23 @@ def _move_memberships(source: OrgUnit, successor: OrgUnit, actor: Person | None,
     return changes
 
 
+def _move_primary_units(source: OrgUnit, successor_of: Callable[[Person], OrgUnit | None], why: str) -> list[Change]:
+    """People whose primary unit is ``source`` get ``successor_of(person)``; None leaves them without one until
+    someone chooses (``why`` says so). The primary unit is where their new datasets are owned by default, so it must
+    not stay on a unit that is no longer active."""
+    changes = []
+    for person in Person.objects.filter(primary_unit=source).order_by("display_name", "pk"):
+        successor = successor_of(person)
+
+        def apply(p: Person = person, u: OrgUnit | None = successor) -> None:
+            # Only if still on the source: a directory sync may have moved the person since the plan was made.
+            Person.objects.filter(pk=p.pk, primary_unit=source).update(primary_unit=u)
+
+        where = f"becomes {successor.name}" if successor else f"is none until one is chosen ({why})"
+        changes.append(Change("membership", f"{person}'s primary unit {where}", apply))
+    return changes
+
+
 def _queue(kind: str, obj: models.Model, former_unit: OrgUnit, note: str) -> Any:
     def apply(event: OrgEvent) -> None:
         GovernanceItem.objects.create(
@@ -253,6 +271,7 @@ def plan_merge(*, sources: list[OrgUnit], successor: OrgUnit, actor: Person | No
                 "grant", f"{grant.describe()} moves from {source.name} to {successor.name}",
                 GrantMove(grant, successor, reason)))
         plan.changes.extend(_move_memberships(source, successor, actor, reason))
+        plan.changes.extend(_move_primary_units(source, lambda _person: successor, reason))
         for dependents in hooks.unit_dependents():
             owned = dependents.owned_by_unit(source)
             pending = pending_requests_by_object(owned)
@@ -306,6 +325,10 @@ def plan_split(*, source: OrgUnit, successors: list[OrgUnit], assignments: dict[
 
         where = target_unit.name if target_unit else "no successor (not assigned)"
         plan.changes.append(Change("membership", f"{membership.person} ({membership.role}) → {where}", move))
+    # Like their memberships, people not assigned to a successor get none: the split widens nothing by itself.
+    members = assignments.get("members", {})
+    plan.changes.extend(_move_primary_units(
+        source, lambda person: by_id.get(members.get(str(person.pk), "")), "not assigned in the split"))
     for dependents in hooks.unit_dependents():
         owned = dependents.owned_by_unit(source)
         pending = pending_requests_by_object(owned)
@@ -344,6 +367,7 @@ def plan_retire(*, unit: OrgUnit, actor: Person | None) -> OrgPlan:
                                        ("queue-object", obj)))
             key = (ContentType.objects.get_for_model(obj).pk, obj.pk)
             plan.changes.extend(_reroutes(obj, pending.get(key, []), None, actor, f"retirement of {unit.name}"))
+    plan.changes.extend(_move_primary_units(unit, lambda _person: None, f"{unit.name} is retired"))
 
     def retire() -> None:
         unit.status = OrgUnit.Status.RETIRED

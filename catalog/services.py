@@ -119,6 +119,13 @@ def _collect_errors(*checks: Callable[[], Any]) -> list[Any]:
     return results
 
 
+def _check_unit_active(unit: OrgUnit) -> None:
+    # Datasets of a split or retired unit wait there for governance; a new one must not start in such a unit.
+    if unit.status != OrgUnit.Status.ACTIVE:
+        raise ValidationError({"owning_unit": f"{unit.name} is {unit.get_status_display().lower()}: choose an "
+                                              "active unit to own the data."})
+
+
 def _check_slug_free(slug: str, dataset: Dataset | None) -> None:
     try:
         validate_dataset_slug(slug)
@@ -212,10 +219,11 @@ def dataset_create(
     )
     clean_locations, tag_names = _collect_errors(
         lambda: _check_slug_free(slug, None),
+        lambda: _check_unit_active(owning_unit),
         lambda: _validate_dataset_fields(dataset),
         lambda: _validate_locations(locations),
         lambda: _normalise_tags(tags),
-    )[2:]
+    )[3:]
     _apply_status_dates(dataset, None)
     try:
         dataset.save()
