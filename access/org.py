@@ -23,6 +23,7 @@ from access.audit import audit_record
 from access.grant_moves import grants_move_to_unit
 from access.grants import grant_revoke, level_label, targets_of_grants, unit_group
 from access.models import AccessRequest, GovernanceItem, Grant, Membership, OrgEvent, OrgUnit, OrgUnitAlias, Person
+from access.org_locks import UnitsSeen, units_lock_and_recheck, units_seen
 
 
 def normalise_department(name: str) -> str:
@@ -94,6 +95,14 @@ class OrgPlan:
     targets: list[OrgUnit]
     details: dict[str, Any]
     changes: list[Change] = field(default_factory=list)
+    new_parent: OrgUnit | None = None  # a move's; locked with the units, as a concurrent move may change its line
+    seen: UnitsSeen = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.seen = units_seen(kind=self.kind, sources=self.sources, unit_ids=self.unit_ids())
+
+    def unit_ids(self) -> set[Any]:
+        return {unit.pk for unit in [*self.sources, *self.targets, *([self.new_parent] if self.new_parent else [])]}
 
     def summary(self) -> list[dict[str, str]]:
         return [change.as_dict() for change in self.changes]
@@ -247,7 +256,8 @@ def plan_move(*, unit: OrgUnit, new_parent: OrgUnit | None) -> OrgPlan:
         if node.pk == unit.pk:
             raise ValidationError({"new_parent": "A unit cannot move under itself or its own sub-unit."})
         node = node.parent
-    plan = OrgPlan("move", [unit], [unit], {"new_parent": str(new_parent.pk) if new_parent else None})
+    plan = OrgPlan("move", [unit], [unit], {"new_parent": str(new_parent.pk) if new_parent else None},
+                   new_parent=new_parent)
 
     def apply() -> None:
         unit.parent = new_parent
@@ -300,6 +310,8 @@ def plan_split(*, source: OrgUnit, successors: list[OrgUnit], assignments: dict[
     owned objects go to the governance queue; unassigned members simply leave the split unit."""
     if len(successors) < 2 or source in successors:
         raise ValidationError("Split a unit into two or more other units.")
+    if any(unit.status != OrgUnit.Status.ACTIVE for unit in [source, *successors]):
+        raise ValidationError("Only active units can be split, into active units.")
     by_id = {str(unit.pk): unit for unit in successors}
     for group in assignments.values():
         unknown = [target for target in group.values() if target not in by_id]
@@ -353,6 +365,8 @@ def plan_split(*, source: OrgUnit, successors: list[OrgUnit], assignments: dict[
 
 
 def plan_retire(*, unit: OrgUnit, actor: Person | None) -> OrgPlan:
+    if unit.status != OrgUnit.Status.ACTIVE:
+        raise ValidationError("Only an active unit can be retired.")
     if Membership.objects.current().filter(unit=unit).exists():
         raise ValidationError("Move or end this unit's memberships before retiring it.")
     plan = OrgPlan("retire", [unit], [], {})
@@ -401,6 +415,9 @@ def _apply_ownership_moves(moves: list[OwnershipMove]) -> None:
 
 @transaction.atomic
 def org_event_apply(*, plan: OrgPlan, actor: Person | None, reason: str = "") -> OrgEvent:
+    """Apply ``plan``; refused (ValidationError) when another event changed its units since it was made."""
+    units_lock_and_recheck(kind=plan.kind, sources=plan.sources, seen=plan.seen,
+                           new_parent_id=plan.new_parent.pk if plan.new_parent else None)
     event = OrgEvent.objects.create(kind=plan.kind, details=plan.details, summary=plan.summary(), actor=actor,
                                     reason=reason)
     event.sources.set(plan.sources)
