@@ -7,6 +7,7 @@ through ``access.hooks``; this app imports none of them.
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -22,6 +23,7 @@ from access.audit import audit_record
 from access.grant_moves import grants_move_to_unit
 from access.grants import grant_revoke, level_label, targets_of_grants, unit_group
 from access.models import AccessRequest, GovernanceItem, Grant, Membership, OrgEvent, OrgUnit, OrgUnitAlias, Person
+from access.org_locks import UnitsSeen, units_lock_and_recheck, units_seen
 
 
 def normalise_department(name: str) -> str:
@@ -93,6 +95,14 @@ class OrgPlan:
     targets: list[OrgUnit]
     details: dict[str, Any]
     changes: list[Change] = field(default_factory=list)
+    new_parent: OrgUnit | None = None  # a move's; locked with the units, as a concurrent move may change its line
+    seen: UnitsSeen = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.seen = units_seen(kind=self.kind, sources=self.sources, unit_ids=self.unit_ids())
+
+    def unit_ids(self) -> set[Any]:
+        return {unit.pk for unit in [*self.sources, *self.targets, *([self.new_parent] if self.new_parent else [])]}
 
     def summary(self) -> list[dict[str, str]]:
         return [change.as_dict() for change in self.changes]
@@ -176,6 +186,23 @@ def _move_memberships(source: OrgUnit, successor: OrgUnit, actor: Person | None,
     return changes
 
 
+def _move_primary_units(source: OrgUnit, successor_of: Callable[[Person], OrgUnit | None], why: str) -> list[Change]:
+    """People whose primary unit is ``source`` get ``successor_of(person)``; None leaves them without one until
+    someone chooses (``why`` says so). The primary unit is where their new datasets are owned by default, so it must
+    not stay on a unit that is no longer active."""
+    changes = []
+    for person in Person.objects.filter(primary_unit=source).order_by("display_name", "pk"):
+        successor = successor_of(person)
+
+        def apply(p: Person = person, u: OrgUnit | None = successor) -> None:
+            # Only if still on the source: a directory sync may have moved the person since the plan was made.
+            Person.objects.filter(pk=p.pk, primary_unit=source).update(primary_unit=u)
+
+        where = f"becomes {successor.name}" if successor else f"is none until one is chosen ({why})"
+        changes.append(Change("membership", f"{person}'s primary unit {where}", apply))
+    return changes
+
+
 def _queue(kind: str, obj: models.Model, former_unit: OrgUnit, note: str) -> Any:
     def apply(event: OrgEvent) -> None:
         GovernanceItem.objects.create(
@@ -229,7 +256,8 @@ def plan_move(*, unit: OrgUnit, new_parent: OrgUnit | None) -> OrgPlan:
         if node.pk == unit.pk:
             raise ValidationError({"new_parent": "A unit cannot move under itself or its own sub-unit."})
         node = node.parent
-    plan = OrgPlan("move", [unit], [unit], {"new_parent": str(new_parent.pk) if new_parent else None})
+    plan = OrgPlan("move", [unit], [unit], {"new_parent": str(new_parent.pk) if new_parent else None},
+                   new_parent=new_parent)
 
     def apply() -> None:
         unit.parent = new_parent
@@ -253,6 +281,7 @@ def plan_merge(*, sources: list[OrgUnit], successor: OrgUnit, actor: Person | No
                 "grant", f"{grant.describe()} moves from {source.name} to {successor.name}",
                 GrantMove(grant, successor, reason)))
         plan.changes.extend(_move_memberships(source, successor, actor, reason))
+        plan.changes.extend(_move_primary_units(source, lambda _person: successor, reason))
         for dependents in hooks.unit_dependents():
             owned = dependents.owned_by_unit(source)
             pending = pending_requests_by_object(owned)
@@ -281,6 +310,8 @@ def plan_split(*, source: OrgUnit, successors: list[OrgUnit], assignments: dict[
     owned objects go to the governance queue; unassigned members simply leave the split unit."""
     if len(successors) < 2 or source in successors:
         raise ValidationError("Split a unit into two or more other units.")
+    if any(unit.status != OrgUnit.Status.ACTIVE for unit in [source, *successors]):
+        raise ValidationError("Only active units can be split, into active units.")
     by_id = {str(unit.pk): unit for unit in successors}
     for group in assignments.values():
         unknown = [target for target in group.values() if target not in by_id]
@@ -306,6 +337,10 @@ def plan_split(*, source: OrgUnit, successors: list[OrgUnit], assignments: dict[
 
         where = target_unit.name if target_unit else "no successor (not assigned)"
         plan.changes.append(Change("membership", f"{membership.person} ({membership.role}) → {where}", move))
+    # Like their memberships, people not assigned to a successor get none: the split widens nothing by itself.
+    members = assignments.get("members", {})
+    plan.changes.extend(_move_primary_units(
+        source, lambda person: by_id.get(members.get(str(person.pk), "")), "not assigned in the split"))
     for dependents in hooks.unit_dependents():
         owned = dependents.owned_by_unit(source)
         pending = pending_requests_by_object(owned)
@@ -330,6 +365,8 @@ def plan_split(*, source: OrgUnit, successors: list[OrgUnit], assignments: dict[
 
 
 def plan_retire(*, unit: OrgUnit, actor: Person | None) -> OrgPlan:
+    if unit.status != OrgUnit.Status.ACTIVE:
+        raise ValidationError("Only an active unit can be retired.")
     if Membership.objects.current().filter(unit=unit).exists():
         raise ValidationError("Move or end this unit's memberships before retiring it.")
     plan = OrgPlan("retire", [unit], [], {})
@@ -344,6 +381,7 @@ def plan_retire(*, unit: OrgUnit, actor: Person | None) -> OrgPlan:
                                        ("queue-object", obj)))
             key = (ContentType.objects.get_for_model(obj).pk, obj.pk)
             plan.changes.extend(_reroutes(obj, pending.get(key, []), None, actor, f"retirement of {unit.name}"))
+    plan.changes.extend(_move_primary_units(unit, lambda _person: None, f"{unit.name} is retired"))
 
     def retire() -> None:
         unit.status = OrgUnit.Status.RETIRED
@@ -377,6 +415,9 @@ def _apply_ownership_moves(moves: list[OwnershipMove]) -> None:
 
 @transaction.atomic
 def org_event_apply(*, plan: OrgPlan, actor: Person | None, reason: str = "") -> OrgEvent:
+    """Apply ``plan``; refused (ValidationError) when another event changed its units since it was made."""
+    units_lock_and_recheck(kind=plan.kind, sources=plan.sources, seen=plan.seen,
+                           new_parent_id=plan.new_parent.pk if plan.new_parent else None)
     event = OrgEvent.objects.create(kind=plan.kind, details=plan.details, summary=plan.summary(), actor=actor,
                                     reason=reason)
     event.sources.set(plan.sources)

@@ -3,6 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
+from access.approvals import effective_unit
 from access.models import Membership, OrgUnit, Person
 
 
@@ -44,3 +45,18 @@ def stewards_some_unit(person: Person) -> bool:
 def org_units() -> "list[OrgUnit]":
     return list(OrgUnit.objects.filter(status=OrgUnit.Status.ACTIVE))
 
+
+
+def default_owning_unit(person: Person | None) -> OrgUnit | None:
+    """The unit a person's new dataset belongs to unless they choose: the primary unit while it is active (or where
+    it was merged into), else the one active unit they belong to; None, for the form to ask, when that is unclear."""
+    if person is None:
+        return None
+    primary = effective_unit(person.primary_unit)
+    if primary is not None and primary.status == OrgUnit.Status.ACTIVE:
+        return primary
+    units = OrgUnit.objects.filter(
+        status=OrgUnit.Status.ACTIVE, pk__in=Membership.objects.current().filter(person=person).values("unit_id")
+    )
+    only = list(units[:2])
+    return only[0] if len(only) == 1 else None

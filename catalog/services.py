@@ -119,6 +119,13 @@ def _collect_errors(*checks: Callable[[], Any]) -> list[Any]:
     return results
 
 
+def _check_unit_active(unit: OrgUnit) -> None:
+    # Datasets of a split or retired unit wait there for governance; a new one must not start in such a unit.
+    if unit.status != OrgUnit.Status.ACTIVE:
+        raise ValidationError({"owning_unit": f"{unit.name} is {unit.get_status_display().lower()}: choose an "
+                                              "active unit to own the data."})
+
+
 def _check_slug_free(slug: str, dataset: Dataset | None) -> None:
     try:
         validate_dataset_slug(slug)
@@ -212,10 +219,11 @@ def dataset_create(
     )
     clean_locations, tag_names = _collect_errors(
         lambda: _check_slug_free(slug, None),
+        lambda: _check_unit_active(owning_unit),
         lambda: _validate_dataset_fields(dataset),
         lambda: _validate_locations(locations),
         lambda: _normalise_tags(tags),
-    )[2:]
+    )[3:]
     _apply_status_dates(dataset, None)
     try:
         dataset.save()
@@ -353,16 +361,39 @@ def datasets_move_to_unit(*, datasets: Sequence[Dataset], unit: OrgUnit, actor: 
     audit_record_many(actor=actor, entries=entries)
 
 
+def _check_still_left_behind(datasets: Sequence[Dataset]) -> None:
+    """Lock the datasets (in id order) and refuse if one's owner changed since the caller read it, or is back."""
+    locked = Dataset.objects.select_for_update().filter(pk__in=[dataset.pk for dataset in datasets]).order_by("pk")
+    owner_now = dict(locked.values_list("pk", "owner_id"))
+    owners = Person.objects.in_bulk(set(owner_now.values()))
+    problems = []
+    for dataset in datasets:
+        owner = owners.get(owner_now.get(dataset.pk))
+        if owner is None:
+            problems.append(f"'{dataset.name}' no longer exists.")
+        elif owner.pk != dataset.owner_id:
+            problems.append(f"'{dataset.name}' was meanwhile given to {owner.display_name}: it is no longer left "
+                            "behind. Reload the page to see what still is.")
+        elif owner.status != Person.Status.DEPARTED:
+            problems.append(f"'{dataset.name}' is no longer left behind: {owner.display_name} is active again.")
+    if problems:
+        raise ValidationError({"datasets": problems})
+
+
 @transaction.atomic
 def datasets_reassign_owner(
     *, datasets: Sequence[Dataset], new_owner: Person | None, actor: Person | None, reason: str
 ) -> dict[Person, list[Dataset]]:
-    """Hand datasets (e.g. a leaver's) to ``new_owner``, or each to its proposed successor when None.
+    """Hand left-behind datasets (their owner departed) to ``new_owner``, or each to its proposed successor when
+    None.
 
-    All or nothing, one audited change per dataset; answers who received what.
+    All or nothing, one audited change per dataset; answers who received what. Refused when a dataset is no longer
+    left behind as the caller saw it: two stewards reassigning it at once would otherwise both succeed, the last
+    one silently undoing the first.
     """
     if new_owner is not None and new_owner.status != Person.Status.ACTIVE:
         raise ValidationError({"new_owner": "The new owner must be an active person."})
+    _check_still_left_behind(datasets)
     plan: dict[Person, list[Dataset]] = {}
     orphans = []
     successors = proposed_successors(datasets) if new_owner is None else {}

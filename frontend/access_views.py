@@ -495,10 +495,14 @@ def org_event(request: HttpRequest, kind: str) -> HttpResponse:
                 digest = plan.digest()
                 if request.POST.get("step") == "apply":
                     if request.POST.get("preview_digest") == digest:
-                        event = org_event_apply(plan=plan, actor=actor, reason=form.cleaned_data["reason"])
-                        messages.success(request, f"{form.title.split()[0]} applied: {len(summary)} "
-                                                  f"change{'s' if len(summary) != 1 else ''} (event #{event.pk}).")
-                        return redirect("frontend:org")
+                        try:
+                            event = org_event_apply(plan=plan, actor=actor, reason=form.cleaned_data["reason"])
+                        except ValidationError as error:  # another reorganisation got there first
+                            apply_service_errors(form, error)
+                        else:
+                            messages.success(request, f"{form.title.split()[0]} applied: {len(summary)} "
+                                                      f"change{'s' if len(summary) != 1 else ''} (event #{event.pk}).")
+                            return redirect("frontend:org")
                     changed = True  # the form or the organisation changed since the preview: show it again
                 preview = _grouped(summary)
     else:

@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from access.selectors import person_for_user
+from access.selectors import default_owning_unit, person_for_user
 from catalog.documentation.croissant_import import CroissantRejected
 from catalog.imports import dataset_import_croissant
 from frontend.forms import CroissantImportForm, apply_service_errors
@@ -42,5 +42,6 @@ def croissant_import(request: HttpRequest) -> HttpResponse:
                     messages.warning(request, note)
                 return redirect("frontend:dataset-edit", slug=dataset.slug)
     else:
-        form = CroissantImportForm(initial={"owning_unit": person.primary_unit_id})
+        default_unit = default_owning_unit(person)
+        form = CroissantImportForm(initial={"owning_unit": default_unit.pk if default_unit else None})
     return render(request, "frontend/croissant_import.html", {"form": form})

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from access.approvals import eligible_approvers
-from access.selectors import org_units, person_for_user
+from access.selectors import default_owning_unit, org_units, person_for_user
 from annotations.selectors import current_guideline_revision
 from annotations.services import RulesConflict, guideline_revise
 from catalog.access_selectors import request_pending_on
@@ -283,10 +283,11 @@ def dataset_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
                 messages.success(request, f"Saved '{saved.name}'.")
                 return redirect("frontend:dataset-detail", slug=saved.slug)
     else:
+        default_unit = default_owning_unit(person)
         initial = (
             _initial_from(dataset)
             if dataset
-            else {"owner": person.pk if person else None, "owning_unit": person.primary_unit_id if person else None}
+            else {"owner": person.pk if person else None, "owning_unit": default_unit.pk if default_unit else None}
         )
         form = DatasetForm(initial=initial, user=request.user, dataset=dataset)
         rows = (

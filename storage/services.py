@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from access.audit import audit_record
 from access.models import OrgUnit, Person
+from access.selectors import default_owning_unit
 from catalog.models import Dataset
 from catalog.selectors import free_dataset_slug
 from catalog.services import LocationSpec, dataset_create
@@ -129,7 +130,7 @@ def finding_claim(*, finding: Finding, actor: Person, owning_unit: OrgUnit | Non
         # Dismissal is a decision with a reason; a claim on top of it left a claimed finding still saying why it
         # needed no action.
         raise ValidationError(f"This finding was dismissed: {finding.dismissal_reason}", code="finding_closed")
-    unit = owning_unit or actor.primary_unit
+    unit = owning_unit or default_owning_unit(actor)
     if unit is None:
         raise ValidationError({"owning_unit": "Say which unit will own the data."})
     folder = finding.uri.rstrip("/").rsplit("/", 1)[-1] or finding.uri

@@ -154,9 +154,12 @@ def test_inbox_badge_and_my_requests_cost_the_same_queries_however_many_requests
     asker = make_person("ann", unit=make_unit("Elsewhere"))
 
     def add_requests(count: int) -> None:
-        leaver = make_person(unit=merged)  # once gone, the steward of the unit the datasets' unit merged into decides
+        leaver = make_person(unit=successor)  # once gone, the steward of the merged unit's successor decides
         for _ in range(count):
-            ask(asker, make_dataset(leaver, unit=merged))
+            left = make_dataset(leaver)
+            # Kept in the merged unit, as datasets registered there before new datasets had to start in an active one.
+            Dataset.objects.filter(pk=left.pk).update(owning_unit=merged)
+            ask(asker, left)
             ask(asker, make_dataset(owner))
         person_depart(person=leaver, actor=None)
 

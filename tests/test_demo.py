@@ -24,6 +24,9 @@ def test_demo_loads_the_whole_story_and_is_idempotent(tmp_path, settings):
     assert Dataset.objects.filter(versions__isnull=False).distinct().count() == datasets
     assert OrgUnit.objects.filter(status=OrgUnit.Status.MERGED).exists()
     assert Person.objects.filter(status=Person.Status.DEPARTED).exists()
+    # Kai's department merged into Perception: new datasets of Kai's default to Perception, not the merged unit.
+    assert Person.objects.get(external_id="HR-1008").primary_unit.name == "Perception"
+    assert not Person.objects.filter(primary_unit__isnull=False).exclude(primary_unit__status="active").exists()
     assert AccessRequest.objects.filter(status=AccessRequest.Status.PENDING).count() == 1
     assert left_behind_datasets(user=demo.user).count() == 2
     assert Dataset.objects.filter(status=Dataset.Status.DEPRECATED).count() == 1

@@ -157,6 +157,11 @@ def test_department_of_a_merged_unit_follows_the_successor_without_a_move(org):
     unit_alias_add(unit=old, name="Computer Vision")
     kai = member("kai", old)
     org_event_apply(plan=plan_merge(sources=[old], successor=org["perception"], actor=None), actor=None)
+    kai.refresh_from_db()
+    assert kai.primary_unit == org["perception"]  # the merge moved it
+    result = sync([record(kai, department="Computer Vision")])
+    assert result.movers == [] and result.unchanged == [kai.external_id]
+    Person.objects.filter(pk=kai.pk).update(primary_unit=old)  # left there by a merge before merges moved it
     result = sync([record(kai, department="Computer Vision")])
     assert result.movers == [] and result.updated == [kai.external_id]
     kai.refresh_from_db()
@@ -390,9 +395,9 @@ def test_demo_directory_applies_without_moves_and_then_changes_nothing(tmp_path)
     first = sync(export)
     assert (first.joiners, first.movers, first.leavers, first.rejoiners) == ([], [], [], [])
     assert first.unmapped_departments == {} and first.errors == []
-    # Kai's department was merged into Perception: recorded, not a move. The demo loader links managers in
-    # row order, so Dana (listed before her manager) had none; the sync resolves it after loading all rows.
-    assert first.updated == ["HR-1000", "HR-1008"]
+    # Kai's department was merged into Perception, which the merge recorded: no move. The demo loader links
+    # managers in row order, so Dana (listed before her manager) had none; the sync resolves it after loading all rows.
+    assert first.updated == ["HR-1000"]
     assert Person.objects.get(external_id="HR-1000").manager.external_id == "HR-1001"
     assert Person.objects.get(external_id="HR-1008").primary_unit.name == "Perception"
     assert sync(export).changed is False

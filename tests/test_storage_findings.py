@@ -6,13 +6,13 @@ from django.db import connection as connection_db
 from django.test.utils import CaptureQueriesContext
 
 from access.leavers import person_depart
-from access.models import AuditEvent, Membership
-from access.org import membership_start
+from access.models import AuditEvent, Membership, OrgUnit
+from access.org import membership_start, org_event_apply, plan_merge
 from catalog.models import Dataset
 from storage.dvc.repos import training_repo_create
 from storage.models import Finding, ScanRun, StorageConnection
 from storage.services import connection_create, finding_assign, finding_claim, finding_dismiss
-from tests.factories import bearer, make_dataset, make_person
+from tests.factories import bearer, make_dataset, make_person, make_unit
 from tests.storage_support import make_local_connection, scan
 
 pytestmark = pytest.mark.django_db
@@ -57,6 +57,28 @@ def test_claim_creates_a_draft_dataset_that_closes_the_finding_on_the_next_scan(
 
     finding.refresh_from_db()
     assert (finding.status, finding.resolution) == (Finding.Status.RESOLVED, "Registered in the catalog.")
+
+
+def test_a_claim_after_a_merge_lands_in_the_successor_unit(scanned, owner):
+    successor = make_unit("Perception & Mapping")
+    membership_start(person=owner, unit=owner.primary_unit)
+    org_event_apply(plan=plan_merge(sources=[owner.primary_unit], successor=successor, actor=None), actor=None)
+    owner.refresh_from_db()
+
+    dataset = finding_claim(finding=_finding(scanned, "tmp-amara-export"), actor=owner)
+
+    assert dataset.owning_unit == successor
+
+
+def test_a_claim_without_an_active_unit_to_default_to_asks_for_one(scanned, owner):
+    OrgUnit.objects.filter(pk=owner.primary_unit_id).update(status=OrgUnit.Status.RETIRED)  # stranded before
+    owner.refresh_from_db()
+
+    with pytest.raises(ValidationError) as error:
+        finding_claim(finding=_finding(scanned, "tmp-amara-export"), actor=owner)
+
+    assert error.value.message_dict == {"owning_unit": ["Say which unit will own the data."]}
+    assert not Dataset.objects.exists()
 
 
 def test_claiming_a_folder_whose_name_is_no_slug_gets_a_free_slug_made_from_it(storage_settings, tmp_path, owner):

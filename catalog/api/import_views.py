@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.models import OrgUnit
-from access.selectors import person_for_user
+from access.selectors import default_owning_unit, person_for_user
 from catalog.api.serializers import CroissantImportParamsSerializer, CroissantImportResultSerializer
 from catalog.api.views import detail_response
 from catalog.documentation.croissant_import import (
@@ -89,7 +89,7 @@ class CroissantImportView(APIView):
             raise exceptions.PermissionDenied("Only people (not unit tokens) may register datasets.")
         params = CroissantImportParamsSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        unit = params.validated_data.get("unit") or person.primary_unit
+        unit = params.validated_data.get("unit") or default_owning_unit(person)
         if unit is None or unit.status != OrgUnit.Status.ACTIVE:
             raise exceptions.ValidationError({"unit": ["You have no active primary unit; name the owning unit."]})
         # Without a body DRF parses nothing and hands an empty mapping.
