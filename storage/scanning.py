@@ -41,6 +41,7 @@ from storage.dvc.remote_scan import (
 )
 from storage.figures import GroupFigures, add_to_aggregate, as_datetime, is_later
 from storage.listers import Lister, ListingError, ObjectBatch, ShardSpec, lister_for
+from storage.listers.base import RetryHook, RetryNotice
 from storage.listers.local import LocalLister
 from storage.models import DvcScanAggregate, ScanAggregate, ScanRun, ScanShard, StorageConnection
 from storage.reconcile import reconcile_run
@@ -77,6 +78,21 @@ class SimulatedCrash(Exception):
     """Raised by tests to stop a worker between checkpoints, as kill -9 would."""
 
 
+NO_RETRY: dict[str, object] = {"retry_message": "", "retry_attempt": 0, "retry_attempts": 0, "retry_at": None}
+
+
+def _retry_recorder(run_id: int) -> RetryHook:
+    """Writes a listing's retry on its run, and clears it once a page came through again."""
+
+    def record(notice: RetryNotice | None) -> None:
+        fields = NO_RETRY if notice is None else {
+            "retry_message": notice.message, "retry_attempt": notice.attempt, "retry_attempts": notice.attempts,
+            "retry_at": notice.at}
+        ScanRun.objects.filter(pk=run_id).update(**fields)
+
+    return record
+
+
 def _lease_deadline() -> datetime:
     return timezone.now() + timedelta(seconds=settings.KURA_SCAN_LEASE_SECONDS)
 
@@ -111,7 +127,7 @@ def scan_plan(*, run: ScanRun, progress: Progress | None = None) -> list[int]:
     ):
         return []  # another worker planned it already
     connection = run.connection
-    lister = lister_for(connection)
+    lister = lister_for(connection, on_retry=_retry_recorder(run.pk))
     shards: list[ScanShard] = []
     unreadable: ListingError | None = None
     if connection.is_dvc_remote:
@@ -140,6 +156,7 @@ def scan_plan(*, run: ScanRun, progress: Progress | None = None) -> list[int]:
         shards.extend(ScanShard(run=run, root=root, prefix=spec.prefix, top_level_only=spec.top_level_only)
                       for spec in specs)
     ScanShard.objects.bulk_create(shards)
+    ScanRun.objects.filter(pk=run.pk).update(**NO_RETRY)  # a planning retry is over, whichever way it ended
     pending = list(run.shards.filter(status=ScanShard.Status.PENDING).values_list("pk", flat=True))
     if not pending:
         scan_complete_if_done(run_id=run.pk)
@@ -456,7 +473,7 @@ def shard_process(*, shard_id: int, progress: Progress | None = None, crash_afte
     if token is None:
         return shard
     connection = shard.run.connection
-    lister = lister_for(connection)
+    lister = lister_for(connection, on_retry=_retry_recorder(shard.run_id))
     writer: CheckpointWriter | None = None
     try:
         if connection.is_dvc_remote:
@@ -471,6 +488,8 @@ def shard_process(*, shard_id: int, progress: Progress | None = None, crash_afte
         if writer is None:
             writer = CheckpointWriter(shard, token, LocationIndex(""), None)
         writer.flush(status=status, error=error)  # what was counted before the failure stays counted
+        # The shard's row tells this failure now; a retry notice of its listing would only go stale.
+        ScanRun.objects.filter(pk=shard.run_id).exclude(retry_message="").update(**NO_RETRY)
         if not final:
             raise ShardRetry(error.message) from error
     return shard  # as the last checkpoint wrote it
@@ -498,7 +517,9 @@ def scan_complete_if_done(*, run_id: int) -> ScanRun:
     else:
         run.status = ScanRun.Status.FAILED
     run.finished_at = timezone.now()
-    run.save(update_fields=["errors", "status", "finished_at"])
+    for field, value in NO_RETRY.items():  # a retry that ended in a failure is told by the errors now
+        setattr(run, field, value)
+    run.save(update_fields=["errors", "status", "finished_at", *NO_RETRY])
     return run
 
 

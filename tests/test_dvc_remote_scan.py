@@ -652,3 +652,17 @@ def test_an_s3_remote_without_its_credentials_fails_with_the_reason_before_readi
     assert run.status == ScanRun.Status.FAILED
     assert [error["code"] for error in run.errors] == ["credentials_unavailable"]
     assert "KURA_TEST_S3_SECRET" in run.errors[0]["message"]
+
+
+def test_an_s3_remote_without_default_credentials_fails_at_once_instead_of_marking_every_manifest_unreadable(
+        scenario, moto_endpoint, bucket, no_default_credentials):
+    connection = _s3_remote(scenario, moto_endpoint, bucket, [scenario.detector, scenario.trainer])
+    StorageConnection.objects.filter(pk=connection.pk).update(access_key_env="", secret_key_env="")
+    connection.refresh_from_db()  # signs in through the workers' own AWS variables, which are not set
+
+    run = scan(connection)
+
+    assert run.status == ScanRun.Status.FAILED
+    assert [error["code"] for error in run.errors] == ["credentials_unavailable"]
+    assert "AWS_ACCESS_KEY_ID" in run.errors[0]["message"]
+    assert not DvcDirManifest.objects.filter(connection=connection).exists()

@@ -49,11 +49,19 @@ class ConnectionCreateSerializer(serializers.Serializer):
 class ScanRunSerializer(serializers.ModelSerializer):
     connection = serializers.CharField(source="connection.name")
     progress = serializers.SerializerMethodField()
+    retrying = serializers.SerializerMethodField()
 
     class Meta:
         model = ScanRun
         fields = ["id", "connection", "status", "source", "trigger", "created_at", "started_at", "finished_at",
-                  "expected_objects", "progress", "errors"]
+                  "expected_objects", "progress", "retrying", "errors"]
+
+    def get_retrying(self, run: ScanRun) -> dict[str, Any] | None:
+        """Why the scan is waiting to retry (an unreachable endpoint, throttling), or null."""
+        if not run.retry_message or run.is_finished:
+            return None
+        return {"message": run.retry_message, "attempt": run.retry_attempt, "attempts": run.retry_attempts,
+                "at": run.retry_at}
 
     def get_progress(self, run: ScanRun) -> dict[str, Any]:
         # A list passes the progress of its whole page (one query); a single run reads its own.

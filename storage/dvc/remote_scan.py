@@ -21,7 +21,7 @@ from datetime import datetime
 from itertools import islice
 from typing import NamedTuple
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
@@ -46,7 +46,7 @@ from storage.dvc.layout import (
 from storage.figures import SAMPLE_KEYS
 from storage.listers import ListedObject, Lister, ListingError, ObjectBatch, ShardSpec
 from storage.listers.local import root_directory
-from storage.listers.s3 import make_client, split_root
+from storage.listers.s3 import CREDENTIAL_CODES, credentials_missing, describe_client_error, make_client, split_root
 from storage.models import DvcDirManifest, DvcDirMember, DvcReference, StorageConnection, TrainingRepo
 
 logger = logging.getLogger(__name__)
@@ -193,9 +193,15 @@ class ObjectReader:
         bucket, prefix = split_root(root)
         try:
             return bytes(self._client.get_object(Bucket=bucket, Key=prefix + key)["Body"].read())
+        except (NoCredentialsError, PartialCredentialsError) as error:
+            # No read can succeed: the scan fails at once instead of marking every manifest unreadable.
+            raise credentials_missing(self.connection, error) from error
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404", "NotFound"}:
+            code = error.response.get("Error", {}).get("Code")
+            if code in {"NoSuchKey", "404", "NotFound"}:
                 return None
+            if code in CREDENTIAL_CODES:
+                raise describe_client_error(error, f"s3://{bucket}/{prefix}") from error
             raise
 
 

@@ -36,6 +36,11 @@ class ScanRun(models.Model):
         null=True, blank=True, help_text="DVC remotes: .dir manifests this scan had to read before listing."
     )
     manifests_done = models.IntegerField(default=0, help_text="Of those, how many were read so far.")
+    # A transient failure (an unreachable endpoint, throttling) being waited out, so the page says why nothing moves.
+    retry_message = models.TextField(blank=True, help_text="Why the scan waits to retry; empty when it does not.")
+    retry_attempt = models.PositiveIntegerField(default=0, help_text="Which retry comes next…")
+    retry_attempts = models.PositiveIntegerField(default=0, help_text="…of how many at most.")
+    retry_at = models.DateTimeField(null=True, blank=True, help_text="When that retry is made.")
 
     class Meta:
         ordering = ["-created_at"]
