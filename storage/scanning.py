@@ -6,6 +6,7 @@ written yet, and the next worker restarts from the checkpoint: nothing is counte
 Several workers share one bucket by taking different shards; a lease keeps two off the same shard.
 """
 
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -17,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
 from django.db import models, transaction
 from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from access.audit import audit_record
@@ -46,6 +48,7 @@ from storage.listers.local import LocalLister
 from storage.models import DvcScanAggregate, ScanAggregate, ScanRun, ScanShard, StorageConnection
 from storage.reconcile import reconcile_run
 
+logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 _Aggregate = TypeVar("_Aggregate", ScanAggregate, DvcScanAggregate)
 UNFINISHED = (ScanRun.Status.QUEUED, ScanRun.Status.RUNNING)
@@ -81,13 +84,16 @@ class SimulatedCrash(Exception):
 NO_RETRY: dict[str, object] = {"retry_message": "", "retry_attempt": 0, "retry_attempts": 0, "retry_at": None}
 
 
-def _retry_recorder(run_id: int) -> RetryHook:
-    """Writes a listing's retry on its run, and clears it once a page came through again."""
+def _retry_recorder(run_id: int, *, planning: bool = False) -> RetryHook:
+    """Writes a listing's retry on its run, and clears it once a page came through again. A planner waiting to
+    retry is alive: its heartbeat goes with it."""
 
     def record(notice: RetryNotice | None) -> None:
         fields = NO_RETRY if notice is None else {
             "retry_message": notice.message, "retry_attempt": notice.attempt, "retry_attempts": notice.attempts,
             "retry_at": notice.at}
+        if planning:
+            fields = {**fields, "planning_heartbeat_at": timezone.now()}
         ScanRun.objects.filter(pk=run_id).update(**fields)
 
     return record
@@ -121,24 +127,31 @@ def scan_request(*, connection: StorageConnection, trigger: str, requested_by: P
 def scan_plan(*, run: ScanRun, progress: Progress | None = None) -> list[int]:
     """Split each root into shards; a root that cannot even be listed becomes a failed shard with the reason.
 
-    ``progress`` is called as a DVC remote's ``.dir`` manifests are read (the run's ``manifests_*`` say how far)."""
+    ``progress`` is called as a DVC remote's ``.dir`` manifests are read (the run's ``manifests_*`` say how far).
+    The planner beats (``planning_heartbeat_at``) all along, so scan_stalled_shards leaves a live one alone; if a
+    run was planned again all the same, whichever planner finishes second changes nothing."""
+    now = timezone.now()
     if not ScanRun.objects.filter(pk=run.pk, status=ScanRun.Status.QUEUED).update(
-        status=ScanRun.Status.RUNNING, started_at=timezone.now()
+        status=ScanRun.Status.RUNNING, started_at=now, planning_heartbeat_at=now
     ):
         return []  # another worker planned it already
     connection = run.connection
-    lister = lister_for(connection, on_retry=_retry_recorder(run.pk))
+    lister = lister_for(connection, on_retry=_retry_recorder(run.pk, planning=True))
     shards: list[ScanShard] = []
     unreadable: ListingError | None = None
     if connection.is_dvc_remote:
         # Before any shard: members are classified through their .dir object. The scan's page shows how far.
         def manifests_progress(done: int, wanted: int) -> None:
-            ScanRun.objects.filter(pk=run.pk).update(manifests_done=done, manifests_wanted=wanted)
+            ScanRun.objects.filter(pk=run.pk).update(manifests_done=done, manifests_wanted=wanted,
+                                                     planning_heartbeat_at=timezone.now())
             if progress is not None:
                 progress(0, 0)
 
+        def alive() -> None:
+            ScanRun.objects.filter(pk=run.pk).update(planning_heartbeat_at=timezone.now())
+
         try:
-            manifests_refresh(connection, progress=manifests_progress)
+            manifests_refresh(connection, progress=manifests_progress, alive=alive)
         except ListingError as error:
             # No object can be classified without them: every root fails with the reason, and the run finishes
             # instead of staying "running" (which also turned away every later scan of the connection).
@@ -155,12 +168,28 @@ def scan_plan(*, run: ScanRun, progress: Progress | None = None) -> list[int]:
             continue
         shards.extend(ScanShard(run=run, root=root, prefix=spec.prefix, top_level_only=spec.top_level_only)
                       for spec in specs)
-    ScanShard.objects.bulk_create(shards)
-    ScanRun.objects.filter(pk=run.pk).update(**NO_RETRY)  # a planning retry is over, whichever way it ended
+    if not _shards_save(run, shards):
+        return []
     pending = list(run.shards.filter(status=ScanShard.Status.PENDING).values_list("pk", flat=True))
     if not pending:
         scan_complete_if_done(run_id=run.pk)
     return pending
+
+
+@transaction.atomic
+def _shards_save(run: ScanRun, shards: list[ScanShard]) -> bool:
+    """Store a plan, unless another planner of the same run stored one first (then False: nothing to hand out).
+
+    A run taken for stalled goes back to the queue and may be planned by a second worker while the first still
+    reads; the run's row lock makes the two finish one after the other, and only the first plan counts."""
+    locked = ScanRun.objects.select_for_update().get(pk=run.pk)
+    if locked.is_finished or locked.shards.exists():
+        logger.info("Scan %s was planned by another worker meanwhile; this plan is dropped.", run.pk)
+        return False
+    # Still queued if it was taken for stalled and no second planner started yet: that one will find the plan.
+    ScanRun.objects.filter(pk=run.pk).update(status=ScanRun.Status.RUNNING, **NO_RETRY)
+    ScanShard.objects.bulk_create(shards)
+    return True
 
 
 def _failed_shard(run: ScanRun, root: str, error: ListingError) -> ScanShard:
@@ -549,8 +578,12 @@ def scan_stalled_shards(*, planning_grace: timedelta = timedelta(minutes=10)) ->
     created any shard goes back to the queue.
     """
     now = timezone.now()
+    # A planner beats while it reads (a DVC remote's manifests take minutes); a run from before the heartbeat has
+    # only its start to go by.
+    last_sign = Coalesce("planning_heartbeat_at", "started_at")
     replan = list(
-        ScanRun.objects.filter(status=ScanRun.Status.RUNNING, started_at__lt=now - planning_grace, shards__isnull=True)
+        ScanRun.objects.filter(status=ScanRun.Status.RUNNING, shards__isnull=True)
+        .alias(last_sign=last_sign).filter(last_sign__lt=now - planning_grace)
         .values_list("pk", flat=True)
     )
     ScanRun.objects.filter(pk__in=replan).update(status=ScanRun.Status.QUEUED)

@@ -6,6 +6,7 @@ import gc
 import io
 import json
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -37,7 +38,14 @@ from storage.models import (
     StorageConnection,
     TrainingRepo,
 )
-from storage.scanning import SimulatedCrash, scan_plan, scan_request, scan_run_inline, shard_process
+from storage.scanning import (
+    SimulatedCrash,
+    scan_plan,
+    scan_request,
+    scan_run_inline,
+    scan_stalled_shards,
+    shard_process,
+)
 from storage.services import connection_set_dvc_repos
 from tests.dvc_builders import (
     GitRepo,
@@ -666,3 +674,77 @@ def test_an_s3_remote_without_default_credentials_fails_at_once_instead_of_marki
     assert [error["code"] for error in run.errors] == ["credentials_unavailable"]
     assert "AWS_ACCESS_KEY_ID" in run.errors[0]["message"]
     assert not DvcDirManifest.objects.filter(connection=connection).exists()
+
+
+def _while_reading_manifests(run: ScanRun, action) -> list:
+    """scan_plan's progress hook that calls ``action`` once, after the first chunk of manifests is saved."""
+    results: list = []
+
+    def hook(objects: int, size: int) -> None:
+        if not results and ScanRun.objects.get(pk=run.pk).manifests_done == 1:
+            results.append(action())
+
+    return [hook, results]
+
+
+def test_a_planner_still_reading_manifests_is_not_planned_again(scenario, monkeypatch):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    monkeypatch.setattr("storage.dvc.remote_scan.MANIFEST_CHUNK", 1)
+    run = scan_request(connection=connection, trigger="cli")
+
+    def long_after_the_start() -> tuple[list[int], list[int]]:
+        # Reading began longer ago than the stall threshold, but the reader has said it is alive since.
+        ScanRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(hours=1))
+        return scan_stalled_shards(planning_grace=timedelta(minutes=10))
+
+    hook, stalled = _while_reading_manifests(run, long_after_the_start)
+    pending = scan_plan(run=run, progress=hook)
+
+    assert stalled == [([], [])]
+    assert pending and set(pending) == set(run.shards.values_list("pk", flat=True))
+    assert scan_run_inline(run=run).status == ScanRun.Status.SUCCEEDED
+
+
+def test_a_planner_taken_for_stalled_and_planned_again_finishes_without_a_duplicate(scenario, monkeypatch):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    monkeypatch.setattr("storage.dvc.remote_scan.MANIFEST_CHUNK", 1)
+    run = scan_request(connection=connection, trigger="cli")
+
+    def silent_too_long_then_planned_by_another_worker() -> tuple[tuple[list[int], list[int]], list[int]]:
+        # The first reader's last heartbeat is older than the stall threshold: its run goes back to the queue and a
+        # second worker plans it in full while the first one still reads.
+        ScanRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(hours=1),
+                                                 planning_heartbeat_at=timezone.now() - timedelta(minutes=11))
+        stalled = scan_stalled_shards(planning_grace=timedelta(minutes=10))
+        return stalled, scan_plan(run=ScanRun.objects.get(pk=run.pk))
+
+    hook, seen = _while_reading_manifests(run, silent_too_long_then_planned_by_another_worker)
+    first = scan_plan(run=run, progress=hook)  # raised IntegrityError on shard_unique_prefix
+
+    [((replan, shards), second)] = seen
+    assert (replan, shards) == ([run.pk], [])
+    assert first == [] and second  # the first plan stored is the one handed out; the other changes nothing
+    assert set(second) == set(run.shards.values_list("pk", flat=True))
+    assert scan_plan(run=run) == []  # a third attempt, e.g. the queued task of the re-plan: nothing either
+    done = scan_run_inline(run=run)
+    assert done.status == ScanRun.Status.SUCCEEDED
+    assert scanned_totals(done) == _expected_totals(scenario)
+
+
+def test_a_slow_chunk_of_manifests_says_the_reader_is_alive_before_it_is_saved(scenario, monkeypatch):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    monkeypatch.setattr("storage.dvc.remote_scan.ALIVE_EVERY_SECONDS", 0.05)
+    original = remote_scan.ObjectReader.read
+
+    def slow_read(self, root, key):
+        time.sleep(0.1)  # an NFS mount or a store that answers slowly
+        return original(self, root, key)
+
+    monkeypatch.setattr(remote_scan.ObjectReader, "read", slow_read)
+    heard: list[str] = []
+
+    manifests_refresh(connection, progress=lambda done, wanted: heard.append("progress"),
+                      alive=lambda: heard.append("alive"))
+
+    assert heard[0] == "progress" and heard[-1] == "progress"
+    assert "alive" in heard[1:-1]  # one chunk (all of them), read for longer than ALIVE_EVERY_SECONDS

@@ -36,6 +36,10 @@ class ScanRun(models.Model):
         null=True, blank=True, help_text="DVC remotes: .dir manifests this scan had to read before listing."
     )
     manifests_done = models.IntegerField(default=0, help_text="Of those, how many were read so far.")
+    # Planning a DVC remote reads its manifests first (minutes): the planner beats so it is not taken for dead.
+    planning_heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the planner last said it was alive; a stale one is planned again."
+    )
     # A transient failure (an unreachable endpoint, throttling) being waited out, so the page says why nothing moves.
     retry_message = models.TextField(blank=True, help_text="Why the scan waits to retry; empty when it does not.")
     retry_attempt = models.PositiveIntegerField(default=0, help_text="Which retry comes next…")
