@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
 from django.db import models, transaction
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -45,7 +45,7 @@ from storage.figures import GroupFigures, add_to_aggregate, as_datetime, is_late
 from storage.listers import Lister, ListingError, ObjectBatch, ShardSpec, lister_for
 from storage.listers.base import RetryHook, RetryNotice
 from storage.listers.local import LocalLister
-from storage.models import DvcScanAggregate, ScanAggregate, ScanRun, ScanShard, StorageConnection
+from storage.models import DvcDirManifest, DvcScanAggregate, ScanAggregate, ScanRun, ScanShard, StorageConnection
 from storage.reconcile import reconcile_run
 
 logger = logging.getLogger(__name__)
@@ -156,6 +156,9 @@ def scan_plan(*, run: ScanRun, progress: Progress | None = None) -> list[int]:
             # No object can be classified without them: every root fails with the reason, and the run finishes
             # instead of staying "running" (which also turned away every later scan of the connection).
             unreadable = error
+            ScanRun.objects.filter(pk=run.pk).update(manifests_error=error.message)
+        else:
+            ScanRun.objects.filter(pk=run.pk).update(**_manifests_outcome(connection, since=now))
     for root in connection.roots:
         if unreadable is not None:
             shards.append(_failed_shard(run, root, unreadable))
@@ -174,6 +177,14 @@ def scan_plan(*, run: ScanRun, progress: Progress | None = None) -> list[int]:
     if not pending:
         scan_complete_if_done(run_id=run.pk)
     return pending
+
+
+def _manifests_outcome(connection: StorageConnection, *, since: datetime) -> dict[str, int]:
+    """Of the manifests this plan looked for, how many it found usable and how many it found unusable (the rest
+    are not pushed yet), for the scan's page."""
+    read = DvcDirManifest.objects.filter(connection=connection, read_at__gte=since)
+    return read.aggregate(manifests_found=Count("pk", filter=Q(error="")),
+                          manifests_unusable=Count("pk", filter=~Q(error="")))
 
 
 @transaction.atomic

@@ -3,8 +3,10 @@ findings that stay put across re-scans, the unreferenced export and the shared-r
 
 import csv
 import gc
+import html
 import io
 import json
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from kura.collection import SPACED_ALLOCATIONS
@@ -748,3 +751,39 @@ def test_a_slow_chunk_of_manifests_says_the_reader_is_alive_before_it_is_saved(s
 
     assert heard[0] == "progress" and heard[-1] == "progress"
     assert "alive" in heard[1:-1]  # one chunk (all of them), read for longer than ALIVE_EVERY_SECONDS
+
+
+def _scan_page(client, run: ScanRun) -> str:
+    client.force_login(make_person("ada", staff=True).user)
+    page = client.get(reverse("frontend:scan", args=[run.pk])).content.decode()
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())  # the text a person reads
+
+
+def test_the_scan_page_says_the_manifests_could_not_be_read_and_nothing_was_listed(scenario, client):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    shutil.rmtree(scenario.remote.path)  # unmounted since the connection was added
+
+    run = scan(connection)
+
+    page = _scan_page(client, run)
+    assert run.manifests_wanted and "then listed" not in page
+    assert "The .dir manifests could not be read" in page and "nothing was listed" in page
+    assert f"0 of {run.manifests_wanted} manifests had been read when it failed: {run.errors[0]['message']}" in page
+
+
+def test_the_scan_page_tells_manifests_found_unusable_and_not_pushed(scenario, client):
+    images_v2, images_v3 = scenario.history.images_v2, scenario.history.images_v3
+    scenario.remote.put_raw(object_key(images_v2.md5, is_dir=True), b"[not json")  # pushed half-written, say
+    assert images_v3.md5  # referenced by the history, its .dir never pushed
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+
+    run = scan(connection)
+
+    unusable = DvcDirManifest.objects.filter(connection=connection).exclude(error="").count()
+    found = DvcDirManifest.objects.filter(connection=connection, error="").count()
+    assert (run.status, run.manifests_found, run.manifests_unusable) == (ScanRun.Status.SUCCEEDED, found, unusable)
+    assert unusable == 1 and found and run.manifests_missing > 0
+    page = _scan_page(client, run)
+    assert (f"Looked for {run.manifests_wanted} .dir manifests not read before: {found} found, 1 unusable "
+            f"(unreadable or not a manifest: their files count as unreferenced), {run.manifests_missing} not pushed "
+            "yet; then listed.") in page

@@ -70,7 +70,9 @@ class ScanRunSerializer(serializers.ModelSerializer):
                 "shards_done": progress.shards_done, "shards_failed": progress.shards_failed,
                 "objects_per_second": progress.rate_per_second, "eta_seconds": progress.eta_seconds,
                 # A DVC remote's scan first reads the .dir manifests its history names (null for other scans).
-                "manifests_wanted": run.manifests_wanted, "manifests_done": run.manifests_done}
+                "manifests_wanted": run.manifests_wanted, "manifests_done": run.manifests_done,
+                "manifests_found": run.manifests_found, "manifests_unusable": run.manifests_unusable,
+                "manifests_error": run.manifests_error}
 
 
 class FindingSerializer(serializers.ModelSerializer):
