@@ -33,6 +33,9 @@ def _from_env(connection: StorageConnection) -> S3Credentials:
 def _from_file(connection: StorageConnection) -> S3Credentials:
     path = Path(connection.secrets_file)
     key = connection.secrets_file_key or "default"
+    if not path.is_absolute():  # saved before connections refused it: which file it names depends on the worker
+        raise CredentialsError(f"The secrets file of connection '{connection.name}' must be given as an absolute "
+                               "path.")
     try:
         text = path.read_text()
     except OSError as error:

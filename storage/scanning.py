@@ -6,6 +6,7 @@ written yet, and the next worker restarts from the checkpoint: nothing is counte
 Several workers share one bucket by taking different shards; a lease keeps two off the same shard.
 """
 
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -16,7 +17,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
 from django.db import models, transaction
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from access.audit import audit_record
@@ -41,10 +43,12 @@ from storage.dvc.remote_scan import (
 )
 from storage.figures import GroupFigures, add_to_aggregate, as_datetime, is_later
 from storage.listers import Lister, ListingError, ObjectBatch, ShardSpec, lister_for
+from storage.listers.base import RetryHook, RetryNotice
 from storage.listers.local import LocalLister
-from storage.models import DvcScanAggregate, ScanAggregate, ScanRun, ScanShard, StorageConnection
+from storage.models import DvcDirManifest, DvcScanAggregate, ScanAggregate, ScanRun, ScanShard, StorageConnection
 from storage.reconcile import reconcile_run
 
+logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 _Aggregate = TypeVar("_Aggregate", ScanAggregate, DvcScanAggregate)
 UNFINISHED = (ScanRun.Status.QUEUED, ScanRun.Status.RUNNING)
@@ -77,6 +81,24 @@ class SimulatedCrash(Exception):
     """Raised by tests to stop a worker between checkpoints, as kill -9 would."""
 
 
+NO_RETRY: dict[str, object] = {"retry_message": "", "retry_attempt": 0, "retry_attempts": 0, "retry_at": None}
+
+
+def _retry_recorder(run_id: int, *, planning: bool = False) -> RetryHook:
+    """Writes a listing's retry on its run, and clears it once a page came through again. A planner waiting to
+    retry is alive: its heartbeat goes with it."""
+
+    def record(notice: RetryNotice | None) -> None:
+        fields = NO_RETRY if notice is None else {
+            "retry_message": notice.message, "retry_attempt": notice.attempt, "retry_attempts": notice.attempts,
+            "retry_at": notice.at}
+        if planning:
+            fields = {**fields, "planning_heartbeat_at": timezone.now()}
+        ScanRun.objects.filter(pk=run_id).update(**fields)
+
+    return record
+
+
 def _lease_deadline() -> datetime:
     return timezone.now() + timedelta(seconds=settings.KURA_SCAN_LEASE_SECONDS)
 
@@ -105,28 +127,38 @@ def scan_request(*, connection: StorageConnection, trigger: str, requested_by: P
 def scan_plan(*, run: ScanRun, progress: Progress | None = None) -> list[int]:
     """Split each root into shards; a root that cannot even be listed becomes a failed shard with the reason.
 
-    ``progress`` is called as a DVC remote's ``.dir`` manifests are read (the run's ``manifests_*`` say how far)."""
+    ``progress`` is called as a DVC remote's ``.dir`` manifests are read (the run's ``manifests_*`` say how far).
+    The planner beats (``planning_heartbeat_at``) all along, so scan_stalled_shards leaves a live one alone; if a
+    run was planned again all the same, whichever planner finishes second changes nothing."""
+    now = timezone.now()
     if not ScanRun.objects.filter(pk=run.pk, status=ScanRun.Status.QUEUED).update(
-        status=ScanRun.Status.RUNNING, started_at=timezone.now()
+        status=ScanRun.Status.RUNNING, started_at=now, planning_heartbeat_at=now
     ):
         return []  # another worker planned it already
     connection = run.connection
-    lister = lister_for(connection)
+    lister = lister_for(connection, on_retry=_retry_recorder(run.pk, planning=True))
     shards: list[ScanShard] = []
     unreadable: ListingError | None = None
     if connection.is_dvc_remote:
         # Before any shard: members are classified through their .dir object. The scan's page shows how far.
         def manifests_progress(done: int, wanted: int) -> None:
-            ScanRun.objects.filter(pk=run.pk).update(manifests_done=done, manifests_wanted=wanted)
+            ScanRun.objects.filter(pk=run.pk).update(manifests_done=done, manifests_wanted=wanted,
+                                                     planning_heartbeat_at=timezone.now())
             if progress is not None:
                 progress(0, 0)
 
+        def alive() -> None:
+            ScanRun.objects.filter(pk=run.pk).update(planning_heartbeat_at=timezone.now())
+
         try:
-            manifests_refresh(connection, progress=manifests_progress)
+            manifests_refresh(connection, progress=manifests_progress, alive=alive)
         except ListingError as error:
             # No object can be classified without them: every root fails with the reason, and the run finishes
             # instead of staying "running" (which also turned away every later scan of the connection).
             unreadable = error
+            ScanRun.objects.filter(pk=run.pk).update(manifests_error=error.message)
+        else:
+            ScanRun.objects.filter(pk=run.pk).update(**_manifests_outcome(connection, since=now))
     for root in connection.roots:
         if unreadable is not None:
             shards.append(_failed_shard(run, root, unreadable))
@@ -139,11 +171,36 @@ def scan_plan(*, run: ScanRun, progress: Progress | None = None) -> list[int]:
             continue
         shards.extend(ScanShard(run=run, root=root, prefix=spec.prefix, top_level_only=spec.top_level_only)
                       for spec in specs)
-    ScanShard.objects.bulk_create(shards)
+    if not _shards_save(run, shards):
+        return []
     pending = list(run.shards.filter(status=ScanShard.Status.PENDING).values_list("pk", flat=True))
     if not pending:
         scan_complete_if_done(run_id=run.pk)
     return pending
+
+
+def _manifests_outcome(connection: StorageConnection, *, since: datetime) -> dict[str, int]:
+    """Of the manifests this plan looked for, how many it found usable and how many it found unusable (the rest
+    are not pushed yet), for the scan's page."""
+    read = DvcDirManifest.objects.filter(connection=connection, read_at__gte=since)
+    return read.aggregate(manifests_found=Count("pk", filter=Q(error="")),
+                          manifests_unusable=Count("pk", filter=~Q(error="")))
+
+
+@transaction.atomic
+def _shards_save(run: ScanRun, shards: list[ScanShard]) -> bool:
+    """Store a plan, unless another planner of the same run stored one first (then False: nothing to hand out).
+
+    A run taken for stalled goes back to the queue and may be planned by a second worker while the first still
+    reads; the run's row lock makes the two finish one after the other, and only the first plan counts."""
+    locked = ScanRun.objects.select_for_update().get(pk=run.pk)
+    if locked.is_finished or locked.shards.exists():
+        logger.info("Scan %s was planned by another worker meanwhile; this plan is dropped.", run.pk)
+        return False
+    # Still queued if it was taken for stalled and no second planner started yet: that one will find the plan.
+    ScanRun.objects.filter(pk=run.pk).update(status=ScanRun.Status.RUNNING, **NO_RETRY)
+    ScanShard.objects.bulk_create(shards)
+    return True
 
 
 def _failed_shard(run: ScanRun, root: str, error: ListingError) -> ScanShard:
@@ -456,7 +513,7 @@ def shard_process(*, shard_id: int, progress: Progress | None = None, crash_afte
     if token is None:
         return shard
     connection = shard.run.connection
-    lister = lister_for(connection)
+    lister = lister_for(connection, on_retry=_retry_recorder(shard.run_id))
     writer: CheckpointWriter | None = None
     try:
         if connection.is_dvc_remote:
@@ -471,6 +528,8 @@ def shard_process(*, shard_id: int, progress: Progress | None = None, crash_afte
         if writer is None:
             writer = CheckpointWriter(shard, token, LocationIndex(""), None)
         writer.flush(status=status, error=error)  # what was counted before the failure stays counted
+        # The shard's row tells this failure now; a retry notice of its listing would only go stale.
+        ScanRun.objects.filter(pk=shard.run_id).exclude(retry_message="").update(**NO_RETRY)
         if not final:
             raise ShardRetry(error.message) from error
     return shard  # as the last checkpoint wrote it
@@ -498,7 +557,9 @@ def scan_complete_if_done(*, run_id: int) -> ScanRun:
     else:
         run.status = ScanRun.Status.FAILED
     run.finished_at = timezone.now()
-    run.save(update_fields=["errors", "status", "finished_at"])
+    for field, value in NO_RETRY.items():  # a retry that ended in a failure is told by the errors now
+        setattr(run, field, value)
+    run.save(update_fields=["errors", "status", "finished_at", *NO_RETRY])
     return run
 
 
@@ -528,8 +589,12 @@ def scan_stalled_shards(*, planning_grace: timedelta = timedelta(minutes=10)) ->
     created any shard goes back to the queue.
     """
     now = timezone.now()
+    # A planner beats while it reads (a DVC remote's manifests take minutes); a run from before the heartbeat has
+    # only its start to go by.
+    last_sign = Coalesce("planning_heartbeat_at", "started_at")
     replan = list(
-        ScanRun.objects.filter(status=ScanRun.Status.RUNNING, started_at__lt=now - planning_grace, shards__isnull=True)
+        ScanRun.objects.filter(status=ScanRun.Status.RUNNING, shards__isnull=True)
+        .alias(last_sign=last_sign).filter(last_sign__lt=now - planning_grace)
         .values_list("pk", flat=True)
     )
     ScanRun.objects.filter(pk__in=replan).update(status=ScanRun.Status.QUEUED)

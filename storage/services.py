@@ -1,5 +1,6 @@
 """Writes for connections and findings. Each public function is one audited transaction."""
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 
@@ -20,6 +21,8 @@ from storage.selectors import can_triage_findings
 from storage.validation import resolve_local_root, validate_endpoint_url
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# Workers start in whatever directory their service manager gives them: a relative path would name another file.
+SECRETS_FILE_NOT_ABSOLUTE = "Give the absolute path of the secrets file (e.g. /etc/kura/s3-credentials)."
 CLAIM_PURPOSE = "Claimed from a storage scan; the owner still has to say what problem this data serves."
 
 
@@ -66,6 +69,8 @@ def _validate_references(connection: StorageConnection) -> None:
         raise ValidationError({"secret_key_env": "Name both the access key and the secret key variables."})
     if connection.access_key_env and connection.secrets_file:
         raise ValidationError({"secrets_file": "Use either environment variables or a secrets file, not both."})
+    if connection.secrets_file and not os.path.isabs(connection.secrets_file):
+        raise ValidationError({"secrets_file": SECRETS_FILE_NOT_ABSOLUTE})
 
 
 @transaction.atomic

@@ -4,7 +4,13 @@ from rest_framework.test import APIClient
 from tests.browser_support import browser, page  # noqa: F401  (fixtures for the browser tests)
 from tests.dvc_builders import history  # noqa: F401 - fixture for the DVC tests
 from tests.factories import make_person, make_unit
-from tests.storage_support import bucket, fault_proxy, moto_endpoint, storage_settings  # noqa: F401 - fixtures
+from tests.storage_support import (  # noqa: F401 - fixtures
+    bucket,
+    fault_proxy,
+    moto_endpoint,
+    no_default_credentials,
+    storage_settings,
+)
 
 
 @pytest.fixture

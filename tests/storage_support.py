@@ -76,6 +76,18 @@ def storage_settings(settings, tmp_path, monkeypatch):
     return settings
 
 
+@pytest.fixture
+def no_default_credentials(monkeypatch, tmp_path):
+    """Workers with no AWS variables, profile or instance role (the metadata service is never asked here)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
 def make_s3_connection(endpoint: str, roots: list[str], name: str | None = None, **kwargs) -> StorageConnection:
     return connection_create(
         actor=None, name=name or f"s3-{uuid.uuid4().hex[:8]}", kind=StorageConnection.Kind.S3, roots=roots,

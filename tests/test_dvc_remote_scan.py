@@ -3,9 +3,12 @@ findings that stay put across re-scans, the unreferenced export and the shared-r
 
 import csv
 import gc
+import html
 import io
 import json
+import re
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from kura.collection import SPACED_ALLOCATIONS
@@ -37,7 +41,14 @@ from storage.models import (
     StorageConnection,
     TrainingRepo,
 )
-from storage.scanning import SimulatedCrash, scan_plan, scan_request, scan_run_inline, shard_process
+from storage.scanning import (
+    SimulatedCrash,
+    scan_plan,
+    scan_request,
+    scan_run_inline,
+    scan_stalled_shards,
+    shard_process,
+)
 from storage.services import connection_set_dvc_repos
 from tests.dvc_builders import (
     GitRepo,
@@ -652,3 +663,127 @@ def test_an_s3_remote_without_its_credentials_fails_with_the_reason_before_readi
     assert run.status == ScanRun.Status.FAILED
     assert [error["code"] for error in run.errors] == ["credentials_unavailable"]
     assert "KURA_TEST_S3_SECRET" in run.errors[0]["message"]
+
+
+def test_an_s3_remote_without_default_credentials_fails_at_once_instead_of_marking_every_manifest_unreadable(
+        scenario, moto_endpoint, bucket, no_default_credentials):
+    connection = _s3_remote(scenario, moto_endpoint, bucket, [scenario.detector, scenario.trainer])
+    StorageConnection.objects.filter(pk=connection.pk).update(access_key_env="", secret_key_env="")
+    connection.refresh_from_db()  # signs in through the workers' own AWS variables, which are not set
+
+    run = scan(connection)
+
+    assert run.status == ScanRun.Status.FAILED
+    assert [error["code"] for error in run.errors] == ["credentials_unavailable"]
+    assert "AWS_ACCESS_KEY_ID" in run.errors[0]["message"]
+    assert not DvcDirManifest.objects.filter(connection=connection).exists()
+
+
+def _while_reading_manifests(run: ScanRun, action) -> list:
+    """scan_plan's progress hook that calls ``action`` once, after the first chunk of manifests is saved."""
+    results: list = []
+
+    def hook(objects: int, size: int) -> None:
+        if not results and ScanRun.objects.get(pk=run.pk).manifests_done == 1:
+            results.append(action())
+
+    return [hook, results]
+
+
+def test_a_planner_still_reading_manifests_is_not_planned_again(scenario, monkeypatch):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    monkeypatch.setattr("storage.dvc.remote_scan.MANIFEST_CHUNK", 1)
+    run = scan_request(connection=connection, trigger="cli")
+
+    def long_after_the_start() -> tuple[list[int], list[int]]:
+        # Reading began longer ago than the stall threshold, but the reader has said it is alive since.
+        ScanRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(hours=1))
+        return scan_stalled_shards(planning_grace=timedelta(minutes=10))
+
+    hook, stalled = _while_reading_manifests(run, long_after_the_start)
+    pending = scan_plan(run=run, progress=hook)
+
+    assert stalled == [([], [])]
+    assert pending and set(pending) == set(run.shards.values_list("pk", flat=True))
+    assert scan_run_inline(run=run).status == ScanRun.Status.SUCCEEDED
+
+
+def test_a_planner_taken_for_stalled_and_planned_again_finishes_without_a_duplicate(scenario, monkeypatch):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    monkeypatch.setattr("storage.dvc.remote_scan.MANIFEST_CHUNK", 1)
+    run = scan_request(connection=connection, trigger="cli")
+
+    def silent_too_long_then_planned_by_another_worker() -> tuple[tuple[list[int], list[int]], list[int]]:
+        # The first reader's last heartbeat is older than the stall threshold: its run goes back to the queue and a
+        # second worker plans it in full while the first one still reads.
+        ScanRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(hours=1),
+                                                 planning_heartbeat_at=timezone.now() - timedelta(minutes=11))
+        stalled = scan_stalled_shards(planning_grace=timedelta(minutes=10))
+        return stalled, scan_plan(run=ScanRun.objects.get(pk=run.pk))
+
+    hook, seen = _while_reading_manifests(run, silent_too_long_then_planned_by_another_worker)
+    first = scan_plan(run=run, progress=hook)  # raised IntegrityError on shard_unique_prefix
+
+    [((replan, shards), second)] = seen
+    assert (replan, shards) == ([run.pk], [])
+    assert first == [] and second  # the first plan stored is the one handed out; the other changes nothing
+    assert set(second) == set(run.shards.values_list("pk", flat=True))
+    assert scan_plan(run=run) == []  # a third attempt, e.g. the queued task of the re-plan: nothing either
+    done = scan_run_inline(run=run)
+    assert done.status == ScanRun.Status.SUCCEEDED
+    assert scanned_totals(done) == _expected_totals(scenario)
+
+
+def test_a_slow_chunk_of_manifests_says_the_reader_is_alive_before_it_is_saved(scenario, monkeypatch):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    monkeypatch.setattr("storage.dvc.remote_scan.ALIVE_EVERY_SECONDS", 0.05)
+    original = remote_scan.ObjectReader.read
+
+    def slow_read(self, root, key):
+        time.sleep(0.1)  # an NFS mount or a store that answers slowly
+        return original(self, root, key)
+
+    monkeypatch.setattr(remote_scan.ObjectReader, "read", slow_read)
+    heard: list[str] = []
+
+    manifests_refresh(connection, progress=lambda done, wanted: heard.append("progress"),
+                      alive=lambda: heard.append("alive"))
+
+    assert heard[0] == "progress" and heard[-1] == "progress"
+    assert "alive" in heard[1:-1]  # one chunk (all of them), read for longer than ALIVE_EVERY_SECONDS
+
+
+def _scan_page(client, run: ScanRun) -> str:
+    client.force_login(make_person("ada", staff=True).user)
+    page = client.get(reverse("frontend:scan", args=[run.pk])).content.decode()
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())  # the text a person reads
+
+
+def test_the_scan_page_says_the_manifests_could_not_be_read_and_nothing_was_listed(scenario, client):
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+    shutil.rmtree(scenario.remote.path)  # unmounted since the connection was added
+
+    run = scan(connection)
+
+    page = _scan_page(client, run)
+    assert run.manifests_wanted and "then listed" not in page
+    assert "The .dir manifests could not be read" in page and "nothing was listed" in page
+    assert f"0 of {run.manifests_wanted} manifests had been read when it failed: {run.errors[0]['message']}" in page
+
+
+def test_the_scan_page_tells_manifests_found_unusable_and_not_pushed(scenario, client):
+    images_v2, images_v3 = scenario.history.images_v2, scenario.history.images_v3
+    scenario.remote.put_raw(object_key(images_v2.md5, is_dir=True), b"[not json")  # pushed half-written, say
+    assert images_v3.md5  # referenced by the history, its .dir never pushed
+    connection = _local_remote(scenario, [scenario.detector, scenario.trainer])
+
+    run = scan(connection)
+
+    unusable = DvcDirManifest.objects.filter(connection=connection).exclude(error="").count()
+    found = DvcDirManifest.objects.filter(connection=connection, error="").count()
+    assert (run.status, run.manifests_found, run.manifests_unusable) == (ScanRun.Status.SUCCEEDED, found, unusable)
+    assert unusable == 1 and found and run.manifests_missing > 0
+    page = _scan_page(client, run)
+    assert (f"Looked for {run.manifests_wanted} .dir manifests not read before: {found} found, 1 unusable "
+            f"(unreadable or not a manifest: their files count as unreferenced), {run.manifests_missing} not pushed "
+            "yet; then listed.") in page

@@ -1,16 +1,21 @@
 """Scanning a real S3 endpoint (moto in server mode over HTTP)."""
 
+import html
 import time
+from datetime import datetime
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
 
 from access.leavers import person_depart
 from catalog.services import LocationSpec
 from storage.listers.base import ListingError
 from storage.listers.s3 import read_ahead
 from storage.models import Finding, ScanRun, ScanShard
-from tests.factories import make_dataset
-from tests.storage_support import make_s3_connection, put_objects, s3_client, scan
+from storage.scanning import scan_plan, scan_request
+from tests.factories import bearer, make_dataset, make_person
+from tests.storage_support import free_port, make_s3_connection, put_objects, s3_client, scan
 
 pytestmark = pytest.mark.django_db
 
@@ -195,3 +200,87 @@ def test_read_ahead_stops_fetching_when_the_caller_stops():
     stopped_at = len(fetched)
     time.sleep(0.3)
     assert len(fetched) == stopped_at <= 3 + 2  # at most the page waiting and the one it was handing over
+
+
+def _waits(monkeypatch) -> list[float]:
+    waited: list[float] = []
+    monkeypatch.setattr("storage.listers.s3._wait", waited.append)
+    return waited
+
+
+def test_missing_default_credentials_fail_the_scan_at_once_naming_the_variables(
+        storage_settings, moto_endpoint, bucket, no_default_credentials, monkeypatch):
+    put_objects(moto_endpoint, bucket, ["data/a.bin"])
+    connection = make_s3_connection(moto_endpoint, [bucket], access_key_env="", secret_key_env="")
+    waited = _waits(monkeypatch)
+
+    run = scan(connection)
+
+    assert waited == []  # no retry: waiting does not bring credentials
+    assert run.status == ScanRun.Status.FAILED
+    assert [error["code"] for error in run.errors] == ["credentials_unavailable"]
+    message = run.errors[0]["message"]
+    assert connection.name in message and "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set" in message
+
+
+def test_half_of_the_default_credentials_is_a_final_error_naming_the_missing_one(
+        storage_settings, moto_endpoint, bucket, no_default_credentials, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "kura-test-key")
+    connection = make_s3_connection(moto_endpoint, [bucket], access_key_env="", secret_key_env="")
+    waited = _waits(monkeypatch)
+
+    run = scan(connection)
+
+    assert (waited, run.status, run.errors[0]["code"]) == ([], ScanRun.Status.FAILED, "credentials_unavailable")
+    assert "AWS_SECRET_ACCESS_KEY" in run.errors[0]["message"]
+
+
+def test_an_unreachable_endpoint_says_why_on_the_scan_page_while_it_is_retried(storage_settings, client, api,
+                                                                               monkeypatch):
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    connection = make_s3_connection(endpoint, ["lake"])
+    run = scan_request(connection=connection, trigger="manual")
+    staff = make_person("ada", staff=True)
+    client.force_login(staff.user)
+    api.credentials(HTTP_AUTHORIZATION=bearer(staff))
+    seen: list[tuple[str, dict, datetime]] = []
+
+    def wait(seconds: float) -> None:  # what a person sees while the worker waits to retry
+        retry_at = ScanRun.objects.get(pk=run.pk).retry_at
+        assert retry_at is not None and 0 < (retry_at - timezone.now()).total_seconds() <= seconds
+        page = html.unescape(client.get(reverse("frontend:scan", args=[run.pk])).content.decode())
+        seen.append((page, api.get(f"/api/v1/storage/scans/{run.pk}/").json()["retrying"], retry_at))
+
+    monkeypatch.setattr("storage.listers.s3._wait", wait)
+
+    scan_plan(run=run)
+
+    assert len(seen) == storage_settings.KURA_S3_MAX_ATTEMPTS == 4
+    page, retrying, retry_at = seen[1]
+    assert f"Could not reach {endpoint} (listing s3://lake/): connection refused; retry 2 of 4 at " in page
+    assert retrying["message"] == f"Could not reach {endpoint} (listing s3://lake/): connection refused"
+    assert (retrying["attempt"], retrying["attempts"]) == (2, 4)
+    assert f"at {timezone.localtime(retry_at):%H:%M:%S}." in page
+    run.refresh_from_db()
+    assert run.status == ScanRun.Status.FAILED
+    assert run.errors[0]["code"] == "unreachable" and "connection refused" in run.errors[0]["message"]
+    assert run.retry_message == ""
+    assert "Waiting to retry" not in html.unescape(client.get(reverse("frontend:scan", args=[run.pk])).content.decode())
+
+
+def test_a_retry_notice_is_cleared_once_the_listing_goes_on(storage_settings, moto_endpoint, bucket, fault_proxy,
+                                                           monkeypatch):
+    endpoint, proxy = fault_proxy
+    put_objects(moto_endpoint, bucket, ["data/a.bin"])
+    storage_settings.KURA_S3_MAX_ATTEMPTS = 1
+    proxy.throttle = 2  # botocore's own two attempts (one retry), then Kura's first retry comes through
+    connection = make_s3_connection(endpoint, [bucket])
+    run = scan_request(connection=connection, trigger="manual")
+    notices: list[str] = []
+    monkeypatch.setattr("storage.listers.s3._wait",
+                        lambda seconds: notices.append(ScanRun.objects.get(pk=run.pk).retry_message))
+
+    scan_plan(run=run)
+
+    assert notices and all("SlowDown" in notice for notice in notices)
+    assert ScanRun.objects.get(pk=run.pk).retry_message == ""

@@ -49,11 +49,19 @@ class ConnectionCreateSerializer(serializers.Serializer):
 class ScanRunSerializer(serializers.ModelSerializer):
     connection = serializers.CharField(source="connection.name")
     progress = serializers.SerializerMethodField()
+    retrying = serializers.SerializerMethodField()
 
     class Meta:
         model = ScanRun
         fields = ["id", "connection", "status", "source", "trigger", "created_at", "started_at", "finished_at",
-                  "expected_objects", "progress", "errors"]
+                  "expected_objects", "progress", "retrying", "errors"]
+
+    def get_retrying(self, run: ScanRun) -> dict[str, Any] | None:
+        """Why the scan is waiting to retry (an unreachable endpoint, throttling), or null."""
+        if not run.retry_message or run.is_finished:
+            return None
+        return {"message": run.retry_message, "attempt": run.retry_attempt, "attempts": run.retry_attempts,
+                "at": run.retry_at}
 
     def get_progress(self, run: ScanRun) -> dict[str, Any]:
         # A list passes the progress of its whole page (one query); a single run reads its own.
@@ -62,7 +70,9 @@ class ScanRunSerializer(serializers.ModelSerializer):
                 "shards_done": progress.shards_done, "shards_failed": progress.shards_failed,
                 "objects_per_second": progress.rate_per_second, "eta_seconds": progress.eta_seconds,
                 # A DVC remote's scan first reads the .dir manifests its history names (null for other scans).
-                "manifests_wanted": run.manifests_wanted, "manifests_done": run.manifests_done}
+                "manifests_wanted": run.manifests_wanted, "manifests_done": run.manifests_done,
+                "manifests_found": run.manifests_found, "manifests_unusable": run.manifests_unusable,
+                "manifests_error": run.manifests_error}
 
 
 class FindingSerializer(serializers.ModelSerializer):

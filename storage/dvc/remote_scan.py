@@ -16,12 +16,13 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import NamedTuple
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
@@ -46,7 +47,7 @@ from storage.dvc.layout import (
 from storage.figures import SAMPLE_KEYS
 from storage.listers import ListedObject, Lister, ListingError, ObjectBatch, ShardSpec
 from storage.listers.local import root_directory
-from storage.listers.s3 import make_client, split_root
+from storage.listers.s3 import CREDENTIAL_CODES, credentials_missing, describe_client_error, make_client, split_root
 from storage.models import DvcDirManifest, DvcDirMember, DvcReference, StorageConnection, TrainingRepo
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ MANIFEST_READERS = 8
 MANIFEST_CHUNK = 2000
 LOCAL_READS_PER_TASK = 64
 LOCAL_RUN_SECONDS = 0.02  # a first run of local reads that took longer: a slow mount
+ALIVE_EVERY_SECONDS = 30.0  # while a chunk of manifests is being read, how often the reader says it is alive
 UNREADABLE = "unreadable: "
 SAMPLE_DIRECTORIES = 3  # hash directories per layout counted to size a remote never scanned
 MAX_CACHED_DIRS = 200_000
@@ -193,9 +195,15 @@ class ObjectReader:
         bucket, prefix = split_root(root)
         try:
             return bytes(self._client.get_object(Bucket=bucket, Key=prefix + key)["Body"].read())
+        except (NoCredentialsError, PartialCredentialsError) as error:
+            # No read can succeed: the scan fails at once instead of marking every manifest unreadable.
+            raise credentials_missing(self.connection, error) from error
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404", "NotFound"}:
+            code = error.response.get("Error", {}).get("Code")
+            if code in {"NoSuchKey", "404", "NotFound"}:
                 return None
+            if code in CREDENTIAL_CODES:
+                raise describe_client_error(error, f"s3://{bucket}/{prefix}") from error
             raise
 
 
@@ -218,11 +226,13 @@ def unread_manifests(connection: StorageConnection) -> int:
     return DvcDirManifest.objects.filter(connection=connection).exclude(error="").count()
 
 
-def manifests_refresh(connection: StorageConnection, progress: Callable[[int, int], None] | None = None) -> int:
+def manifests_refresh(connection: StorageConnection, progress: Callable[[int, int], None] | None = None,
+                      alive: Callable[[], None] | None = None) -> int:
     """Read the ``.dir`` objects the linked repositories reference that were never read from this remote.
 
     Returns how many were read. A manifest missing from the remote is tried again by the next scan. ``progress``
-    hears (asked so far, to ask in all) before the first read and after each chunk is saved.
+    hears (asked so far, to ask in all) before the first read and after each chunk is saved; ``alive`` is called
+    at least every ALIVE_EVERY_SECONDS between chunks (a chunk of slow reads takes minutes), from this thread.
     """
     repo_ids = list(connection.dvc_repos.values_list("pk", flat=True))
     DvcDirManifest.objects.filter(connection=connection, error__startswith=UNREADABLE).delete()  # try again
@@ -249,7 +259,7 @@ def manifests_refresh(connection: StorageConnection, progress: Callable[[int, in
 
     read = asked = 0
     results = _read_all(wanted, fetch, local=connection.kind == StorageConnection.Kind.LOCAL)
-    for fetched, chunk in _chunks_ahead(results):
+    for fetched, chunk in _chunks_ahead(results, alive):
         read += _save_manifests(connection, chunk)
         asked += fetched
         if progress is not None:
@@ -288,9 +298,11 @@ def _read_all(wanted: list[tuple[str, Layout]], fetch: Callable[[tuple[str, Layo
                 yield from run
 
 
-def _chunks_ahead(results: Iterator[_Fetched]) -> Iterator[tuple[int, list[_Parsed]]]:
+def _chunks_ahead(results: Iterator[_Fetched], alive: Callable[[], None] | None = None,
+                  ) -> Iterator[tuple[int, list[_Parsed]]]:
     """The manifests asked for, MANIFEST_CHUNK at a time: how many, and those read, parsed. A thread reads and
-    parses the next chunk while the caller saves this one (the database's time and the reads' overlap)."""
+    parses the next chunk while the caller saves this one (the database's time and the reads' overlap); ``alive``
+    is called every ALIVE_EVERY_SECONDS while the caller waits for it."""
 
     def next_chunk() -> tuple[int, list[_Parsed]] | None:  # None once all are read (a chunk may hold none pushed)
         fetched = list(islice(results, MANIFEST_CHUNK))
@@ -298,7 +310,15 @@ def _chunks_ahead(results: Iterator[_Fetched]) -> Iterator[tuple[int, list[_Pars
 
     with ThreadPoolExecutor(max_workers=1) as ahead:
         pending = ahead.submit(next_chunk)
-        while (chunk := pending.result()) is not None:
+        while True:
+            try:
+                chunk = pending.result(timeout=ALIVE_EVERY_SECONDS if alive is not None else None)
+            except FutureTimeout:
+                assert alive is not None
+                alive()
+                continue
+            if chunk is None:
+                return
             pending = ahead.submit(next_chunk)
             yield chunk
 

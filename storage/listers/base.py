@@ -1,6 +1,7 @@
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple, Protocol
 
 _DVC_OBJECT = re.compile(r"(?:^|/)(?:files/md5/)?[0-9a-f]{2}/[0-9a-f]{30}(?:\.dir)?\Z")
@@ -72,6 +73,20 @@ class ListingError(Exception):
         self.message = message
         self.code = code
         self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """A transient failure being waited out: why, which retry comes next and when."""
+
+    message: str
+    attempt: int
+    attempts: int
+    at: datetime
+
+
+# Told of each retry, then None once a page came through again: a person watching the scan sees why nothing moves.
+RetryHook = Callable[[RetryNotice | None], None]
 
 
 def batched(listing: Iterable[ListedObject], limit: int) -> Iterator[ObjectBatch]:

@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
-from storage.listers.base import ListedObject, ListingError, ShardSpec
+from storage.listers.base import ListedObject, ListingError, RetryHook, ShardSpec
 from storage.listers.s3 import S3Lister, describe_client_error, split_root
 from storage.models import StorageConnection
 
@@ -32,8 +32,8 @@ def _parse_time(raw: str) -> float | None:
 
 
 class InventoryLister(S3Lister):
-    def __init__(self, connection: StorageConnection) -> None:
-        super().__init__(connection)
+    def __init__(self, connection: StorageConnection, *, on_retry: RetryHook | None = None) -> None:
+        super().__init__(connection, on_retry=on_retry)
         bucket, _, key = connection.inventory_manifest.removeprefix("s3://").partition("/")
         self.manifest_bucket, self.manifest_key = bucket, key
         self._manifest: dict[str, Any] | None = None

@@ -5,21 +5,39 @@ still fails with a throttling or server error is retried here with exponential b
 StartAfter = the last key handed out, so nothing is listed twice.
 """
 
+import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from storage.credentials import CredentialsError, s3_credentials
-from storage.listers.base import ListedObject, ListingError, ObjectBatch, ShardSpec, batched
+from storage.listers.base import (
+    ListedObject,
+    ListingError,
+    ObjectBatch,
+    RetryHook,
+    RetryNotice,
+    ShardSpec,
+    batched,
+)
 from storage.models import StorageConnection
 from storage.validation import validate_endpoint_url
 
@@ -28,6 +46,11 @@ RETRYABLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimi
                    "TooManyRequestsException", "InternalError", "ServiceUnavailable", "RequestTimeout"}
 DENIED_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "ExpiredToken",
                 "InvalidToken", "AccountProblem"}
+# Wrong for every request, not for one object: no read of the store can succeed with them.
+CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"}
+DEFAULT_CHAIN_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^\]\)\"']+)")
+_Page = TypeVar("_Page")
 
 
 def split_root(root: str) -> tuple[str, str]:
@@ -69,6 +92,29 @@ def _client(endpoint: str | None, region: str, addressing_style: str, max_attemp
     )
 
 
+def credentials_missing(connection: StorageConnection, error: NoCredentialsError | PartialCredentialsError,
+                        ) -> ListingError:
+    """boto3's default chain found no credentials (or half of them): waiting will not bring them, so it is final."""
+    if isinstance(error, PartialCredentialsError):
+        problem = f"the workers' credentials are incomplete ({error})"
+    else:
+        unset = [name for name in DEFAULT_CHAIN_VARIABLES if not os.environ.get(name)]
+        problem = (f"{' and '.join(unset) or 'the AWS variables'} {'is' if len(unset) == 1 else 'are'} not set on the "
+                   "workers, and they have no AWS profile or instance role either")
+    return ListingError(f"No credentials for connection '{connection.name}': it names no environment variables or "
+                        f"secrets file, and {problem}.", code="credentials_unavailable", permanent=True)
+
+
+def unreachable(connection: StorageConnection, error: EndpointConnectionError, where: str) -> ListingError:
+    """'Could not reach <endpoint> (listing <where>): connection refused' rather than boto's request URL."""
+    cause = str(error.kwargs.get("error") or error)
+    found = _ERRNO.search(cause)
+    reason = found.group(1).strip() if found else cause.split(": ", 1)[0]
+    endpoint = connection.endpoint_url or "AWS S3"
+    return ListingError(f"Could not reach {endpoint} (listing {where}): {reason[:1].lower()}{reason[1:]}",
+                        code="unreachable", permanent=False)
+
+
 def _is_retryable(error: ClientError) -> bool:
     code = error.response.get("Error", {}).get("Code", "")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -90,7 +136,7 @@ def describe_client_error(error: ClientError, where: str) -> ListingError:
 _END = object()
 
 
-def read_ahead(pages: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def read_ahead(pages: Iterator[_Page]) -> Iterator[_Page]:
     """The pages of a listing, the next one requested (in a thread) while the caller counts the current one.
 
     A listing alternates between the store preparing a page and Kura counting it; overlapping the two takes
@@ -132,11 +178,18 @@ def read_ahead(pages: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         stopped.set()
 
 
+def _wait(seconds: float) -> None:
+    """The wait before a retry (tests look at the scan during it)."""
+    time.sleep(seconds)
+
+
 class S3Lister:
-    def __init__(self, connection: StorageConnection, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, connection: StorageConnection, *, sleep: Callable[[float], None] | None = None,
+                 on_retry: RetryHook | None = None) -> None:
         self.connection = connection
         self._client: Any = None
         self._sleep = sleep
+        self.on_retry = on_retry
 
     @property
     def client(self) -> Any:
@@ -148,9 +201,12 @@ class S3Lister:
         bucket, prefix = split_root(root)
         return f"s3://{bucket}/{prefix}"
 
-    def _pages(self, where: str, start_after: str, **params: Any) -> Iterator[dict[str, Any]]:
-        """Pages of list_objects_v2, retried with backoff; ``start_after`` moves on as the caller consumes."""
-        attempt = 0
+    def _pages(self, where: str, start_after: str, **params: Any) -> Iterator[dict[str, Any] | RetryNotice]:
+        """Pages of list_objects_v2, retried with backoff; ``start_after`` moves on as the caller consumes.
+
+        Before each wait a RetryNotice comes instead of a page: this may run in read_ahead's thread, and only the
+        caller's thread may write it to the database (see _told)."""
+        attempt, attempts = 0, settings.KURA_S3_MAX_ATTEMPTS
         while True:
             paginator = self.client.get_paginator("list_objects_v2")
             extra = {"StartAfter": start_after} if start_after else {}
@@ -162,25 +218,45 @@ class S3Lister:
                     if contents:
                         start_after = contents[-1]["Key"]
                 return
+            except (NoCredentialsError, PartialCredentialsError) as error:
+                raise credentials_missing(self.connection, error) from error
             except ClientError as error:
                 failure = describe_client_error(error, where)
-                if failure.permanent or attempt >= settings.KURA_S3_MAX_ATTEMPTS:
+                if failure.permanent or attempt >= attempts:
                     raise failure from error
             except EndpointConnectionError as error:
-                if attempt >= settings.KURA_S3_MAX_ATTEMPTS:
-                    raise ListingError(f"Cannot reach the endpoint for {where}: {error}.", code="unreachable",
-                                       permanent=False) from error
+                failure = unreachable(self.connection, error, where)
+                if attempt >= attempts:
+                    raise failure from error
             except BotoCoreError as error:
-                if attempt >= settings.KURA_S3_MAX_ATTEMPTS:
-                    raise ListingError(f"Listing {where} failed: {error}.", code="listing_failed",
-                                       permanent=False) from error
+                failure = ListingError(f"Listing {where} failed: {error}.", code="listing_failed", permanent=False)
+                if attempt >= attempts:
+                    raise failure from error
             attempt += 1
-            self._sleep(min(30.0, 0.2 * 2**attempt))
+            delay = min(30.0, 0.2 * 2**attempt)
+            yield RetryNotice(failure.message, attempt, attempts, timezone.now() + timedelta(seconds=delay))
+            (self._sleep or _wait)(delay)
+
+    def _told(self, items: Iterator[dict[str, Any] | RetryNotice]) -> Iterator[dict[str, Any]]:
+        """The pages alone; ``on_retry`` hears of each retry, and of its end once a page comes through."""
+        waiting = False
+        for item in items:
+            if isinstance(item, RetryNotice):
+                waiting = True
+                if self.on_retry is not None:
+                    self.on_retry(item)
+                continue
+            if waiting:
+                waiting = False
+                if self.on_retry is not None:
+                    self.on_retry(None)
+            yield item
 
     def shards(self, root: str) -> list[ShardSpec]:
         bucket, prefix = split_root(root)
         prefixes: dict[str, None] = {}  # ordered and free of repeats if a retried page comes twice
-        for page in self._pages(f"s3://{bucket}/{prefix}", "", Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for page in self._told(self._pages(f"s3://{bucket}/{prefix}", "", Bucket=bucket, Prefix=prefix,
+                                           Delimiter="/")):
             prefixes.update((common["Prefix"][len(prefix):], None) for common in page.get("CommonPrefixes", []))
         return [ShardSpec("", top_level_only=True), *(ShardSpec(name) for name in prefixes)]
 
@@ -190,7 +266,7 @@ class S3Lister:
         if shard.top_level_only:
             params["Delimiter"] = "/"
         start = prefix + start_after if start_after else ""
-        for page in read_ahead(self._pages(f"s3://{bucket}/{prefix}{shard.prefix}", start, **params)):
+        for page in self._told(read_ahead(self._pages(f"s3://{bucket}/{prefix}{shard.prefix}", start, **params))):
             for item in page.get("Contents", []):
                 key = item["Key"][len(prefix):]
                 if key.endswith("/"):

@@ -36,6 +36,20 @@ class ScanRun(models.Model):
         null=True, blank=True, help_text="DVC remotes: .dir manifests this scan had to read before listing."
     )
     manifests_done = models.IntegerField(default=0, help_text="Of those, how many were read so far.")
+    manifests_found = models.IntegerField(default=0, help_text="Of those, how many were there and usable.")
+    manifests_unusable = models.IntegerField(
+        default=0, help_text="Of those, how many could not be read or were no manifest (their files look unreferenced)."
+    )
+    manifests_error = models.TextField(blank=True, help_text="Why reading the manifests failed, so nothing was listed.")
+    # Planning a DVC remote reads its manifests first (minutes): the planner beats so it is not taken for dead.
+    planning_heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the planner last said it was alive; a stale one is planned again."
+    )
+    # A transient failure (an unreachable endpoint, throttling) being waited out, so the page says why nothing moves.
+    retry_message = models.TextField(blank=True, help_text="Why the scan waits to retry; empty when it does not.")
+    retry_attempt = models.PositiveIntegerField(default=0, help_text="Which retry comes next…")
+    retry_attempts = models.PositiveIntegerField(default=0, help_text="…of how many at most.")
+    retry_at = models.DateTimeField(null=True, blank=True, help_text="When that retry is made.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -47,6 +61,11 @@ class ScanRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.SUCCEEDED, self.Status.PARTIAL, self.Status.FAILED}
+
+    @property
+    def manifests_missing(self) -> int:
+        """Manifests looked for that the remote does not hold (yet): the next scan looks again."""
+        return max(0, (self.manifests_wanted or 0) - self.manifests_found - self.manifests_unusable)
 
 
 class ScanShard(models.Model):
