@@ -1,5 +1,5 @@
 """Two transactions racing on PostgreSQL, made deterministic: one holds its writes uncommitted until the other
-has reached them (waits on a lock, or has finished because nothing made it wait)."""
+waits on a lock for them."""
 
 import threading
 import time
@@ -21,8 +21,8 @@ def waiting_on_a_lock() -> int:
 
 
 def race(holder: Callable[[], Any], contender: Callable[[], Any]) -> tuple[Any, Any]:
-    """Run ``holder`` in a transaction left open until ``contender``, in another thread, waits on a lock or
-    returns; then commit. Answers what each returned, or the exception it raised."""
+    """Run ``holder`` in a transaction left open until ``contender``, in another thread, waits on a lock; then
+    commit. Answers what each returned, or the exception it raised; fails if the contender never waited."""
     held, release = threading.Event(), threading.Event()
     outcomes: dict[str, Any] = {}
 
@@ -49,7 +49,10 @@ def race(holder: Callable[[], Any], contender: Callable[[], Any]) -> tuple[Any, 
     deadline = time.monotonic() + WAIT_SECONDS
     while second.is_alive() and not waiting_on_a_lock() and time.monotonic() < deadline:
         time.sleep(0.05)
+    waited = second.is_alive()
     release.set()
     first.join(WAIT_SECONDS)
     second.join(WAIT_SECONDS)
+    # Without a lock the contender runs beside the holder and finishes first: the race was not decided by locking.
+    assert waited, f"the contender did not wait for the holder: {outcomes}"
     return outcomes["holder"], outcomes["contender"]

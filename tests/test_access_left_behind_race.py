@@ -1,26 +1,15 @@
 """Two stewards reassigning the same left-behind dataset at once: the first wins and the second is told so,
 instead of silently handing the dataset on again."""
 
-import threading
-import time
-
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, connections, transaction
 
 from access.leavers import person_depart, person_rejoin
 from access.models import AuditEvent
 from catalog.models import Dataset
 from catalog.services import datasets_reassign_owner
+from tests.concurrency import race
 from tests.factories import make_dataset, make_person
-
-
-def _waiting_on_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return int(cursor.fetchone()[0])
 
 
 @pytest.fixture
@@ -35,45 +24,15 @@ def test_the_second_of_two_concurrent_reassignments_is_refused(left_behind, unit
     mira, nils = make_person("mira", unit=unit, display_name="Mira"), make_person("nils", unit=unit)
     # Both stewards loaded the Left behind page before either saved.
     first_copy, second_copy = (Dataset.objects.get(pk=left_behind.pk) for _ in range(2))
-    reassigned, release = threading.Event(), threading.Event()
-    outcomes: dict[str, object] = {}
 
-    def first() -> None:
-        try:
-            with transaction.atomic():
-                datasets_reassign_owner(datasets=[first_copy], new_owner=mira, actor=mira, reason="taking over")
-                reassigned.set()
-                release.wait(20)  # holds the dataset while the second steward saves
-            outcomes["first"] = "reassigned"
-        finally:
-            connections.close_all()
+    first, second = race(
+        lambda: datasets_reassign_owner(datasets=[first_copy], new_owner=mira, actor=mira, reason="taking over"),
+        lambda: datasets_reassign_owner(datasets=[second_copy], new_owner=nils, actor=nils, reason="mine now"),
+    )
 
-    def second() -> None:
-        try:
-            datasets_reassign_owner(datasets=[second_copy], new_owner=nils, actor=nils, reason="mine now")
-            outcomes["second"] = "reassigned"
-        except Exception as error:  # the kind of error is what this test checks
-            outcomes["second"] = error
-        finally:
-            connections.close_all()
-
-    one = threading.Thread(target=first)
-    one.start()
-    assert reassigned.wait(20)
-    two = threading.Thread(target=second)
-    two.start()
-    deadline = time.monotonic() + 20
-    while two.is_alive() and _waiting_on_a_lock() == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    waited = two.is_alive()
-    release.set()
-    one.join(20)
-    two.join(20)
-
-    assert waited, outcomes  # the second waited for the first to commit
-    assert outcomes["first"] == "reassigned"
-    assert isinstance(outcomes["second"], ValidationError), repr(outcomes["second"])
-    assert outcomes["second"].message_dict == {"datasets": [
+    assert not isinstance(first, Exception), repr(first)
+    assert isinstance(second, ValidationError), repr(second)
+    assert second.message_dict == {"datasets": [
         "'Night drives' was meanwhile given to Mira: it is no longer left behind. Reload the page to see what "
         "still is."
     ]}

@@ -1,27 +1,17 @@
 """Two reorganisations at once: the second waits for the first and is refused when the first changed its units,
 instead of merging a unit twice or stranding what the first moved on a unit that is no longer active."""
 
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, connections, transaction
 from django.urls import reverse
 
 from access.models import Grant, Level, Membership, OrgEvent, OrgUnit
 from access.org import membership_start, org_event_apply, plan_merge, plan_move, plan_retire, plan_split
+from tests.concurrency import race
 from tests.factories import grant, make_dataset, make_person, make_unit
-
-
-def _waiting_on_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return int(cursor.fetchone()[0])
 
 
 def _units(*names: str) -> list[OrgUnit]:
@@ -29,43 +19,9 @@ def _units(*names: str) -> list[OrgUnit]:
 
 
 def _while_another_event_holds_its_locks(other: Any, action: Callable[[], object]) -> tuple[object, object]:
-    """Apply ``other`` and keep its transaction open while ``action`` runs in another thread; release it once the
-    action waits on a lock. Answers what each thread ended with."""
-    applied, release = threading.Event(), threading.Event()
-    outcomes: dict[str, object] = {}
-
-    def first() -> None:
-        try:
-            with transaction.atomic():
-                org_event_apply(plan=other, actor=None)
-                applied.set()
-                release.wait(20)
-            outcomes["first"] = "applied"
-        finally:
-            connections.close_all()
-
-    def second() -> None:
-        try:
-            outcomes["second"] = action()
-        except Exception as error:  # the kind of error is what the tests check
-            outcomes["second"] = error
-        finally:
-            connections.close_all()
-
-    one = threading.Thread(target=first)
-    one.start()
-    assert applied.wait(20)
-    two = threading.Thread(target=second)
-    two.start()
-    deadline = time.monotonic() + 20
-    while two.is_alive() and _waiting_on_a_lock() == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    waited = two.is_alive()
-    release.set()
-    one.join(20)
-    two.join(20)
-    assert waited, outcomes  # the second waited for the first event's locks instead of applying beside it
-    return outcomes["first"], outcomes["second"]
+    """Apply ``other`` and keep its transaction open until ``action``, in another thread, waits on its locks."""
+    applied, result = race(lambda: org_event_apply(plan=other, actor=None), action)
+    return ("applied" if isinstance(applied, OrgEvent) else applied), result
 
 
 @pytest.mark.django_db(transaction=True)
