@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from access.models import Membership, OrgEvent, OrgUnit
 
@@ -65,7 +66,21 @@ def units_lock_and_recheck(*, kind: str, sources: Sequence[OrgUnit], seen: Units
     if kind == OrgEvent.Kind.RETIRE and Membership.objects.current().filter(unit__in=list(sources)).exists():
         raise ValidationError("The unit has members again: move or end their memberships before retiring it.")
     if kind == OrgEvent.Kind.MOVE and sources:
+        _moves_take_turns()
         _refuse_cycle(sources[0].pk, new_parent_id)
+
+
+# Any constant will do: it names "the moves" among PostgreSQL's advisory locks of this database.
+_MOVES_LOCK_KEY = 0x4B55524D
+
+
+def _moves_take_turns() -> None:
+    """Two moves sharing no unit can still close a cycle between them (A under D while C goes under B, with B
+    below A and D below C): each checks the tree before the other commits. Moves are rare; they wait for each
+    other, until the end of the applying transaction. SQLite already runs one writer at a time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_MOVES_LOCK_KEY])
 
 
 def _what_happened(unit: OrgUnit) -> str:

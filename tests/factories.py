@@ -13,8 +13,8 @@ from catalog.services import LocationSpec, dataset_create, dataset_version_creat
 _counter = itertools.count(1)
 
 
-def make_unit(name: str | None = None) -> OrgUnit:
-    return org_unit_create(name=name or f"Unit {next(_counter)}")
+def make_unit(name: str | None = None, parent: OrgUnit | None = None) -> OrgUnit:
+    return org_unit_create(name=name or f"Unit {next(_counter)}", parent=parent)
 
 
 def make_person(

@@ -119,3 +119,18 @@ def test_the_org_page_shows_a_refusal_when_another_event_got_there_first(client,
     assert page.status_code == 200
     assert "&#x27;A&#x27; was merged into &#x27;D&#x27; since this was planned" in page.content.decode()
     assert OrgUnit.objects.get(pk=a.pk).successor == d and OrgEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_moves_sharing_no_unit_cannot_close_a_cycle_between_them():
+    a, c = _units("A", "C")
+    b, d = make_unit("B", parent=a), make_unit("D", parent=c)
+    a_under_d, c_under_b = plan_move(unit=a, new_parent=d), plan_move(unit=c, new_parent=b)  # each fine alone
+
+    first, second = _while_another_event_holds_its_locks(a_under_d, lambda: org_event_apply(plan=c_under_b,
+                                                                                           actor=None))
+
+    assert first == "applied"
+    assert isinstance(second, ValidationError), repr(second)
+    assert "cannot move under its own sub-unit" in second.messages[0]
+    assert OrgUnit.objects.get(pk=c.pk).parent is None and OrgUnit.objects.get(pk=a.pk).parent == d
