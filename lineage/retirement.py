@@ -1,5 +1,8 @@
 """Lineage's answer when a dataset is deprecated or archived: which models are affected, and telling their owners."""
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.db import transaction
@@ -26,26 +29,45 @@ class LineageRetirementListener:
             if model.owner is not None and model.owner.email and model.owner != actor:
                 by_owner.setdefault(model.owner, []).append(model.name)
         state = "archived" if dataset.status == Dataset.Status.ARCHIVED else "deprecated"
-        link = f"{settings.KURA_BASE_URL}/datasets/{dataset.slug}/"
+        seeing = _people_who_see(dataset, by_owner)
         messages = []
         for owner, names in by_owner.items():
-            subject = f"[Kura] {dataset.name} is {state}; your models depend on it"
-            lines = [
-                f"Dataset '{dataset.slug}' was {state}. "
-                "These models you own were trained on it, directly or downstream:",
-                "",
-                *(f"  - {name}" for name in names),
-                "",
-            ]
-            if dataset.deprecation_note:
-                lines += [f"Note: {dataset.deprecation_note.strip()}", ""]
-            successor_slug = _successor_slug_seen_by(owner, dataset)
-            if successor_slug is not None:
-                lines += [f"Use '{successor_slug}' instead.", ""]
-            lines.append(link)
+            if owner.pk in seeing:
+                subject, lines = _named_retirement(owner, dataset, state, names)
+            else:  # trained downstream of a restricted dataset they may not see: told, but not what it is
+                subject = f"[Kura] A dataset your models depend on is {state}"
+                lines = [
+                    f"A restricted dataset that you may not see was {state}. These models you own were trained on "
+                    "it, directly or downstream:",
+                    "",
+                    *(f"  - {name}" for name in names),
+                ]
             messages.append((subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, [owner.email]))
         if messages:
             transaction.on_commit(lambda: send_mass_mail(messages, fail_silently=True))
+
+
+def _people_who_see(dataset: Dataset, people: Iterable[Person]) -> set[Any]:
+    """Of ``people``, who may see ``dataset`` (naming a restricted dataset would reveal it exists)."""
+    return {
+        person.pk for person in people if Dataset.objects.restrict(person.user, "view").filter(pk=dataset.pk).exists()
+    }
+
+
+def _named_retirement(owner: Person, dataset: Dataset, state: str, names: list[str]) -> tuple[str, list[str]]:
+    lines = [
+        f"Dataset '{dataset.slug}' was {state}. These models you own were trained on it, directly or downstream:",
+        "",
+        *(f"  - {name}" for name in names),
+        "",
+    ]
+    if dataset.deprecation_note:
+        lines += [f"Note: {dataset.deprecation_note.strip()}", ""]
+    successor_slug = _successor_slug_seen_by(owner, dataset)
+    if successor_slug is not None:
+        lines += [f"Use '{successor_slug}' instead.", ""]
+    lines.append(f"{settings.KURA_BASE_URL}/datasets/{dataset.slug}/")
+    return f"[Kura] {dataset.name} is {state}; your models depend on it", lines
 
 
 def _successor_slug_seen_by(person: Person, dataset: Dataset) -> str | None:

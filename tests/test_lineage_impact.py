@@ -227,3 +227,25 @@ def test_every_model_version_one_run_produced_lists_what_the_run_read(api, owner
     assert {version["version"]: version["trained_on"] for version in detail["versions"]} == {
         "2.0": [f"kura://{v1}"], "2.0-int8": [f"kura://{v1}"],
     }
+
+
+def test_retirement_mail_does_not_name_a_restricted_dataset_to_an_owner_who_may_not_see_it(
+    owner, diamond, django_capture_on_commit_callbacks
+):
+    dataset, _, a, b, _ = diamond
+    dataset_update(dataset=dataset, actor=owner, visibility="restricted")
+    insider, outsider = make_person("ines"), make_person("olga")
+    grant(dataset, insider, Level.VIEW)
+    for model_version, model_owner in ((a, insider), (b, outsider)):
+        model_version.model.owner = model_owner
+        model_version.model.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dataset_update(dataset=dataset, actor=owner, status="deprecated", deprecation_note="Boxes were off.")
+
+    told = {message.to[0]: message for message in mail.outbox}
+    assert set(told) == {"ines@example.com", "olga@example.com"}  # both learn their models are affected
+    assert "street-signs" in told["ines@example.com"].body and "Boxes were off." in told["ines@example.com"].body
+    hidden = told["olga@example.com"]
+    assert "backbone-b" in hidden.body and "may not see" in hidden.body
+    assert all(word not in hidden.subject + hidden.body for word in ("street-signs", dataset.name, "Boxes were off"))
