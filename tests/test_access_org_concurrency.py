@@ -134,3 +134,21 @@ def test_two_moves_sharing_no_unit_cannot_close_a_cycle_between_them():
     assert isinstance(second, ValidationError), repr(second)
     assert "cannot move under its own sub-unit" in second.messages[0]
     assert OrgUnit.objects.get(pk=c.pk).parent is None and OrgUnit.objects.get(pk=a.pk).parent == d
+
+
+@pytest.mark.django_db
+def test_a_merge_refuses_what_was_added_to_its_source_after_planning(owner):
+    a, c = _units("A", "C")
+    dataset = make_dataset(owner, slug="a-data")
+    into_c = plan_merge(sources=[a], successor=c, actor=None)
+    late = grant(dataset, a, Level.READ)  # granted to A between the preview and the apply
+
+    with pytest.raises(ValidationError, match="gained a grant, a member or a dataset"):
+        org_event_apply(plan=into_c, actor=None)
+
+    assert OrgUnit.objects.get(pk=a.pk).status == OrgUnit.Status.ACTIVE and OrgEvent.objects.count() == 0
+    assert Grant.objects.get(pk=late.pk).grantee_unit == a  # nothing half-moved
+    again = plan_merge(sources=[OrgUnit.objects.get(pk=a.pk)], successor=c, actor=None)  # planned again: applies
+    org_event_apply(plan=again, actor=None)
+    assert not Grant.objects.active().filter(grantee_unit=a).exists()
+    assert Grant.objects.active().filter(grantee_unit=c).count() == 1
