@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.http import HttpRequest
 
 from access.grants import grant_revoke
@@ -50,13 +51,22 @@ class PersonAdmin(admin.ModelAdmin):
 
 
 class ApiTokenCreationForm(forms.ModelForm):
-    expires_in_days = forms.IntegerField(
-        min_value=1, initial=settings.KURA_TOKEN_DEFAULT_DAYS, help_text="The token stops working after this."
-    )
+    expires_in_days = forms.IntegerField(min_value=1, help_text="The token stops working after this.")
 
     class Meta:
         model = ApiToken
         fields = ["name", "scope", "owner_person", "owner_unit"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The service refuses the rest; offered here, they came back as a server error instead of a form error.
+        days = self.fields["expires_in_days"]
+        days.initial = settings.KURA_TOKEN_DEFAULT_DAYS
+        days.validators.append(MaxValueValidator(settings.KURA_TOKEN_MAX_DAYS))
+        days.widget.attrs["max"] = settings.KURA_TOKEN_MAX_DAYS
+        owners = self.fields["owner_person"], self.fields["owner_unit"]
+        owners[0].queryset = Person.objects.filter(status=Person.Status.ACTIVE)  # type: ignore[attr-defined]
+        owners[1].queryset = OrgUnit.objects.filter(status=OrgUnit.Status.ACTIVE)  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -110,3 +110,29 @@ def test_environment_parsing(tmp_path, monkeypatch):
     assert sqlite["NAME"] == str(tmp_path / "var" / "x.sqlite3")
     with pytest.raises(ImproperlyConfigured):
         database_from_url("mysql://x/y", tmp_path)
+
+
+@pytest.mark.parametrize("case", ["too many days", "departed person", "merged unit"])
+def test_admin_token_form_refuses_what_the_service_refuses_as_a_form_error(client, owner, unit, settings, case):
+    from access.leavers import person_depart
+    from access.org import org_event_apply, plan_merge
+    from tests.factories import make_unit
+
+    staff = make_person("root", staff=True)
+    staff.user.is_superuser = True
+    staff.user.save()
+    client.force_login(staff.user)
+    form = {"name": "x", "scope": "read", "owner_unit": str(unit.pk), "expires_in_days": "30"}
+    if case == "too many days":
+        form["expires_in_days"] = str(settings.KURA_TOKEN_MAX_DAYS + 1)
+    elif case == "departed person":
+        person_depart(person=owner, actor=None)
+        form = {**form, "owner_unit": "", "owner_person": str(owner.pk)}
+    else:
+        org_event_apply(plan=plan_merge(sources=[unit], successor=make_unit("Autonomy"), actor=None), actor=None)
+
+    response = client.post("/admin/access/apitoken/add/", form)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert not ApiToken.objects.exists()
