@@ -13,11 +13,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from access.models import Person
 from kura.text import storable
 
 FORMATS = ("json", "csv")
 FIELDS = ("external_id", "name", "email", "department", "manager_external_id", "active")
 FIELD_ALIASES = {"manager": "manager_external_id", "display_name": "name"}
+LONGEST = {"external_id": "external_id", "name": "display_name", "email": "email"}  # export field → Person field
 TRUE_WORDS = {"true", "1", "yes", "y", "active"}
 FALSE_WORDS = {"false", "0", "no", "n", "inactive", "departed", "terminated"}
 
@@ -180,8 +182,14 @@ def _validate(number: int, record: Any) -> tuple[DirectoryRow | None, list[RowEr
         values["active"] = _active(record.get("active"))
     except ValueError as error:
         errors.append(RowError(number, external_id, "active", f"active: {error} (use true or false)."))
+    for field, column in LONGEST.items():
+        value = values.get(field)
+        limit = getattr(Person._meta.get_field(column), "max_length", None)
+        if value and limit is not None and len(value) > limit:
+            # Caught here, not by the database: there it aborted the whole sync.
+            errors.append(RowError(number, external_id, field, f"{field} is longer than {limit} characters."))
     email = values.get("email")
-    if email:
+    if email and not any(error.field == "email" for error in errors):
         try:
             validate_email(email)
         except ValidationError:

@@ -17,7 +17,7 @@ from access.org import _drop_group_if_no_membership, membership_end, membership_
 @transaction.atomic
 def person_depart(*, person: Person, actor: Person | None, reason: str = "left the company",
                   at: datetime | None = None) -> Person:
-    """End memberships, suspend personal grants and tokens, re-route approvals; datasets go to Left behind."""
+    """End memberships, suspend personal grants, revoke tokens, re-route approvals; datasets go to Left behind."""
     person = Person.objects.select_for_update().get(pk=person.pk)
     if person.status == Person.Status.DEPARTED:
         return person
@@ -27,12 +27,14 @@ def person_depart(*, person: Person, actor: Person | None, reason: str = "left t
     for membership in Membership.objects.current(now).filter(person=person):
         membership_end(membership=membership, actor=actor, reason="departed")
     suspended = grants_suspend_for_person(person=person, actor=actor, reason="grantee departed")
-    tokens = ApiToken.objects.filter(owner_person=person, revoked_at__isnull=True).count()
+    # Revoked, not merely refused while departed: a rejoiner must not find a token left on an old laptop or in a
+    # forgotten CI variable working again. Unit tokens are untouched, so CI survives its creator leaving.
+    tokens = ApiToken.objects.filter(owner_person=person, revoked_at__isnull=True).update(revoked_at=now)
     rerouted = access_requests_reroute_for(person=person, actor=actor)
     withdrawn = access_requests_withdraw_for(requester=person, actor=actor, reason="the requester departed")
     _end_sessions(person)
     audit_record(actor=actor, action="person.departed", target=person, reason=reason, after={
-        "grants_suspended": suspended, "tokens_suspended": tokens, "requests_rerouted": rerouted,
+        "grants_suspended": suspended, "tokens_revoked": tokens, "requests_rerouted": rerouted,
         "own_requests_withdrawn": withdrawn,
     })
     return person

@@ -22,7 +22,17 @@ from access.approvals import access_request_reroute, pending_requests_by_object
 from access.audit import audit_record
 from access.grant_moves import grants_move_to_unit
 from access.grants import grant_revoke, level_label, targets_of_grants, unit_group
-from access.models import AccessRequest, GovernanceItem, Grant, Membership, OrgEvent, OrgUnit, OrgUnitAlias, Person
+from access.models import (
+    AccessRequest,
+    ApiToken,
+    GovernanceItem,
+    Grant,
+    Membership,
+    OrgEvent,
+    OrgUnit,
+    OrgUnitAlias,
+    Person,
+)
 from access.org_locks import UnitsSeen, units_lock_and_recheck, units_seen
 
 
@@ -203,6 +213,20 @@ def _move_primary_units(source: OrgUnit, successor_of: Callable[[Person], OrgUni
     return changes
 
 
+def _move_unit_tokens(source: OrgUnit, successor: OrgUnit) -> list[Change]:
+    """A merged unit's live API tokens belong to the successor, which now holds the grants they act with: the
+    unit's CI keeps working through a merge as it does through its creator leaving."""
+    changes = []
+    for token in ApiToken.objects.filter(owner_unit=source, revoked_at__isnull=True).order_by("created_at", "pk"):
+
+        def apply(t: ApiToken = token) -> None:
+            ApiToken.objects.filter(pk=t.pk, owner_unit=source).update(owner_unit=successor)
+
+        changes.append(Change("token", f"API token '{token.name}' ({token.prefix}…) now belongs to {successor.name}",
+                              apply))
+    return changes
+
+
 def _queue(kind: str, obj: models.Model, former_unit: OrgUnit, note: str) -> Any:
     def apply(event: OrgEvent) -> None:
         GovernanceItem.objects.create(
@@ -282,6 +306,7 @@ def plan_merge(*, sources: list[OrgUnit], successor: OrgUnit, actor: Person | No
                 GrantMove(grant, successor, reason)))
         plan.changes.extend(_move_memberships(source, successor, actor, reason))
         plan.changes.extend(_move_primary_units(source, lambda _person: successor, reason))
+        plan.changes.extend(_move_unit_tokens(source, successor))
         for dependents in hooks.unit_dependents():
             owned = dependents.owned_by_unit(source)
             pending = pending_requests_by_object(owned)

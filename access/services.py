@@ -96,6 +96,9 @@ def token_create(
         raise ValidationError("A token belongs to exactly one owner: a person or an org unit.")
     if owner_person is not None and owner_person.status != Person.Status.ACTIVE:
         raise ValidationError("Tokens cannot be issued to a person who has departed.")
+    if owner_unit is not None and owner_unit.status != OrgUnit.Status.ACTIVE:
+        raise ValidationError(f"Tokens cannot be issued to {owner_unit.name}, which {_unit_gone(owner_unit)}: "
+                              "issue it for the unit that does its work now.")
     if scope not in ApiToken.Scope.values:
         raise ValidationError({"scope": f"Scope must be one of {', '.join(ApiToken.Scope.values)}."})
     days = settings.KURA_TOKEN_DEFAULT_DAYS if expires_in_days is None else expires_in_days
@@ -117,6 +120,12 @@ def token_create(
     )
     token.save()
     return IssuedToken(token=token, plaintext=plaintext)
+
+
+def _unit_gone(unit: OrgUnit) -> str:
+    if unit.status == OrgUnit.Status.MERGED and unit.successor is not None:
+        return f"was merged into {unit.successor.name}"
+    return f"is {unit.get_status_display().lower()}"
 
 
 def token_revoke(*, token: ApiToken) -> ApiToken:
@@ -142,6 +151,11 @@ def token_authenticate(*, plaintext: str) -> ApiToken:
     person = token.owner_person
     if person is not None and (person.status != Person.Status.ACTIVE or not person.user.is_active):
         raise TokenError("token_owner_inactive", "The bearer token's owner is no longer active.")
+    unit = token.owner_unit
+    if unit is not None and unit.status != OrgUnit.Status.ACTIVE:
+        # Its grants went to a successor or to governance: acting as it would silently see less, not fail.
+        raise TokenError("token_owner_inactive", f"The bearer token belongs to {unit.name}, which {_unit_gone(unit)}: "
+                                                 "issue a token for the unit that does its work now.")
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         # Coarse on purpose: one write a minute per token, not one per CI request.
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -3,7 +3,8 @@ import re
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from access.models import ApiToken
+from access.models import ApiToken, AuditEvent, Membership, OrgUnit
+from access.org import membership_start
 from catalog.models import Dataset
 from kura.env import database_from_url, env_bool
 from tests.factories import make_dataset, make_person
@@ -110,3 +111,76 @@ def test_environment_parsing(tmp_path, monkeypatch):
     assert sqlite["NAME"] == str(tmp_path / "var" / "x.sqlite3")
     with pytest.raises(ImproperlyConfigured):
         database_from_url("mysql://x/y", tmp_path)
+
+
+@pytest.mark.parametrize("case", ["too many days", "departed person", "merged unit"])
+def test_admin_token_form_refuses_what_the_service_refuses_as_a_form_error(client, owner, unit, settings, case):
+    from access.leavers import person_depart
+    from access.org import org_event_apply, plan_merge
+    from tests.factories import make_unit
+
+    staff = make_person("root", staff=True)
+    staff.user.is_superuser = True
+    staff.user.save()
+    client.force_login(staff.user)
+    form = {"name": "x", "scope": "read", "owner_unit": str(unit.pk), "expires_in_days": "30"}
+    if case == "too many days":
+        form["expires_in_days"] = str(settings.KURA_TOKEN_MAX_DAYS + 1)
+    elif case == "departed person":
+        person_depart(person=owner, actor=None)
+        form = {**form, "owner_unit": "", "owner_person": str(owner.pk)}
+    else:
+        org_event_apply(plan=plan_merge(sources=[unit], successor=make_unit("Autonomy"), actor=None), actor=None)
+
+    response = client.post("/admin/access/apitoken/add/", form)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert not ApiToken.objects.exists()
+
+
+def _superuser(client):
+    root = make_person("root", staff=True)
+    root.user.is_superuser = True
+    root.user.save()
+    client.force_login(root.user)
+    return root
+
+
+def test_admin_cannot_rename_retire_or_regroup_a_unit_behind_the_org_events(client, unit):
+    from django.contrib.auth.models import Group
+
+    _superuser(client)
+    other_group = Group.objects.create(name="admins")
+    client.post(f"/admin/access/orgunit/{unit.pk}/change/", {
+        "name": "Renamed", "status": "retired", "group": str(other_group.pk), "created_at_0": "2026-01-01",
+        "created_at_1": "00:00:00",
+    })
+    unit.refresh_from_db()
+    assert (unit.name, unit.status, unit.group_id) == ("Perception", "active", None)
+    assert client.get(f"/admin/access/orgunit/{unit.pk}/delete/").status_code == 403
+    client.post("/admin/access/orgunit/add/", {"name": "Autonomy", "status": "retired"})
+    assert OrgUnit.objects.get(name="Autonomy").status == "active"
+
+
+def test_admin_person_edit_keeps_identity_and_moves_through_the_mover_workflow(client, owner, unit):
+    from django.contrib.auth import get_user_model
+
+    from tests.factories import make_unit
+
+    root = _superuser(client)
+    spare = get_user_model().objects.create_user("spare")
+    membership_start(person=owner, unit=unit, actor=None)
+    radar = make_unit("Radar")
+    response = client.post(f"/admin/access/person/{owner.pk}/change/", {
+        "display_name": "Olivia Owner", "email": owner.email, "external_id": "SOMEONE-ELSE",
+        "user": str(spare.pk), "primary_unit": str(radar.pk), "manager": "",
+    })
+    assert response.status_code == 302
+    owner.refresh_from_db()
+    assert owner.external_id != "SOMEONE-ELSE" and owner.user.username == "olivia"
+    assert owner.primary_unit == radar
+    assert Membership.objects.filter(person=owner, unit=radar, valid_to__isnull=True).exists()
+    assert Membership.objects.get(person=owner, unit=unit).valid_to is not None  # ends after the grace period
+    assert AuditEvent.objects.filter(action="person.moved", actor=root).exists()
+    assert client.get(f"/admin/access/person/{owner.pk}/delete/").status_code == 403

@@ -411,3 +411,17 @@ def test_fields_the_export_does_not_carry_are_left_alone(org):
     assert result.unchanged == [person.external_id]
     person.refresh_from_db()
     assert (person.manager, person.display_name, person.primary_unit) == (boss, "Abe", org["perception"])
+
+
+def test_values_too_long_to_store_are_row_errors_and_the_rest_applies(org):
+    olivia = member("olivia2", org["perception"])
+    result = sync([
+        record(olivia, name="N" * 201),
+        {"external_id": "X" * 129, "name": "Long Id"},
+        {"external_id": "HR-L", "name": "Long Mail", "email": f"{'m' * 64}@{'d' * 63}.{'e' * 63}.{'f' * 63}.com"},
+        {"external_id": "HR-OK", "name": "Fine Person"},
+    ])
+    assert {(error.row, error.field) for error in result.errors} == {(1, "name"), (2, "external_id"), (3, "email")}
+    assert result.joiners == ["HR-OK"]
+    olivia.refresh_from_db()
+    assert olivia.display_name == "Olivia2"

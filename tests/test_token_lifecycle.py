@@ -1,0 +1,67 @@
+"""What happens to API tokens when their owner leaves, comes back, or their unit is reorganised."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from access.leavers import person_depart, person_rejoin
+from access.models import ApiToken, Level
+from access.org import org_event_apply, org_event_preview, plan_merge, plan_retire
+from access.services import token_create
+from tests.factories import bearer, grant, make_dataset, make_person, make_unit, make_version
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_rejoiner_does_not_get_their_old_tokens_back(api, owner, unit):
+    make_dataset(owner, slug="street-signs")
+    before_leaving = bearer(owner)
+    person_depart(person=owner, actor=None)
+    assert ApiToken.objects.get(owner_person=owner).revoked_at is not None
+
+    person_rejoin(person=owner, actor=None, unit=unit)
+
+    api.credentials(HTTP_AUTHORIZATION=before_leaving)
+    response = api.get("/api/v1/datasets/street-signs/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "token_revoked"
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner))  # a token issued after coming back works
+    assert api.get("/api/v1/datasets/street-signs/").status_code == 200
+
+
+def test_a_unit_token_follows_its_unit_into_a_merge(api, owner, unit):
+    dataset = make_dataset(make_person("rita", unit=make_unit("Radar")), slug="radar-sweeps",
+                           visibility="restricted")
+    make_version(dataset)
+    grant(dataset, unit, Level.READ)
+    ci = bearer(unit=unit)
+    successor = make_unit("Autonomy")
+
+    plan = plan_merge(sources=[unit], successor=successor, actor=None)
+    assert any("token" in change["description"] and "Autonomy" in change["description"]
+               for change in org_event_preview(plan))
+    org_event_apply(plan=plan, actor=None)
+
+    assert ApiToken.objects.get().owner_unit == successor
+    api.credentials(HTTP_AUTHORIZATION=ci)
+    assert api.get("/api/v1/datasets/radar-sweeps/versions/latest/").status_code == 200
+
+
+def test_a_token_of_a_retired_unit_is_refused_with_a_reason(api, owner):
+    retiring = make_unit("Legacy lidar")
+    make_dataset(owner, slug="street-signs")
+    ci = bearer(unit=retiring)
+    org_event_apply(plan=plan_retire(unit=retiring, actor=None), actor=None)
+
+    api.credentials(HTTP_AUTHORIZATION=ci)
+    response = api.get("/api/v1/datasets/street-signs/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "token_owner_inactive"
+    assert "Legacy lidar" in response.json()["error"]["message"]
+
+
+def test_tokens_are_not_issued_to_a_unit_that_is_no_longer_active(unit):
+    successor = make_unit("Autonomy")
+    org_event_apply(plan=plan_merge(sources=[unit], successor=successor, actor=None), actor=None)
+    unit.refresh_from_db()
+    with pytest.raises(ValidationError, match="Autonomy"):
+        token_create(name="ci", owner_unit=unit)
