@@ -488,15 +488,16 @@ def org_event_apply(*, plan: OrgPlan, actor: Person | None, reason: str = "") ->
 
 
 def _refuse_leftovers(merged: Sequence[OrgUnit]) -> None:
-    """A merge moves what its plan listed. A grant, member or dataset added to a source after planning (the units
+    """A merge moves what its plan listed. A grant, member, token or dataset added to a source after planning (the units
     are locked against other org events only) would stay on a unit that is no longer active: refused, so that the
     whole merge rolls back and is planned again with it."""
     for unit in merged:
         left = (
             Grant.objects.active().filter(grantee_unit=unit).exists()
             or Membership.objects.current().filter(unit=unit).exists()
+            or ApiToken.objects.filter(owner_unit=unit, revoked_at__isnull=True).exists()
             or any(dependents.owned_by_unit(unit) for dependents in hooks.unit_dependents())
         )
         if left:
-            raise ValidationError(f"Since this merge was planned, '{unit.name}' gained a grant, a member or a "
-                                  "dataset it does not move: plan it again, so that it moves those too.")
+            raise ValidationError(f"Since this merge was planned, '{unit.name}' gained a grant, a member, a "
+                                  "token or a dataset it does not move: plan it again, so that it moves those too.")

@@ -143,7 +143,7 @@ def test_a_merge_refuses_what_was_added_to_its_source_after_planning(owner):
     into_c = plan_merge(sources=[a], successor=c, actor=None)
     late = grant(dataset, a, Level.READ)  # granted to A between the preview and the apply
 
-    with pytest.raises(ValidationError, match="gained a grant, a member or a dataset"):
+    with pytest.raises(ValidationError, match="gained a grant, a member, a token or a dataset"):
         org_event_apply(plan=into_c, actor=None)
 
     assert OrgUnit.objects.get(pk=a.pk).status == OrgUnit.Status.ACTIVE and OrgEvent.objects.count() == 0
