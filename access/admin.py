@@ -153,8 +153,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens")
     def revoke_selected(self, request: HttpRequest, queryset: Any) -> None:
+        actor = person_for_user(request.user)
         for token in queryset:
-            token_revoke(token=token)
+            token_revoke(token=token, actor=actor)
         self.message_user(request, f"Revoked {queryset.count()} token(s).")
 
 

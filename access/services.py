@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from access.audit import audit_record
 from access.models import ApiToken, OrgUnit, Person
 from access.token_lookup import token_by_prefix
 
@@ -119,6 +120,10 @@ def token_create(
         expires_at=timezone.now() + timedelta(days=days),
     )
     token.save()
+    # Who minted a credential that acts as someone, and for whom: the hash is never shown, the prefix identifies it.
+    audit_record(actor=created_by, action="token.issued", target=token,
+                 after={"prefix": prefix, "scope": scope, "owner": str(owner_person or owner_unit),
+                        "expires_at": token.expires_at})
     return IssuedToken(token=token, plaintext=plaintext)
 
 
@@ -128,10 +133,11 @@ def _unit_gone(unit: OrgUnit) -> str:
     return f"is {unit.get_status_display().lower()}"
 
 
-def token_revoke(*, token: ApiToken) -> ApiToken:
+def token_revoke(*, token: ApiToken, actor: Person | None = None) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        audit_record(actor=actor, action="token.revoked", target=token, after={"prefix": token.prefix})
     return token
 
 
@@ -144,13 +150,14 @@ def token_authenticate(*, plaintext: str) -> ApiToken:
     if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(plaintext)):
         raise TokenError("token_invalid", "The bearer token is not recognised.")
     now = timezone.now()
+    person = token.owner_person
+    # Before "revoked": a departure revokes its leaver's tokens, and CI is better told why.
+    if person is not None and (person.status != Person.Status.ACTIVE or not person.user.is_active):
+        raise TokenError("token_owner_inactive", "The bearer token's owner is no longer active.")
     if token.revoked_at is not None:
         raise TokenError("token_revoked", "The bearer token has been revoked.")
     if token.expires_at <= now:
         raise TokenError("token_expired", f"The bearer token expired at {token.expires_at.isoformat()}.")
-    person = token.owner_person
-    if person is not None and (person.status != Person.Status.ACTIVE or not person.user.is_active):
-        raise TokenError("token_owner_inactive", "The bearer token's owner is no longer active.")
     unit = token.owner_unit
     if unit is not None and unit.status != OrgUnit.Status.ACTIVE:
         # Its grants went to a successor or to governance: acting as it would silently see less, not fail.

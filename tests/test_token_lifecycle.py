@@ -65,3 +65,19 @@ def test_tokens_are_not_issued_to_a_unit_that_is_no_longer_active(unit):
     unit.refresh_from_db()
     with pytest.raises(ValidationError, match="Autonomy"):
         token_create(name="ci", owner_unit=unit)
+
+
+def test_issuing_and_revoking_a_token_is_in_the_audit_log():
+    from access.models import ApiToken, AuditEvent
+    from access.services import token_create, token_revoke
+    from tests.factories import make_person
+
+    issuer, holder = make_person("ivy", staff=True), make_person("hal")
+    issued = token_create(name="ci", scope=ApiToken.Scope.READ_WRITE, owner_person=holder, created_by=issuer)
+    token_revoke(token=issued.token, actor=issuer)
+    token_revoke(token=issued.token, actor=issuer)  # a second revocation changes nothing and says nothing
+
+    events = list(AuditEvent.objects.filter(target_id=str(issued.token.pk)).order_by("pk"))
+    assert [(event.action, event.actor) for event in events] == [("token.issued", issuer), ("token.revoked", issuer)]
+    assert events[0].after["prefix"] == issued.token.prefix and events[0].after["scope"] == "read_write"
+    assert issued.plaintext not in str(events[0].after) and issued.token.secret_hash not in str(events[0].after)
