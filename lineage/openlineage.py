@@ -18,7 +18,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
@@ -150,16 +150,27 @@ def _code_location(job_facets: dict[str, Any]) -> CodeLocation:
     )
 
 
+def _event_time(raw: str) -> datetime:
+    """A well-formed but impossible date (month 13) or one that leaves the calendar once moved to UTC (year 1 at
+    +14:00) is the sender's error: it must answer 400, since the client retries a 5xx for ever."""
+    reason = "'eventTime' must be an ISO 8601 date-time with a time zone."
+    try:
+        event_time = parse_datetime(raw.replace("Z", "+00:00"))
+        if event_time is None or event_time.tzinfo is None:
+            raise MalformedEvent(reason)
+        event_time.astimezone(UTC)
+    except (ValueError, OverflowError) as error:
+        raise MalformedEvent(f"{reason} '{raw}' is not a date-time that exists.") from error
+    return event_time
+
+
 def parse_run_event(payload: Any) -> ParsedEvent:
     """Check the fields spec 2-0-2 requires; unknown facets and a missing ``schemaURL`` are accepted."""
     event = _mapping(payload, "event")
     event_type = event.get("eventType") or "OTHER"
     if event_type not in EVENT_TYPES:
         raise MalformedEvent(f"'eventType' must be one of {', '.join(EVENT_TYPES)}.")
-    raw_time = _text(event, "eventTime", "eventTime", max_length=64)
-    event_time = parse_datetime(raw_time.replace("Z", "+00:00"))
-    if event_time is None or event_time.tzinfo is None:
-        raise MalformedEvent("'eventTime' must be an ISO 8601 date-time with a time zone.")
+    event_time = _event_time(_text(event, "eventTime", "eventTime", max_length=64))
     _text(event, "producer", "producer", max_length=1000)
     if "run" not in event:
         raise MalformedEvent("Only run events are accepted: 'run' is missing (job and dataset events carry none).")

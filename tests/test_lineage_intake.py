@@ -159,6 +159,19 @@ def test_malformed_events_answer_400_and_store_nothing(api, owner, mutate, reaso
     assert not TrainingRun.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "when",
+    ["2026-13-01T10:00:00Z", "2026-02-30T10:00:00Z", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"],
+)
+def test_an_event_time_that_does_not_exist_answers_400_not_a_retried_500(api, owner, when):
+    response = _post(api, bearer(owner, scope="read_write"), json.dumps(_payload(str(uuid.uuid4()), "START", when)))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_event"
+    assert "eventTime" in response.json()["error"]["message"]
+    assert not RawLineageEvent.objects.exists()
+    assert not TrainingRun.objects.exists()
+
+
 def test_invalid_model_output_rolls_back_everything(api, owner):
     event = _payload(str(uuid.uuid4()), "COMPLETE", "2026-11-01T10:00:00Z",
                      inputs=[{"namespace": "mysql://db", "name": "t"}],
