@@ -146,6 +146,14 @@ def test_gzip_body_posted_directly(api, owner):
         (lambda event: event["job"].pop("namespace"), "job.namespace"),
         (lambda event: event.update(inputs=[{"namespace": "kura"}]), "inputs[0].name"),
         (lambda event: event.pop("producer"), "producer"),
+        (lambda event: event.update(eventType=[]), "eventType"),
+        (lambda event: event.update(eventType=""), "eventType"),
+        (lambda event: event.update(inputs=[{"namespace": "kura", "name": "signs",
+                                             "facets": {"version": {"datasetVersion": 3}}}]),
+         "inputs[0].facets.version.datasetVersion"),
+        (lambda event: event.update(outputs=[{"namespace": "kura-model", "name": "m@1",
+                                              "facets": {"kura": {"stage": ["staging"]}}}]),
+         "outputs[0].facets.kura.stage"),
     ],
 )
 def test_malformed_events_answer_400_and_store_nothing(api, owner, mutate, reason):
