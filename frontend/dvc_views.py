@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from storage.dvc.decode import decode
-from storage.dvc.repos import training_repo_list
+from storage.dvc.repos import training_repo_page_rows
 
 MAX_QUERY = 2048  # an object's full URI, as scans list it, still fits
 
@@ -20,4 +20,4 @@ def dvc_decode(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def repo_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "frontend/repo_list.html", {"repos": training_repo_list(user=request.user)})
+    return render(request, "frontend/repo_list.html", {"repos": training_repo_page_rows(user=request.user)})

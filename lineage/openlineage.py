@@ -18,7 +18,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
@@ -100,6 +100,15 @@ def _optional_text(container: dict[str, Any], key: str, max_length: int = 500) -
     return value.strip()[:max_length] if isinstance(value, str) else ""
 
 
+def _optional_string(container: dict[str, Any], key: str, where: str, max_length: int) -> str:
+    """A value that picks what the event binds to: given with another type, it must not be read as absent (a
+    ``datasetVersion`` of ``3`` would otherwise bind the newest version instead of ``3``)."""
+    value = container.get(key)
+    if value is not None and not isinstance(value, str):
+        raise MalformedEvent(f"'{where}' must be a string.")
+    return _optional_text(container, key, max_length)
+
+
 def _facets(container: dict[str, Any], where: str) -> dict[str, Any]:
     facets = container.get("facets")
     if facets is None:
@@ -123,9 +132,11 @@ def _datasets(event: dict[str, Any], side: str) -> list[DatasetRef]:
         version = facets.get("version")
         version_label = ""
         if version is not None:
-            version_label = _optional_text(_mapping(version, f"{where}.facets.version"), "datasetVersion", 140)
+            version_facet = _mapping(version, f"{where}.facets.version")
+            version_where = f"{where}.facets.version.datasetVersion"
+            version_label = _optional_string(version_facet, "datasetVersion", version_where, 140)
         kura = facets.get("kura")
-        stage = _optional_text(kura, "stage", 16) if isinstance(kura, dict) else ""
+        stage = _optional_string(kura, "stage", f"{where}.facets.kura.stage", 16) if isinstance(kura, dict) else ""
         ref = DatasetRef(
             namespace=_text(item, "namespace", f"{where}.namespace"),
             name=_text(item, "name", f"{where}.name", max_length=1000),
@@ -150,16 +161,29 @@ def _code_location(job_facets: dict[str, Any]) -> CodeLocation:
     )
 
 
+def _event_time(raw: str) -> datetime:
+    """A well-formed but impossible date (month 13) or one that leaves the calendar once moved to UTC (year 1 at
+    +14:00) is the sender's error: it must answer 400, since the client retries a 5xx for ever."""
+    reason = "'eventTime' must be an ISO 8601 date-time with a time zone."
+    try:
+        event_time = parse_datetime(raw.replace("Z", "+00:00"))
+        if event_time is None or event_time.tzinfo is None:
+            raise MalformedEvent(reason)
+        event_time.astimezone(UTC)
+    except (ValueError, OverflowError) as error:
+        raise MalformedEvent(f"{reason} '{raw}' is not a date-time that exists.") from error
+    return event_time
+
+
 def parse_run_event(payload: Any) -> ParsedEvent:
     """Check the fields spec 2-0-2 requires; unknown facets and a missing ``schemaURL`` are accepted."""
     event = _mapping(payload, "event")
-    event_type = event.get("eventType") or "OTHER"
-    if event_type not in EVENT_TYPES:
+    event_type = event.get("eventType")
+    if event_type is None:  # optional in the spec
+        event_type = "OTHER"
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         raise MalformedEvent(f"'eventType' must be one of {', '.join(EVENT_TYPES)}.")
-    raw_time = _text(event, "eventTime", "eventTime", max_length=64)
-    event_time = parse_datetime(raw_time.replace("Z", "+00:00"))
-    if event_time is None or event_time.tzinfo is None:
-        raise MalformedEvent("'eventTime' must be an ISO 8601 date-time with a time zone.")
+    event_time = _event_time(_text(event, "eventTime", "eventTime", max_length=64))
     _text(event, "producer", "producer", max_length=1000)
     if "run" not in event:
         raise MalformedEvent("Only run events are accepted: 'run' is missing (job and dataset events carry none).")

@@ -85,8 +85,9 @@ def index_training_repo(repo_id: int) -> int | None:
         result = training_repo_index(repo=repo)
     except IndexingInProgress:
         return None  # the run holding the repository will pick up what is new
-    if result.references_added:
-        versions_refresh_for_repo(repo=repo)
+    # Also when nothing new was committed: a dataset may have been located in the repository since, or data a
+    # commit names may have been pushed to the remote since.
+    versions_refresh_for_repo(repo=repo)
     return result.commits_read
 
 

@@ -128,3 +128,50 @@ def test_indexing_task_versions_located_datasets_from_the_allow_listed_local_rem
     monkeypatch.setattr(index_training_repo, "delay", queued.append)
     assert index_all_training_repos.apply().get() == 1
     assert queued == [repo.pk]
+
+
+def test_a_dataset_located_in_the_repository_after_it_was_indexed_gets_versions_at_the_next_run(history, owner):
+    """Linking comes first and the dataset's dvc:// location is often added later: the next run, which finds no
+    new commit, still versions it."""
+    from storage.tasks import index_training_repo
+
+    repo = training_repo_create(actor=owner, name="vision/detector", url=str(history.repo.path))
+    index_training_repo.apply(args=[repo.pk]).get()
+    images = make_dataset(owner, slug="street-images", locations=[LocationSpec(uri="dvc://vision/detector#data/images")])
+    assert index_training_repo.apply(args=[repo.pk]).get() == 0  # nothing new upstream
+    assert images.versions.count() == 3
+
+
+def test_a_hash_the_indexing_task_could_not_version_is_shown_on_the_repository_and_retried(
+    history, owner, colleague, settings, client
+):
+    """`git commit` often comes before `dvc push`: the version is not guessed, the person linking the repository
+    is told why, and the version appears once the data is in the remote, though no new commit came."""
+    from storage.models import IndexingWarning
+    from storage.tasks import index_training_repo
+
+    settings.KURA_LOCAL_ROOTS = [str(history.remote.path)]
+    missing = history.remote.path / "files/md5" / md5_of(b"jpeg-c")[:2] / md5_of(b"jpeg-c")[2:]
+    kept = missing.read_bytes()
+    missing.unlink()
+    images = make_dataset(owner, slug="street-images", locations=[LocationSpec(uri="dvc://vision/detector#data/images")])
+    repo = training_repo_create(actor=owner, name="vision/detector", url=str(history.repo.path))
+    index_training_repo.apply(args=[repo.pk]).get()
+    assert "v1" not in set(images.versions.values_list("label", flat=True))
+    warning = IndexingWarning.objects.get(repo=repo, commit=history.commits["c2"])
+    assert warning.path == "data/images"
+    assert "c.jpg" in warning.message
+    assert "street-images" not in warning.message  # the page is read by people who may not see the dataset
+    client.force_login(colleague.user)
+    page = client.get("/repos/").content.decode()
+    assert "1 committed hash without a dataset version" in page and "c.jpg" not in page  # file names are data
+    owner.user.is_staff = True
+    owner.user.save()
+    client.force_login(owner.user)
+    page = client.get("/repos/").content.decode()
+    assert "c.jpg" in page and "not in the remote" in page
+
+    missing.write_bytes(kept)  # dvc push, later
+    assert index_training_repo.apply(args=[repo.pk]).get() == 0
+    assert images.versions.filter(label="v1", git_commit=history.commits["c2"], file_count=3).exists()
+    assert not IndexingWarning.objects.filter(repo=repo, commit=history.commits["c2"]).exists()

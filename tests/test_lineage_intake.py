@@ -146,6 +146,14 @@ def test_gzip_body_posted_directly(api, owner):
         (lambda event: event["job"].pop("namespace"), "job.namespace"),
         (lambda event: event.update(inputs=[{"namespace": "kura"}]), "inputs[0].name"),
         (lambda event: event.pop("producer"), "producer"),
+        (lambda event: event.update(eventType=[]), "eventType"),
+        (lambda event: event.update(eventType=""), "eventType"),
+        (lambda event: event.update(inputs=[{"namespace": "kura", "name": "signs",
+                                             "facets": {"version": {"datasetVersion": 3}}}]),
+         "inputs[0].facets.version.datasetVersion"),
+        (lambda event: event.update(outputs=[{"namespace": "kura-model", "name": "m@1",
+                                              "facets": {"kura": {"stage": ["staging"]}}}]),
+         "outputs[0].facets.kura.stage"),
     ],
 )
 def test_malformed_events_answer_400_and_store_nothing(api, owner, mutate, reason):
@@ -155,6 +163,19 @@ def test_malformed_events_answer_400_and_store_nothing(api, owner, mutate, reaso
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "malformed_event"
     assert reason in response.json()["error"]["message"]
+    assert not RawLineageEvent.objects.exists()
+    assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["2026-13-01T10:00:00Z", "2026-02-30T10:00:00Z", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"],
+)
+def test_an_event_time_that_does_not_exist_answers_400_not_a_retried_500(api, owner, when):
+    response = _post(api, bearer(owner, scope="read_write"), json.dumps(_payload(str(uuid.uuid4()), "START", when)))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_event"
+    assert "eventTime" in response.json()["error"]["message"]
     assert not RawLineageEvent.objects.exists()
     assert not TrainingRun.objects.exists()
 

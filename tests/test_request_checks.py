@@ -82,6 +82,38 @@ def test_json_text_postgresql_cannot_store_is_a_400(owner, body):
     assert "NUL character or an unpaired surrogate" in response.json()["error"]["message"]
 
 
+def _event_with_facet(facet: str) -> str:
+    return (
+        '{"eventType": "START", "eventTime": "2026-11-01T10:00:00Z", "producer": "https://example.com/ci", '
+        '"run": {"runId": "0f6f1c5e-8f1e-4c1e-9a53-6f4b3f1f2a10", "facets": {"deep": ' + facet + '}}, '
+        '"job": {"namespace": "ci", "name": "train"}}'
+    )
+
+
+@pytest.mark.parametrize("depth", [101, 5000, 100_000])
+def test_json_nested_too_deep_is_a_400_not_a_500_the_client_retries(owner, depth):
+    """The OpenLineage client retries a 5xx: a body that exhausts the parser's (or a later walker's) recursion must
+    be refused as the sender's error. Events have facets of free shape, so the lineage intake is the exposed door."""
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
+    event = _event_with_facet("[" * depth + "]" * depth)
+
+    response = api.post("/api/v1/lineage", event, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+    assert "nested more than 100 levels" in response.json()["error"]["message"]
+
+
+def test_json_nested_as_deep_as_allowed_is_accepted(owner):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=bearer(owner, scope="read_write"))
+    nested = "[" * 97 + "]" * 97  # 100 levels with the event, run and facets objects around it
+    event = _event_with_facet(nested)
+
+    assert api.post("/api/v1/lineage", event, content_type="application/json").status_code == 201
+
+
 def test_escaped_but_storable_text_is_accepted(owner):
     make_dataset(owner, slug="street-signs")
     api = APIClient()

@@ -10,6 +10,24 @@ from kura.api.errors import PayloadTooLarge
 from kura.text import storable
 
 UNSTORABLE_TEXT = "The body holds text with a NUL character or an unpaired surrogate, which cannot be stored."
+# Far deeper than any document Kura reads; a deeper one would exhaust the recursion of whatever walks it next
+# (hashing, storing, serialising) and fail there as a 500.
+MAX_JSON_DEPTH = 100
+TOO_DEEP = f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    """Without recursion, so that the check itself cannot run out of stack."""
+    level: list[Any] = [data]
+    for _ in range(limit):
+        level = [
+            child
+            for value in level if isinstance(value, dict | list)
+            for child in (value.values() if isinstance(value, dict) else value)
+        ]
+        if not level:
+            return False
+    return any(isinstance(value, dict | list) for value in level)
 
 
 class LimitedJSONParser(JSONParser):
@@ -26,9 +44,14 @@ class LimitedJSONParser(JSONParser):
         if declared and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"The request body exceeds {limit} bytes.")
         raw = stream.read() if stream is not None else b""
-        data = super().parse(io.BytesIO(raw), media_type, parser_context)
-        if b"\\u" in raw and not storable(data):  # without an escape, json has no way to spell either
-            raise ParseError(UNSTORABLE_TEXT)
+        try:
+            data = super().parse(io.BytesIO(raw), media_type, parser_context)
+            if b"\\u" in raw and not storable(data):  # without an escape, json has no way to spell either
+                raise ParseError(UNSTORABLE_TEXT)
+        except RecursionError as error:  # a 500 would be retried by clients for ever
+            raise ParseError(TOO_DEEP) from error
+        if _depth_exceeds(data, MAX_JSON_DEPTH):
+            raise ParseError(TOO_DEEP)
         return data
 
 

@@ -5,12 +5,15 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from access.audit import audit_record
 from access.models import Person
 from catalog.models import Dataset
-from storage.models import TrainingRepo
+from storage.models import IndexingWarning, TrainingRepo
+
+# How the indexing task's warnings about hashes it could not version begin (storage.dvc.versions writes them).
+NO_VERSION_WARNING = "No dataset version from "
 
 
 def _validate(repo: TrainingRepo) -> None:
@@ -65,6 +68,15 @@ def training_repo_list(*, user: Any) -> "QuerySet[TrainingRepo]":
     return TrainingRepo.objects.prefetch_related(
         Prefetch("datasets", queryset=visible, to_attr="visible_datasets")
     ).order_by("name")
+
+
+def training_repo_page_rows(*, user: Any) -> "QuerySet[TrainingRepo]":
+    """``training_repo_list`` with ``warning_count`` and ``version_problems``: why committed hashes got no dataset
+    version, the warnings a person linking the repository must act on (push the data, free a label)."""
+    problems = IndexingWarning.objects.filter(message__startswith=NO_VERSION_WARNING).order_by("path", "-created_at")
+    return training_repo_list(user=user).annotate(warning_count=Count("warnings")).prefetch_related(
+        Prefetch("warnings", queryset=problems, to_attr="version_problems")
+    )
 
 
 def training_repo_find(key: str) -> TrainingRepo | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from access.models import Person
 from catalog.models import Dataset, DatasetVersion
@@ -22,15 +23,18 @@ from catalog.validators import VERSION_LABEL_PATTERN
 from storage.dvc.decode import local_remote_dirs, read_dir_manifest
 from storage.dvc.git_history import published_commits
 from storage.dvc.layout import Layout, ManifestError, ObjectId, object_key
-from storage.models import DvcReference, TrainingRepo
+from storage.dvc.repos import NO_VERSION_WARNING
+from storage.models import DvcReference, IndexingWarning, TrainingRepo
 
 SHORT_COMMIT = 8
+MAX_WARNING_LENGTH = 1000
 
 
 @dataclass
 class VersionsFromHistory:
     created: list[DatasetVersion] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # why a committed hash got no version
+    skipped_at: list[DvcReference] = field(default_factory=list)  # the reference each ``skipped`` entry is about
 
 
 def _dvc_outputs(dataset: Dataset) -> list[tuple[TrainingRepo, str]]:
@@ -107,6 +111,7 @@ def dataset_versions_from_history(
             label = _label(repo, reference.commit, taken)
             if label is None:
                 result.skipped.append(f"{reference.hash_text}: labels for commit {reference.commit[:12]} are taken")
+                result.skipped_at.append(reference)
                 continue
             try:
                 files = _manifest(reference, remote_dir)
@@ -122,6 +127,7 @@ def dataset_versions_from_history(
                 )
             except (ManifestError, ValidationError) as error:
                 result.skipped.append(f"{reference.hash_text}: {error}")
+                result.skipped_at.append(reference)
                 continue
             taken.add(label)
             recorded.add((reference.commit, marker))
@@ -132,14 +138,26 @@ def dataset_versions_from_history(
 def versions_refresh_for_repo(*, repo: TrainingRepo) -> list[DatasetVersion]:
     """After indexing: new versions for every dataset whose ``dvc://`` location names ``repo``.
 
-    Directory manifests come from the repository's local remote when one lies under KURA_LOCAL_ROOTS.
+    Directory manifests come from the repository's local remote when one lies under KURA_LOCAL_ROOTS. A hash that
+    gets no version (a file not pushed yet, a label taken) becomes an indexing warning of the repository, replacing
+    the previous run's, so a person sees why and the warning goes once a later run versions it.
     """
     remote_dirs = local_remote_dirs([repo.pk])
     datasets = Dataset.objects.filter(locations__uri__startswith=f"dvc://{repo.name}#").distinct()
     created: list[DatasetVersion] = []
+    problems: list[IndexingWarning] = []
     for dataset in datasets.exclude(status=Dataset.Status.ARCHIVED):
         result = dataset_versions_from_history(
             dataset=dataset, remote_dir=remote_dirs[0] if remote_dirs else None
         )
         created.extend(result.created)
+        # The dataset is not named: the repository's page is read by people who may not see it.
+        problems += [
+            IndexingWarning(repo=repo, commit=reference.commit, path=reference.path,
+                            message=f"{NO_VERSION_WARNING}{reason}"[:MAX_WARNING_LENGTH])
+            for reference, reason in zip(result.skipped_at, result.skipped, strict=True)
+        ]
+    with transaction.atomic():
+        IndexingWarning.objects.filter(repo=repo, message__startswith=NO_VERSION_WARNING).delete()
+        IndexingWarning.objects.bulk_create(problems, ignore_conflicts=True)
     return created
