@@ -139,6 +139,9 @@ class Readiness:
         return [entry for entry in self.models if not entry.ready]
 
 
+_FAILED_RUNS = {TrainingRun.Status.FAILED, TrainingRun.Status.ABORTED}
+
+
 def release_readiness(*, dataset: Dataset) -> Readiness:
     """Per model trained directly on some version of ``dataset``: is a staging or production version of it
     trained on the newest published version?"""
@@ -150,7 +153,7 @@ def release_readiness(*, dataset: Dataset) -> Readiness:
     labels = dict(DatasetVersion.objects.filter(dataset=dataset).values_list("pk", "label"))
     outputs = (
         RunOutput.objects.filter(run_id__in=versions_by_run, model_version__isnull=False)
-        .select_related("model_version__model__owner")
+        .select_related("run", "model_version__model__owner")
     )
     trained_on: dict[int, set[str]] = defaultdict(set)
     ready: dict[int, list[ModelVersion]] = defaultdict(list)
@@ -163,14 +166,19 @@ def release_readiness(*, dataset: Dataset) -> Readiness:
         version_ids_by_model[model_version.model_id].add(model_version.pk)
         read = versions_by_run[output.run_id]
         trained_on[model_version.model_id] |= {labels[version_id] for version_id in read}
-        if newest is not None and newest.pk in read and model_version.stage in READY_STAGES:
+        if (
+            newest is not None
+            and newest.pk in read
+            and model_version.stage in READY_STAGES
+            and output.run.status not in _FAILED_RUNS  # a failed run's model is no release candidate
+        ):
             ready[model_version.model_id].append(model_version)
     consumers = _consumer_names(version_ids_by_model)
     entries = [
         ModelReadiness(
             model=model,
             trained_on=sorted(trained_on[model_id]),
-            ready_versions=ready[model_id],
+            ready_versions=sorted(ready[model_id], key=lambda version: version.created_at),
             consumers=consumers.get(model_id, []),
         )
         for model_id, model in model_by_id.items()

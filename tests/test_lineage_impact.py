@@ -119,6 +119,20 @@ def test_readiness_after_a_new_version_is_published(api, owner):
     assert depth["trained_on"] == ["v1", "v2"]
 
 
+def test_a_model_from_a_failed_or_aborted_run_is_not_ready(api, owner):
+    dataset = make_dataset(owner, slug="lidar-scenes")
+    v1 = make_version(dataset, "v1")
+    for model, status in (("depth-net", "failed"), ("segmenter", "aborted"), ("detector", "complete")):
+        training_report(actor=None, model=model, version="1", trained_on=[v1], run_id=f"run-{model}",
+                        stage="production", status=status)
+
+    body = api.get("/api/v1/datasets/lidar-scenes/readiness", HTTP_AUTHORIZATION=bearer(owner)).json()
+
+    assert {entry["model"]: entry["ready"] for entry in body["models"]} == {
+        "depth-net": False, "segmenter": False, "detector": True,
+    }
+
+
 def test_restricted_dataset_never_appears_for_another_person(api, owner, colleague):
     secret = make_dataset(owner, slug="secret-faces", visibility="restricted")
     public = make_dataset(owner, slug="public-streets")
