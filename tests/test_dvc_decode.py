@@ -240,3 +240,15 @@ def test_a_file_inside_directories_decodes_through_the_manifests_a_scan_read(
     hidden = decode(member, user=make_person("stan", unit=unit).user)
     assert [(found.relpath, found.references[0].commit) for found in hidden.containing] == [("", h.commits["c2"])]
     assert "needs read access" in hidden.notes[0]
+
+
+def test_one_repository_cannot_be_linked_twice(owner):
+    from django.core.exceptions import ValidationError
+
+    training_repo_create(actor=owner, name="vision/detector", url="https://git.example.com/vision/detector.git")
+
+    for same in ("https://git.example.com/vision/detector", "https://git.example.com/vision/detector.git/"):
+        with pytest.raises(ValidationError) as refused:
+            training_repo_create(actor=owner, name="vision/detector-2", url=same)
+        assert refused.value.message_dict == {"url": ["This repository is already linked as 'vision/detector'."]}
+    training_repo_create(actor=owner, name="vision/other", url="https://git.example.com/vision/other.git")

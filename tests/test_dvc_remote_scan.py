@@ -378,7 +378,7 @@ def test_a_worker_killed_mid_shard_resumes_without_double_counting(scenario, set
 
 
 def test_a_never_indexed_repository_leaves_its_objects_unreferenced_and_says_so(scenario, owner):
-    unindexed = training_repo_create(actor=owner, name="vision/trainer-fork", url=str(scenario.trainer.url))
+    unindexed = training_repo_create(actor=owner, name="vision/trainer-fork", url=f"{scenario.trainer.url}-fork")
     connection = _local_remote(scenario, [scenario.detector, unindexed])
     scan(connection)
     classes = dvc_classes_by_key(connection)

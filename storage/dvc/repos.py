@@ -21,7 +21,17 @@ def _validate(repo: TrainingRepo) -> None:
         raise ValidationError({"url": "Give the repository's git URL or local path."})
     if TrainingRepo.objects.filter(name=repo.name).exclude(pk=repo.pk).exists():
         raise ValidationError({"name": f"A training repository is already called '{repo.name}'."})
+    # One history indexed twice would give every DVC object two explanations and every dataset two version sets.
+    same = _same_repository(repo.url)
+    for other_name, other_url in TrainingRepo.objects.exclude(pk=repo.pk).values_list("name", "url"):
+        if _same_repository(other_url) == same:
+            raise ValidationError({"url": f"This repository is already linked as '{other_name}'."})
     repo.full_clean(exclude=["datasets"], validate_unique=False)
+
+
+def _same_repository(url: str) -> str:
+    """A URL as git would reach the same repository: without a trailing slash or '.git'."""
+    return url.strip().rstrip("/").removesuffix(".git").rstrip("/")
 
 
 @transaction.atomic
