@@ -1,11 +1,10 @@
 """Lineage's answer when a dataset is deprecated or archived: which models are affected, and telling their owners."""
 
 from django.conf import settings
-from django.core.mail import send_mass_mail
-from django.db import transaction
 
 from access.models import Person
 from catalog.models import Dataset
+from kura.mail import mail_after_commit
 from lineage.selectors import models_affected_by_dataset
 
 
@@ -44,8 +43,7 @@ class LineageRetirementListener:
                 lines += [f"Use '{successor_slug}' instead.", ""]
             lines.append(link)
             messages.append((subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, [owner.email]))
-        if messages:
-            transaction.on_commit(lambda: send_mass_mail(messages, fail_silently=True))
+        mail_after_commit(messages)
 
 
 def _successor_slug_seen_by(person: Person, dataset: Dataset) -> str | None:

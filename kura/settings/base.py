@@ -166,6 +166,8 @@ CELERY_BEAT_SCHEDULE = {
 
 EMAIL_BACKEND = env_str("KURA_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("KURA_DEFAULT_FROM_EMAIL", "kura@localhost")
+# Mail goes out from the request that made the decision: an unanswering server may hold it this long, not forever.
+EMAIL_TIMEOUT = env_int("KURA_EMAIL_TIMEOUT_SECONDS", 10)
 
 # Catalog limits: refuse instead of half-writing or exhausting memory.
 KURA_MANIFEST_MAX_FILES = env_int("KURA_MANIFEST_MAX_FILES", 200_000)
