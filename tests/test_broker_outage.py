@@ -1,7 +1,6 @@
 """A broker outage while the web app queues work: the request answers, and nothing queued is lost.
 
-"Down" is the machine's real Redis client pointed at a port nothing listens on; the recovery half runs a real
-Celery worker over the machine's Redis.
+The recovery half runs a real Celery worker over the machine's Redis.
 """
 
 import logging
@@ -17,26 +16,9 @@ from kura.celery import app
 from storage.dvc.repos import training_repo_create
 from storage.models import ScanRun
 from storage.tasks import resume_stalled_scans
+from tests.broker_support import point_celery_at
 from tests.factories import bearer, make_person
 from tests.storage_support import make_local_connection, write_parts
-
-UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"  # port 1: connection refused at once
-
-
-def _point_celery_at(url: str) -> None:
-    app.conf.broker_url = url
-    app.conf.broker_write_url = url
-    # Forget the pooled connections, so the next message is sent to ``url``.
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
-@pytest.fixture
-def broker_down():
-    working = app.conf.broker_url
-    _point_celery_at(UNREACHABLE_BROKER)
-    yield
-    _point_celery_at(working)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -56,7 +38,7 @@ def test_a_scan_started_while_the_broker_is_down_answers_and_runs_once_it_is_bac
     assert run.status == ScanRun.Status.QUEUED
     assert "storage.tasks.scan_connection" in caplog.text and "unreachable" in caplog.text
 
-    _point_celery_at(storage_settings.CELERY_BROKER_URL)
+    point_celery_at(storage_settings.CELERY_BROKER_URL)
     ScanRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=11))
     with start_worker(app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
         assert resume_stalled_scans() == 1
