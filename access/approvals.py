@@ -273,9 +273,11 @@ def access_requests_escalate(*, now: Any = None) -> int:
     count = 0
     for request_id in list(due.values_list("pk", flat=True)):
         with transaction.atomic():
-            request = AccessRequest.objects.select_for_update().get(pk=request_id)
-            if request.status != AccessRequest.Status.PENDING:
-                continue  # decided or withdrawn since it was listed
+            # Under the lock, due again: decided, withdrawn or escalated by a concurrent run (beat firing twice, a
+            # redelivered task) since it was listed, it is left alone rather than skip a tier and mail twice.
+            request = due.select_for_update().filter(pk=request_id).first()
+            if request is None:
+                continue
             request.escalation_count += 1
             request.escalated_at = now
             request.save(update_fields=["escalation_count", "escalated_at"])
