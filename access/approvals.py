@@ -14,13 +14,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mass_mail
 from django.db import models, transaction
 from django.utils import timezone
 
 from access.audit import audit_record
 from access.grants import grant_create
 from access.models import AccessRequest, Grant, Level, Membership, OrgUnit, Person
+from kura.mail import mail_after_commit
 
 TIERS = ("owner", "unit_steward", "unit_head", "governance")
 
@@ -151,8 +151,7 @@ def can_decide(person: Person | None, request: AccessRequest) -> bool:
 
 def _notify(people: list[Person], subject: str, body: str) -> None:
     messages = [(subject, body, settings.DEFAULT_FROM_EMAIL, [p.email]) for p in people if p.email]
-    if messages:
-        transaction.on_commit(lambda: send_mass_mail(messages, fail_silently=True))
+    mail_after_commit(messages)
 
 
 def _link(request: AccessRequest) -> str:
@@ -274,9 +273,11 @@ def access_requests_escalate(*, now: Any = None) -> int:
     count = 0
     for request_id in list(due.values_list("pk", flat=True)):
         with transaction.atomic():
-            request = AccessRequest.objects.select_for_update().get(pk=request_id)
-            if request.status != AccessRequest.Status.PENDING:
-                continue  # decided or withdrawn since it was listed
+            # Under the lock, due again: decided, withdrawn or escalated by a concurrent run (beat firing twice, a
+            # redelivered task) since it was listed, it is left alone rather than skip a tier and mail twice.
+            request = due.select_for_update().filter(pk=request_id).first()
+            if request is None:
+                continue
             request.escalation_count += 1
             request.escalated_at = now
             request.save(update_fields=["escalation_count", "escalated_at"])

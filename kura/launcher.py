@@ -6,6 +6,7 @@ the same launcher runs against PostgreSQL and Redis.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,20 @@ def _environment() -> dict[str, str]:
     return env
 
 
+def _bind_taken(bind: str) -> str | None:
+    """Why the web server could not listen on ``bind`` (host:port), or None when it can."""
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]")
+    try:
+        address = socket.getaddrinfo(host or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        with socket.socket(address[0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+            probe.bind(address[4])
+    except (OSError, ValueError) as error:
+        return str(error)
+    return None
+
+
 def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
 
@@ -47,6 +62,13 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
 def main() -> int:
     env = _environment()
     bind = env["KURA_BIND"]
+    # Before migrating and loading the demo: a second `make run` on the same data would otherwise rotate the
+    # running one's demo password and token, then fail on the port amid the worker's start-up output.
+    taken = _bind_taken(bind)
+    if taken is not None:
+        print(f"Kura cannot listen on {bind}: {taken}. Is Kura already running? Stop it, or choose another "
+              "address with KURA_BIND=host:port.", file=sys.stderr, flush=True)
+        return 2
     _manage(env, "migrate", "--noinput", "-v", "0")
     _manage(env, "collectstatic", "--noinput", "-v", "0")
     _manage(env, "load_demo")

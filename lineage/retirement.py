@@ -4,11 +4,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mass_mail
-from django.db import transaction
 
 from access.models import Person
 from catalog.models import Dataset
+from kura.mail import mail_after_commit
 from lineage.selectors import models_affected_by_dataset
 
 
@@ -43,8 +42,7 @@ class LineageRetirementListener:
                     *(f"  - {name}" for name in names),
                 ]
             messages.append((subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, [owner.email]))
-        if messages:
-            transaction.on_commit(lambda: send_mass_mail(messages, fail_silently=True))
+        mail_after_commit(messages)
 
 
 def _people_who_see(dataset: Dataset, people: Iterable[Person]) -> set[Any]:

@@ -25,6 +25,7 @@ from access.audit import audit_record
 from access.models import Person
 from kura.collection import collections_spaced
 from kura.db import insert_rows
+from kura.queue import enqueue
 from storage.aggregation import LocationIndex, Totals, batch_figures, location_index
 from storage.dvc.folder_reuse import FolderReuse
 from storage.dvc.kept_totals import resolve_evidence
@@ -582,11 +583,12 @@ def scan_run_inline(*, run: ScanRun, progress: Progress | None = None) -> ScanRu
 
 
 def scan_stalled_shards(*, planning_grace: timedelta = timedelta(minutes=10)) -> tuple[list[int], list[int]]:
-    """Work a crashed worker left behind: (runs to plan again, shards to hand out again).
+    """Work a crashed worker or a broker outage left behind: (runs to plan again, shards to hand out again).
 
     Shards whose lease ran out, or that wait with no lease, are safe to hand out twice: the lease lets
     only one worker list a shard, and a finished shard is skipped. A run whose planner died before it
-    created any shard goes back to the queue.
+    created any shard goes back to the queue. A run queued this long ago whose message never reached the
+    broker (it was down) is sent again: only one planner can move a run out of "queued" (scan_plan).
     """
     now = timezone.now()
     # A planner beats while it reads (a DVC remote's manifests take minutes); a run from before the heartbeat has
@@ -598,6 +600,10 @@ def scan_stalled_shards(*, planning_grace: timedelta = timedelta(minutes=10)) ->
         .values_list("pk", flat=True)
     )
     ScanRun.objects.filter(pk__in=replan).update(status=ScanRun.Status.QUEUED)
+    never_sent = ScanRun.objects.filter(status=ScanRun.Status.QUEUED).alias(
+        last_sign=Coalesce("planning_heartbeat_at", "created_at")
+    ).filter(last_sign__lt=now - planning_grace).exclude(pk__in=replan)
+    replan += list(never_sent.values_list("pk", flat=True))
     progressing = ScanShard.objects.filter(run=models.OuterRef("run"), lease_expires_at__gte=now)
     stalled = ScanShard.objects.filter(run__status=ScanRun.Status.RUNNING).filter(
         models.Q(status=ScanShard.Status.RUNNING, lease_expires_at__lt=now)
@@ -614,5 +620,6 @@ def scan_start(*, connection: StorageConnection, trigger: str, requested_by: Per
 
     run = scan_request(connection=connection, trigger=trigger, requested_by=requested_by)
     if run.status == ScanRun.Status.QUEUED:
-        transaction.on_commit(lambda: scan_connection.delay(run.pk))
+        # The run is committed either way: if the broker is down, resume_stalled_scans sends it once it is back.
+        transaction.on_commit(lambda: enqueue(scan_connection, run.pk))
     return run

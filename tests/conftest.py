@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from tests.broker_support import broker_down  # noqa: F401 - fixture for the broker outage tests
 from tests.browser_support import browser, page  # noqa: F401  (fixtures for the browser tests)
 from tests.dvc_builders import history  # noqa: F401 - fixture for the DVC tests
 from tests.factories import make_person, make_unit

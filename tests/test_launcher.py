@@ -1,5 +1,9 @@
-"""``make run``'s launcher: the environment it gives the web server, worker and scheduler."""
+"""``make run``'s launcher: the environment it gives the web server, worker and scheduler, and a taken port."""
 
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,3 +35,27 @@ def test_an_explicit_base_url_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("KURA_BASE_URL", "https://kura.example.com")
 
     assert launcher._environment()["KURA_BASE_URL"] == "https://kura.example.com"
+
+
+def test_a_taken_port_is_reported_before_anything_is_touched(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        bind = f"127.0.0.1:{holder.getsockname()[1]}"
+        env = {**os.environ, "KURA_DATA_DIR": str(tmp_path / "data"), "KURA_BIND": bind}
+        for name in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"):
+            env.pop(name, None)
+
+        started = subprocess.run([sys.executable, "-m", "kura.launcher"], cwd=launcher.BASE_DIR, env=env,
+                                 capture_output=True, text=True, timeout=300)
+
+    assert started.returncode == 2
+    assert f"Kura cannot listen on {bind}" in started.stderr and "KURA_BIND" in started.stderr
+    assert not (tmp_path / "data" / "kura.sqlite3").exists()  # no migration, no demo credentials rotated
+
+
+def test_a_free_port_is_free() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert launcher._bind_taken(f"127.0.0.1:{port}") is None

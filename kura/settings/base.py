@@ -166,6 +166,14 @@ CELERY_BEAT_SCHEDULE = {
 
 EMAIL_BACKEND = env_str("KURA_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("KURA_DEFAULT_FROM_EMAIL", "kura@localhost")
+# Mail goes out from the request that made the decision: an unanswering server may hold it this long, not forever.
+EMAIL_TIMEOUT = env_int("KURA_EMAIL_TIMEOUT_SECONDS", 10)
+EMAIL_HOST = env_str("KURA_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("KURA_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("KURA_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("KURA_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("KURA_EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("KURA_EMAIL_USE_SSL", False)
 
 # Catalog limits: refuse instead of half-writing or exhausting memory.
 KURA_MANIFEST_MAX_FILES = env_int("KURA_MANIFEST_MAX_FILES", 200_000)

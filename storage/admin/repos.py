@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from access.selectors import person_for_user
+from kura.queue import enqueue
 from storage.dvc.repos import training_repo_create, training_repo_set_datasets, training_repo_update
 from storage.models import (
     DvcImport,
@@ -60,7 +61,10 @@ class TrainingRepoAdmin(admin.ModelAdmin):
     @admin.action(description="Index selected repositories now")
     def index_now(self, request: HttpRequest, queryset: QuerySet[TrainingRepo]) -> None:
         for repo in queryset:
-            index_training_repo.delay(repo.pk)
+            if not enqueue(index_training_repo, repo.pk):
+                self.message_user(request, "The task queue is unreachable, so nothing was queued; the hourly "
+                                  "indexing picks these repositories up once it is back.", messages.ERROR)
+                return
         self.message_user(request, f"Indexing queued for {queryset.count()} repositories.", messages.INFO)
 
 
