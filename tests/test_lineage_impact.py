@@ -172,16 +172,21 @@ def test_deprecation_lists_affected_models_and_emails_their_owners(
     assert any(expected in warning for warning in warnings), warnings
 
 
+def _owners_one_of_whom_sees(restricted, seen_by_ines, not_by_olga):
+    """Model ``seen_by_ines`` gets owner Ines, who may view ``restricted``; ``not_by_olga`` gets Olga, who may not."""
+    insider, outsider = make_person("ines"), make_person("olga")
+    grant(restricted, insider, Level.VIEW)
+    for model_version, model_owner in ((seen_by_ines, insider), (not_by_olga, outsider)):
+        model_version.model.owner = model_owner
+        model_version.model.save()
+
+
 def test_retirement_mail_names_a_successor_only_to_those_who_may_see_it(
     owner, diamond, django_capture_on_commit_callbacks
 ):
     dataset, _, a, b, _ = diamond
     successor = make_dataset(owner, slug="faces-restricted", name="Faces of the fleet", visibility="restricted")
-    insider, outsider = make_person("ines"), make_person("olga")
-    grant(successor, insider, Level.VIEW)
-    for model_version, model_owner in ((a, insider), (b, outsider)):
-        model_version.model.owner = model_owner
-        model_version.model.save()
+    _owners_one_of_whom_sees(successor, a, b)
 
     with django_capture_on_commit_callbacks(execute=True):
         dataset_update(dataset=dataset, actor=owner, status="deprecated", superseded_by=successor)
@@ -248,11 +253,7 @@ def test_retirement_mail_does_not_name_a_restricted_dataset_to_an_owner_who_may_
 ):
     dataset, _, a, b, _ = diamond
     dataset_update(dataset=dataset, actor=owner, visibility="restricted")
-    insider, outsider = make_person("ines"), make_person("olga")
-    grant(dataset, insider, Level.VIEW)
-    for model_version, model_owner in ((a, insider), (b, outsider)):
-        model_version.model.owner = model_owner
-        model_version.model.save()
+    _owners_one_of_whom_sees(dataset, a, b)
 
     with django_capture_on_commit_callbacks(execute=True):
         dataset_update(dataset=dataset, actor=owner, status="deprecated", deprecation_note="Boxes were off.")
