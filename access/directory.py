@@ -17,7 +17,7 @@ from django.db import connection, transaction
 
 from access.approvals import effective_unit
 from access.audit import audit_record
-from access.directory_export import DirectoryRow, RowError, validate_records
+from access.directory_export import DirectoryRow, RowError, ignored_fields, validate_records
 from access.leavers import person_depart, person_move, person_rejoin
 from access.models import Membership, OrgUnit, Person
 from access.org import membership_start, unit_for_department
@@ -70,6 +70,7 @@ class DirectorySyncResult:
     unmapped_departments: dict[str, list[str]] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)  # what changes per person, unchanged omitted
+    ignored_fields: list[str] = field(default_factory=list)  # in the export, not read by Kura
 
     @property
     def changed(self) -> bool:
@@ -89,6 +90,7 @@ class DirectorySyncResult:
             "leavers": self.leavers, "rejoiners": self.rejoiners, "updated": self.updated,
             "unchanged": self.unchanged, "skipped": self.skipped, "unmapped_departments": self.unmapped_departments,
             "errors": [vars(error) for error in self.errors], "changes": self.changes,
+            "ignored_fields": self.ignored_fields,
         }
 
 
@@ -103,7 +105,9 @@ def directory_sync(*, records: list[Any], actor: Person | None, dry_run: bool = 
         plan.errors = [*errors, *plan.errors]
         if not dry_run:
             directory_apply(plan=plan, actor=actor, source=source)
-    return _result(plan, dry_run=dry_run)
+    result = _result(plan, dry_run=dry_run)
+    result.ignored_fields = ignored_fields(records)
+    return result
 
 
 def _lock_out_concurrent_syncs() -> None:

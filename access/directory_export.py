@@ -18,7 +18,14 @@ from kura.text import storable
 
 FORMATS = ("json", "csv")
 FIELDS = ("external_id", "name", "email", "department", "manager_external_id", "active")
-FIELD_ALIASES = {"manager": "manager_external_id", "display_name": "name"}
+FIELD_ALIASES = {
+    "manager": "manager_external_id",
+    "display_name": "name",
+    # HR systems name employment state so; their words (active, terminated, departed …) are the yes/no below.
+    "status": "active",
+    "employment_status": "active",
+    "is_active": "active",
+}
 LONGEST = {"external_id": "external_id", "name": "display_name", "email": "email"}  # export field → Person field
 TRUE_WORDS = {"true", "1", "yes", "y", "active"}
 FALSE_WORDS = {"false", "0", "no", "n", "inactive", "departed", "terminated"}
@@ -82,6 +89,13 @@ def read_records(content: str, fmt: str) -> list[Any]:
             raise DirectoryFormatError(UNSTORABLE)
         return _csv_records(content)
     raise DirectoryFormatError(f"Unknown format {fmt!r}; use one of: {', '.join(FORMATS)}.")
+
+
+def ignored_fields(records: list[Any]) -> list[str]:
+    """Fields of the export that Kura does not read. Said in the summary: a misspelt ``active`` column would
+    otherwise depart nobody without a word."""
+    names = {_canonical(str(key)) for record in records if isinstance(record, dict) for key in record}
+    return sorted(names - set(FIELDS))
 
 
 def ensure_record_list(records: Any) -> list[Any]:

@@ -425,3 +425,26 @@ def test_values_too_long_to_store_are_row_errors_and_the_rest_applies(org):
     assert result.joiners == ["HR-OK"]
     olivia.refresh_from_db()
     assert olivia.display_name == "Olivia2"
+
+
+def test_an_hr_status_column_departs_people_and_unread_columns_are_named(org, tmp_path, capsys):
+    """An HR export saying "Status: terminated" departs the person; a column Kura does not read (a misspelt
+    'actve', a job title) is named in the summary instead of silently doing nothing."""
+    leaving, staying = member("lukas", org["perception"]), member("mara", org["perception"])
+    export = tmp_path / "people.csv"
+    export.write_text(
+        "external_id,name,Status,actve,Job title\n"
+        f"{leaving.external_id},{leaving.display_name},terminated,no,Engineer\n"
+        f"{staying.external_id},{staying.display_name},Active,yes,Engineer\n",
+        encoding="utf-8",
+    )
+
+    call_command("sync_directory", str(export))
+    out = capsys.readouterr().out
+
+    leaving.refresh_from_db()
+    staying.refresh_from_db()
+    assert (leaving.status, staying.status) == (Person.Status.DEPARTED, Person.Status.ACTIVE)
+    assert "ignored columns" in out and "actve, job_title" in out
+    result = sync([{"external_id": staying.external_id, "Status": "active", "title": "Engineer"}], dry_run=True)
+    assert result.ignored_fields == ["title"] and result.as_dict()["ignored_fields"] == ["title"]

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from access.directory import DirectorySyncResult, directory_sync
-from access.directory_export import FORMATS, DirectoryFormatError, decode, detect_format, read_records
+from access.directory_export import FIELDS, FORMATS, DirectoryFormatError, decode, detect_format, read_records
 
 
 class Command(BaseCommand):
@@ -46,6 +46,8 @@ def summary_lines(result: DirectorySyncResult) -> list[str]:
     for department, people in result.unmapped_departments.items():
         who = "1 person" if len(people) == 1 else f"{len(people)} people"
         lines.append(f"  unmapped department {department!r} ({who}): add an org unit alias to map it")
+    if result.ignored_fields:
+        lines.append(f"  ignored columns (Kura reads {', '.join(FIELDS)}): {', '.join(result.ignored_fields)}")
     for error in result.errors:
         where = f"row {error.row}" + (f" ({error.external_id})" if error.external_id else "")
         lines.append(f"  error {where}: {error.message}")
