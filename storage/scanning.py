@@ -85,9 +85,10 @@ class SimulatedCrash(Exception):
 NO_RETRY: dict[str, object] = {"retry_message": "", "retry_attempt": 0, "retry_attempts": 0, "retry_at": None}
 
 
-def _retry_recorder(run_id: int, *, planning: bool = False) -> RetryHook:
-    """Writes a listing's retry on its run, and clears it once a page came through again. A planner waiting to
-    retry is alive: its heartbeat goes with it."""
+def _retry_recorder(run_id: int, *, planning: bool = False, leased: tuple[int, str] | None = None) -> RetryHook:
+    """Writes a listing's retry on its run, and clears it once a page came through again. Whoever waits to retry
+    is alive: a planner's heartbeat, or the lease of the shard ``leased`` names (its id and token), goes with it,
+    so that backing off through an outage does not hand the shard to a second worker."""
 
     def record(notice: RetryNotice | None) -> None:
         fields = NO_RETRY if notice is None else {
@@ -96,6 +97,9 @@ def _retry_recorder(run_id: int, *, planning: bool = False) -> RetryHook:
         if planning:
             fields = {**fields, "planning_heartbeat_at": timezone.now()}
         ScanRun.objects.filter(pk=run_id).update(**fields)
+        if leased is not None:
+            shard_id, token = leased
+            ScanShard.objects.filter(pk=shard_id, lease_token=token).update(lease_expires_at=_lease_deadline())
 
     return record
 
@@ -514,7 +518,7 @@ def shard_process(*, shard_id: int, progress: Progress | None = None, crash_afte
     if token is None:
         return shard
     connection = shard.run.connection
-    lister = lister_for(connection, on_retry=_retry_recorder(shard.run_id))
+    lister = lister_for(connection, on_retry=_retry_recorder(shard.run_id, leased=(shard.pk, token)))
     writer: CheckpointWriter | None = None
     try:
         if connection.is_dvc_remote:

@@ -284,3 +284,25 @@ def test_a_retry_notice_is_cleared_once_the_listing_goes_on(storage_settings, mo
 
     assert notices and all("SlowDown" in notice for notice in notices)
     assert ScanRun.objects.get(pk=run.pk).retry_message == ""
+
+
+def test_a_shard_waiting_to_retry_keeps_its_lease(storage_settings, moto_endpoint, bucket):
+    """Backing off through an outage can outlast the lease; the worker that still holds the shard keeps it, and a
+    worker whose lease was taken over renews nothing."""
+    from storage.listers.base import RetryNotice
+    from storage.scanning import _retry_recorder
+
+    connection = make_s3_connection(moto_endpoint, [bucket])
+    run = scan_request(connection=connection, trigger="manual")
+    shard_id = scan_plan(run=run)[0]
+    now = timezone.now()
+    ScanShard.objects.filter(pk=shard_id).update(lease_token="mine", lease_expires_at=now)
+    notice = RetryNotice(message="Could not reach it", attempt=1, attempts=3, at=now)
+
+    _retry_recorder(run.pk, leased=(shard_id, "someone-else"))(notice)
+    assert ScanShard.objects.get(pk=shard_id).lease_expires_at == now
+    _retry_recorder(run.pk, leased=(shard_id, "mine"))(notice)
+
+    remaining = (ScanShard.objects.get(pk=shard_id).lease_expires_at - timezone.now()).total_seconds()
+    assert remaining > storage_settings.KURA_SCAN_LEASE_SECONDS - 10
+    assert ScanRun.objects.get(pk=run.pk).retry_message == "Could not reach it"
