@@ -3,14 +3,14 @@
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 
-from access.approvals import eligible_approvers_many, may_decide
+from access.approvals import can_decide, eligible_approvers_many, may_decide
 from access.models import AccessRequest, AuditEvent, GovernanceItem, Grant, Membership, OrgEvent, OrgUnit, Person
-from access.selectors import is_governance, is_steward
+from access.selectors import is_governance, is_steward, person_for_user
 from catalog.models import Dataset
 from catalog.querysets import Action
 from catalog.selectors import left_behind_datasets, proposed_successors
@@ -86,16 +86,55 @@ def datasets_by_id(*, user: Any, ids: Iterable[Any], action: Action = "view") ->
     return {str(dataset.pk): dataset for dataset in allowed}
 
 
-def datasets_to_decide(*, requests: Iterable[AccessRequest]) -> dict[str, Dataset]:
-    """The datasets of ``requests``, keyed by ``str(pk)``, whatever their visibility: for requests the caller may
-    decide (checked through ``requests_awaiting`` or ``can_decide``). An approver must know what they grant, also
-    of a restricted dataset they cannot open; otherwise a request routed to catalog governance could only expire.
-    """
+def _datasets_to_decide(requests: Iterable[AccessRequest]) -> dict[str, Dataset]:
+    """The datasets of ``requests``, keyed by ``str(pk)``, whatever their visibility; only for requests the person
+    may decide, or did. An approver must know what they grant, also of a restricted dataset they cannot open;
+    otherwise a request routed to catalog governance could only expire."""
     ids = {str(request.target_id) for request in requests}
     if not ids:
         return {}
     datasets = Dataset.objects.filter(pk__in=ids).select_related("owner", "owning_unit")
     return {str(dataset.pk): dataset for dataset in datasets}
+
+
+class VisibleRequest(NamedTuple):
+    access_request: AccessRequest
+    dataset: Dataset | None  # None: the user may not see it
+    can_open: bool  # the dataset's own page: False for a restricted dataset shown to an approver only
+    can_decide: bool
+
+
+def access_request_visible(*, user: Any, pk: int) -> VisibleRequest | None:
+    """One access request as ``user`` may see it; None when it does not exist for them.
+
+    The requester sees their own request; people who may decide it, or did, see it with its dataset, also a
+    restricted one they cannot open; for everybody else it does not exist (the page and the API answer 404).
+    """
+    access_request = AccessRequest.objects.select_related("requester", "approver", "decided_by").filter(pk=pk).first()
+    if access_request is None:
+        return None
+    person = person_for_user(user)
+    dataset = datasets_by_id(user=user, ids=[access_request.target_id]).get(str(access_request.target_id))
+    can_open = dataset is not None
+    if person is not None and access_request.requester_id == person.pk:
+        return VisibleRequest(access_request, dataset, can_open, can_decide=False)
+    decider = can_decide(person, access_request)
+    if not (decider or (person is not None and access_request.decided_by_id == person.pk)):
+        return None
+    if dataset is None:
+        dataset = _datasets_to_decide([access_request]).get(str(access_request.target_id))
+    return VisibleRequest(access_request, dataset, can_open, can_decide=decider)
+
+
+def inbox_rows(*, user: Any, person: Person) -> list[VisibleRequest]:
+    """The pending requests ``person`` may decide now, each with its dataset (named even where restricted)."""
+    waiting = requests_awaiting(person=person)
+    datasets = _datasets_to_decide(waiting)
+    openable = datasets_by_id(user=user, ids=datasets)
+    return [
+        VisibleRequest(row, datasets.get(str(row.target_id)), str(row.target_id) in openable, can_decide=True)
+        for row in waiting
+    ]
 
 
 @dataclass(frozen=True)

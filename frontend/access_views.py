@@ -6,8 +6,6 @@ decisions are made only by ``Dataset.objects.restrict`` (through the selectors),
 """
 
 
-from typing import NamedTuple
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,7 +21,6 @@ from access.approvals import (
     access_request_create,
     access_request_decide,
     access_request_withdraw,
-    can_decide,
     eligible_approvers,
     eligible_approvers_many,
 )
@@ -32,11 +29,13 @@ from access.models import AccessRequest, Grant, Person
 from access.org import org_event_apply
 from access.selectors import is_governance, is_steward, person_for_user
 from catalog.access_selectors import (
+    VisibleRequest,
+    access_request_visible,
     audit_events_visible,
     dataset_grants,
     datasets_by_id,
-    datasets_to_decide,
     governance_queue,
+    inbox_rows,
     left_behind_groups,
     org_events_recent,
     org_unit_tree,
@@ -118,37 +117,11 @@ def access_request_new(request: HttpRequest, slug: str) -> HttpResponse:
     return render_dataset_detail(request, dataset, request_form=form)
 
 
-class VisibleRequest(NamedTuple):
-    access_request: AccessRequest
-    dataset: Dataset | None  # None: the user may not see it
-    can_open: bool  # the dataset's own page: False for a restricted dataset shown to an approver only
-    can_decide: bool
-
-
 def _visible_request(request: HttpRequest, pk: int) -> VisibleRequest:
-    """The request, its dataset (None if the user may not see it), whether the user may open the dataset's page,
-    and whether the user may decide it.
-
-    The requester sees their own request; people who may decide it, or did, see it with its dataset, also a
-    restricted one they cannot open (``datasets_to_decide``); for everybody else it does not exist.
-    """
-    access_request = (
-        AccessRequest.objects.select_related("requester", "approver", "decided_by").filter(pk=pk).first()
-    )
-    if access_request is None:
+    visible = access_request_visible(user=request.user, pk=pk)
+    if visible is None:
         raise Http404("No such request.")
-    person = person_for_user(request.user)
-    dataset = datasets_by_id(user=request.user, ids=[access_request.target_id]).get(str(access_request.target_id))
-    can_open = dataset is not None
-    if person is not None and access_request.requester_id == person.pk:
-        return VisibleRequest(access_request, dataset, can_open, can_decide=False)
-    decider = can_decide(person, access_request)
-    decided_it = person is not None and access_request.decided_by_id == person.pk
-    if not (decider or decided_it):
-        raise Http404("No such request.")
-    if dataset is None:
-        dataset = datasets_to_decide(requests=[access_request]).get(str(access_request.target_id))
-    return VisibleRequest(access_request, dataset, can_open, can_decide=decider)
+    return visible
 
 
 @login_required
@@ -221,9 +194,8 @@ def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, f"Request {verdict}. {access_request.requester} has been told.")
                 return redirect(_next_or(request, reverse("frontend:access-request", args=[access_request.pk])))
     if _is_htmx(request):
-        context = {"row": {"request": access_request, "dataset": dataset, "can_open": can_open}, "form": form,
-                   "grant": granted,
-                   "decided": form.is_bound and not form.errors}
+        row = VisibleRequest(access_request, dataset, can_open, can_decide=False)
+        context = {"row": row, "form": form, "grant": granted, "decided": form.is_bound and not form.errors}
         response = render(request, "frontend/access/_inbox_row.html", context)
         if not form.errors:
             response["HX-Trigger"] = INBOX_CHANGED
@@ -251,13 +223,7 @@ def request_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
     person = person_for_user(request.user)
-    waiting = requests_awaiting(person=person) if person is not None else []
-    datasets = datasets_to_decide(requests=waiting)
-    openable = datasets_by_id(user=request.user, ids=datasets)
-    rows = [
-        {"request": row, "dataset": datasets.get(str(row.target_id)), "can_open": str(row.target_id) in openable}
-        for row in waiting
-    ]
+    rows = inbox_rows(user=request.user, person=person) if person is not None else []
     return render(request, "frontend/access/inbox.html", {"rows": rows, "form": DecisionForm()})
 
 

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from access.approvals import access_request_create
+from access.approvals import access_request_create, access_request_decide
 from access.leavers import person_depart
 from access.models import AccessRequest, AuditEvent, GovernanceItem, Grant, Level, Membership, OrgEvent, OrgUnit
 from access.org import membership_start, org_event_apply, plan_merge
@@ -132,7 +132,7 @@ def test_inbox_shows_a_request_only_to_eligible_approvers(client, dataset, owner
 
     client.force_login(owner.user)
     inbox = client.get(reverse("frontend:inbox"))
-    assert [row["request"] for row in inbox.context["rows"]] == [request]
+    assert [row.access_request for row in inbox.context["rows"]] == [request]
     assert "Carl Colleague" in text(inbox) and decide_url in text(inbox) and PURPOSE in text(inbox)
     assert '<span class="navbadge"' in text(client.get(reverse("frontend:inbox-badge")))
     assert ">1</span>" in text(client.get(reverse("frontend:inbox-badge")))
@@ -809,3 +809,14 @@ def test_an_approver_decides_a_restricted_datasets_request_over_the_api(api, own
     assert [row["id"] for row in inbox] == [pending.pk]
     assert decided.status_code == 200, decided.json()
     assert decided.json()["status"] == "approved"
+
+
+def test_the_decision_api_tells_nothing_of_a_request_to_someone_who_may_not_see_it(api, dataset, owner, outsider):
+    decided = ask(outsider, dataset)
+    access_request_decide(request=decided, decider=owner, approve=True)
+    bystander = make_person("bo", unit=make_unit("Board"))  # may view the internal dataset, not the request
+
+    api.credentials(HTTP_AUTHORIZATION=bearer(bystander, scope="read_write"))
+    answer = api.post(f"/api/v1/access-requests/{decided.pk}/decision/", {"approve": False}, format="json")
+
+    assert answer.status_code == 404 and "approved" not in answer.content.decode()

@@ -12,12 +12,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.approvals import access_request_create, access_request_decide, access_request_withdraw, can_decide
+from access.approvals import access_request_create, access_request_decide, access_request_withdraw
 from access.grants import grant_create, grant_revoke
 from access.leavers import person_depart
 from access.models import AccessRequest, AuditEvent, Grant, OrgUnit, Person
 from access.selectors import is_steward, person_by_handle, person_for_user
 from catalog.access_selectors import (
+    access_request_visible,
     audit_events_visible,
     dataset_grants,
     requests_awaiting,
@@ -133,14 +134,14 @@ class AccessRequestDecisionView(APIView):
     @extend_schema(summary="Approve or deny a request", request=DecisionSerializer,
                    responses=AccessRequestSerializer)
     def post(self, request: Request, request_id: int) -> Response:
-        access_request = get_object_or_404(AccessRequest, pk=request_id)
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         decider = _person(request)
-        # An approver decides a restricted dataset's requests too (the inbox lists them); others learn nothing.
-        visible = Dataset.objects.restrict(request.user, "view").filter(pk=access_request.target_id).exists()
-        if not (visible or can_decide(decider, access_request)):
+        # Seen as on its page: an approver also of a restricted dataset's request; others learn nothing of it.
+        visible = access_request_visible(user=request.user, pk=request_id)
+        if visible is None:
             raise exceptions.NotFound("Not found.")
+        access_request = visible.access_request
         access_request_decide(request=access_request, decider=decider, **serializer.validated_data)
         access_request.refresh_from_db()
         return Response(AccessRequestSerializer(access_request, context={"slugs": _slugs([access_request])}).data)
