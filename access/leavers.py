@@ -12,6 +12,7 @@ from access.audit import audit_record
 from access.grants import grants_suspend_for_person
 from access.models import ApiToken, Membership, OrgUnit, Person
 from access.org import _drop_group_if_no_membership, membership_end, membership_start
+from access.services import token_revoke
 
 
 @transaction.atomic
@@ -29,7 +30,10 @@ def person_depart(*, person: Person, actor: Person | None, reason: str = "left t
     suspended = grants_suspend_for_person(person=person, actor=actor, reason="grantee departed")
     # Revoked, not merely refused while departed: a rejoiner must not find a token left on an old laptop or in a
     # forgotten CI variable working again. Unit tokens are untouched, so CI survives its creator leaving.
-    tokens = ApiToken.objects.filter(owner_person=person, revoked_at__isnull=True).update(revoked_at=now)
+    live_tokens = list(ApiToken.objects.filter(owner_person=person, revoked_at__isnull=True))
+    for token in live_tokens:
+        token_revoke(token=token, actor=actor)  # each audited like any revocation
+    tokens = len(live_tokens)
     rerouted = access_requests_reroute_for(person=person, actor=actor)
     withdrawn = access_requests_withdraw_for(requester=person, actor=actor, reason="the requester departed")
     _end_sessions(person)

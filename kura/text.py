@@ -18,3 +18,18 @@ def storable(value: Any) -> bool:
     if isinstance(value, list):
         return all(storable(item) for item in value)
     return True
+
+
+def nests_deeper_than(data: Any, limit: int) -> bool:
+    """Whether parsed JSON nests more than ``limit`` levels; without recursion, so that the check itself cannot
+    run out of stack (what reads the data afterwards recurses)."""
+    level: list[Any] = [data]
+    for _ in range(limit):
+        level = [
+            child
+            for value in level if isinstance(value, dict | list)
+            for child in (value.values() if isinstance(value, dict) else value)
+        ]
+        if not level:
+            return False
+    return any(isinstance(value, dict | list) for value in level)

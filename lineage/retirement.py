@@ -1,11 +1,9 @@
 """Lineage's answer when a dataset is deprecated or archived: which models are affected, and telling their owners."""
 
-from collections.abc import Iterable
-from typing import Any
-
 from django.conf import settings
 
 from access.models import Person
+from catalog.access_selectors import datasets_by_id
 from catalog.models import Dataset
 from kura.mail import mail_after_commit
 from lineage.selectors import models_affected_by_dataset
@@ -28,11 +26,13 @@ class LineageRetirementListener:
             if model.owner is not None and model.owner.email and model.owner != actor:
                 by_owner.setdefault(model.owner, []).append(model.name)
         state = "archived" if dataset.status == Dataset.Status.ARCHIVED else "deprecated"
-        seeing = _people_who_see(dataset, by_owner)
         messages = []
         for owner, names in by_owner.items():
-            if owner.pk in seeing:
-                subject, lines = _named_retirement(owner, dataset, state, names)
+            # One question per owner answers both: may they see the dataset, and its successor?
+            seen = datasets_by_id(user=owner.user, ids=[dataset.pk, dataset.superseded_by_id or dataset.pk])
+            if str(dataset.pk) in seen:
+                successor = seen.get(str(dataset.superseded_by_id))
+                subject, lines = _named_retirement(dataset, state, names, successor.slug if successor else None)
             else:  # trained downstream of a restricted dataset they may not see: told, but not what it is
                 subject = f"[Kura] A dataset your models depend on is {state}"
                 lines = [
@@ -45,14 +45,9 @@ class LineageRetirementListener:
         mail_after_commit(messages)
 
 
-def _people_who_see(dataset: Dataset, people: Iterable[Person]) -> set[Any]:
-    """Of ``people``, who may see ``dataset`` (naming a restricted dataset would reveal it exists)."""
-    return {
-        person.pk for person in people if Dataset.objects.restrict(person.user, "view").filter(pk=dataset.pk).exists()
-    }
-
-
-def _named_retirement(owner: Person, dataset: Dataset, state: str, names: list[str]) -> tuple[str, list[str]]:
+def _named_retirement(
+    dataset: Dataset, state: str, names: list[str], successor_slug: str | None
+) -> tuple[str, list[str]]:
     lines = [
         f"Dataset '{dataset.slug}' was {state}. These models you own were trained on it, directly or downstream:",
         "",
@@ -61,16 +56,7 @@ def _named_retirement(owner: Person, dataset: Dataset, state: str, names: list[s
     ]
     if dataset.deprecation_note:
         lines += [f"Note: {dataset.deprecation_note.strip()}", ""]
-    successor_slug = _successor_slug_seen_by(owner, dataset)
     if successor_slug is not None:
         lines += [f"Use '{successor_slug}' instead.", ""]
     lines.append(f"{settings.KURA_BASE_URL}/datasets/{dataset.slug}/")
     return f"[Kura] {dataset.name} is {state}; your models depend on it", lines
-
-
-def _successor_slug_seen_by(person: Person, dataset: Dataset) -> str | None:
-    """The successor's slug if ``person`` may see it: naming a restricted successor would reveal it exists."""
-    if dataset.superseded_by_id is None:
-        return None
-    visible = Dataset.objects.restrict(person.user, "view").filter(pk=dataset.superseded_by_id)
-    return visible.values_list("slug", flat=True).first()

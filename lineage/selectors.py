@@ -112,7 +112,7 @@ def models_affected_by_dataset(*, dataset: Dataset) -> list[Model]:
         return []
     found = downstream(run_ids=runs, with_consumers=False)
     return list(
-        Model.objects.filter(versions__in=found.model_version_ids).distinct().select_related("owner").order_by("name")
+        Model.objects.filter(versions__in=found.model_version_ids).distinct().select_related("owner__user").order_by("name")
     )
 
 

@@ -81,3 +81,14 @@ def test_issuing_and_revoking_a_token_is_in_the_audit_log():
     assert [(event.action, event.actor) for event in events] == [("token.issued", issuer), ("token.revoked", issuer)]
     assert events[0].after["prefix"] == issued.token.prefix and events[0].after["scope"] == "read_write"
     assert issued.plaintext not in str(events[0].after) and issued.token.secret_hash not in str(events[0].after)
+
+
+def test_a_departure_audits_each_token_it_revokes():
+    from access.models import AuditEvent
+
+    leaver = make_person("lea")
+    issued = token_create(name="laptop", owner_person=leaver)
+
+    person_depart(person=leaver, actor=None)
+
+    assert AuditEvent.objects.filter(action="token.revoked", target_id=str(issued.token.pk)).count() == 1

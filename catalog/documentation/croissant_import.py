@@ -21,7 +21,7 @@ from catalog.documentation.croissant_version import ImportedVersion, imported_ve
 from catalog.documentation.jsonld import DCT, RAI, SCHEMA, Node, Terms
 from catalog.documentation.licences import spdx_identifier_at
 from catalog.validators import TAG_MAX_LENGTH, normalise_tag, validate_dataset_slug
-from kura.text import storable
+from kura.text import nests_deeper_than, storable
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 64
@@ -100,25 +100,13 @@ def croissant_json(raw: bytes) -> Any:
         ) from error
     except UnicodeDecodeError as error:
         raise CroissantRejected("croissant_not_json", "The document is not valid JSON (not UTF-8 text).") from error
-    if _depth(document) > MAX_DEPTH:
+    if nests_deeper_than(document, MAX_DEPTH):
         raise too_deep
     if not storable(document):
         raise CroissantRejected(
             "croissant_not_json", "The document holds text with a NUL character or an unpaired surrogate."
         )
     return document
-
-
-def _depth(value: Any) -> int:
-    """How deep ``value`` nests, counted without recursion (what reads it afterwards recurses)."""
-    deepest = 0
-    pending = [(value, 1)]
-    while pending and deepest <= MAX_DEPTH:
-        item, depth = pending.pop()
-        deepest = max(deepest, depth)
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        pending.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 def croissant_import(document: Any) -> CroissantImport:

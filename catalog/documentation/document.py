@@ -71,7 +71,7 @@ def dataset_document(
     return DatasetDocument(
         dataset=dataset,
         **_links(dataset, absolute),
-        tags=list(dataset.tags.values_list("name", flat=True)),
+        tags=dataset.tag_names,
         stewards=list(dataset.stewards.all()),
         rules=current_rules(dataset),
         locations=locations_in_role_order(dataset) if can_read else None,

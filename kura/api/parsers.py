@@ -7,27 +7,13 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles, JSONParser
 
 from kura.api.errors import PayloadTooLarge
-from kura.text import storable
+from kura.text import nests_deeper_than, storable
 
 UNSTORABLE_TEXT = "The body holds text with a NUL character or an unpaired surrogate, which cannot be stored."
 # Far deeper than any document Kura reads; a deeper one would exhaust the recursion of whatever walks it next
 # (hashing, storing, serialising) and fail there as a 500.
 MAX_JSON_DEPTH = 100
 TOO_DEEP = f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
-
-
-def _depth_exceeds(data: Any, limit: int) -> bool:
-    """Without recursion, so that the check itself cannot run out of stack."""
-    level: list[Any] = [data]
-    for _ in range(limit):
-        level = [
-            child
-            for value in level if isinstance(value, dict | list)
-            for child in (value.values() if isinstance(value, dict) else value)
-        ]
-        if not level:
-            return False
-    return any(isinstance(value, dict | list) for value in level)
 
 
 class LimitedJSONParser(JSONParser):
@@ -50,7 +36,7 @@ class LimitedJSONParser(JSONParser):
                 raise ParseError(UNSTORABLE_TEXT)
         except RecursionError as error:  # a 500 would be retried by clients for ever
             raise ParseError(TOO_DEEP) from error
-        if _depth_exceeds(data, MAX_JSON_DEPTH):
+        if nests_deeper_than(data, MAX_JSON_DEPTH):
             raise ParseError(TOO_DEEP)
         return data
 
