@@ -9,6 +9,7 @@ import base64
 import json
 import logging
 from dataclasses import dataclass
+from typing import IO
 
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -36,16 +37,25 @@ class ExportExample:
     explanation_html: str
 
 
-def _side(example: CorrectionExample, prefix: str) -> ExportSide:
-    image = getattr(example, f"{prefix}_image")
-    if not image:
-        return ExportSide(image_uri="", snippet=pretty_snippet(getattr(example, f"{prefix}_snippet")))
+def open_example_image(example: CorrectionExample, side: str) -> IO[bytes] | None:
+    """The image of ``side`` ('before'/'after') opened for reading; None when its file is gone (a data directory
+    restored without its media), logged, so that pages and exports carry on without it."""
+    image = getattr(example, f"{side}_image")
     try:
-        with image.open("rb") as handle:
-            encoded = base64.b64encode(handle.read()).decode("ascii")
-    except OSError as error:  # e.g. a data directory restored without its media: the rules still export
-        logger.warning("Correction example %s: %s image %s unreadable: %s", example.pk, prefix, image.name, error)
+        return image.open("rb")
+    except OSError as error:
+        logger.warning("Correction example %s: %s image %s unreadable: %s", example.pk, side, image.name, error)
+        return None
+
+
+def _side(example: CorrectionExample, prefix: str) -> ExportSide:
+    if not getattr(example, f"{prefix}_image"):
+        return ExportSide(image_uri="", snippet=pretty_snippet(getattr(example, f"{prefix}_snippet")))
+    handle = open_example_image(example, prefix)
+    if handle is None:
         return ExportSide(image_uri="", snippet=MISSING_IMAGE)
+    with handle:
+        encoded = base64.b64encode(handle.read()).decode("ascii")
     return ExportSide(image_uri=f"data:{getattr(example, f'{prefix}_image_type')};base64,{encoded}", snippet="")
 
 

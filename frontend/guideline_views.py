@@ -1,6 +1,5 @@
 """The guideline page: rules, schema, revision history and diff, correction examples, exports."""
 
-import logging
 from typing import Any
 
 from django.contrib import messages
@@ -14,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from access.selectors import person_for_user
 from annotations.diff import guideline_diff
-from annotations.exports import guideline_export_html, guideline_export_markdown
+from annotations.exports import guideline_export_html, guideline_export_markdown, open_example_image
 from annotations.models import CorrectionExample, GuidelineRevision
 from annotations.selectors import (
     RevisionNotFound,
@@ -29,8 +28,7 @@ from catalog.selectors import dataset_can_change
 from frontend.forms import apply_service_errors
 from frontend.guideline_forms import SERVICE_FIELD, CorrectionExampleForm
 from frontend.views import dataset_or_404
-
-logger = logging.getLogger(__name__)
+from kura.text import positive_whole_number
 
 # Served files are shown as images only: no script runs even if a browser were talked into rendering them.
 _FILE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
@@ -40,9 +38,10 @@ def _revision_number(request: HttpRequest, name: str) -> int | None:
     raw = request.GET.get(name, "").strip()
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit()):  # str.isdigit() also accepts '²', which int() refuses
+    number = positive_whole_number(raw)
+    if number is None:
         raise Http404("No such revision.")
-    return int(raw)
+    return number
 
 
 def _revision(dataset: Dataset, number: int) -> GuidelineRevision:
@@ -141,12 +140,9 @@ def correction_example_file(request: HttpRequest, slug: str, pk: int, side: str)
     example = CorrectionExample.objects.filter(pk=pk, guideline__dataset=dataset).first()
     if example is None or side not in {"before", "after"} or not getattr(example, f"{side}_image"):
         raise Http404("No such image.")
-    image = getattr(example, f"{side}_image")
-    try:
-        handle = image.open("rb")
-    except OSError as error:  # e.g. a data directory restored without its media
-        logger.warning("Correction example %s: %s image %s unreadable: %s", example.pk, side, image.name, error)
-        raise Http404("This image is missing from Kura's file storage.") from error
+    handle = open_example_image(example, side)
+    if handle is None:
+        raise Http404("This image is missing from Kura's file storage.")
     response = FileResponse(handle, content_type=getattr(example, f"{side}_image_type"))
     response["Content-Disposition"] = f'inline; filename="{dataset.slug}-example-{example.pk}-{side}"'
     response["Content-Security-Policy"] = _FILE_CSP

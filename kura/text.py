@@ -33,3 +33,9 @@ def nests_deeper_than(data: Any, limit: int) -> bool:
         if not level:
             return False
     return any(isinstance(value, dict | list) for value in level)
+
+
+def positive_whole_number(text: str) -> int | None:
+    """``text`` as a number from 1 (a page, a revision), else None. ``str.isdigit`` alone also accepts '²', which
+    ``int`` refuses."""
+    return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else None

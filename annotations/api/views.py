@@ -20,6 +20,7 @@ from annotations.selectors import (
 from catalog.models import Dataset
 from catalog.selectors import DatasetNotFound, dataset_resolve
 from kura.api.errors import NOT_FOUND_MESSAGE
+from kura.text import positive_whole_number
 
 
 def _dataset(request: Request, slug: str) -> Dataset:
@@ -60,10 +61,10 @@ class GuidelineRevisionView(APIView):
 
 
 def _number(request: Request, name: str) -> int:
-    raw = request.query_params.get(name, "")
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:  # str.isdigit() also accepts '²'; int() does not
+    number = positive_whole_number(request.query_params.get(name, ""))
+    if number is None:
         raise exceptions.ValidationError({name: ["Give a revision number (1, 2, ...)."]})
-    return int(raw)
+    return number
 
 
 class GuidelineDiffView(APIView):

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from kura.keyset import keys_of, page_counted_along, rows_in_key_order
+from kura.text import positive_whole_number
 
 
 class InvalidPageNumber(APIException):
@@ -33,12 +34,8 @@ class KuraPageNumberPagination(PageNumberPagination):
 
     def check_page_number(self, request: Request) -> None:
         number = request.query_params.get(self.page_query_param)
-        if number is not None and number not in self.last_page_strings and not _positive_whole(number):
+        if number is not None and number not in self.last_page_strings and positive_whole_number(number) is None:
             raise InvalidPageNumber()
-
-
-def _positive_whole(text: str) -> bool:
-    return text.isascii() and text.isdigit() and int(text) > 0
 
 
 class KeysFirstPagination(KuraPageNumberPagination):

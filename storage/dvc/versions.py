@@ -22,12 +22,12 @@ from catalog.uris import parse_storage_uri
 from catalog.validators import VERSION_LABEL_PATTERN
 from storage.dvc.decode import local_remote_dirs, read_dir_manifest
 from storage.dvc.git_history import published_commits
+from storage.dvc.indexer import MAX_WARNING_LENGTH
 from storage.dvc.layout import Layout, ManifestError, ObjectId, object_key
 from storage.dvc.repos import NO_VERSION_WARNING
 from storage.models import DvcReference, IndexingWarning, TrainingRepo
 
 SHORT_COMMIT = 8
-MAX_WARNING_LENGTH = 1000
 
 
 @dataclass

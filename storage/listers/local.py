@@ -160,11 +160,8 @@ class LocalLister:
     def root_uri(self, root: str) -> str:
         return f"file://{root.rstrip('/')}/"
 
-    def _directory(self, root: str) -> Path:
-        return root_directory(root)
-
     def shards(self, root: str) -> list[ShardSpec]:
-        directory = self._directory(root)
+        directory = root_directory(root)
         try:
             listing = _Listing(str(directory), "")
         except PermissionError as error:
@@ -181,7 +178,7 @@ class LocalLister:
 
     def iter_batches(self, root: str, shard: ShardSpec, start_after: str, limit: int,
                      gate: DirectoryGate | None = None) -> Iterator[ObjectBatch]:
-        directory = self._directory(root)
+        directory = root_directory(root)
         start = _shard_path(str(directory), shard.prefix) if shard.prefix else str(directory)
         yield from self._walk(start, shard.prefix, start_after, descend=not shard.top_level_only, limit=limit,
                               gate=gate)
