@@ -7,7 +7,7 @@ through ``access.hooks``; this app imports none of them.
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -33,7 +33,7 @@ from access.models import (
     OrgUnitAlias,
     Person,
 )
-from access.org_locks import UnitsSeen, units_lock_and_recheck, units_seen
+from access.org_locks import UnitsSeen, merged_sources_emptied, units_lock_and_recheck, units_seen
 
 
 def normalise_department(name: str) -> str:
@@ -481,23 +481,7 @@ def org_event_apply(*, plan: OrgPlan, actor: Person | None, reason: str = "") ->
             change.apply()
     _apply_ownership_moves(ownership)
     if plan.kind == OrgEvent.Kind.MERGE:
-        _refuse_leftovers(plan.sources)
+        merged_sources_emptied(plan.sources)
     audit_record(actor=actor, action=f"org.{plan.kind}", target=event, after={"changes": plan.summary()},
                  reason=reason)
     return event
-
-
-def _refuse_leftovers(merged: Sequence[OrgUnit]) -> None:
-    """A merge moves what its plan listed. A grant, member, token or dataset added to a source after planning (the units
-    are locked against other org events only) would stay on a unit that is no longer active: refused, so that the
-    whole merge rolls back and is planned again with it."""
-    for unit in merged:
-        left = (
-            Grant.objects.active().filter(grantee_unit=unit).exists()
-            or Membership.objects.current().filter(unit=unit).exists()
-            or ApiToken.objects.filter(owner_unit=unit, revoked_at__isnull=True).exists()
-            or any(dependents.owned_by_unit(unit) for dependents in hooks.unit_dependents())
-        )
-        if left:
-            raise ValidationError(f"Since this merge was planned, '{unit.name}' gained a grant, a member, a "
-                                  "token or a dataset it does not move: plan it again, so that it moves those too.")

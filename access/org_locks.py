@@ -13,7 +13,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from access.models import Membership, OrgEvent, OrgUnit
+from access import hooks
+from access.models import ApiToken, Grant, Membership, OrgEvent, OrgUnit
 
 # Events that plan what their sources hold (grants, members, datasets): more moved into a source makes them stale.
 _CONTENT_KINDS = {OrgEvent.Kind.MERGE, OrgEvent.Kind.SPLIT, OrgEvent.Kind.RETIRE}
@@ -100,3 +101,19 @@ def _refuse_cycle(unit_id: Any, new_parent_id: Any) -> None:
                                   "cannot move under its own sub-unit.")
         seen.add(node)
         node = OrgUnit.objects.filter(pk=node).values_list("parent_id", flat=True).first()
+
+
+def merged_sources_emptied(merged: Sequence[OrgUnit]) -> None:
+    """Called after a merge's changes, in its transaction. A merge moves what its plan listed; a grant, member,
+    token or dataset added to a source after planning (the units are locked against other org events only) would
+    stay on a unit that is no longer active: refused, so that the whole merge rolls back and is planned again."""
+    for unit in merged:
+        left = (
+            Grant.objects.active().filter(grantee_unit=unit).exists()
+            or Membership.objects.current().filter(unit=unit).exists()
+            or ApiToken.objects.filter(owner_unit=unit, revoked_at__isnull=True).exists()
+            or any(dependents.owned_by_unit(unit) for dependents in hooks.unit_dependents())
+        )
+        if left:
+            raise ValidationError(f"Since this merge was planned, '{unit.name}' gained a grant, a member, a "
+                                  "token or a dataset it does not move: plan it again, so that it moves those too.")
